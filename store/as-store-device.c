@@ -1,0 +1,247 @@
+#include "lib.h"
+#include "array.h"
+#include "buffer.h"
+#include "as-store-record.h"
+#include "as-store-private.h"
+
+/* Device record, version 1 (user and device_id come from the key):
+   u8 version, str device_type, str model, str os, str user_agent,
+   str protocol_version, u64 first_seen, u64 last_seen, u32 policy_key,
+   str ping_folders, u32 ping_heartbeat */
+#define AS_STORE_DEVICE_VERSION 1
+
+void as_store_device_encode(buffer_t *buf, const struct as_device *dev)
+{
+	as_record_write_version(buf, AS_STORE_DEVICE_VERSION);
+	as_record_write_str(buf, dev->device_type);
+	as_record_write_str(buf, dev->model);
+	as_record_write_str(buf, dev->os);
+	as_record_write_str(buf, dev->user_agent);
+	as_record_write_str(buf, dev->protocol_version);
+	as_record_write_u64(buf, (uint64_t)(int64_t)dev->first_seen);
+	as_record_write_u64(buf, (uint64_t)(int64_t)dev->last_seen);
+	as_record_write_u32(buf, dev->policy_key);
+	as_record_write_str(buf, dev->ping_folders);
+	as_record_write_u32(buf, dev->ping_heartbeat);
+}
+
+int as_store_device_decode(const void *data, size_t size, pool_t pool,
+			   struct as_device *dev_r, const char **error_r)
+{
+	struct as_record_reader r;
+
+	/* keep user/device_id, they come from the key */
+	as_record_reader_init(&r, data, size);
+	(void)as_record_read_version(&r, AS_STORE_DEVICE_VERSION);
+	dev_r->device_type = as_record_read_str(&r, pool);
+	dev_r->model = as_record_read_str(&r, pool);
+	dev_r->os = as_record_read_str(&r, pool);
+	dev_r->user_agent = as_record_read_str(&r, pool);
+	dev_r->protocol_version = as_record_read_str(&r, pool);
+	dev_r->first_seen = (time_t)(int64_t)as_record_read_u64(&r);
+	dev_r->last_seen = (time_t)(int64_t)as_record_read_u64(&r);
+	dev_r->policy_key = as_record_read_u32(&r);
+	dev_r->ping_folders = as_record_read_str(&r, pool);
+	dev_r->ping_heartbeat = as_record_read_u32(&r);
+	return as_record_reader_finish(&r, error_r);
+}
+
+struct as_store_device_get_ctx {
+	pool_t pool;
+	const char *user, *device_id;
+	struct as_device *dev_r;
+};
+
+static int
+as_store_device_get_txn(struct as_store_txn *txn, void *context,
+			const char **error_r)
+{
+	struct as_store_device_get_ctx *ctx = context;
+	const char *error;
+	MDB_val data;
+	int ret;
+
+	ret = as_store_txn_get(txn, AS_STORE_DB_DEVICES,
+			       as_store_key_device(ctx->user, ctx->device_id),
+			       &data, error_r);
+	if (ret <= 0)
+		return ret;
+	if (as_store_device_decode(data.mv_data, data.mv_size, ctx->pool,
+				   ctx->dev_r, &error) < 0) {
+		*error_r = t_strdup_printf(
+			"Corrupted device record (user=%s, device=%s): %s",
+			ctx->user, ctx->device_id, error);
+		return -1;
+	}
+	return 1;
+}
+
+int as_store_device_get(struct as_store *store, pool_t pool,
+			const char *user, const char *device_id,
+			struct as_device *dev_r, const char **error_r)
+{
+	struct as_store_device_get_ctx ctx = {
+		.pool = pool,
+		.user = user,
+		.device_id = device_id,
+		.dev_r = dev_r,
+	};
+
+	i_zero(dev_r);
+	dev_r->user = p_strdup(pool, user);
+	dev_r->device_id = p_strdup(pool, device_id);
+	return as_store_read(store, as_store_device_get_txn, &ctx, error_r);
+}
+
+static int
+as_store_device_put_txn(struct as_store_txn *txn, void *context,
+			const char **error_r)
+{
+	const struct as_device *dev = context;
+	buffer_t *data = t_buffer_create(256);
+
+	as_store_device_encode(data, dev);
+	if (as_store_txn_put(txn, AS_STORE_DB_DEVICES,
+			     as_store_key_device(dev->user, dev->device_id),
+			     data, error_r) < 0)
+		return -1;
+	return 1;
+}
+
+int as_store_device_put(struct as_store *store, const struct as_device *dev,
+			const char **error_r)
+{
+	i_assert(dev->user != NULL && dev->device_id != NULL);
+	return as_store_write(store, as_store_device_put_txn,
+			      (void *)dev, error_r);
+}
+
+struct as_store_device_list_ctx {
+	pool_t pool;
+	const char *user;
+	ARRAY_TYPE(const_string) *ids;
+	ARRAY_TYPE(as_device) *devices;
+};
+
+static int
+as_store_device_list_item(const MDB_val *key, const MDB_val *data,
+			  void *context, const char **error_r)
+{
+	struct as_store_device_list_ctx *ctx = context;
+	struct as_device *dev;
+	const char *parts[2], *error;
+
+	if (as_store_key_split(key, ctx->pool, N_ELEMENTS(parts), parts) < 0) {
+		*error_r = "Corrupted device key in state store";
+		return -1;
+	}
+	if (ctx->ids != NULL) {
+		const char *id = ctx->user != NULL ? parts[1] :
+			p_strconcat(ctx->pool, parts[0], "\t",
+				    parts[1], NULL);
+		array_push_back(ctx->ids, &id);
+		return 0;
+	}
+	dev = array_append_space(ctx->devices);
+	dev->user = parts[0];
+	dev->device_id = parts[1];
+	if (as_store_device_decode(data->mv_data, data->mv_size, ctx->pool,
+				   dev, &error) < 0) {
+		*error_r = t_strdup_printf(
+			"Corrupted device record (user=%s, device=%s): %s",
+			parts[0], parts[1], error);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+as_store_device_list_txn(struct as_store_txn *txn, void *context,
+			 const char **error_r)
+{
+	struct as_store_device_list_ctx *ctx = context;
+	buffer_t *prefix = NULL;
+
+	if (ctx->user != NULL) {
+		prefix = as_store_key_new();
+		as_store_key_add_str(prefix, ctx->user);
+	}
+	if (as_store_txn_foreach_prefix(txn, AS_STORE_DB_DEVICES, prefix,
+					as_store_device_list_item, ctx,
+					error_r) < 0)
+		return -1;
+	return (ctx->ids != NULL ? array_count(ctx->ids) :
+		array_count(ctx->devices)) > 0 ? 1 : 0;
+}
+
+int as_store_device_list(struct as_store *store, pool_t pool,
+			 const char *user, ARRAY_TYPE(const_string) *ids_r,
+			 const char **error_r)
+{
+	struct as_store_device_list_ctx ctx = {
+		.pool = pool,
+		.user = user,
+		.ids = ids_r,
+	};
+
+	if (!array_is_created(ids_r))
+		p_array_init(ids_r, pool, 8);
+	else
+		array_clear(ids_r);
+	return as_store_read(store, as_store_device_list_txn, &ctx, error_r);
+}
+
+int as_store_device_list_full(struct as_store *store, pool_t pool,
+			      const char *user,
+			      ARRAY_TYPE(as_device) *devices_r,
+			      const char **error_r)
+{
+	struct as_store_device_list_ctx ctx = {
+		.pool = pool,
+		.user = user,
+		.devices = devices_r,
+	};
+
+	if (!array_is_created(devices_r))
+		p_array_init(devices_r, pool, 8);
+	else
+		array_clear(devices_r);
+	return as_store_read(store, as_store_device_list_txn, &ctx, error_r);
+}
+
+struct as_store_device_remove_ctx {
+	const char *user, *device_id;
+};
+
+static int
+as_store_device_remove_txn(struct as_store_txn *txn, void *context,
+			   const char **error_r)
+{
+	struct as_store_device_remove_ctx *ctx = context;
+	buffer_t *key = as_store_key_device(ctx->user, ctx->device_id);
+	unsigned int count;
+	int ret;
+
+	ret = as_store_txn_del(txn, AS_STORE_DB_DEVICES, key, error_r);
+	if (ret < 0)
+		return -1;
+	/* "user\0device\0" is also the prefix of all its sync states */
+	if (as_store_txn_del_prefix(txn, AS_STORE_DB_HIERARCHY, key, NULL,
+				    &count, error_r) < 0 ||
+	    as_store_txn_del_prefix(txn, AS_STORE_DB_COLLECTIONS, key, NULL,
+				    &count, error_r) < 0)
+		return -1;
+	return ret;
+}
+
+int as_store_device_remove(struct as_store *store, const char *user,
+			   const char *device_id, const char **error_r)
+{
+	struct as_store_device_remove_ctx ctx = {
+		.user = user,
+		.device_id = device_id,
+	};
+
+	return as_store_write(store, as_store_device_remove_txn, &ctx,
+			      error_r);
+}

@@ -1,0 +1,137 @@
+#ifndef AS_STORE_H
+#define AS_STORE_H
+
+#include "guid.h"
+#include "seq-range-array.h"
+
+/* The LMDB state store: devices, folder id maps and collection states.
+   One environment per host; every call is a short transaction of its own
+   (never held across I/O waits). Records start with a version byte. */
+
+struct as_store;
+
+struct as_store_settings {
+	const char *dir;	/* created if missing (0700) */
+	size_t map_size;	/* 0 = default 1 GiB */
+};
+
+struct as_device {
+	const char *user;
+	const char *device_id;
+	const char *device_type;
+	const char *model;
+	const char *os;
+	const char *user_agent;
+	const char *protocol_version;
+	time_t first_seen, last_seen;
+	/* Policy key the device acknowledged in its last Provision (0 = none) */
+	uint32_t policy_key;
+	/* Temporary key handed out in Provision's first phase, waiting for
+	   the device's acknowledgement (0 = none) */
+	uint32_t pending_policy_key;
+	/* Folders remembered from the last Ping with folders ("id" strings,
+	   separated by ','), and its heartbeat; "" / 0 if none */
+	const char *ping_folders;
+	unsigned int ping_heartbeat;
+};
+ARRAY_DEFINE_TYPE(as_device, struct as_device);
+
+/* One folder as the device knows it (hierarchy state). */
+struct as_folder {
+	const char *server_id;	/* short stable id, e.g. "5" */
+	const char *parent_id;	/* "0" for top level */
+	const char *display_name;
+	unsigned int type;	/* EAS folder type (2 = Inbox, ...) */
+};
+ARRAY_DEFINE_TYPE(as_folder, struct as_folder);
+
+/* State of one mail collection at one SyncKey. */
+struct as_collection_state {
+	uint32_t uid_validity;
+	uint64_t highest_modseq;
+	uint32_t uid_next;
+	/* UIDs the device has */
+	ARRAY_TYPE(seq_range) uids;
+	/* Options in effect (FilterType etc.), opaque to the store */
+	const char *options;
+};
+
+int as_store_open(const struct as_store_settings *set,
+		  struct as_store **store_r, const char **error_r);
+void as_store_close(struct as_store **_store);
+
+/* All functions return 1 = found/ok, 0 = not found, -1 = error with
+   error_r set. Strings in output records are allocated from pool; output
+   arrays are created from pool if not created yet, otherwise cleared
+   first. NULL strings are stored as "" and read back as "". */
+
+/* Devices, keyed by (user, device_id) */
+int as_store_device_get(struct as_store *store, pool_t pool,
+			const char *user, const char *device_id,
+			struct as_device *dev_r, const char **error_r);
+int as_store_device_put(struct as_store *store, const struct as_device *dev,
+			const char **error_r);
+/* Device ids of user, sorted. With user NULL all devices of all users are
+   listed, each as "user\tdevice_id". Returns 1 if any, 0 if none. */
+int as_store_device_list(struct as_store *store, pool_t pool,
+			 const char *user, ARRAY_TYPE(const_string) *ids_r,
+			 const char **error_r); /* user NULL = all users */
+/* Like as_store_device_list(), but returns the full records (user and
+   device_id filled in), sorted by user, then device_id. */
+int as_store_device_list_full(struct as_store *store, pool_t pool,
+			      const char *user,
+			      ARRAY_TYPE(as_device) *devices_r,
+			      const char **error_r);
+/* Removes the device and all its states. */
+int as_store_device_remove(struct as_store *store, const char *user,
+			   const char *device_id, const char **error_r);
+
+/* Folder ids: a mailbox GUID maps to a short id, unique per user and never
+   reused. folder_id_get allocates a new id if the GUID is new. */
+int as_store_folder_id_get(struct as_store *store, const char *user,
+			   const guid_128_t guid, unsigned int *id_r,
+			   const char **error_r);
+int as_store_folder_guid_get(struct as_store *store, const char *user,
+			     unsigned int id, guid_128_t guid_r,
+			     const char **error_r);
+
+/* Hierarchy (FolderSync) state per device and SyncKey (a counter >= 1). */
+int as_store_hierarchy_put(struct as_store *store, const char *user,
+			   const char *device_id, unsigned int sync_key,
+			   const ARRAY_TYPE(as_folder) *folders,
+			   const char **error_r);
+int as_store_hierarchy_get(struct as_store *store, pool_t pool,
+			   const char *user, const char *device_id,
+			   unsigned int sync_key, ARRAY_TYPE(as_folder) *folders_r,
+			   const char **error_r);
+/* Latest hierarchy SyncKey of the device, 0 if none. */
+int as_store_hierarchy_latest(struct as_store *store, const char *user,
+			      const char *device_id, unsigned int *sync_key_r,
+			      const char **error_r);
+
+/* Collection states per (user, device, collection id, SyncKey). Keeps
+   any number of keys; callers purge older ones. */
+int as_store_collection_put(struct as_store *store, const char *user,
+			    const char *device_id, const char *collection_id,
+			    unsigned int sync_key,
+			    const struct as_collection_state *state,
+			    const char **error_r);
+int as_store_collection_get(struct as_store *store, pool_t pool,
+			    const char *user, const char *device_id,
+			    const char *collection_id, unsigned int sync_key,
+			    struct as_collection_state *state_r,
+			    const char **error_r);
+int as_store_collection_latest(struct as_store *store, const char *user,
+			       const char *device_id, const char *collection_id,
+			       unsigned int *sync_key_r, const char **error_r);
+/* Delete states with sync_key < keep_from (the current and previous key
+   stay, so a lost response can be replayed). */
+int as_store_collection_purge(struct as_store *store, const char *user,
+			      const char *device_id, const char *collection_id,
+			      unsigned int keep_from, const char **error_r);
+/* Drop all states of a collection (SyncKey 0 / folder reset). */
+int as_store_collection_reset(struct as_store *store, const char *user,
+			      const char *device_id, const char *collection_id,
+			      const char **error_r);
+
+#endif
