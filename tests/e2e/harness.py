@@ -1,0 +1,1313 @@
+#!/usr/bin/env python3
+"""End-to-end test harness: a private, non-root Dovecot and an EAS client.
+
+Python 3 standard library only.  Nothing here talks to the system Dovecot:
+every instance lives in its own temporary directory with its own ports on
+127.0.0.1, its own passwd-file and its own log.
+
+Main pieces (see tests/e2e/README.md for a tour):
+
+  DovecotInstance   start()/stop() a private Dovecot (imap, lmtp, and the
+                    activesync service once module/activesync is built),
+                    deliver() mail over LMTP, imap() logins, doveadm(),
+                    log() access and the log health check.
+  EasClient         talks HTTP to the activesync service: options(),
+                    request(cmd, xml), plain and base64 query forms.
+  encode_xml()/decode_wbxml()
+                    WBXML through libwbxml2's xml2wbxml/wbxml2xml, checked
+                    against our own module/wbxml/eas-wbxml when it exists.
+  xfind()/xtext()/xall()
+                    ElementTree lookups with "Namespace:Name" paths.
+
+Run `python3 tests/e2e/harness.py demo` for an interactive instance.
+"""
+
+import base64
+import grp
+import http.client
+import imaplib
+import os
+import pwd
+import re
+import select
+import shutil
+import signal
+import smtplib
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.path.dirname(os.path.dirname(HERE))
+
+TEST_USER = "astest"  # system user the private Dovecot runs as under root
+
+# Users every instance knows.  Tests that need isolation add their own
+# with DovecotInstance.add_user().
+DEFAULT_USERS = {
+    "user1@example.test": "pass1",
+    "user2@example.test": "pass2",
+    "bob": "bobpass",
+}
+
+EAS_PATH = "/Microsoft-Server-ActiveSync"
+
+# Log lines that mean something went badly wrong, whatever the test did.
+BAD_LOG_RE = re.compile(
+    r"Panic|Fatal|ASAN|AddressSanitizer|LeakSanitizer|runtime error|"
+    r"SUMMARY: .*Sanitizer|killed with signal|dumped core")
+
+
+class _IMAP4(imaplib.IMAP4):
+    def __init__(self, host, port, timeout=None, source_ip=None):
+        self._source_ip = source_ip
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        src = (self._source_ip, 0) if self._source_ip else None
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=src)
+
+
+_next_ip = [10 + os.getpid() % 200, 0]
+
+
+def penalty_free_ip():
+    """A loopback source address (127.0.x.y) not used before by this
+    process.  Dovecot's auth penalty delays every login from an IP that
+    recently failed one; tests that send wrong passwords connect from
+    their own address so the penalty does not slow down other tests.
+    The service must pass the client's real IP to auth for this."""
+    _next_ip[1] += 1
+    return "127.0.%d.%d" % (_next_ip[0], _next_ip[1] % 250 + 2)
+
+
+class HarnessError(Exception):
+    """A prerequisite is missing or the instance misbehaved.
+
+    Tests fail with this; they are never skipped silently."""
+
+
+# ---------------------------------------------------------------- utilities
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_ports(n):
+    ports = set()
+    while len(ports) < n:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+def wait_port(port, timeout, host="127.0.0.1"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def ensure_test_user():
+    """Create the unprivileged system user for root runs (idempotent)."""
+    try:
+        return pwd.getpwnam(TEST_USER)
+    except KeyError:
+        pass
+    cmd = ["useradd", "--system", "--user-group", "--no-create-home",
+           "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+           TEST_USER]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    if r.returncode not in (0, 9):  # 9: exists (raced)
+        raise HarnessError("useradd %s failed: %s" % (TEST_USER, r.stdout))
+    return pwd.getpwnam(TEST_USER)
+
+
+def run_identity():
+    """(name, uid, gid) the private Dovecot runs as."""
+    if os.geteuid() == 0:
+        pw = ensure_test_user()
+        return pw.pw_name, pw.pw_uid, pw.pw_gid
+    pw = pwd.getpwuid(os.geteuid())
+    return pw.pw_name, os.geteuid(), os.getegid()
+
+
+def _as_user_prefix():
+    """Command prefix running a program as the Dovecot user."""
+    if os.geteuid() != 0:
+        return []
+    name, uid, gid = run_identity()
+    return ["setpriv", "--reuid", str(uid), "--regid", str(gid),
+            "--init-groups", "--"]
+
+
+def _chown_tree(path, uid, gid):
+    for root, dirs, files in os.walk(path):
+        os.chown(root, uid, gid)
+        for f in dirs + files:
+            os.lchown(os.path.join(root, f), uid, gid)
+
+
+def find_builddir(builddir=None):
+    """The build tree: argument, $EAS_BUILDDIR, or the source tree."""
+    return os.path.abspath(builddir or os.environ.get("EAS_BUILDDIR")
+                           or SRCDIR)
+
+
+# ---------------------------------------------------------------- WBXML
+
+XML_PROLOG = ('<?xml version="1.0" encoding="utf-8"?>\n'
+              '<!DOCTYPE ActiveSync PUBLIC "-//MICROSOFT//DTD ActiveSync//EN" '
+              '"http://www.microsoft.com/">\n')
+
+# Element names where libwbxml2's ACTIVESYNC tables differ from
+# MS-ASWBXML.  Both spellings compare equal (canonical() maps the key to
+# the value), so our codec may print either.  Keys and values are
+# (namespace, name) as wbxml2xml prints them:
+#   Email:Reply-To      MS-ASWBXML page 2 token 0x19 is "ReplyTo"
+#   ComposeMail:MIME    MS-ASWBXML page 21 token 0x10 is "Mime"
+# Opaque data (e.g. ComposeMail:Mime) is printed as base64 text by
+# wbxml2xml; our decoder is expected to do the same.
+NAME_ALIASES = {
+    ("Email:", "Reply-To"): ("Email:", "ReplyTo"),
+    ("ComposeMail:", "MIME"): ("ComposeMail:", "Mime"),
+}
+
+_WBXML_TOOLS_CHECKED = False
+
+
+def _require_wbxml_tools():
+    global _WBXML_TOOLS_CHECKED
+    if _WBXML_TOOLS_CHECKED:
+        return
+    for tool in ("xml2wbxml", "wbxml2xml"):
+        if shutil.which(tool) is None:
+            raise HarnessError("%s not found: install libwbxml2-utils "
+                               "(scripts/install-deps.sh)" % tool)
+    _WBXML_TOOLS_CHECKED = True
+
+
+def with_prolog(xml_text):
+    """Add the XML declaration and the ActiveSync DOCTYPE libwbxml needs."""
+    s = xml_text.strip()
+    if s.startswith("<?xml"):
+        s = s[s.index("?>") + 2:].lstrip()
+    if not s.startswith("<!DOCTYPE"):
+        s = XML_PROLOG + s
+    else:
+        s = '<?xml version="1.0" encoding="utf-8"?>\n' + s
+    return s
+
+
+def encode_xml(xml_text):
+    """XML text -> WBXML bytes with libwbxml2's xml2wbxml."""
+    _require_wbxml_tools()
+    with tempfile.TemporaryDirectory(prefix="eas-wbxml-") as d:
+        src = os.path.join(d, "in.xml")
+        dst = os.path.join(d, "out.wbxml")
+        with open(src, "w", encoding="utf-8") as f:
+            f.write(with_prolog(xml_text))
+        r = subprocess.run(["xml2wbxml", "-v", "1.3", "-n", "-a",
+                            "-o", dst, src],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0 or not os.path.exists(dst):
+            raise HarnessError("xml2wbxml failed (%d): %s\n%s" % (
+                r.returncode, r.stdout.decode(errors="replace"), xml_text))
+        with open(dst, "rb") as f:
+            return f.read()
+
+
+def decode_wbxml(data):
+    """WBXML bytes -> XML text with libwbxml2's wbxml2xml.
+
+    Raises HarnessError when wbxml2xml rejects the document."""
+    _require_wbxml_tools()
+    with tempfile.TemporaryDirectory(prefix="eas-wbxml-") as d:
+        src = os.path.join(d, "in.wbxml")
+        dst = os.path.join(d, "out.xml")
+        with open(src, "wb") as f:
+            f.write(data)
+        r = subprocess.run(["wbxml2xml", "-l", "ACTIVESYNC", "-m", "0",
+                            "-o", dst, src],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0 or not os.path.exists(dst):
+            raise HarnessError("wbxml2xml failed (%d): %s; body %r" % (
+                r.returncode, r.stdout.decode(errors="replace"), data[:64]))
+        with open(dst, "rb") as f:
+            return f.read().decode("utf-8")
+
+
+def our_codec_path(builddir=None):
+    """module/wbxml/eas-wbxml in the build tree, or None if not built."""
+    p = os.path.join(find_builddir(builddir), "module", "wbxml", "eas-wbxml")
+    return p if os.access(p, os.X_OK) else None
+
+
+def our_decode(data, builddir=None):
+    tool = our_codec_path(builddir)
+    if tool is None:
+        return None
+    r = subprocess.run([tool, "decode"], input=data,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        raise AssertionError("eas-wbxml decode failed (%d) on a document "
+                             "wbxml2xml accepts: %s" % (
+                                 r.returncode,
+                                 r.stderr.decode(errors="replace")))
+    return r.stdout.decode("utf-8")
+
+
+def our_encode(xml_text, builddir=None):
+    tool = our_codec_path(builddir)
+    if tool is None:
+        return None
+    r = subprocess.run([tool, "encode"],
+                       input=with_prolog(xml_text).encode("utf-8"),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        raise AssertionError("eas-wbxml encode failed (%d): %s" % (
+            r.returncode, r.stderr.decode(errors="replace")))
+    return r.stdout
+
+
+def xml_escape(text):
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;")
+            .replace(">", "&gt;").replace('"', "&quot;"))
+
+
+def parse_xml(xml_text):
+    """XML text (with or without DOCTYPE) -> ElementTree root element."""
+    if isinstance(xml_text, bytes):
+        xml_text = xml_text.decode("utf-8")
+    return ET.fromstring(xml_text.encode("utf-8"))
+
+
+def _split(tag):
+    if tag.startswith("{"):
+        ns, name = tag[1:].split("}", 1)
+        return ns, name
+    return "", tag
+
+
+def canonical(elem):
+    """A comparable form of an element tree: (ns, name, text, children).
+
+    Whitespace around text is ignored and names in NAME_ALIASES are
+    mapped, so two decoders' output compares equal when it means the
+    same document."""
+    ns, name = NAME_ALIASES.get(_split(elem.tag), _split(elem.tag))
+    text = (elem.text or "").strip()
+    return (ns, name, text, tuple(canonical(c) for c in elem))
+
+
+def assert_same_document(xml_a, xml_b, what="document", a_name="wbxml2xml",
+                         b_name="eas-wbxml"):
+    ca = canonical(parse_xml(xml_a))
+    cb = canonical(parse_xml(xml_b))
+    if ca != cb:
+        raise AssertionError(
+            "%s decodes differently:\n--- %s\n%s\n--- %s\n%s" % (
+                what, a_name, xml_a, b_name, xml_b))
+
+
+# ---------------------------------------------------------------- XML lookups
+
+def _path_to_et(path):
+    """'Collections/Collection/AirSyncBase:Type' -> ElementTree path.
+
+    A step "Ns:Name" matches namespace "Ns:" exactly (wbxml2xml prints
+    namespaces as xmlns="Ns:"), a bare "Name" matches any namespace."""
+    steps = []
+    for step in path.split("/"):
+        if step in (".", "..", "*", "") or step.startswith("{"):
+            steps.append(step)
+        elif ":" in step:
+            ns, name = step.split(":", 1)
+            steps.append("{%s:}%s" % (ns, name))
+        else:
+            steps.append("{*}" + step)
+    return "/".join(steps)
+
+
+def _as_elem(x):
+    if isinstance(x, EasResponse):
+        if x.xml is None:
+            raise AssertionError("response has no WBXML body: %r" % (x,))
+        return x.xml
+    if x is None:
+        raise AssertionError("no XML document")
+    return x
+
+
+def _rel_path(root, path):
+    """Paths may start with the root element's name; drop it."""
+    first, _, rest = path.partition("/")
+    ns, name = _split(root.tag)
+    if first == name or first == "%s%s" % (ns, name):
+        return rest or "."
+    return path
+
+
+def xfind(root, path):
+    """First element matching path ("Ns:Name/Name/..."), relative to the
+    root element (a leading root name is allowed), or None."""
+    root = _as_elem(root)
+    return root.find(_path_to_et(_rel_path(root, path)))
+
+
+def xall(root, path):
+    """All elements matching path."""
+    root = _as_elem(root)
+    return root.findall(_path_to_et(_rel_path(root, path)))
+
+
+def xtext(root, path, default=None):
+    """Stripped text of the first element matching path, or default."""
+    e = xfind(root, path)
+    if e is None:
+        return default
+    return (e.text or "").strip()
+
+
+def xrequire(root, path):
+    """Like xtext but fails the test when the element is absent."""
+    e = xfind(root, path)
+    if e is None:
+        raise AssertionError("element %s missing in:\n%s" % (
+            path, ET.tostring(_as_elem(root), encoding="unicode")))
+    return (e.text or "").strip()
+
+
+# ---------------------------------------------------------------- EAS client
+
+# MS-ASHTTP 2.2.1.1.1.1.2: command codes of the base64 query form.
+COMMAND_CODES = {
+    "Sync": 0, "SendMail": 1, "SmartForward": 2, "SmartReply": 3,
+    "GetAttachment": 4, "FolderSync": 9, "FolderCreate": 10,
+    "FolderDelete": 11, "FolderUpdate": 12, "MoveItems": 13,
+    "GetItemEstimate": 14, "MeetingResponse": 15, "Search": 16,
+    "Settings": 17, "Ping": 18, "ItemOperations": 19, "Provision": 20,
+    "ResolveRecipients": 21, "ValidateCert": 22, "Find": 23,
+}
+
+# MS-ASHTTP 2.2.1.1.1.1.3: command parameter tags of the base64 form.
+PARAMETER_TAGS = {
+    "AttachmentName": 0, "CollectionId": 1, "ItemId": 3, "LongId": 4,
+    "Occurrence": 6, "Options": 7, "User": 8,
+}
+
+
+def base64_query(cmd, device_id, device_type, version="14.1",
+                 policy_key=None, locale=0x0409, params=None):
+    """Build the base64-encoded query value (MS-ASHTTP 2.2.1.1.1.1).
+
+    Bytes: protocol version (e.g. 141 for 14.1), command code, locale
+    (uint16 little endian), device id length + bytes, policy key length
+    (0 or 4) + uint32 little endian, device type length + bytes, then
+    per parameter: tag, length, value.  cmd may be a name or a code;
+    params maps names (or tags) to str/bytes/int values."""
+    major, minor = version.split(".")
+    out = bytearray()
+    out.append(int(major) * 10 + int(minor))
+    out.append(COMMAND_CODES[cmd] if isinstance(cmd, str) else cmd)
+    out += struct.pack("<H", locale)
+    dev = device_id.encode() if isinstance(device_id, str) else device_id
+    out.append(len(dev))
+    out += dev
+    if policy_key is None:
+        out.append(0)
+    else:
+        out.append(4)
+        out += struct.pack("<I", int(policy_key))
+    dtype = (device_type.encode() if isinstance(device_type, str)
+             else device_type)
+    out.append(len(dtype))
+    out += dtype
+    for name, value in (params or {}).items():
+        tag = PARAMETER_TAGS[name] if isinstance(name, str) else name
+        if isinstance(value, int):
+            value = bytes([value])
+        elif isinstance(value, str):
+            value = value.encode()
+        out.append(tag)
+        out.append(len(value))
+        out += value
+    return base64.b64encode(bytes(out)).decode("ascii")
+
+
+class EasResponse:
+    """An HTTP response from the service.
+
+    status, reason, headers (http.client.HTTPMessage), body (bytes),
+    xml (ElementTree root of the decoded WBXML body or None),
+    xml_text (decoded XML text or None), elapsed (seconds)."""
+
+    def __init__(self, status, reason, headers, body, elapsed):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.elapsed = elapsed
+        self.xml = None
+        self.xml_text = None
+
+    def header(self, name, default=None):
+        return self.headers.get(name, default)
+
+    @property
+    def is_wbxml(self):
+        ctype = (self.header("Content-Type") or "").lower()
+        return "application/vnd.ms-sync.wbxml" in ctype and len(self.body) > 0
+
+    def text(self, path, default=None):
+        return xtext(self.xml, path, default)
+
+    def __repr__(self):
+        return "<EasResponse %d %s, %d bytes%s>" % (
+            self.status, self.reason, len(self.body),
+            ("\n" + self.xml_text) if self.xml_text else "")
+
+
+class EasClient:
+    """A minimal EAS client for tests.
+
+    Every request opens a new HTTP/1.1 connection unless keep_alive is set.
+    Responses with a WBXML body are decoded with wbxml2xml and, when it is
+    built, with our own eas-wbxml; the two must agree."""
+
+    def __init__(self, host, port, user, password, device_id, device_type,
+                 version="14.1", policy_key=None, builddir=None,
+                 timeout=60, user_agent="eas-e2e/1.0", locale=0x0409,
+                 source_ip=None):
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.device_id = device_id
+        self.device_type = device_type
+        self.version = version
+        self.policy_key = policy_key
+        self.builddir = builddir
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.locale = locale
+        self.source_ip = source_ip
+        self.last_request_wbxml = None
+
+    # -- low level
+
+    def _source(self):
+        return (self.source_ip, 0) if self.source_ip else None
+
+    def auth_header(self, user=None, password=None):
+        u = self.user if user is None else user
+        p = self.password if password is None else password
+        token = base64.b64encode(("%s:%s" % (u, p)).encode("utf-8"))
+        return "Basic " + token.decode("ascii")
+
+    def raw(self, method, path, headers=None, body=None, timeout=None):
+        """Send one HTTP request as given, return an EasResponse
+        (body not decoded)."""
+        conn = http.client.HTTPConnection(
+            self.host, self.port, timeout=timeout or self.timeout,
+            source_address=self._source())
+        start = time.monotonic()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            return EasResponse(r.status, r.reason, r.headers, data,
+                               time.monotonic() - start)
+        finally:
+            conn.close()
+
+    def query(self, cmd, extra_query=None, base64_form=False, params=None):
+        if base64_form:
+            return "%s?%s" % (EAS_PATH, base64_query(
+                cmd, self.device_id, self.device_type, self.version,
+                self.policy_key, self.locale, params))
+        from urllib.parse import urlencode
+        q = []
+        if cmd is not None:
+            q.append(("Cmd", cmd))
+        if self.user is not None:
+            q.append(("User", self.user))
+        if self.device_id is not None:
+            q.append(("DeviceId", self.device_id))
+        if self.device_type is not None:
+            q.append(("DeviceType", self.device_type))
+        for k, v in (extra_query or {}).items():
+            q.append((k, v))
+        return "%s?%s" % (EAS_PATH, urlencode(q))
+
+    def headers(self, auth=True, base64_form=False, content_type=True):
+        h = {"User-Agent": self.user_agent}
+        if auth:
+            h["Authorization"] = self.auth_header()
+        if not base64_form:
+            if self.version is not None:
+                h["MS-ASProtocolVersion"] = self.version
+            if self.policy_key is not None:
+                h["X-MS-PolicyKey"] = str(self.policy_key)
+        if content_type:
+            h["Content-Type"] = "application/vnd.ms-sync.wbxml"
+        return h
+
+    def decode_response(self, resp):
+        """Fill resp.xml/xml_text from a WBXML body, cross-checking our
+        own decoder when it is built."""
+        if not resp.is_wbxml:
+            return resp
+        resp.xml_text = decode_wbxml(resp.body)
+        resp.xml = parse_xml(resp.xml_text)
+        ours = our_decode(resp.body, self.builddir)
+        if ours is not None:
+            assert_same_document(resp.xml_text, ours, "response body")
+        return resp
+
+    def raw_socket(self, method, path, headers, body=b"",
+                   early_wait=1.0, chunk=65536, timeout=None):
+        """Send a request over a plain socket, tolerating a server that
+        answers (e.g. 413) and closes before the whole body was sent.
+
+        After the header block, waits up to early_wait seconds for an
+        early response before streaming the body.  Returns an
+        EasResponse; resp.body_sent tells whether the whole body went
+        out."""
+        sock = socket.create_connection((self.host, self.port),
+                                        timeout=timeout or self.timeout,
+                                        source_address=self._source())
+        start = time.monotonic()
+        try:
+            h = {"Host": "%s:%d" % (self.host, self.port)}
+            h.update(headers)
+            if "Content-Length" not in h:
+                h["Content-Length"] = str(len(body))
+            head = "%s %s HTTP/1.1\r\n" % (method, path)
+            head += "".join("%s: %s\r\n" % kv for kv in h.items())
+            head += "\r\n"
+            sent_all = False
+            try:
+                sock.sendall(head.encode("latin-1"))
+                r, _, _ = select.select([sock], [], [], early_wait)
+                if not r:
+                    for off in range(0, len(body), chunk):
+                        sock.sendall(body[off:off + chunk])
+                    sent_all = True
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            resp = http.client.HTTPResponse(sock, method=method)
+            try:
+                resp.begin()
+                data = resp.read()
+            except (ConnectionResetError, http.client.RemoteDisconnected) \
+                    as e:
+                raise AssertionError("connection closed without an HTTP "
+                                     "response: %s" % e)
+            out = EasResponse(resp.status, resp.reason, resp.headers, data,
+                              time.monotonic() - start)
+            out.body_sent = sent_all
+            return out
+        finally:
+            sock.close()
+
+    # -- provisioning
+
+    @staticmethod
+    def needs_provision(resp):
+        """True if the server asks the device to provision first: HTTP
+        449 (older versions) or a top-level Status 142/143/144."""
+        if resp.status == 449:
+            return True
+        if resp.xml is not None:
+            st = resp.xml.find("{*}Status")
+            if st is not None and (st.text or "").strip() in (
+                    "142", "143", "144"):
+                return True
+        return False
+
+    def provision(self):
+        """The two-phase Provision dance (MS-ASPROV 3.1.5.1): fetch the
+        policy, acknowledge it, keep the final policy key.  Returns the
+        final response."""
+        self.policy_key = None
+        devinfo = ""
+        if float(self.version) >= 14.1:
+            devinfo = ("<settings:DeviceInformation><settings:Set>"
+                       "<settings:Model>e2e</settings:Model>"
+                       "<settings:FriendlyName>e2e test device"
+                       "</settings:FriendlyName>"
+                       "<settings:OS>Linux</settings:OS>"
+                       "<settings:UserAgent>%s</settings:UserAgent>"
+                       "</settings:Set></settings:DeviceInformation>"
+                       % xml_escape(self.user_agent))
+        r = self.request("Provision", (
+            '<Provision xmlns="Provision:" xmlns:settings="Settings:">'
+            '%s<Policies><Policy><PolicyType>MS-EAS-Provisioning-WBXML'
+            '</PolicyType></Policy></Policies></Provision>') % devinfo)
+        if r.status != 200:
+            raise AssertionError("Provision (initial) answered %r" % (r,))
+        if xrequire(r, "Provision/Status") != "1":
+            raise AssertionError("Provision (initial) failed: %r" % (r,))
+        pstatus = xtext(r, "Policies/Policy/Status")
+        key = xtext(r, "Policies/Policy/PolicyKey")
+        if pstatus == "2" or key is None:
+            # no policy for this device
+            self.policy_key = key or "0"
+            return r
+        self.policy_key = key
+        r = self.request("Provision", (
+            '<Provision xmlns="Provision:"><Policies><Policy>'
+            '<PolicyType>MS-EAS-Provisioning-WBXML</PolicyType>'
+            '<PolicyKey>%s</PolicyKey><Status>1</Status>'
+            '</Policy></Policies></Provision>') % xml_escape(key))
+        if r.status != 200 or xrequire(r, "Provision/Status") != "1":
+            raise AssertionError("Provision (acknowledge) failed: %r" %
+                                 (r,))
+        self.policy_key = xrequire(r, "Policies/Policy/PolicyKey")
+        return r
+
+    def request_provisioned(self, cmd, xml=None, **kw):
+        """request(), provisioning first when the server asks for it,
+        like a real device does."""
+        r = self.request(cmd, xml, **kw)
+        if self.needs_provision(r):
+            self.provision()
+            r = self.request(cmd, xml, **kw)
+        return r
+
+    def foldersync(self, sync_key="0", **kw):
+        """FolderSync (provisioning as needed); returns the response."""
+        return self.request_provisioned(
+            "FolderSync", '<FolderSync xmlns="FolderHierarchy:">'
+            '<SyncKey>%s</SyncKey></FolderSync>' % xml_escape(sync_key),
+            **kw)
+
+    # -- EAS
+
+    def options(self, auth=True):
+        h = {"User-Agent": self.user_agent}
+        if auth:
+            h["Authorization"] = self.auth_header()
+        return self.raw("OPTIONS", EAS_PATH, h)
+
+    def request(self, cmd, xml=None, extra_query=None, base64_query=False,
+                headers=None, body=None, auth=True, params=None,
+                method="POST", path=None, timeout=None):
+        """POST one command.
+
+        xml: request document as XML text (encoded with xml2wbxml) or
+        None for no body; body: raw bytes instead of xml; headers: extra
+        or replacement headers (a None value removes a header);
+        base64_query: use the base64 query form with params."""
+        if body is None and xml is not None:
+            body = encode_xml(xml)
+            self.last_request_wbxml = body
+            ours = our_decode(body, self.builddir)
+            if ours is not None:
+                assert_same_document(decode_wbxml(body), ours,
+                                     "request body")
+        h = self.headers(auth=auth, base64_form=base64_query,
+                         content_type=body is not None)
+        for k, v in (headers or {}).items():
+            if v is None:
+                h.pop(k, None)
+            else:
+                h[k] = v
+        if path is None:
+            path = self.query(cmd, extra_query, base64_query, params)
+        resp = self.raw(method, path, h, body, timeout)
+        return self.decode_response(resp)
+
+
+# ---------------------------------------------------------------- Dovecot
+
+class DovecotInstance:
+    """A private Dovecot in a temporary directory.
+
+    Attributes after construction: dir, conf_path, log_path, base_dir,
+    state_dir, imap_port, lmtp_port, eas_port, builddir,
+    activesync_binary (None if module/activesync is not built),
+    activesync_enabled, user/uid/gid it runs as."""
+
+    def __init__(self, builddir=None, keep=False, users=None,
+                 activesync=None, plugin_settings=None, extra_conf="",
+                 name="dovecot"):
+        if shutil.which("dovecot") is None and not os.path.exists(
+                "/usr/sbin/dovecot"):
+            raise HarnessError("dovecot not installed "
+                               "(scripts/install-deps.sh)")
+        self.builddir = find_builddir(builddir)
+        self.keep = keep
+        self.run_user, self.uid, self.gid = run_identity()
+        self.dir = tempfile.mkdtemp(prefix="eas-e2e-%s-" % name)
+        os.chmod(self.dir, 0o755)
+        self.base_dir = os.path.join(self.dir, "run")
+        self.state_dir = os.path.join(self.dir, "state")
+        self.home_root = os.path.join(self.dir, "home")
+        self.eas_state_dir = os.path.join(self.dir, "activesync-state")
+        self.log_path = os.path.join(self.dir, "dovecot.log")
+        self.conf_path = os.path.join(self.dir, "dovecot.conf")
+        self.passwd_dir = os.path.join(self.dir, "passwd.d")
+        self.users = dict(DEFAULT_USERS if users is None else users)
+        self.plugin_settings = dict(plugin_settings or {})
+        self.extra_conf = extra_conf
+        self.imap_port, self.lmtp_port, self.eas_port = free_ports(3)
+        binary = os.path.join(self.builddir, "module", "activesync")
+        self.activesync_binary = binary if os.access(binary, os.X_OK) \
+            else None
+        if activesync is None:
+            activesync = self.activesync_binary is not None
+        if activesync and self.activesync_binary is None:
+            raise HarnessError("activesync service binary not built: %s "
+                               "(run make)" % binary)
+        self.activesync_enabled = bool(activesync)
+        self.proc = None
+        self._log_mark = 0
+        for d in (self.base_dir, self.state_dir, self.home_root,
+                  self.eas_state_dir):
+            os.makedirs(d, mode=0o755 if d == self.base_dir else 0o750)
+        with open(self.log_path, "w"):
+            pass
+        self._write_passwd()
+        self._write_conf()
+        if os.geteuid() == 0:
+            _chown_tree(self.dir, self.uid, self.gid)
+
+    # -- configuration
+
+    def _write_passwd(self):
+        # One passwd-file per user (args = passwd.d/%Lu): Dovecot re-reads
+        # a changed passwd-file at most once a second, but a file it has
+        # never seen is read at once, so add_user() takes effect at once.
+        os.makedirs(self.passwd_dir, mode=0o755, exist_ok=True)
+        for user, password in sorted(self.users.items()):
+            self._write_user(user, password)
+
+    def _write_user(self, user, password):
+        if "/" in user or user.startswith(".") or user != user.lower():
+            raise HarnessError("test user names must be lower case "
+                               "without '/': %r" % user)
+        home = os.path.join(self.home_root, user)
+        line = "%s:{PLAIN}%s:%d:%d::%s::\n" % (user, password, self.uid,
+                                               self.gid, home)
+        path = os.path.join(self.passwd_dir, user)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(line)
+        if os.geteuid() == 0:
+            os.chown(tmp, self.uid, self.gid)
+        os.rename(tmp, path)
+
+    def add_user(self, user, password):
+        """Add a passdb/userdb entry, usable at once.  (Changing the
+        password of a user Dovecot already looked up may take a second
+        to be noticed.)"""
+        self.users[user] = password
+        self._write_user(user, password)
+
+    def activesync_conf_path(self):
+        p = os.path.join(SRCDIR, "conf.d", "20-activesync.conf")
+        return p if os.path.exists(p) else None
+
+    def _activesync_block(self):
+        lines = []
+        inc = self.activesync_conf_path()
+        if inc:
+            lines.append("!include %s" % inc)
+        lines += [
+            "service activesync {",
+            "  executable = %s" % self.activesync_binary,
+            "  user = %s" % self.run_user,
+            # ASan reserves terabytes of address space
+            "  vsz_limit = 0",
+            "  inet_listener activesync {",
+            "    address = 127.0.0.1",
+            "    port = %d" % self.eas_port,
+            "  }",
+        ]
+        if inc:
+            lines += [
+                "  inet_listener activesync-ssl {",
+                "    port = 0",
+                "  }",
+            ]
+        lines += ["}"]
+        settings = {"activesync_state_dir": self.eas_state_dir}
+        settings.update(self.plugin_settings)
+        lines.append("plugin {")
+        for k, v in settings.items():
+            lines.append("  %s = %s" % (k, v))
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def _base_conf(self, protocols):
+        d = self.dir
+        return """# generated by tests/e2e/harness.py
+protocols = {protocols}
+listen = 127.0.0.1
+base_dir = {base_dir}
+state_dir = {state_dir}
+log_path = {log}
+info_log_path =
+debug_log_path =
+instance_name = eas-e2e-{tag}
+default_internal_user = {user}
+default_login_user = {user}
+default_internal_group = {group}
+first_valid_uid = {uid}
+last_valid_uid = 0
+first_valid_gid = 0
+ssl = no
+auth_verbose = yes
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+import_environment = TZ CORE_OUTOFMEM CORE_ERROR ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+postmaster_address = postmaster@example.test
+hostname = eas-e2e.example.test
+mail_location = maildir:~/Maildir
+mailbox_list_index = yes
+mail_attribute_dict = file:%h/dovecot-attributes
+mail_plugins =
+imap_metadata = yes
+
+passdb {{
+  driver = passwd-file
+  args = {passwd}/%Lu
+}}
+userdb {{
+  driver = passwd-file
+  args = {passwd}/%Lu
+}}
+
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+  mailbox Junk {{
+    special_use = \\Junk
+    auto = subscribe
+  }}
+}}
+
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  chroot =
+}}
+service submission-login {{
+  chroot =
+}}
+service imap-urlauth-login {{
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+service ipc {{
+  chroot =
+}}
+service old-stats {{
+  chroot =
+}}
+service aggregator {{
+  chroot =
+}}
+service director {{
+  chroot =
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp}
+  }}
+}}
+""".format(protocols=protocols, base_dir=self.base_dir,
+           state_dir=self.state_dir, log=self.log_path,
+           tag=os.path.basename(d), user=self.run_user,
+           group=grp.getgrgid(self.gid).gr_name,
+           uid=self.uid if self.uid > 0 else 1,
+           passwd=self.passwd_dir, imap=self.imap_port,
+           lmtp=self.lmtp_port)
+
+    def _write_conf(self):
+        protocols = "imap lmtp"
+        tail = ""
+        if self.activesync_enabled:
+            tail = self._activesync_block()
+            # "activesync" goes into protocols only if some service
+            # declares protocol = activesync; doveconf tells us.
+            if self._doveconf_ok(self._base_conf(protocols + " activesync")
+                                 + tail):
+                protocols += " activesync"
+        text = self._base_conf(protocols) + tail
+        if self.extra_conf:
+            text += "\n" + self.extra_conf + "\n"
+        with open(self.conf_path, "w") as f:
+            f.write(text)
+        self.protocols = protocols.split()
+        r = self._doveconf_check(self.conf_path)
+        if r is not None:
+            raise HarnessError("doveconf rejects the test config: %s\n%s"
+                               % (r, text))
+
+    def _doveconf_check(self, path):
+        r = subprocess.run(["doveconf", "-c", path, "-n"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+        if r.returncode != 0:
+            return r.stderr.strip() or r.stdout.strip()
+        return None
+
+    def _doveconf_ok(self, text):
+        path = self.conf_path + ".probe"
+        with open(path, "w") as f:
+            f.write(text)
+        try:
+            return self._doveconf_check(path) is None
+        finally:
+            os.unlink(path)
+
+    # -- processes
+
+    def _cmd(self, args):
+        return _as_user_prefix() + list(args)
+
+    def _env(self):
+        env = dict(os.environ)
+        if os.geteuid() == 0:
+            env.update(HOME=self.dir, USER=self.run_user,
+                       LOGNAME=self.run_user)
+        env.setdefault("ASAN_OPTIONS", default_asan_options())
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        return env
+
+    def start(self, timeout=30):
+        """Start Dovecot in the foreground (as a child) and wait for its
+        listeners; on failure raise HarnessError with the log tail."""
+        if self.proc is not None:
+            raise HarnessError("already started")
+        cmd = self._cmd(["dovecot", "-F", "-c", self.conf_path])
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.dir, env=self._env(),
+            stdout=open(os.path.join(self.dir, "dovecot.stdout"), "wb"),
+            stderr=subprocess.STDOUT, start_new_session=True)
+        ports = [("imap", self.imap_port), ("lmtp", self.lmtp_port)]
+        if self.activesync_enabled:
+            ports.append(("activesync", self.eas_port))
+        deadline = time.monotonic() + timeout
+        for name, port in ports:
+            while True:
+                if self.proc.poll() is not None:
+                    self.proc = None
+                    raise HarnessError(
+                        "dovecot exited during start-up:\n%s" %
+                        self._failure_context())
+                if wait_port(port, 0.2):
+                    break
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise HarnessError(
+                        "%s port %d not listening after %ds:\n%s" % (
+                            name, port, timeout, self._failure_context()))
+        return self
+
+    def _failure_context(self, lines=40):
+        out = ""
+        try:
+            with open(os.path.join(self.dir, "dovecot.stdout"), "rb") as f:
+                out = f.read().decode(errors="replace")
+        except OSError:
+            pass
+        return ("--- dovecot output:\n%s--- log tail (%s):\n%s" % (
+            out, self.log_path, self.log_tail(lines)))
+
+    def stop(self, timeout=20):
+        """doveadm stop, then wait for the master to exit."""
+        if self.proc is None:
+            return
+        subprocess.run(self._cmd(["doveadm", "-c", self.conf_path, "stop"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env=self._env())
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(5)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        if not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def reload(self):
+        """Rewrite the config and make the master re-read it."""
+        self._write_conf()
+        if os.geteuid() == 0:
+            os.chown(self.conf_path, self.uid, self.gid)
+        self.doveadm("reload")
+
+    # -- log
+
+    def log(self):
+        """The whole Dovecot log as text."""
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", errors="replace")
+
+    def log_offset(self):
+        return os.path.getsize(self.log_path)
+
+    def log_since(self, offset):
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", errors="replace")
+
+    def log_tail(self, lines=40):
+        try:
+            return "\n".join(self.log().splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def mark_log(self):
+        """Remember the current end of the log (the runner does this
+        before each test); check_log() looks at what came after."""
+        self._log_mark = self.log_offset()
+        return self._log_mark
+
+    def bad_log_lines(self, since=None):
+        text = self.log_since(self._log_mark if since is None else since)
+        return [l for l in text.splitlines() if BAD_LOG_RE.search(l)]
+
+    def check_log(self, since=None):
+        """Fail on Panic/Fatal/sanitizer lines since the mark."""
+        bad = self.bad_log_lines(since)
+        if bad:
+            raise AssertionError("Dovecot log has fatal lines:\n" +
+                                 "\n".join(bad[:30]))
+
+    def wait_for_log(self, pattern, timeout=10, since=None):
+        """Wait until a log line after `since` (default: the mark)
+        matches the regular expression; return the line."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        start = self._log_mark if since is None else since
+        while True:
+            for line in self.log_since(start).splitlines():
+                if rx.search(line):
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError("no log line matching %r within %ss; "
+                                     "log since mark:\n%s" % (
+                                         pattern, timeout,
+                                         self.log_since(start)[-4000:]))
+            time.sleep(0.1)
+
+    # -- helpers
+
+    def doveadm(self, *args, check=True, input=None):
+        """Run doveadm -c CONF ARGS as the Dovecot user; return stdout."""
+        r = subprocess.run(self._cmd(["doveadm", "-c", self.conf_path]
+                                     + list(args)),
+                           input=input, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=self._env(),
+                           cwd=self.dir)
+        if check and r.returncode != 0:
+            raise AssertionError("doveadm %s failed (%d): %s" % (
+                " ".join(args), r.returncode,
+                r.stderr.decode(errors="replace")))
+        return r.stdout.decode("utf-8", errors="replace")
+
+    def deliver(self, user, message, sender="sender@example.test"):
+        """Deliver an RFC 822 message (bytes or str) to user over LMTP."""
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        if not message.endswith(b"\n"):
+            message += b"\r\n"
+        with smtplib.LMTP("127.0.0.1", self.lmtp_port, timeout=30) as lmtp:
+            refused = lmtp.sendmail(sender, [user], message)
+            if refused:
+                raise AssertionError("LMTP refused %s: %r" % (user, refused))
+
+    def imap(self, user, password=None, source_ip=None):
+        """An imaplib.IMAP4 connection, logged in (from source_ip, see
+        penalty_free_ip())."""
+        if password is None:
+            password = self.users[user]
+        conn = _IMAP4("127.0.0.1", self.imap_port, timeout=30,
+                      source_ip=source_ip)
+        conn.login(user, password)
+        return conn
+
+    def eas_client(self, user, password=None, device_id=None,
+                   device_type="TestDevice", version="14.1",
+                   policy_key=None, **kw):
+        """An EasClient pointed at this instance (fails the test if the
+        service is not built)."""
+        self.require_activesync()
+        if password is None:
+            password = self.users[user]
+        if device_id is None:
+            device_id = "dev%08x" % (abs(hash((user, time.time()))) &
+                                     0xffffffff)
+        return EasClient("127.0.0.1", self.eas_port, user, password,
+                         device_id, device_type, version, policy_key,
+                         builddir=self.builddir, **kw)
+
+    def require_activesync(self):
+        if not self.activesync_enabled:
+            raise HarnessError(
+                "activesync service not available: %s not built "
+                "(builddir %s)" % (os.path.join("module", "activesync"),
+                                   self.builddir))
+
+    def service_alive(self):
+        """True if the activesync port still answers OPTIONS."""
+        try:
+            c = EasClient("127.0.0.1", self.eas_port, None, None, None,
+                          None, timeout=10)
+            r = c.options(auth=False)
+            return r.status < 500
+        except OSError:
+            return False
+
+
+def default_asan_options():
+    # Leak checking is off for processes started by Dovecot's master:
+    # they exit through paths (exec, _exit in the master's children) where
+    # libdovecot's own allocations show up as leaks we cannot fix.
+    # Errors in our code still abort and land in the log.
+    return ("detect_leaks=0:abort_on_error=1:halt_on_error=1:"
+            "detect_stack_use_after_return=0:allocator_may_return_null=1:"
+            "log_exe_name=1")
+
+
+def sample_message(subject="Hello", body="Hi there.\n",
+                   to="user1@example.test", sender="alice@example.test",
+                   date=None, extra_headers=()):
+    """A small RFC 822 message as bytes."""
+    from email.utils import formatdate, make_msgid
+    lines = [
+        "From: %s" % sender,
+        "To: %s" % to,
+        "Subject: %s" % subject,
+        "Date: %s" % (date or formatdate(localtime=False)),
+        "Message-ID: %s" % make_msgid(domain="example.test"),
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+    ]
+    lines += list(extra_headers)
+    text = "\r\n".join(lines) + "\r\n\r\n" + body.replace("\n", "\r\n")
+    return text.encode("utf-8")
+
+
+# ---------------------------------------------------------------- demo
+
+def demo(argv):
+    import argparse
+    ap = argparse.ArgumentParser(prog="harness.py demo")
+    ap.add_argument("--builddir")
+    ap.add_argument("--port", type=int, default=0,
+                    help="activesync HTTP port (default: a free one)")
+    ap.add_argument("--user", default="demo@example.test")
+    ap.add_argument("--password")
+    args = ap.parse_args(argv)
+    password = args.password or base64.b32encode(os.urandom(10)).decode()\
+        .lower()
+    inst = DovecotInstance(builddir=args.builddir, keep=False,
+                           users=dict(DEFAULT_USERS,
+                                      **{args.user: password}),
+                           name="demo")
+    if args.port:
+        inst.eas_port = args.port
+        inst._write_conf()
+        if os.geteuid() == 0:
+            os.chown(inst.conf_path, inst.uid, inst.gid)
+    inst.start()
+    try:
+        samples = [
+            ("Welcome to dovecot-activesync",
+             "This message was delivered over LMTP by the demo script.\n"),
+            ("Lunch on Friday?", "Shall we meet at noon?\n"),
+            ("Quarterly report", "Numbers are attached in spirit.\n"),
+        ]
+        for subj, body in samples:
+            inst.deliver(args.user, sample_message(subj, body, to=args.user))
+        url = "http://127.0.0.1:%d%s" % (inst.eas_port, EAS_PATH)
+        print()
+        print("Private Dovecot running in %s" % inst.dir)
+        print("  log:       %s" % inst.log_path)
+        print("  IMAP:      127.0.0.1:%d" % inst.imap_port)
+        print("  LMTP:      127.0.0.1:%d" % inst.lmtp_port)
+        if inst.activesync_enabled:
+            print("  ActiveSync URL: %s" % url)
+        else:
+            print("  ActiveSync: NOT RUNNING (module/activesync not built "
+                  "in %s)" % inst.builddir)
+        print("  user:      %s" % args.user)
+        print("  password:  %s" % password)
+        print()
+        print("Try:")
+        print("  curl -i -X OPTIONS -u '%s:%s' %s" % (args.user, password,
+                                                     url))
+        print()
+        print("Press Ctrl-C to stop.")
+        sys.stdout.flush()
+        while inst.proc is not None and inst.proc.poll() is None:
+            time.sleep(1)
+        print("dovecot exited:\n" + inst.log_tail())
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping")
+        return 0
+    finally:
+        inst.cleanup()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "demo":
+        sys.exit(demo(sys.argv[2:]))
+    print(__doc__)
+    sys.exit(2)
