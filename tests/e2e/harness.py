@@ -593,7 +593,8 @@ class EasClient:
         try:
             h = {"Host": "%s:%d" % (self.host, self.port)}
             h.update(headers)
-            if "Content-Length" not in h:
+            if "Content-Length" not in h and \
+                    "Transfer-Encoding" not in h:
                 h["Content-Length"] = str(len(body))
             head = "%s %s HTTP/1.1\r\n" % (method, path)
             head += "".join("%s: %s\r\n" % kv for kv in h.items())
