@@ -1,0 +1,599 @@
+/* The user's mailboxes as an EAS folder hierarchy. */
+
+#include "lib.h"
+#include "array.h"
+#include "hash.h"
+#include "md5.h"
+#include "str.h"
+#include "strnum.h"
+#include "mail-namespace.h"
+#include "mail-storage.h"
+#include "mailbox-list-iter.h"
+#include "as-command.h"
+#include "as-folders.h"
+
+/* SPECIAL-USE flags that make a default EAS folder. \Junk and \Archive
+   stay user mail folders: EAS has no type for them. */
+static const struct {
+	const char *special_use;
+	unsigned int type;
+} as_folders_special_types[] = {
+	{ "\\Drafts", AS_FOLDER_TYPE_DRAFTS },
+	{ "\\Trash", AS_FOLDER_TYPE_DELETED },
+	{ "\\Sent", AS_FOLDER_TYPE_SENT },
+};
+#define AS_FOLDERS_SPECIAL_COUNT N_ELEMENTS(as_folders_special_types)
+
+/* A top-level mailbox with this name is the EAS Outbox. */
+#define AS_FOLDERS_OUTBOX_NAME "Outbox"
+
+/* METADATA /private/vendor/kolab/folder-type values (without the
+   ".default" suffix) and the EAS types of user-created and default
+   folders of that class. */
+static const struct {
+	const char *folder_type;
+	unsigned int user_type, default_type;
+} as_folders_groupware_types[] = {
+	{ "event", AS_FOLDER_TYPE_USER_CALENDAR, AS_FOLDER_TYPE_CALENDAR },
+	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS },
+	{ "task", AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_TYPE_TASKS },
+	{ "note", AS_FOLDER_TYPE_USER_NOTES, AS_FOLDER_TYPE_NOTES },
+	{ "journal", AS_FOLDER_TYPE_USER_JOURNAL, AS_FOLDER_TYPE_JOURNAL },
+};
+
+/* For each special type, the mailbox that gets it. If several mailboxes
+   carry the same SPECIAL-USE flag, the first one in folder order wins
+   (the others are plain mail folders): a device expects one of each. */
+struct as_folders_special {
+	const char *vnames[AS_FOLDERS_SPECIAL_COUNT];
+};
+
+struct as_folders_entry {
+	const char *vname;
+	bool noselect;
+};
+ARRAY_DEFINE_TYPE(as_folders_entry, struct as_folders_entry);
+
+struct mail_namespace *as_folders_namespace(struct as_cmd_context *ctx)
+{
+	struct mail_namespace *ns;
+
+	ns = mail_namespace_find_inbox(ctx->mail_user->namespaces);
+	i_assert(ns != NULL);
+	return ns;
+}
+
+static bool as_folders_is_inbox(struct mail_namespace *ns, const char *vname)
+{
+	return (ns->flags & NAMESPACE_FLAG_INBOX_USER) != 0 &&
+		strcmp(vname, "INBOX") == 0;
+}
+
+/* Folder order: INBOX first, then by name. A parent's name is a prefix
+   of its children's names, so parents always come before children.
+   (The namespace is always the inbox namespace.) */
+static int as_folders_vname_cmp(const char *a, const char *b)
+{
+	bool a_inbox = strcmp(a, "INBOX") == 0;
+	bool b_inbox = strcmp(b, "INBOX") == 0;
+
+	if (a_inbox != b_inbox)
+		return a_inbox ? -1 : 1;
+	return strcmp(a, b);
+}
+
+/* The parent mailbox's name, NULL at the top of the namespace. */
+static const char *
+as_folders_parent_vname(struct mail_namespace *ns, const char *vname)
+{
+	char sep = mail_namespace_get_sep(ns);
+	const char *p, *parent;
+
+	p = strrchr(vname, sep);
+	if (p == NULL || p == vname)
+		return NULL;
+	parent = t_strdup_until(vname, p);
+	/* A namespace prefix ("Mail/") is the root itself, unless it is
+	   the INBOX (prefix "INBOX/" puts folders below the INBOX). */
+	if (ns->prefix_len > 0 && (size_t)(p - vname) + 1 == ns->prefix_len &&
+	    strncmp(vname, ns->prefix, ns->prefix_len) == 0 &&
+	    !as_folders_is_inbox(ns, parent))
+		return NULL;
+	return parent;
+}
+
+static const char *
+as_folders_display_name(struct mail_namespace *ns, const char *vname)
+{
+	const char *p = strrchr(vname, mail_namespace_get_sep(ns));
+
+	return p == NULL || p[1] == '\0' ? vname : p + 1;
+}
+
+/* \NoSelect parents have no mailbox GUID. Their id is derived from the
+   name instead (MD5 of "noselect:" + name): stable as long as the name
+   stays, and never equal to a real GUID in practice. If the parent
+   later becomes a real mailbox it gets a new id (Delete + Add). */
+static void as_folders_noselect_guid(const char *vname, guid_128_t guid_r)
+{
+	unsigned char digest[MD5_RESULTLEN];
+	const char *key = t_strconcat("noselect:", vname, NULL);
+
+	i_assert(sizeof(digest) == GUID_128_SIZE);
+	md5_get_digest(key, strlen(key), digest);
+	memcpy(guid_r, digest, GUID_128_SIZE);
+}
+
+/* Returns 1 and the GUID, 0 if the mailbox doesn't exist, -1 on error. */
+static int as_folders_box_guid(struct mailbox *box, guid_128_t guid_r,
+			       const char **error_r)
+{
+	struct mailbox_metadata metadata;
+	enum mail_error error;
+
+	if (mailbox_get_metadata(box, MAILBOX_METADATA_GUID, &metadata) < 0) {
+		const char *errstr =
+			mailbox_get_last_internal_error(box, &error);
+
+		if (error == MAIL_ERROR_NOTFOUND)
+			return 0;
+		*error_r = t_strdup_printf("Mailbox %s: Couldn't get GUID: %s",
+					   mailbox_get_vname(box), errstr);
+		return -1;
+	}
+	memcpy(guid_r, metadata.guid, GUID_128_SIZE);
+	return 1;
+}
+
+/* GUID of a mailbox by name: the real one if it is selectable, the
+   name-derived one otherwise. Returns 1 selectable, 0 not selectable
+   (or not existing), -1 error. */
+static int as_folders_vname_guid(struct mail_namespace *ns, const char *vname,
+				 guid_128_t guid_r, const char **error_r)
+{
+	enum mailbox_existence existence;
+	struct mailbox *box;
+	int ret;
+
+	box = mailbox_alloc(ns->list, vname, 0);
+	if (mailbox_exists(box, FALSE, &existence) < 0) {
+		*error_r = t_strdup_printf("Mailbox %s: %s", vname,
+			mailbox_get_last_internal_error(box, NULL));
+		ret = -1;
+	} else if (existence != MAILBOX_EXISTENCE_SELECT) {
+		ret = 0;
+	} else {
+		ret = as_folders_box_guid(box, guid_r, error_r);
+	}
+	mailbox_free(&box);
+	if (ret == 0)
+		as_folders_noselect_guid(vname, guid_r);
+	return ret;
+}
+
+static int as_folders_server_id(struct as_cmd_context *ctx,
+				const guid_128_t guid, const char **id_r,
+				const char **error_r)
+{
+	unsigned int id;
+
+	if (as_store_folder_id_get(ctx->store, ctx->username, guid, &id,
+				   error_r) < 0)
+		return -1;
+	*id_r = p_strdup_printf(ctx->pool, "%u", id);
+	return 0;
+}
+
+static bool as_folders_has_special_use(const char *special_use,
+				       const char *flag)
+{
+	const char *const *uses;
+
+	for (uses = t_strsplit_spaces(special_use, " "); *uses != NULL; uses++) {
+		if (strcasecmp(*uses, flag) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static void as_folders_special_add(struct as_folders_special *special,
+				   const char *vname, const char *special_use)
+{
+	unsigned int i;
+
+	if (special_use == NULL || *special_use == '\0')
+		return;
+	for (i = 0; i < AS_FOLDERS_SPECIAL_COUNT; i++) {
+		if (!as_folders_has_special_use(special_use,
+				as_folders_special_types[i].special_use))
+			continue;
+		if (special->vnames[i] == NULL ||
+		    as_folders_vname_cmp(vname, special->vnames[i]) < 0)
+			special->vnames[i] = vname;
+	}
+}
+
+/* The special-use mailboxes alone (cheap: from the configuration). */
+static int as_folders_special_init(struct mail_namespace *ns,
+				   struct as_folders_special *special_r,
+				   const char **error_r)
+{
+	struct mailbox_list_iterate_context *iter;
+	const struct mailbox_info *info;
+
+	i_zero(special_r);
+	iter = mailbox_list_iter_init(ns->list, "*",
+				      MAILBOX_LIST_ITER_SELECT_SPECIALUSE |
+				      MAILBOX_LIST_ITER_RETURN_SPECIALUSE);
+	while ((info = mailbox_list_iter_next(iter)) != NULL) {
+		if ((info->flags & (MAILBOX_NOSELECT |
+				    MAILBOX_NONEXISTENT)) != 0)
+			continue;
+		as_folders_special_add(special_r, t_strdup(info->vname),
+				       info->special_use);
+	}
+	if (mailbox_list_iter_deinit(&iter) < 0) {
+		*error_r = t_strdup_printf(
+			"Listing special-use mailboxes failed: %s",
+			mailbox_list_get_last_internal_error(ns->list, NULL));
+		return -1;
+	}
+	return 0;
+}
+
+static unsigned int as_folders_type(struct mail_namespace *ns,
+				    const struct as_folders_special *special,
+				    const char *vname)
+{
+	unsigned int i;
+
+	if (as_folders_is_inbox(ns, vname))
+		return AS_FOLDER_TYPE_INBOX;
+	for (i = 0; i < AS_FOLDERS_SPECIAL_COUNT; i++) {
+		if (special->vnames[i] != NULL &&
+		    strcmp(special->vnames[i], vname) == 0)
+			return as_folders_special_types[i].type;
+	}
+	if (as_folders_parent_vname(ns, vname) == NULL &&
+	    strcmp(as_folders_display_name(ns, vname),
+		   AS_FOLDERS_OUTBOX_NAME) == 0)
+		return AS_FOLDER_TYPE_OUTBOX;
+	/* Groupware hook: calendar/contacts/tasks/notes folders will be
+	   typed here from the mailbox's METADATA
+	   /private/vendor/kolab/folder-type, mapped with
+	   as_folders_groupware_type(), once Sync handles those classes. */
+	return AS_FOLDER_TYPE_USER_MAIL;
+}
+
+bool as_folder_type_is_default(unsigned int type)
+{
+	switch ((enum as_folder_type)type) {
+	case AS_FOLDER_TYPE_INBOX:
+	case AS_FOLDER_TYPE_DRAFTS:
+	case AS_FOLDER_TYPE_DELETED:
+	case AS_FOLDER_TYPE_SENT:
+	case AS_FOLDER_TYPE_OUTBOX:
+	case AS_FOLDER_TYPE_TASKS:
+	case AS_FOLDER_TYPE_CALENDAR:
+	case AS_FOLDER_TYPE_CONTACTS:
+	case AS_FOLDER_TYPE_NOTES:
+	case AS_FOLDER_TYPE_JOURNAL:
+	case AS_FOLDER_TYPE_RECIPIENT_CACHE:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+bool as_folders_groupware_type(const char *folder_type, unsigned int *type_r)
+{
+	const char *suffix;
+	unsigned int i;
+	size_t len;
+
+	for (i = 0; i < N_ELEMENTS(as_folders_groupware_types); i++) {
+		const char *name = as_folders_groupware_types[i].folder_type;
+
+		len = strlen(name);
+		if (strncmp(folder_type, name, len) != 0)
+			continue;
+		suffix = folder_type + len;
+		if (*suffix == '\0') {
+			*type_r = as_folders_groupware_types[i].user_type;
+			return TRUE;
+		}
+		if (strcmp(suffix, ".default") == 0) {
+			*type_r = as_folders_groupware_types[i].default_type;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+static int as_folders_entry_cmp(const struct as_folders_entry *a,
+				const struct as_folders_entry *b)
+{
+	return as_folders_vname_cmp(a->vname, b->vname);
+}
+
+/* All mailbox names of the namespace, \NoSelect parents included and
+   missing ancestors added as \NoSelect, in folder order. */
+static int as_folders_list_names(struct mail_namespace *ns,
+				 ARRAY_TYPE(as_folders_entry) *entries,
+				 struct as_folders_special *special,
+				 const char **error_r)
+{
+	struct mailbox_list_iterate_context *iter;
+	const struct mailbox_info *info;
+	struct as_folders_entry *entry;
+	HASH_TABLE(const char *, void *) names;
+	const char *parent;
+	unsigned int i, count;
+	int ret = 0;
+
+	i_zero(special);
+	hash_table_create(&names, default_pool, 0, str_hash, strcmp);
+	iter = mailbox_list_iter_init(ns->list, "*",
+				      MAILBOX_LIST_ITER_RETURN_SPECIALUSE);
+	while ((info = mailbox_list_iter_next(iter)) != NULL) {
+		if ((info->flags & MAILBOX_NONEXISTENT) != 0 ||
+		    info->ns != ns)
+			continue;
+		if (hash_table_lookup(names, info->vname) != NULL)
+			continue;
+		entry = array_append_space(entries);
+		entry->vname = t_strdup(info->vname);
+		entry->noselect = (info->flags & MAILBOX_NOSELECT) != 0;
+		hash_table_insert(names, entry->vname, POINTER_CAST(1));
+		if (!entry->noselect) {
+			as_folders_special_add(special, entry->vname,
+					       info->special_use);
+		}
+	}
+	if (mailbox_list_iter_deinit(&iter) < 0) {
+		*error_r = t_strdup_printf("Listing mailboxes failed: %s",
+			mailbox_list_get_last_internal_error(ns->list, NULL));
+		ret = -1;
+	}
+
+	/* A child whose parent wasn't listed (\NonExistent) still needs a
+	   parent folder on the device. */
+	count = array_count(entries);
+	for (i = 0; i < count && ret == 0; i++) {
+		entry = array_idx_modifiable(entries, i);
+		parent = as_folders_parent_vname(ns, entry->vname);
+		while (parent != NULL &&
+		       hash_table_lookup(names, parent) == NULL) {
+			entry = array_append_space(entries);
+			entry->vname = parent;
+			entry->noselect = TRUE;
+			hash_table_insert(names, entry->vname, POINTER_CAST(1));
+			parent = as_folders_parent_vname(ns, parent);
+		}
+	}
+	hash_table_destroy(&names);
+
+	array_sort(entries, as_folders_entry_cmp);
+	return ret;
+}
+
+int as_folders_list(struct as_cmd_context *ctx,
+		    ARRAY_TYPE(as_folder_info) *folders_r,
+		    const char **error_r)
+{
+	struct mail_namespace *ns = as_folders_namespace(ctx);
+	ARRAY_TYPE(as_folders_entry) entries;
+	struct as_folders_special special;
+	const struct as_folders_entry *entry;
+	struct as_folder_info *folder;
+	HASH_TABLE(const char *, const char *) ids;
+	struct mailbox *box;
+	const char *parent;
+	int ret = 0;
+
+	if (!array_is_created(folders_r))
+		p_array_init(folders_r, ctx->pool, 32);
+	else
+		array_clear(folders_r);
+
+	t_array_init(&entries, 64);
+	if (as_folders_list_names(ns, &entries, &special, error_r) < 0)
+		return -1;
+
+	hash_table_create(&ids, default_pool, 0, str_hash, strcmp);
+	array_foreach(&entries, entry) {
+		folder = array_append_space(folders_r);
+		folder->vname = p_strdup(ctx->pool, entry->vname);
+		folder->noselect = entry->noselect;
+		if (!entry->noselect) {
+			box = mailbox_alloc(ns->list, entry->vname, 0);
+			ret = as_folders_box_guid(box, folder->guid, error_r);
+			mailbox_free(&box);
+			if (ret < 0)
+				break;
+			/* Deleted since it was listed: keep it as a
+			   parent for now, the next FolderSync drops it */
+			if (ret == 0)
+				folder->noselect = TRUE;
+		}
+		if (folder->noselect)
+			as_folders_noselect_guid(entry->vname, folder->guid);
+		if (as_folders_server_id(ctx, folder->guid, &folder->server_id,
+					 error_r) < 0) {
+			ret = -1;
+			break;
+		}
+		hash_table_insert(ids, folder->vname, folder->server_id);
+
+		parent = as_folders_parent_vname(ns, entry->vname);
+		folder->parent_id = parent == NULL ? NULL :
+			hash_table_lookup(ids, parent);
+		if (folder->parent_id == NULL)
+			folder->parent_id = "0";
+		folder->display_name = p_strdup(ctx->pool,
+			as_folders_display_name(ns, entry->vname));
+		folder->type = folder->noselect ? AS_FOLDER_TYPE_USER_MAIL :
+			as_folders_type(ns, &special, entry->vname);
+		ret = 0;
+	}
+	hash_table_destroy(&ids);
+	if (ret < 0) {
+		array_clear(folders_r);
+		return -1;
+	}
+	return 0;
+}
+
+/* Slow path: the folder as as_folders_list() sees it, found by server id
+   or name. */
+static int as_folders_find_listed(struct as_cmd_context *ctx,
+				  const char *server_id, const char *vname,
+				  struct as_folder_info *folder_r,
+				  const char **error_r)
+{
+	ARRAY_TYPE(as_folder_info) folders;
+	const struct as_folder_info *folder;
+
+	i_zero(&folders);
+	if (as_folders_list(ctx, &folders, error_r) < 0)
+		return -1;
+	array_foreach(&folders, folder) {
+		if ((server_id != NULL &&
+		     strcmp(folder->server_id, server_id) == 0) ||
+		    (vname != NULL && strcmp(folder->vname, vname) == 0)) {
+			*folder_r = *folder;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int as_folders_lookup_vname(struct as_cmd_context *ctx, const char *vname,
+			    struct as_folder_info *folder_r,
+			    const char **error_r)
+{
+	struct mail_namespace *ns = as_folders_namespace(ctx);
+	struct as_folders_special special;
+	guid_128_t parent_guid;
+	const char *parent;
+	int ret;
+
+	i_zero(folder_r);
+	ret = as_folders_vname_guid(ns, vname, folder_r->guid, error_r);
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		/* \NoSelect or nonexistent: it's a folder only if it is a
+		   parent; the listing knows */
+		return as_folders_find_listed(ctx, NULL, vname, folder_r,
+					      error_r);
+	}
+	if (as_folders_server_id(ctx, folder_r->guid, &folder_r->server_id,
+				 error_r) < 0)
+		return -1;
+
+	parent = as_folders_parent_vname(ns, vname);
+	if (parent == NULL)
+		folder_r->parent_id = "0";
+	else {
+		if (as_folders_vname_guid(ns, parent, parent_guid,
+					  error_r) < 0)
+			return -1;
+		if (as_folders_server_id(ctx, parent_guid,
+					 &folder_r->parent_id, error_r) < 0)
+			return -1;
+	}
+	if (as_folders_special_init(ns, &special, error_r) < 0)
+		return -1;
+	folder_r->vname = p_strdup(ctx->pool, vname);
+	folder_r->display_name = p_strdup(ctx->pool,
+		as_folders_display_name(ns, vname));
+	folder_r->type = as_folders_type(ns, &special, vname);
+	return 1;
+}
+
+int as_folders_lookup(struct as_cmd_context *ctx, const char *server_id,
+		      struct as_folder_info *folder_r, const char **error_r)
+{
+	struct mail_namespace *ns = as_folders_namespace(ctx);
+	guid_128_t guid, box_guid;
+	struct mailbox *box;
+	const char *vname = NULL;
+	unsigned int id;
+	int ret;
+
+	i_zero(folder_r);
+	if (str_to_uint(server_id, &id) < 0 || id == 0 ||
+	    strcmp(dec2str(id), server_id) != 0)
+		return 0;
+	ret = as_store_folder_guid_get(ctx->store, ctx->username, id, guid,
+				       error_r);
+	if (ret <= 0)
+		return ret;
+
+	/* Fast path: Dovecot's GUID cache finds the mailbox (also after a
+	   rename). */
+	box = mailbox_alloc_guid(ns->list, guid, 0);
+	ret = as_folders_box_guid(box, box_guid, error_r);
+	if (ret > 0 && guid_128_equals(guid, box_guid))
+		vname = t_strdup(mailbox_get_vname(box));
+	mailbox_free(&box);
+	if (ret < 0)
+		return -1;
+	if (vname != NULL) {
+		ret = as_folders_lookup_vname(ctx, vname, folder_r, error_r);
+		if (ret != 0)
+			return ret;
+	}
+	/* No selectable mailbox has this GUID: a \NoSelect parent's
+	   name-derived id, or gone. */
+	return as_folders_find_listed(ctx, server_id, NULL, folder_r, error_r);
+}
+
+int as_folders_open(struct as_cmd_context *ctx,
+		    const struct as_folder_info *folder,
+		    enum mailbox_flags flags, struct mailbox **box_r,
+		    const char **error_r)
+{
+	struct mail_namespace *ns = as_folders_namespace(ctx);
+	struct mailbox *box;
+	guid_128_t guid;
+	int ret;
+
+	if (folder->noselect) {
+		*error_r = t_strdup_printf("Folder %s (%s) is not selectable",
+					   folder->server_id, folder->vname);
+		return -1;
+	}
+	box = mailbox_alloc(ns->list, folder->vname, flags);
+	if (mailbox_open(box) == 0 &&
+	    as_folders_box_guid(box, guid, error_r) > 0 &&
+	    guid_128_equals(guid, folder->guid)) {
+		*box_r = box;
+		return 0;
+	}
+	mailbox_free(&box);
+
+	/* Renamed (or replaced) since it was looked up: find it by GUID */
+	box = mailbox_alloc_guid(ns->list, folder->guid, flags);
+	ret = as_folders_box_guid(box, guid, error_r);
+	if (ret > 0 && !guid_128_equals(guid, folder->guid))
+		ret = 0;
+	if (ret > 0 && mailbox_open(box) < 0) {
+		*error_r = t_strdup_printf("Couldn't open mailbox %s: %s",
+			mailbox_get_vname(box),
+			mailbox_get_last_internal_error(box, NULL));
+		ret = -1;
+	}
+	if (ret <= 0) {
+		if (ret == 0) {
+			*error_r = t_strdup_printf(
+				"Folder %s (%s) no longer exists",
+				folder->server_id, folder->vname);
+		}
+		mailbox_free(&box);
+		return -1;
+	}
+	*box_r = box;
+	return 0;
+}
