@@ -211,6 +211,7 @@ int as_store_device_list_full(struct as_store *store, pool_t pool,
 
 struct as_store_device_remove_ctx {
 	const char *user, *device_id;
+	bool keep_device;
 };
 
 static int
@@ -222,8 +223,10 @@ as_store_device_remove_txn(struct as_store_txn *txn, void *context,
 	unsigned int count;
 	int ret;
 
-	ret = as_store_txn_del(txn, AS_STORE_DB_DEVICES, key, error_r);
-	if (ret < 0)
+	if (ctx->keep_device)
+		ret = 1;
+	else if ((ret = as_store_txn_del(txn, AS_STORE_DB_DEVICES, key,
+					 error_r)) < 0)
 		return -1;
 	/* "user\0device\0" is also the prefix of all its sync states */
 	if (as_store_txn_del_prefix(txn, AS_STORE_DB_HIERARCHY, key, NULL,
@@ -240,6 +243,19 @@ int as_store_device_remove(struct as_store *store, const char *user,
 	struct as_store_device_remove_ctx ctx = {
 		.user = user,
 		.device_id = device_id,
+	};
+
+	return as_store_write(store, as_store_device_remove_txn, &ctx,
+			      error_r);
+}
+
+int as_store_device_reset(struct as_store *store, const char *user,
+			  const char *device_id, const char **error_r)
+{
+	struct as_store_device_remove_ctx ctx = {
+		.user = user,
+		.device_id = device_id,
+		.keep_device = TRUE,
 	};
 
 	return as_store_write(store, as_store_device_remove_txn, &ctx,

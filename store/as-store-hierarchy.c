@@ -186,3 +186,37 @@ int as_store_hierarchy_latest(struct as_store *store, const char *user,
 	*sync_key_r = ret > 0 ? ctx.sync_key : 0;
 	return ret;
 }
+
+static int
+as_store_hierarchy_purge_txn(struct as_store_txn *txn, void *context,
+			     const char **error_r)
+{
+	struct as_store_hierarchy_ctx *ctx = context;
+	buffer_t *prefix, *end_key;
+	unsigned int count;
+
+	prefix = as_store_key_hierarchy(ctx->user, ctx->device_id);
+	end_key = as_store_key_new();
+	buffer_append_buf(end_key, prefix, 0, SIZE_MAX);
+	as_store_key_add_u32(end_key, ctx->sync_key);
+	if (as_store_txn_del_prefix(txn, AS_STORE_DB_HIERARCHY, prefix,
+				    end_key, &count, error_r) < 0)
+		return -1;
+	return 1;
+}
+
+int as_store_hierarchy_purge(struct as_store *store, const char *user,
+			     const char *device_id, unsigned int keep_from,
+			     const char **error_r)
+{
+	struct as_store_hierarchy_ctx ctx = {
+		.user = user,
+		.device_id = device_id,
+		.sync_key = keep_from,
+	};
+
+	if (keep_from <= 1)
+		return 1; /* nothing is below it */
+	return as_store_write(store, as_store_hierarchy_purge_txn, &ctx,
+			      error_r);
+}

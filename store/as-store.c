@@ -309,20 +309,17 @@ int as_store_txn_last_u32(struct as_store_txn *txn, enum as_store_db db,
 			  const buffer_t *prefix, uint32_t *num_r,
 			  const char **error_r)
 {
-	static const unsigned char beyond[] = {
-		0xff, 0xff, 0xff, 0xff, 0xff
-	};
 	MDB_cursor *cursor;
 	buffer_t *seek;
 	MDB_val k, v;
 	int rc, ret = 0;
 
 	*num_r = 0;
-	/* prefix + 5 x 0xff sorts after every prefix + u32 key; the item
-	   just before it is the greatest of them if it has our prefix */
+	/* seek to prefix + UINT32_MAX: either that key exists, or the item
+	   just before the one found is the greatest one with our prefix */
 	seek = as_store_key_new();
 	buffer_append_buf(seek, prefix, 0, SIZE_MAX);
-	buffer_append(seek, beyond, sizeof(beyond));
+	as_store_key_add_u32(seek, UINT32_MAX);
 	if (as_store_check_key(txn, seek, error_r) < 0)
 		return -1;
 
@@ -335,10 +332,13 @@ int as_store_txn_last_u32(struct as_store_txn *txn, enum as_store_db db,
 	k.mv_data = (void *)seek->data;
 	k.mv_size = seek->used;
 	rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
-	if (rc == 0)
-		rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
-	else if (rc == MDB_NOTFOUND)
+	if (rc == 0) {
+		if (k.mv_size != seek->used ||
+		    memcmp(k.mv_data, seek->data, seek->used) != 0)
+			rc = mdb_cursor_get(cursor, &k, &v, MDB_PREV);
+	} else if (rc == MDB_NOTFOUND) {
 		rc = mdb_cursor_get(cursor, &k, &v, MDB_LAST);
+	}
 	if (rc == 0) {
 		if (k.mv_size == prefix->used + sizeof(uint32_t) &&
 		    as_store_key_has_prefix(&k, prefix)) {

@@ -82,9 +82,14 @@ int as_store_device_list_full(struct as_store *store, pool_t pool,
 			      const char *user,
 			      ARRAY_TYPE(as_device) *devices_r,
 			      const char **error_r);
-/* Removes the device and all its states. */
+/* Removes the device and all its states. Returns 0 if there was no device
+   record (its states, if any, are removed anyway). */
 int as_store_device_remove(struct as_store *store, const char *user,
 			   const char *device_id, const char **error_r);
+/* Drops all hierarchy and collection states of the device but keeps the
+   device record: the device has to start over with SyncKey 0. */
+int as_store_device_reset(struct as_store *store, const char *user,
+			  const char *device_id, const char **error_r);
 
 /* Folder ids: a mailbox GUID maps to a short id, unique per user and never
    reused. folder_id_get allocates a new id if the GUID is new. */
@@ -108,6 +113,10 @@ int as_store_hierarchy_get(struct as_store *store, pool_t pool,
 int as_store_hierarchy_latest(struct as_store *store, const char *user,
 			      const char *device_id, unsigned int *sync_key_r,
 			      const char **error_r);
+/* Delete hierarchy states with sync_key < keep_from. */
+int as_store_hierarchy_purge(struct as_store *store, const char *user,
+			     const char *device_id, unsigned int keep_from,
+			     const char **error_r);
 
 /* Collection states per (user, device, collection id, SyncKey). Keeps
    any number of keys; callers purge older ones. */

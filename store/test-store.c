@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 static const char *test_root;
+static const char *test_argv0;
 static unsigned int test_dir_counter;
 
 /* A fresh, not yet existing store directory below the test root */
@@ -353,6 +354,19 @@ static void test_store_device_remove_cascade(void)
 					       &sync_key, &error) == 1 &&
 		    sync_key == 1);
 
+	/* reset drops the states but keeps the device */
+	test_assert(as_store_device_reset(store, "u", "D10", &error) == 1);
+	test_assert(as_store_device_get(store, pool, "u", "D10", &dev,
+					&error) == 1);
+	test_assert(as_store_hierarchy_latest(store, "u", "D10", &sync_key,
+					      &error) == 0);
+	test_assert(as_store_collection_latest(store, "u", "D10", "7",
+					       &sync_key, &error) == 0);
+	test_assert(as_store_hierarchy_latest(store, "u", "D", &sync_key,
+					      &error) == 1 && sync_key == 2);
+	test_assert(test_db_entries(store, AS_STORE_DB_HIERARCHY) == 3);
+	test_assert(test_db_entries(store, AS_STORE_DB_COLLECTIONS) == 3);
+
 	/* removing an unknown device still drops stray states */
 	test_assert(as_store_hierarchy_put(store, "u", "GHOST", 4, &folders,
 					   &error) == 1);
@@ -526,6 +540,25 @@ static void test_store_hierarchy(void)
 	test_assert(as_store_hierarchy_get(store, pool, "u", "e", 2,
 					   &folders2, &error) == 1 &&
 		    array_count(&folders2) == 0);
+
+	/* purge keeps keep_from and newer, only of this device */
+	test_assert(test_db_entries(store, AS_STORE_DB_HIERARCHY) == 7);
+	test_assert(as_store_hierarchy_purge(store, "u", "d", 1,
+					     &error) == 1);
+	test_assert(test_db_entries(store, AS_STORE_DB_HIERARCHY) == 7);
+	test_assert(as_store_hierarchy_purge(store, "u", "d", 256,
+					     &error) == 1);
+	test_assert(test_db_entries(store, AS_STORE_DB_HIERARCHY) == 5);
+	test_assert(as_store_hierarchy_get(store, pool, "u", "d", 2,
+					   &folders2, &error) == 0);
+	test_assert(as_store_hierarchy_get(store, pool, "u", "d", 256,
+					   &folders2, &error) == 1 &&
+		    array_count(&folders2) == 2);
+	test_assert(as_store_hierarchy_latest(store, "u", "d", &sync_key,
+					      &error) == 1 &&
+		    sync_key == UINT32_MAX);
+	test_assert(as_store_hierarchy_latest(store, "u", "e", &sync_key,
+					      &error) == 1 && sync_key == 2);
 
 	/* SyncKey 0 is not a state */
 	error = NULL;
@@ -1153,12 +1186,15 @@ static void test_store_two_processes(void)
 	test_assert(as_store_folder_id_get(store, "u", g1, &id, &error) == 1 &&
 		    id == 1);
 
+	/* a fresh process image (like doveadm next to the service): LMDB
+	   environments must not be used across fork() */
 	pid = fork();
 	if (pid < 0)
 		i_fatal("fork() failed: %m");
 	if (pid == 0) {
-		/* don't touch the parent's environment in the child */
-		_exit(test_store_child(dir, g2) == 0 ? 0 : 1);
+		execl(test_argv0, test_argv0, "child", dir,
+		      guid_128_to_string(g2), NULL);
+		i_fatal("execl(%s) failed: %m", test_argv0);
 	}
 	if (waitpid(pid, &status, 0) < 0)
 		i_fatal("waitpid() failed: %m");
@@ -1185,7 +1221,7 @@ static void test_store_two_processes(void)
 	pool_unref(&pool);
 }
 
-int main(void)
+int main(int argc, char *argv[])
 {
 	static void (*const test_functions[])(void) = {
 		test_store_open_close,
@@ -1207,6 +1243,16 @@ int main(void)
 	int ret;
 
 	lib_init();
+	if (argc == 4 && strcmp(argv[1], "child") == 0) {
+		guid_128_t guid;
+
+		if (guid_128_from_string(argv[3], guid) < 0)
+			i_fatal("invalid guid %s", argv[3]);
+		ret = test_store_child(argv[2], guid) == 0 ? 0 : 1;
+		lib_deinit();
+		return ret;
+	}
+	test_argv0 = argv[0];
 	if (mkdtemp(tmpl) == NULL)
 		i_fatal("mkdtemp() failed: %m");
 	test_root = tmpl;
