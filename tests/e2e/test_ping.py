@@ -1,0 +1,351 @@
+"""Ping (MS-ASCMD 2.2.1.13): limits, remembered parameters, and push
+woken by real mailbox changes (LMTP delivery, IMAP flag change).
+
+The instance allows heartbeats from 1 s so the expiry path runs fast."""
+
+import socket
+import threading
+import time
+
+from harness import encode_xml, sample_message, xall, xml_escape, \
+    xrequire, xtext
+
+MIN_HB = 1
+MAX_HB = 120
+MAX_FOLDERS = 5
+
+INSTANCE = dict(activesync=True, plugin_settings={
+    "activesync_ping_min_heartbeat": str(MIN_HB),
+    "activesync_ping_max_heartbeat": str(MAX_HB),
+    "activesync_ping_max_folders": str(MAX_FOLDERS),
+    "activesync_debug": "yes",
+})
+
+
+def ping_xml(heartbeat=None, folders=None):
+    parts = ['<Ping xmlns="Ping:">']
+    if heartbeat is not None:
+        parts.append("<HeartbeatInterval>%s</HeartbeatInterval>" % heartbeat)
+    if folders is not None:
+        parts.append("<Folders>")
+        for fid, cls in folders:
+            parts.append("<Folder><Id>%s</Id><Class>%s</Class></Folder>" % (
+                xml_escape(fid), cls))
+        parts.append("</Folders>")
+    parts.append("</Ping>")
+    return "".join(parts)
+
+
+def setup_device(dc, name, version="14.1"):
+    """A provisioned device with its folder hierarchy; returns
+    (client, user, {type: server id}, [all server ids])."""
+    user = "%s@example.test" % name
+    password = "pw-" + name
+    dc.add_user(user, password)
+    # create the mailbox with one message before the first FolderSync
+    dc.deliver(user, sample_message("first", to=user))
+    c = dc.eas_client(user, password, version=version)
+    r = c.foldersync()
+    assert r.status == 200 and xrequire(r, "FolderSync/Status") == "1", r
+    by_type = {}
+    ids = []
+    for add in xall(r, "Changes/Add"):
+        sid = xrequire(add, "ServerId")
+        ids.append(sid)
+        by_type.setdefault(xrequire(add, "Type"), sid)
+    assert "2" in by_type, "no Inbox in FolderSync: %r" % r
+    return c, user, password, by_type, ids
+
+
+# Last SyncKey per (device id, collection id)
+_sync_keys = {}
+
+
+def sync_all(c, collection_id):
+    """Sync a collection until the device has everything (SyncKey 0 on
+    the first call); returns the last SyncKey."""
+    sync_key = _sync_keys.get((c.device_id, collection_id), "0")
+    for _ in range(50):
+        if sync_key == "0":
+            body = ('<Sync xmlns="AirSync:"><Collections><Collection>'
+                    '<SyncKey>0</SyncKey><CollectionId>%s</CollectionId>'
+                    '</Collection></Collections></Sync>' % collection_id)
+        else:
+            body = ('<Sync xmlns="AirSync:"><Collections><Collection>'
+                    '<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>'
+                    '<GetChanges/><WindowSize>100</WindowSize>'
+                    '</Collection></Collections></Sync>' % (
+                        sync_key, collection_id))
+        r = c.request("Sync", body)
+        assert r.status == 200, r
+        if not r.body:
+            break  # empty response: nothing changed
+        assert xtext(r, "Collections/Collection/Status") == "1", r
+        was_initial = sync_key == "0"
+        sync_key = xrequire(r, "Collections/Collection/SyncKey")
+        _sync_keys[(c.device_id, collection_id)] = sync_key
+        more = xall(r, "Collections/Collection/MoreAvailable")
+        if not was_initial and not more:
+            break
+    else:
+        raise AssertionError("Sync did not settle")
+    return sync_key
+
+
+def ping(c, heartbeat=None, folders=None, timeout=None, **kw):
+    xml = None
+    if heartbeat is not None or folders is not None:
+        xml = ping_xml(heartbeat, folders)
+    return c.request("Ping", xml, timeout=timeout, **kw)
+
+
+class Background:
+    """Run a request in a thread; .result / .error / .done_at."""
+
+    def __init__(self, fn, *args, **kw):
+        self.result = None
+        self.error = None
+        self.done_at = None
+        self.thread = threading.Thread(target=self._run, args=(fn, args, kw),
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, fn, args, kw):
+        try:
+            self.result = fn(*args, **kw)
+        except BaseException as e:  # noqa: B902
+            self.error = e
+        self.done_at = time.monotonic()
+
+    def wait(self, timeout):
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise AssertionError("request still running after %ss" % timeout)
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def wait_held(dc, since, count=1, timeout=15):
+    """Wait until `count` Pings are held (debug log) after log offset."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = dc.log_since(since).count("Ping: holding for")
+        if n >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError("Ping not held within %ss; log:\n%s" % (
+        timeout, dc.log_since(since)[-3000:]))
+
+
+def status_of(r):
+    assert r.status == 200, r
+    return xrequire(r, "Ping/Status")
+
+
+# ------------------------------------------------------------ limits
+
+def test_heartbeat_out_of_range(dc):
+    c, user, _, by_type, _ = setup_device(dc, "pinghb")
+    inbox = by_type["2"]
+    r = ping(c, MAX_HB + 1, [(inbox, "Email")])
+    assert status_of(r) == "5", r
+    assert xrequire(r, "Ping/HeartbeatInterval") == str(MAX_HB), r
+    r = ping(c, 0, [(inbox, "Email")])
+    assert status_of(r) == "5", r
+    assert xrequire(r, "Ping/HeartbeatInterval") == str(MIN_HB), r
+    r = ping(c, "soon", [(inbox, "Email")])
+    assert status_of(r) == "4", r
+
+
+def test_too_many_folders(dc):
+    c, user, _, by_type, ids = setup_device(dc, "pingmany")
+    folders = [(fid, "Email") for fid in ids]
+    while len(folders) <= MAX_FOLDERS:
+        folders.append(("%d" % (900 + len(folders)), "Email"))
+    r = ping(c, 10, folders)
+    assert status_of(r) == "6", r
+    assert xrequire(r, "Ping/MaxFolders") == str(MAX_FOLDERS), r
+
+
+def test_unknown_folder_needs_foldersync(dc):
+    c, user, _, by_type, _ = setup_device(dc, "pingunknown")
+    r = ping(c, 10, [(by_type["2"], "Email"), ("999999", "Email")])
+    assert status_of(r) == "7", r
+
+
+def test_empty_ping_without_remembered_parameters(dc):
+    c, user, _, by_type, _ = setup_device(dc, "pingempty")
+    r = ping(c)  # no body at all
+    assert status_of(r) == "3", r
+    # heartbeat alone, no folders remembered
+    r = ping(c, 10)
+    assert status_of(r) == "3", r
+    # malformed: wrong root element
+    r = c.request("Ping", '<FolderSync xmlns="FolderHierarchy:">'
+                  '<SyncKey>0</SyncKey></FolderSync>')
+    assert status_of(r) == "4", r
+
+
+# ------------------------------------------------------------ changes
+
+def test_unsynced_folder_reports_changes_at_once(dc):
+    c, user, _, by_type, _ = setup_device(dc, "pingunsynced")
+    t0 = time.monotonic()
+    r = ping(c, 30, [(by_type["2"], "Email")])
+    assert status_of(r) == "2", r
+    assert [e.text for e in xall(r, "Ping/Folders/Folder")] == \
+        [by_type["2"]], r
+    assert time.monotonic() - t0 < 5, "not answered at once"
+
+
+def test_heartbeat_expires_on_synced_inbox(dc):
+    c, user, _, by_type, _ = setup_device(dc, "pingexpire")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    hb = 2
+    t0 = time.monotonic()
+    r = ping(c, hb, [(inbox, "Email")])
+    dt = time.monotonic() - t0
+    assert status_of(r) == "1", r
+    assert hb - 0.2 <= dt <= hb + 3, "answered after %.2fs" % dt
+    # empty Ping reuses the remembered folders and heartbeat
+    t0 = time.monotonic()
+    r = ping(c)
+    dt = time.monotonic() - t0
+    assert status_of(r) == "1", r
+    assert hb - 0.2 <= dt <= hb + 3, "empty Ping answered after %.2fs" % dt
+
+
+def test_delivery_wakes_ping(dc):
+    c, user, _, by_type, ids = setup_device(dc, "pingdeliver")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    latencies = []
+    for i in range(3):
+        mark = dc.log_offset()
+        bg = Background(ping, c, 60, [(inbox, "Email")])
+        wait_held(dc, mark)
+        time.sleep(0.2)
+        t_deliver = time.monotonic()
+        dc.deliver(user, sample_message("wake %d" % i, to=user))
+        t_delivered = time.monotonic()
+        r = bg.wait(30)
+        assert status_of(r) == "2", r
+        assert [e.text for e in xall(r, "Ping/Folders/Folder")] == \
+            [inbox], r
+        latencies.append(bg.done_at - t_delivered)
+        print("  delivery -> Ping response: %.3f s (LMTP took %.3f s)" % (
+            bg.done_at - t_delivered, t_delivered - t_deliver))
+        sync_all(c, inbox)
+    latencies.sort()
+    print("  median delivery-to-Ping latency: %.3f s" %
+          latencies[len(latencies) // 2])
+    assert latencies[-1] < 5, latencies
+
+
+def test_imap_flag_change_wakes_ping(dc):
+    c, user, password, by_type, _ = setup_device(dc, "pingflag")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    imap = dc.imap(user, password)
+    try:
+        imap.select("INBOX")
+        mark = dc.log_offset()
+        bg = Background(ping, c, 60, [(inbox, "Email")])
+        wait_held(dc, mark)
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        typ, data = imap.store("1", "+FLAGS", "(\\Flagged)")
+        assert typ == "OK", data
+        r = bg.wait(30)
+        assert status_of(r) == "2", r
+        assert [e.text for e in xall(r, "Ping/Folders/Folder")] == \
+            [inbox], r
+        print("  IMAP STORE -> Ping response: %.3f s" % (bg.done_at - t0))
+    finally:
+        imap.logout()
+
+
+def test_change_in_other_folder_only_reports_that_folder(dc):
+    c, user, password, by_type, ids = setup_device(dc, "pingother")
+    inbox = by_type["2"]
+    other = by_type.get("3") or by_type.get("5")  # Drafts or Sent
+    assert other is not None, by_type
+    sync_all(c, inbox)
+    sync_all(c, other)
+    mark = dc.log_offset()
+    bg = Background(ping, c, 60, [(inbox, "Email"), (other, "Email")])
+    wait_held(dc, mark)
+    name = "Drafts" if by_type.get("3") == other else "Sent"
+    imap = dc.imap(user, password)
+    try:
+        typ, data = imap.append(name, "", None,
+                                sample_message("appended", to=user))
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+    r = bg.wait(30)
+    assert status_of(r) == "2", r
+    assert [e.text for e in xall(r, "Ping/Folders/Folder")] == [other], r
+
+
+def test_second_ping_ends_first(dc):
+    c, user, _, by_type, _ = setup_device(dc, "pingtwice")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    mark = dc.log_offset()
+    first = Background(ping, c, 60, [(inbox, "Email")])
+    wait_held(dc, mark)
+    t0 = time.monotonic()
+    second = Background(ping, c, 60, [(inbox, "Email")])
+    r1 = first.wait(15)
+    assert status_of(r1) == "1", r1
+    assert first.done_at - t0 < 5, "first Ping not ended promptly"
+    wait_held(dc, mark, count=2)
+    # the second one is held and still wakes up on a change
+    dc.deliver(user, sample_message("after second", to=user))
+    r2 = second.wait(30)
+    assert status_of(r2) == "2", r2
+    # a different device of the same user is independent
+    sync_all(c, inbox)
+    c2 = dc.eas_client(user, c.password, version=c.version)
+    c2.provision()
+    mark = dc.log_offset()
+    a = Background(ping, c, 3, [(inbox, "Email")])
+    wait_held(dc, mark)
+    r = ping(c2, 3, [(inbox, "Email")])
+    assert status_of(r) == "2", r  # c2 never synced the Inbox
+    ra = a.wait(15)
+    assert status_of(ra) == "1", ra
+    assert a.done_at - t0 >= 2.5
+
+
+def test_dropped_client_is_cleaned_up(dc):
+    c, user, _, by_type, _ = setup_device(dc, "pingdrop")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    hb = 3
+    body = encode_xml(ping_xml(hb, [(inbox, "Email")]))
+    headers = c.headers()
+    headers["Host"] = "127.0.0.1:%d" % dc.eas_port
+    headers["Content-Length"] = str(len(body))
+    path = c.query("Ping")
+    head = "POST %s HTTP/1.1\r\n" % path
+    head += "".join("%s: %s\r\n" % kv for kv in headers.items()) + "\r\n"
+    for i in range(5):
+        mark = dc.log_offset()
+        s = socket.create_connection(("127.0.0.1", dc.eas_port), timeout=10)
+        s.sendall(head.encode("latin-1") + body)
+        wait_held(dc, mark)
+        s.close()
+        # the held Ping goes away at the latest when its heartbeat ends
+        line = dc.wait_for_log(
+            r"client went away, releasing held Ping|"
+            r"Ping: answered Status 1", timeout=hb + 10, since=mark)
+        print("  cleanup: %s" % line.strip()[-100:])
+    # the service still answers, and Pinging still works
+    assert dc.service_alive()
+    r = ping(c, 1, [(inbox, "Email")])
+    assert status_of(r) == "1", r
+    assert not dc.bad_log_lines()
