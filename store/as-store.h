@@ -6,7 +6,11 @@
 
 /* The LMDB state store: devices, folder id maps and collection states.
    One environment per host; every call is a short transaction of its own
-   (never held across I/O waits). Records start with a version byte. */
+   (never held across I/O waits). Records start with a version byte.
+   Commits are durable. Callers commit the mailbox change first and store
+   the new state after it, so a crash leaves an older state (the device
+   resyncs) rather than a state ahead of the mailbox. Open the store in
+   the process that uses it (not before fork()); one handle per process. */
 
 struct as_store;
 
