@@ -181,10 +181,14 @@ def test_empty_ping_without_remembered_parameters(dc):
     # heartbeat alone, no folders remembered
     r = ping(c, 10)
     assert status_of(r) == "3", r
-    # malformed: wrong root element
-    r = c.request("Ping", '<FolderSync xmlns="FolderHierarchy:">'
-                  '<SyncKey>0</SyncKey></FolderSync>')
+    # malformed: a Folder without Id
+    r = c.request("Ping", '<Ping xmlns="Ping:"><HeartbeatInterval>10'
+                  '</HeartbeatInterval><Folders><Folder><Class>Email'
+                  '</Class></Folder></Folders></Ping>')
     assert status_of(r) == "4", r
+    # nothing was remembered by the failed requests
+    r = ping(c)
+    assert status_of(r) == "3", r
 
 
 # ------------------------------------------------------------ changes

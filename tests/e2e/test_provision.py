@@ -256,14 +256,18 @@ def test_malformed_provision_is_protocol_error(dc):
         '</Policies></Provision>',
         # key that is not a number
         ack_xml("abc"),
-        # wrong root element
-        '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey>'
-        '</FolderSync>',
+        # acknowledgement status out of range
+        ack_xml("1", status="9"),
     ]
     for xml in bad:
         r = c.request("Provision", xml)
         assert r.status == 200, (xml, r)
         assert xrequire(r, "Provision/Status") == "2", (xml, r)
+    # a wrong root element is refused by the dispatcher for every
+    # command (common status 103, invalid XML)
+    r = c.request("Provision", '<FolderSync xmlns="FolderHierarchy:">'
+                  '<SyncKey>0</SyncKey></FolderSync>')
+    assert r.status == 200 and xrequire(r, "Provision/Status") == "103", r
     # nothing was stored on the way: provisioning still works
     c.provision()
     assert xrequire(c.foldersync(), "FolderSync/Status") == "1"

@@ -1,0 +1,538 @@
+/* Copyright (c) the dovecot-activesync authors, see AUTHORS */
+
+#include "lib.h"
+#include "array.h"
+#include "hash.h"
+#include "ioloop.h"
+#include "str.h"
+#include "strnum.h"
+#include "time-util.h"
+#include "mail-storage.h"
+#include "as-command.h"
+#include "as-folders.h"
+#include "push/as-watch.h"
+
+/* Ping (MS-ASCMD 2.2.1.13): hold the request until one of the listed
+   folders differs from the state the device last synced, or until the
+   heartbeat interval expires.
+
+   A folder "has changes" when its UIDVALIDITY, UIDNEXT or HIGHESTMODSEQ
+   differs from the device's latest collection state for it, or when the
+   device has no state for it at all (Exchange reports such folders too:
+   the device has to Sync them). The watch is armed before the first
+   comparison, so a change between the two is never missed.
+
+   One Ping per device: a new Ping from the same user and device ends the
+   previous one (Status 1). The registry of held Pings is per process;
+   a new Ping served by another activesync process does not end the old
+   one, which then answers at its heartbeat. */
+
+/* Ping/Status */
+enum ping_status {
+	PING_STATUS_EXPIRED = 1,
+	PING_STATUS_CHANGES = 2,
+	PING_STATUS_MISSING_PARAMETERS = 3,
+	PING_STATUS_PROTOCOL_ERROR = 4,
+	PING_STATUS_HEARTBEAT_OUT_OF_RANGE = 5,
+	PING_STATUS_TOO_MANY_FOLDERS = 6,
+	PING_STATUS_FOLDER_SYNC_REQUIRED = 7,
+	PING_STATUS_SERVER_ERROR = 8,
+};
+
+/* Coalesce notification bursts before re-checking folders */
+#define PING_DEBOUNCE_MSECS 100
+
+enum ping_check_result {
+	PING_CHECK_ERROR = -1,
+	PING_CHECK_UNCHANGED = 0,
+	PING_CHECK_CHANGED = 1,
+	PING_CHECK_GONE = 2,
+};
+
+struct ping_folder {
+	struct as_folder_info info;
+	bool changed:1;
+};
+
+struct ping_context {
+	struct as_cmd_context *cmd;
+	/* "user\tdevice_id", key in the registry */
+	const char *key;
+	unsigned int heartbeat;
+	ARRAY(struct ping_folder) folders;
+
+	struct as_watch *watch;
+	struct timeout *to_heartbeat;
+	struct timeval start_time;
+	bool registered:1;
+};
+
+/* Held Pings of this process by "user\tdevice_id" */
+static HASH_TABLE(const char *, struct ping_context *) ping_registry;
+
+static void ping_registry_add(struct ping_context *ping)
+{
+	if (!hash_table_is_created(ping_registry))
+		hash_table_create(&ping_registry, default_pool, 0,
+				  str_hash, strcmp);
+	hash_table_insert(ping_registry, ping->key, ping);
+	ping->registered = TRUE;
+}
+
+static void ping_registry_remove(struct ping_context *ping)
+{
+	if (!ping->registered)
+		return;
+	hash_table_remove(ping_registry, ping->key);
+	ping->registered = FALSE;
+	if (hash_table_count(ping_registry) == 0)
+		hash_table_destroy(&ping_registry);
+}
+
+static struct ping_context *ping_registry_lookup(const char *key)
+{
+	if (!hash_table_is_created(ping_registry))
+		return NULL;
+	return hash_table_lookup(ping_registry, key);
+}
+
+static void ping_write_status(struct as_cmd_context *ctx, unsigned int status)
+{
+	wbxml_start(ctx->writer, EAS_PING_PING);
+	wbxml_elem_uint(ctx->writer, EAS_PING_STATUS, status);
+	wbxml_end(ctx->writer);
+}
+
+static void
+ping_write_limit(struct as_cmd_context *ctx, unsigned int status,
+		 unsigned int tag, unsigned int limit)
+{
+	wbxml_start(ctx->writer, EAS_PING_PING);
+	wbxml_elem_uint(ctx->writer, EAS_PING_STATUS, status);
+	wbxml_elem_uint(ctx->writer, tag, limit);
+	wbxml_end(ctx->writer);
+}
+
+static void ping_write_changes(struct ping_context *ping)
+{
+	struct as_cmd_context *ctx = ping->cmd;
+	const struct ping_folder *folder;
+
+	wbxml_start(ctx->writer, EAS_PING_PING);
+	wbxml_elem_uint(ctx->writer, EAS_PING_STATUS, PING_STATUS_CHANGES);
+	wbxml_start(ctx->writer, EAS_PING_FOLDERS);
+	array_foreach(&ping->folders, folder) {
+		if (folder->changed) {
+			wbxml_elem_str(ctx->writer, EAS_PING_FOLDER,
+				       folder->info.server_id);
+		}
+	}
+	wbxml_end(ctx->writer);
+	wbxml_end(ctx->writer);
+}
+
+/* Compare one folder with the device's latest sync state. */
+static enum ping_check_result
+ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
+{
+	struct as_cmd_context *ctx = ping->cmd;
+	struct as_collection_state state;
+	struct mailbox_status status;
+	struct as_folder_info info;
+	struct mailbox *box;
+	unsigned int sync_key;
+	const char *error;
+	int ret;
+
+	ret = as_store_collection_latest(ctx->store, ctx->username,
+					 ctx->device->device_id,
+					 folder->info.server_id, &sync_key,
+					 &error);
+	if (ret < 0) {
+		e_error(ctx->event, "Ping: %s", error);
+		return PING_CHECK_ERROR;
+	}
+	if (ret == 0 || sync_key == 0) {
+		/* never synced: the device has to Sync it */
+		return PING_CHECK_CHANGED;
+	}
+	ret = as_store_collection_get(ctx->store, pool_datastack_create(),
+				      ctx->username, ctx->device->device_id,
+				      folder->info.server_id, sync_key,
+				      &state, &error);
+	if (ret < 0) {
+		e_error(ctx->event, "Ping: %s", error);
+		return PING_CHECK_ERROR;
+	}
+	if (ret == 0)
+		return PING_CHECK_CHANGED;
+
+	if (as_folders_open(ctx, &folder->info, MAILBOX_FLAG_READONLY,
+			    &box, &error) < 0) {
+		/* deleted or renamed away meanwhile? */
+		ret = as_folders_lookup(ctx, folder->info.server_id, &info,
+					&error);
+		if (ret == 0)
+			return PING_CHECK_GONE;
+		if (ret > 0) {
+			e_error(ctx->event, "Ping: Opening folder %s failed",
+				folder->info.vname);
+		} else {
+			e_error(ctx->event, "Ping: %s", error);
+		}
+		return PING_CHECK_ERROR;
+	}
+	/* pick up changes not yet in the index (e.g. maildir files put
+	   there by other software); cheap when nothing changed */
+	if (mailbox_sync(box, MAILBOX_SYNC_FLAG_FAST) < 0) {
+		e_error(ctx->event, "Ping: Syncing folder %s failed: %s",
+			folder->info.vname,
+			mailbox_get_last_internal_error(box, NULL));
+		mailbox_free(&box);
+		return PING_CHECK_ERROR;
+	}
+	mailbox_get_open_status(box, STATUS_UIDVALIDITY | STATUS_UIDNEXT |
+				STATUS_HIGHESTMODSEQ, &status);
+	mailbox_free(&box);
+
+	if (status.uidvalidity != state.uid_validity ||
+	    status.uidnext != state.uid_next ||
+	    status.highest_modseq != state.highest_modseq) {
+		e_debug(ctx->event, "Ping: folder %s (%s) changed: "
+			"uidvalidity %u/%u uidnext %u/%u modseq %"PRIu64
+			"/%"PRIu64, folder->info.server_id, folder->info.vname,
+			status.uidvalidity, state.uid_validity,
+			status.uidnext, state.uid_next,
+			status.highest_modseq, state.highest_modseq);
+		return PING_CHECK_CHANGED;
+	}
+	return PING_CHECK_UNCHANGED;
+}
+
+static bool
+ping_folder_in_list(const struct ping_folder *folder,
+		    const ARRAY_TYPE(const_string) *vnames)
+{
+	const char *vname;
+
+	array_foreach_elem(vnames, vname) {
+		if (strcmp(vname, folder->info.vname) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Check the folders (all, or those named in vnames). Returns the status
+   to answer, or 0 if nothing changed. */
+static unsigned int
+ping_check(struct ping_context *ping, const ARRAY_TYPE(const_string) *vnames)
+{
+	struct ping_folder *folder;
+	unsigned int status = 0;
+
+	array_foreach_modifiable(&ping->folders, folder) {
+		if (vnames != NULL && !ping_folder_in_list(folder, vnames))
+			continue;
+		T_BEGIN {
+			switch (ping_check_folder(ping, folder)) {
+			case PING_CHECK_UNCHANGED:
+				break;
+			case PING_CHECK_CHANGED:
+				folder->changed = TRUE;
+				if (status == 0)
+					status = PING_STATUS_CHANGES;
+				break;
+			case PING_CHECK_GONE:
+				status = PING_STATUS_FOLDER_SYNC_REQUIRED;
+				break;
+			case PING_CHECK_ERROR:
+				if (status != PING_STATUS_FOLDER_SYNC_REQUIRED)
+					status = PING_STATUS_SERVER_ERROR;
+				break;
+			}
+		} T_END;
+	}
+	/* a folder that went away needs a FolderSync before anything
+	   else; a server error hides partial results */
+	return status;
+}
+
+/* Free what the held Ping owns; the command context stays. */
+static void ping_cleanup(struct ping_context *ping)
+{
+	ping_registry_remove(ping);
+	as_watch_deinit(&ping->watch);
+	timeout_remove(&ping->to_heartbeat);
+}
+
+static void ping_finish(struct ping_context *ping, unsigned int status)
+{
+	struct as_cmd_context *ctx = ping->cmd;
+
+	ping_cleanup(ping);
+	if (status == PING_STATUS_CHANGES)
+		ping_write_changes(ping);
+	else
+		ping_write_status(ctx, status);
+	e_debug(ctx->event, "Ping: answered Status %u after %d ms", status,
+		timeval_diff_msecs(&ioloop_timeval, &ping->start_time));
+	as_cmd_finish(ctx);
+}
+
+static void ping_abort(struct as_cmd_context *ctx)
+{
+	struct ping_context *ping = ctx->cmd_context;
+
+	e_debug(ctx->event, "Ping: client went away, releasing held Ping");
+	ping_cleanup(ping);
+}
+
+static void
+ping_changed_callback(const ARRAY_TYPE(const_string) *vnames,
+		      struct ping_context *ping)
+{
+	unsigned int status;
+
+	status = ping_check(ping, vnames);
+	if (status != 0)
+		ping_finish(ping, status);
+}
+
+static void ping_heartbeat_timeout(struct ping_context *ping)
+{
+	unsigned int status;
+
+	/* A last look, in case a notification got lost. */
+	status = ping_check(ping, NULL);
+	ping_finish(ping, status != 0 ? status : PING_STATUS_EXPIRED);
+}
+
+/* --- request parsing --- */
+
+struct ping_request {
+	unsigned int heartbeat; /* 0 = not given */
+	bool heartbeat_given;
+	ARRAY_TYPE(const_string) folder_ids; /* empty = not given */
+};
+
+/* Returns 0 if ok, or the status to answer. */
+static unsigned int
+ping_parse(struct as_cmd_context *ctx, struct ping_request *req_r)
+{
+	const struct wbxml_node *root = ctx->root, *folders, *folder;
+	const char *value, *id;
+
+	i_zero(req_r);
+	p_array_init(&req_r->folder_ids, ctx->pool, 8);
+	if (root == NULL)
+		return 0;
+	if (root->tag != EAS_PING_PING) {
+		e_info(ctx->event, "Ping: request is not a Ping document");
+		return PING_STATUS_PROTOCOL_ERROR;
+	}
+	value = wbxml_node_child_text(root, EAS_PING_HEARTBEATINTERVAL);
+	if (value != NULL) {
+		if (str_to_uint(value, &req_r->heartbeat) < 0) {
+			e_info(ctx->event,
+			       "Ping: invalid HeartbeatInterval '%s'", value);
+			return PING_STATUS_PROTOCOL_ERROR;
+		}
+		req_r->heartbeat_given = TRUE;
+	}
+	folders = wbxml_node_child(root, EAS_PING_FOLDERS);
+	if (folders == NULL)
+		return 0;
+	wbxml_node_foreach_child(folders, folder) {
+		if (folder->tag != EAS_PING_FOLDER)
+			continue;
+		id = wbxml_node_child_text(folder, EAS_PING_ID);
+		if (id == NULL || *id == '\0' || strchr(id, ',') != NULL) {
+			e_info(ctx->event, "Ping: Folder without a valid Id");
+			return PING_STATUS_PROTOCOL_ERROR;
+		}
+		id = p_strdup(ctx->pool, id);
+		array_push_back(&req_r->folder_ids, &id);
+	}
+	return 0;
+}
+
+/* Fill in what the request left out from the last Ping of the device,
+   and remember what it gave. Returns 0 if ok, or the status to answer. */
+static unsigned int
+ping_apply_cache(struct as_cmd_context *ctx, struct ping_request *req)
+{
+	struct as_device *dev = ctx->device;
+	const char *const *ids, *id, *error;
+	string_t *folders_str;
+	bool changed = FALSE;
+
+	if (array_count(&req->folder_ids) > 0) {
+		folders_str = t_str_new(128);
+		array_foreach_elem(&req->folder_ids, id) {
+			if (str_len(folders_str) > 0)
+				str_append_c(folders_str, ',');
+			str_append(folders_str, id);
+		}
+		if (null_strcmp(str_c(folders_str), dev->ping_folders) != 0) {
+			dev->ping_folders = p_strdup(ctx->pool,
+						     str_c(folders_str));
+			changed = TRUE;
+		}
+	} else if (dev->ping_folders != NULL && *dev->ping_folders != '\0') {
+		for (ids = t_strsplit(dev->ping_folders, ","); *ids != NULL;
+		     ids++) {
+			id = p_strdup(ctx->pool, *ids);
+			array_push_back(&req->folder_ids, &id);
+		}
+	}
+
+	if (req->heartbeat != 0) {
+		if (req->heartbeat != dev->ping_heartbeat) {
+			dev->ping_heartbeat = req->heartbeat;
+			changed = TRUE;
+		}
+	} else {
+		req->heartbeat = dev->ping_heartbeat;
+	}
+
+	if (changed &&
+	    as_store_device_put(ctx->store, dev, &error) < 0) {
+		e_error(ctx->event, "Ping: Failed to save device: %s", error);
+		return PING_STATUS_SERVER_ERROR;
+	}
+	if (req->heartbeat == 0 || array_count(&req->folder_ids) == 0) {
+		e_debug(ctx->event, "Ping: no %s given or remembered",
+			req->heartbeat == 0 ? "heartbeat" : "folders");
+		return PING_STATUS_MISSING_PARAMETERS;
+	}
+	return 0;
+}
+
+/* Resolve the folder ids. Returns 0 if ok, or the status to answer. */
+static unsigned int
+ping_resolve_folders(struct ping_context *ping,
+		     const ARRAY_TYPE(const_string) *folder_ids)
+{
+	struct as_cmd_context *ctx = ping->cmd;
+	struct ping_folder *folder;
+	const char *id, *error;
+	bool dup;
+	int ret;
+
+	p_array_init(&ping->folders, ctx->pool, array_count(folder_ids));
+	array_foreach_elem(folder_ids, id) {
+		/* a device may list a folder twice */
+		dup = FALSE;
+		array_foreach_modifiable(&ping->folders, folder) {
+			if (strcmp(folder->info.server_id, id) == 0)
+				dup = TRUE;
+		}
+		if (dup)
+			continue;
+
+		folder = array_append_space(&ping->folders);
+		ret = as_folders_lookup(ctx, id, &folder->info, &error);
+		if (ret < 0) {
+			e_error(ctx->event, "Ping: %s", error);
+			return PING_STATUS_SERVER_ERROR;
+		}
+		if (ret == 0) {
+			e_info(ctx->event, "Ping: unknown folder id %s", id);
+			return PING_STATUS_FOLDER_SYNC_REQUIRED;
+		}
+	}
+	return 0;
+}
+
+/* A new Ping from the device ends the one it still has open. */
+static void ping_supersede(const char *key)
+{
+	struct ping_context *old = ping_registry_lookup(key);
+
+	if (old != NULL) {
+		e_debug(old->cmd->event,
+			"Ping: ended by a newer Ping of the same device");
+		ping_finish(old, PING_STATUS_EXPIRED);
+	}
+}
+
+enum as_command_result cmd_ping(struct as_cmd_context *ctx)
+{
+	const struct as_settings *set = ctx->set;
+	struct ping_context *ping;
+	struct ping_request req;
+	unsigned int status;
+
+	ping = p_new(ctx->pool, struct ping_context, 1);
+	ping->cmd = ctx;
+	ping->key = p_strconcat(ctx->pool, ctx->username, "\t",
+				ctx->device->device_id, NULL);
+	ping->start_time = ioloop_timeval;
+	ping_supersede(ping->key);
+
+	status = ping_parse(ctx, &req);
+	if (status != 0) {
+		ping_write_status(ctx, status);
+		return AS_CMD_DONE;
+	}
+	if (req.heartbeat_given && req.heartbeat < set->ping_min_heartbeat) {
+		ping_write_limit(ctx, PING_STATUS_HEARTBEAT_OUT_OF_RANGE,
+				 EAS_PING_HEARTBEATINTERVAL,
+				 set->ping_min_heartbeat);
+		return AS_CMD_DONE;
+	}
+	if (req.heartbeat > set->ping_max_heartbeat) {
+		ping_write_limit(ctx, PING_STATUS_HEARTBEAT_OUT_OF_RANGE,
+				 EAS_PING_HEARTBEATINTERVAL,
+				 set->ping_max_heartbeat);
+		return AS_CMD_DONE;
+	}
+	if (array_count(&req.folder_ids) > set->ping_max_folders) {
+		ping_write_limit(ctx, PING_STATUS_TOO_MANY_FOLDERS,
+				 EAS_PING_MAXFOLDERS, set->ping_max_folders);
+		return AS_CMD_DONE;
+	}
+	status = ping_apply_cache(ctx, &req);
+	if (status == 0) {
+		/* remembered values may predate changed limits */
+		if (req.heartbeat < set->ping_min_heartbeat)
+			req.heartbeat = set->ping_min_heartbeat;
+		if (req.heartbeat > set->ping_max_heartbeat)
+			req.heartbeat = set->ping_max_heartbeat;
+		if (array_count(&req.folder_ids) > set->ping_max_folders) {
+			ping_write_limit(ctx, PING_STATUS_TOO_MANY_FOLDERS,
+					 EAS_PING_MAXFOLDERS,
+					 set->ping_max_folders);
+			return AS_CMD_DONE;
+		}
+		ping->heartbeat = req.heartbeat;
+		status = ping_resolve_folders(ping, &req.folder_ids);
+	}
+	if (status != 0) {
+		ping_write_status(ctx, status);
+		return AS_CMD_DONE;
+	}
+
+	/* Arm first, then compare: a change in between wakes the watch. */
+	ping->watch = as_watch_init(ctx->mail_user, ctx->event,
+				    PING_DEBOUNCE_MSECS,
+				    ping_changed_callback, ping);
+	status = ping_check(ping, NULL);
+	if (status != 0) {
+		as_watch_deinit(&ping->watch);
+		if (status == PING_STATUS_CHANGES)
+			ping_write_changes(ping);
+		else
+			ping_write_status(ctx, status);
+		return AS_CMD_DONE;
+	}
+
+	ping->to_heartbeat = timeout_add(ping->heartbeat * 1000,
+					 ping_heartbeat_timeout, ping);
+	ping_registry_add(ping);
+	ctx->cmd_context = ping;
+	ctx->abort = ping_abort;
+	e_debug(ctx->event, "Ping: holding for %u s on %u folder(s)",
+		ping->heartbeat, array_count(&ping->folders));
+	return AS_CMD_PENDING;
+}

@@ -1,0 +1,320 @@
+/* Copyright (c) the dovecot-activesync authors, see AUTHORS */
+
+#include "lib.h"
+#include "randgen.h"
+#include "strnum.h"
+#include "as-command.h"
+#include "policy/as-policy.h"
+
+/* Provision (MS-ASPROV 3.1.5.1): the device first asks for the policy and
+   gets it with a temporary policy key, then acknowledges that key and
+   gets the final one, which it sends in X-MS-PolicyKey from then on. */
+
+#define AS_POLICY_TYPE_WBXML "MS-EAS-Provisioning-WBXML"
+/* Only EAS 2.5 used the XML policy format; we don't serve 2.5. */
+#define AS_POLICY_TYPE_XML "MS-WAP-Provisioning-XML"
+
+/* Provision/Status */
+enum provision_status {
+	PROVISION_STATUS_SUCCESS = 1,
+	PROVISION_STATUS_PROTOCOL_ERROR = 2,
+	PROVISION_STATUS_SERVER_ERROR = 3,
+};
+
+/* Policies/Policy/Status in responses */
+enum provision_policy_status {
+	PROVISION_POLICY_STATUS_SUCCESS = 1,
+	PROVISION_POLICY_STATUS_NO_POLICY = 2,
+	PROVISION_POLICY_STATUS_UNKNOWN_TYPE = 3,
+	PROVISION_POLICY_STATUS_CORRUPTED = 4,
+	PROVISION_POLICY_STATUS_WRONG_KEY = 5,
+};
+
+/* Policies/Policy/Status the device sends in its acknowledgement */
+enum provision_ack_status {
+	PROVISION_ACK_APPLIED = 1,
+	PROVISION_ACK_PARTIAL = 2,
+	PROVISION_ACK_NOT_APPLIED = 3,
+	PROVISION_ACK_THIRD_PARTY = 4,
+};
+
+struct provision_request {
+	const struct wbxml_node *device_info;
+	const struct wbxml_node *remote_wipe;
+	const struct wbxml_node *account_only_remote_wipe;
+	const char *policy_type;
+	/* acknowledgement phase */
+	bool have_ack;
+	uint32_t ack_key;
+	unsigned int ack_status;
+};
+
+static uint32_t provision_new_key(uint32_t avoid)
+{
+	uint32_t key;
+
+	/* 0 means "no key" everywhere, so never hand it out */
+	do {
+		random_fill(&key, sizeof(key));
+	} while (key == 0 || key == avoid);
+	return key;
+}
+
+static int
+provision_parse(struct as_cmd_context *ctx, struct provision_request *req_r,
+		const char **error_r)
+{
+	const struct wbxml_node *root = ctx->root, *policies, *policy;
+	const char *key, *status;
+
+	i_zero(req_r);
+	if (root == NULL || root->tag != EAS_PROVISION_PROVISION) {
+		*error_r = "Request is not a Provision document";
+		return -1;
+	}
+	req_r->device_info =
+		wbxml_node_child(root, EAS_SETTINGS_DEVICEINFORMATION);
+	req_r->remote_wipe = wbxml_node_child(root, EAS_PROVISION_REMOTEWIPE);
+	req_r->account_only_remote_wipe =
+		wbxml_node_child(root, EAS_PROVISION_ACCOUNTONLYREMOTEWIPE);
+
+	policies = wbxml_node_child(root, EAS_PROVISION_POLICIES);
+	if (policies == NULL) {
+		if (req_r->remote_wipe == NULL &&
+		    req_r->account_only_remote_wipe == NULL &&
+		    req_r->device_info == NULL) {
+			*error_r = "Provision without Policies or RemoteWipe";
+			return -1;
+		}
+		return 0;
+	}
+	policy = wbxml_node_child(policies, EAS_PROVISION_POLICY);
+	if (policy == NULL) {
+		*error_r = "Policies without Policy";
+		return -1;
+	}
+	req_r->policy_type =
+		wbxml_node_child_text(policy, EAS_PROVISION_POLICYTYPE);
+	if (req_r->policy_type == NULL) {
+		*error_r = "Policy without PolicyType";
+		return -1;
+	}
+
+	key = wbxml_node_child_text(policy, EAS_PROVISION_POLICYKEY);
+	status = wbxml_node_child_text(policy, EAS_PROVISION_STATUS);
+	if (key == NULL && status == NULL)
+		return 0;
+	if (key == NULL || status == NULL) {
+		*error_r = "Policy acknowledgement needs PolicyKey and Status";
+		return -1;
+	}
+	if (str_to_uint32(key, &req_r->ack_key) < 0) {
+		*error_r = t_strdup_printf("Invalid PolicyKey '%s'", key);
+		return -1;
+	}
+	if (str_to_uint(status, &req_r->ack_status) < 0 ||
+	    req_r->ack_status < PROVISION_ACK_APPLIED ||
+	    req_r->ack_status > PROVISION_ACK_THIRD_PARTY) {
+		*error_r = t_strdup_printf("Invalid Policy Status '%s'",
+					   status);
+		return -1;
+	}
+	req_r->have_ack = TRUE;
+	return 0;
+}
+
+/* settings:DeviceInformation/Set: remember what identifies the device
+   for admins (doveadm activesync device list). */
+static void
+provision_device_info(struct as_cmd_context *ctx,
+		      const struct wbxml_node *device_info)
+{
+	const struct wbxml_node *set;
+	const char *value;
+
+	set = wbxml_node_child(device_info, EAS_SETTINGS_SET);
+	if (set == NULL)
+		return;
+	value = wbxml_node_child_text(set, EAS_SETTINGS_MODEL);
+	if (value != NULL)
+		ctx->device->model = p_strdup(ctx->pool, value);
+	value = wbxml_node_child_text(set, EAS_SETTINGS_OS);
+	if (value != NULL)
+		ctx->device->os = p_strdup(ctx->pool, value);
+	value = wbxml_node_child_text(set, EAS_SETTINGS_USERAGENT);
+	if (value != NULL)
+		ctx->device->user_agent = p_strdup(ctx->pool, value);
+	/* IMEI, FriendlyName, OSLanguage, PhoneNumber, MobileOperator and
+	   EnableOutboundSMS have no place in the device record yet; they
+	   are logged for the admin. */
+	e_debug(ctx->event, "Provision: DeviceInformation model=%s os=%s "
+		"user-agent=%s friendly-name=%s imei=%s os-language=%s "
+		"mobile-operator=%s",
+		ctx->device->model, ctx->device->os, ctx->device->user_agent,
+		wbxml_node_child_text(set, EAS_SETTINGS_FRIENDLYNAME),
+		wbxml_node_child_text(set, EAS_SETTINGS_IMEI),
+		wbxml_node_child_text(set, EAS_SETTINGS_OSLANGUAGE),
+		wbxml_node_child_text(set, EAS_SETTINGS_MOBILEOPERATOR));
+}
+
+/* RemoteWipe / AccountOnlyRemoteWipe acknowledgement: the device reports
+   that it wiped itself after we told it to. Wipes are not implemented yet
+   (a later issue records pending wipes in the store and sends RemoteWipe
+   in this command's response); until then there is never a wipe pending
+   and the acknowledgement is only logged. */
+static void
+provision_wipe_ack(struct as_cmd_context *ctx, const struct wbxml_node *wipe,
+		   const char *what)
+{
+	e_info(ctx->event, "Provision: %s acknowledgement with status %s "
+	       "ignored: no wipe is pending", what,
+	       wbxml_node_child_text(wipe, EAS_PROVISION_STATUS));
+}
+
+static int provision_device_save(struct as_cmd_context *ctx)
+{
+	const char *error;
+
+	if (as_store_device_put(ctx->store, ctx->device, &error) < 0) {
+		e_error(ctx->event, "Provision: Failed to save device: %s",
+			error);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+provision_write_policy(struct as_cmd_context *ctx, const char *policy_type,
+		       unsigned int status, uint32_t key, bool with_doc)
+{
+	wbxml_start(ctx->writer, EAS_PROVISION_POLICIES);
+	wbxml_start(ctx->writer, EAS_PROVISION_POLICY);
+	wbxml_elem_str(ctx->writer, EAS_PROVISION_POLICYTYPE, policy_type);
+	wbxml_elem_uint(ctx->writer, EAS_PROVISION_STATUS, status);
+	if (key != 0)
+		wbxml_elem_uint(ctx->writer, EAS_PROVISION_POLICYKEY, key);
+	if (with_doc) {
+		/* The policy itself is the as_policy defaults for now;
+		   configurable policies pass their values array here. */
+		const char *const *policy_values = NULL;
+
+		wbxml_start(ctx->writer, EAS_PROVISION_DATA);
+		as_policy_write_doc(ctx->writer, ctx->req->version,
+				    policy_values);
+		wbxml_end(ctx->writer);
+	}
+	wbxml_end(ctx->writer); /* Policy */
+	wbxml_end(ctx->writer); /* Policies */
+}
+
+/* Phase 1: a new temporary key for the policy we hand out. */
+static void provision_initial(struct as_cmd_context *ctx)
+{
+	struct as_device *dev = ctx->device;
+
+	dev->pending_policy_key = provision_new_key(dev->policy_key);
+	e_debug(ctx->event, "Provision: sending policy, temporary key %u",
+		dev->pending_policy_key);
+}
+
+/* Phase 2: the device acknowledges the temporary key. Returns the
+   Policy status to answer. */
+static unsigned int
+provision_acknowledge(struct as_cmd_context *ctx,
+		      const struct provision_request *req)
+{
+	struct as_device *dev = ctx->device;
+
+	if (dev->pending_policy_key == 0 ||
+	    req->ack_key != dev->pending_policy_key) {
+		e_info(ctx->event, "Provision: device acknowledged unknown "
+		       "policy key %u (expected %u)", req->ack_key,
+		       dev->pending_policy_key);
+		return PROVISION_POLICY_STATUS_WRONG_KEY;
+	}
+	if (req->ack_status != PROVISION_ACK_APPLIED) {
+		/* The default policy demands nothing, so a device that could
+		   not apply it fully is still allowed in. A configurable
+		   policy that disallows non-provisionable devices answers
+		   Status 139 here. */
+		e_info(ctx->event, "Provision: device applied the policy "
+		       "only partly (status %u), allowed", req->ack_status);
+	}
+	dev->policy_key = provision_new_key(dev->pending_policy_key);
+	dev->pending_policy_key = 0;
+	e_info(ctx->event, "Provision: device provisioned with policy key %u",
+	       dev->policy_key);
+	return PROVISION_POLICY_STATUS_SUCCESS;
+}
+
+enum as_command_result cmd_provision(struct as_cmd_context *ctx)
+{
+	struct provision_request req;
+	unsigned int policy_status = 0;
+	const char *error;
+	bool policy_ok;
+
+	if (provision_parse(ctx, &req, &error) < 0) {
+		e_info(ctx->event, "Provision: %s", error);
+		as_cmd_write_status(ctx, PROVISION_STATUS_PROTOCOL_ERROR);
+		return AS_CMD_DONE;
+	}
+
+	if (req.device_info != NULL)
+		provision_device_info(ctx, req.device_info);
+	if (req.remote_wipe != NULL)
+		provision_wipe_ack(ctx, req.remote_wipe, "RemoteWipe");
+	if (req.account_only_remote_wipe != NULL) {
+		provision_wipe_ack(ctx, req.account_only_remote_wipe,
+				   "AccountOnlyRemoteWipe");
+	}
+	/* A later issue answers <RemoteWipe/> here instead of the policy
+	   when a wipe is pending for this device. */
+
+	policy_ok = req.policy_type != NULL &&
+		strcmp(req.policy_type, AS_POLICY_TYPE_WBXML) == 0;
+	if (req.policy_type == NULL) {
+		/* wipe acknowledgement or device information only */
+	} else if (!policy_ok) {
+		e_info(ctx->event, "Provision: unsupported PolicyType '%s'%s",
+		       req.policy_type,
+		       strcmp(req.policy_type, AS_POLICY_TYPE_XML) == 0 ?
+		       " (EAS 2.5 only)" : "");
+		policy_status = PROVISION_POLICY_STATUS_UNKNOWN_TYPE;
+	} else if (!req.have_ack) {
+		provision_initial(ctx);
+		policy_status = PROVISION_POLICY_STATUS_SUCCESS;
+	} else {
+		policy_status = provision_acknowledge(ctx, &req);
+	}
+
+	/* The new keys are stored before the device sees them. */
+	if ((req.device_info != NULL || policy_ok) &&
+	    provision_device_save(ctx) < 0) {
+		as_cmd_write_status(ctx, PROVISION_STATUS_SERVER_ERROR);
+		return AS_CMD_DONE;
+	}
+
+	wbxml_start(ctx->writer, EAS_PROVISION_PROVISION);
+	if (req.device_info != NULL) {
+		wbxml_start(ctx->writer, EAS_SETTINGS_DEVICEINFORMATION);
+		wbxml_elem_uint(ctx->writer, EAS_SETTINGS_STATUS, 1);
+		wbxml_end(ctx->writer);
+	}
+	wbxml_elem_uint(ctx->writer, EAS_PROVISION_STATUS,
+			PROVISION_STATUS_SUCCESS);
+	if (policy_status == 0) {
+		/* no Policies asked for */
+	} else if (policy_status != PROVISION_POLICY_STATUS_SUCCESS) {
+		provision_write_policy(ctx, req.policy_type, policy_status,
+				       0, FALSE);
+	} else if (!req.have_ack) {
+		provision_write_policy(ctx, req.policy_type, policy_status,
+				       ctx->device->pending_policy_key, TRUE);
+	} else {
+		provision_write_policy(ctx, req.policy_type, policy_status,
+				       ctx->device->policy_key, FALSE);
+	}
+	wbxml_end(ctx->writer);
+	return AS_CMD_DONE;
+}
