@@ -100,3 +100,9 @@ def test_our_codec_agrees_with_libwbxml(dc):
         mine = harness.our_encode(xml)
         assert_same_document(xml, decode_wbxml(mine), "our encoding",
                              "input", "wbxml2xml(eas-wbxml encode)")
+    # opaque data (SendMail's Mime) is shown as base64 by both
+    opaque = b"\x03\x01\x6a\x00\x00\x15\x45\x50\xc3\x05hello\x01\x01"
+    assert_same_document(decode_wbxml(opaque), our_decode(opaque),
+                         "opaque document")
+    assert xtext(parse_xml(our_decode(opaque)), "ComposeMail:Mime") == \
+        base64.b64encode(b"hello").decode()

@@ -58,17 +58,26 @@ def assert_foldersync_ok(r):
     assert any(n and n.lower() == "inbox" for n in names), r
 
 
-def assert_rejected(dc, r, allow=(400,)):
-    """HTTP 4xx from `allow`, or 200 with a "malformed request" status;
-    and a log line saying why."""
+def send_rejected(dc, c, cmd, allow=(400,), raw_socket=False, **kw):
+    """Send a request that must be refused: HTTP 4xx from `allow`, or
+    200 with a "malformed request" status; and the service must log a
+    line saying why.  Returns the response."""
+    since = dc.log_offset()
+    if raw_socket:
+        r = c.raw_socket("POST", c.query(cmd), kw.pop("headers"),
+                         kw.pop("body"), **kw)
+    else:
+        r = c.request(cmd, **kw)
     if r.status == 200:
+        c.decode_response(r)
         st = xtext(r, "Status") if r.xml is not None else None
         assert st in MALFORMED_STATUSES, (
             "malformed request answered 200 without an error status: %r"
             % (r,))
     else:
         assert r.status in allow, r
-    dc.wait_for_log(REJECT_LOG_RE, timeout=5)
+    dc.wait_for_log(REJECT_LOG_RE, timeout=5, since=since)
+    return r
 
 
 def assert_basic_challenge(r):
@@ -262,7 +271,6 @@ def test_missing_version_header(dc):
 def _provisioned(dc, tag):
     c = new_client(dc, tag)
     assert_foldersync_ok(c.foldersync())
-    dc.mark_log()
     return c
 
 
@@ -270,8 +278,7 @@ def test_truncated_wbxml(dc):
     c = _provisioned(dc, "trunc")
     good = encode_xml(FOLDERSYNC0)
     for cut in (1, 3, len(good) - 4):
-        r = c.request("FolderSync", body=good[:len(good) - cut])
-        assert_rejected(dc, r)
+        send_rejected(dc, c, "FolderSync", body=good[:len(good) - cut])
     assert_foldersync_ok(c.foldersync())
 
 
@@ -283,30 +290,28 @@ def test_garbage_body(dc):
               b"\x03\x01\x6a\x00" + b"\xff" * 64,
               b"\x03"]
     for body in bodies:
-        r = c.request("FolderSync", body=body)
-        assert_rejected(dc, r)
+        send_rejected(dc, c, "FolderSync", body=body)
     assert_foldersync_ok(c.foldersync())
 
 
 def test_empty_body_for_command_needing_one(dc):
     c = _provisioned(dc, "emptybody")
-    r = c.request("FolderSync", body=b"")
-    assert_rejected(dc, r)
+    send_rejected(dc, c, "FolderSync", body=b"")
 
 
 def test_unknown_code_page(dc):
     c = _provisioned(dc, "codepage")
     # header, SWITCH_PAGE to page 0x40 (no such page), a tag, END
-    r = c.request("FolderSync", body=b"\x03\x01\x6a\x00\x00\x40\x45\x01")
-    assert_rejected(dc, r)
+    send_rejected(dc, c, "FolderSync",
+                  body=b"\x03\x01\x6a\x00\x00\x40\x45\x01")
     assert_foldersync_ok(c.foldersync())
 
 
 def test_root_element_not_matching_command(dc):
     c = _provisioned(dc, "mismatch")
-    r = c.request("FolderSync", '<Ping xmlns="Ping:"><HeartbeatInterval>'
-                  '60</HeartbeatInterval></Ping>')
-    assert_rejected(dc, r)
+    send_rejected(dc, c, "FolderSync",
+                  xml='<Ping xmlns="Ping:"><HeartbeatInterval>60'
+                  '</HeartbeatInterval></Ping>')
 
 
 def test_deep_nesting(dc):
@@ -314,17 +319,14 @@ def test_deep_nesting(dc):
     # 10000 nested Collections elements: must be refused by the depth
     # limit, not by running out of stack.
     body = b"\x03\x01\x6a\x00\x00\x00" + b"\x5c" * 10000 + b"\x01" * 10000
-    r = c.request("Sync", body=body)
-    assert_rejected(dc, r, allow=(400, 413))
+    send_rejected(dc, c, "Sync", body=body, allow=(400, 413))
 
 
 def test_oversize_body(dc):
     c = _provisioned(dc, "oversize")
     body = b"\x03\x01\x6a\x00" + b"\x00" * (2 * MAX_REQUEST)
-    h = c.headers()
-    r = c.raw_socket("POST", c.query("FolderSync"), h, body)
-    assert r.status in (400, 413), r
-    dc.wait_for_log(REJECT_LOG_RE, timeout=5)
+    send_rejected(dc, c, "FolderSync", allow=(400, 413), raw_socket=True,
+                  headers=c.headers(), body=body)
     assert_foldersync_ok(c.foldersync())
 
 
@@ -333,10 +335,9 @@ def test_oversize_announced(dc):
     c = _provisioned(dc, "announced")
     h = c.headers()
     h["Content-Length"] = str(60 * 1024 * 1024)
-    r = c.raw_socket("POST", c.query("FolderSync"), h,
-                     b"\x00" * (60 * 1024 * 1024), early_wait=3.0)
-    assert r.status in (400, 413), r
-    dc.wait_for_log(REJECT_LOG_RE, timeout=5)
+    send_rejected(dc, c, "FolderSync", allow=(400, 413), raw_socket=True,
+                  headers=h, body=b"\x00" * (60 * 1024 * 1024),
+                  early_wait=3.0)
     assert_foldersync_ok(c.foldersync())
 
 
@@ -347,8 +348,8 @@ def test_oversize_chunked(dc):
     chunk = b"\x00" * 65536
     one = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
     body = one * (2 * MAX_REQUEST // len(chunk)) + b"0\r\n\r\n"
-    r = c.raw_socket("POST", c.query("FolderSync"), h, body)
-    assert r.status in (400, 413), r
+    send_rejected(dc, c, "FolderSync", allow=(400, 413), raw_socket=True,
+                  headers=h, body=body)
     assert_foldersync_ok(c.foldersync())
 
 
