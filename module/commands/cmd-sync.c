@@ -1,0 +1,1179 @@
+/* Copyright (c) dovecot-activesync authors, see the included COPYING file */
+
+/* Sync (MS-ASCMD 2.2.1.21) for mail folders.
+
+   A SyncKey names a stored collection state (UIDVALIDITY, HIGHESTMODSEQ,
+   UIDNEXT, the UIDs the device has, the Options). For each collection:
+   check the key, apply the client's commands to the mailbox (committed
+   before the new state), compute the server's changes from CONDSTORE
+   data (module/sync/as-sync-changes.c), send at most WindowSize of them,
+   store state N+1 and drop states older than N. A client that lost our
+   answer repeats key N: the answer is computed again from state N and
+   replaces state N+1. */
+
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "strnum.h"
+#include "str-sanitize.h"
+#include "ioloop.h"
+#include "seq-range-array.h"
+#include "imap-seqset.h"
+#include "imap-util.h"
+#include "mail-storage.h"
+#include "as-command.h"
+#include "as-folders.h"
+#include "sync/as-sync-options.h"
+#include "sync/as-sync-changes.h"
+#include "items/as-email.h"
+
+/* Sync status codes (MS-ASCMD 2.2.3.177.16) */
+enum as_sync_status {
+	AS_SYNC_STATUS_OK = 1,
+	AS_SYNC_STATUS_INVALID_SYNC_KEY = 3,
+	AS_SYNC_STATUS_PROTOCOL_ERROR = 4,
+	AS_SYNC_STATUS_SERVER_ERROR = 5,
+	AS_SYNC_STATUS_CONVERSION_ERROR = 6,
+	AS_SYNC_STATUS_CONFLICT = 7,
+	AS_SYNC_STATUS_OBJECT_NOT_FOUND = 8,
+	AS_SYNC_STATUS_HIERARCHY_CHANGED = 12,
+	AS_SYNC_STATUS_INCOMPLETE_REQUEST = 13,
+	AS_SYNC_STATUS_INVALID_WAIT = 14,
+	AS_SYNC_STATUS_TOO_MANY_COLLECTIONS = 15,
+	AS_SYNC_STATUS_RETRY = 16,
+};
+
+#define AS_SYNC_DEFAULT_WINDOW_SIZE 100
+#define AS_SYNC_MAX_COLLECTIONS 1000
+/* Wait is in minutes, HeartbeatInterval in seconds */
+#define AS_SYNC_WAIT_MIN 1
+#define AS_SYNC_WAIT_MAX 59
+#define AS_SYNC_HEARTBEAT_MIN 60
+#define AS_SYNC_HEARTBEAT_MAX 3540
+
+/* EAS folder types that hold mail */
+static const unsigned int as_sync_mail_folder_types[] = {
+	AS_FOLDER_TYPE_USER_GENERIC, AS_FOLDER_TYPE_INBOX,
+	AS_FOLDER_TYPE_DRAFTS, AS_FOLDER_TYPE_DELETED, AS_FOLDER_TYPE_SENT,
+	AS_FOLDER_TYPE_OUTBOX, AS_FOLDER_TYPE_USER_MAIL,
+};
+
+/* One entry of the collection's <Responses> */
+struct sync_response {
+	unsigned int tag;	/* EAS_AIRSYNC_ADD/CHANGE/DELETE/FETCH */
+	const char *server_id;
+	const char *client_id;
+	unsigned int status;
+	uint32_t uid;		/* Fetch */
+};
+
+struct sync_collection {
+	const struct wbxml_node *node;
+	const char *sync_key_str;
+	unsigned int sync_key;
+	const char *collection_id;
+	const char *class_name;
+	bool deletes_as_moves;
+	bool get_changes;
+	unsigned int window_size;
+	bool have_options;
+	struct as_sync_options options;
+	const struct wbxml_node *commands;
+};
+
+/* The state's extra fields kept in as_collection_state.options after
+   the Options: "full=1" (compare the whole folder next time) and
+   "pc=<uid set>" (flag changes still to send). */
+struct sync_state_extra {
+	struct as_sync_options options;
+	bool full;
+	ARRAY_TYPE(seq_range) pending_changes;
+};
+
+struct sync_context {
+	struct as_cmd_context *ctx;
+	struct wbxml_writer *w;
+	unsigned int default_window_size;
+};
+
+struct sync_mail_run {
+	struct sync_context *sctx;
+	struct sync_collection *coll;
+	struct as_folder_info folder;
+	struct mailbox *box;
+	struct as_collection_state state;
+	struct sync_state_extra extra;
+	bool replay;
+
+	ARRAY(struct sync_response) responses;
+	/* UIDs the client changed / deleted in this request */
+	ARRAY_TYPE(seq_range) client_changed, client_deleted;
+};
+
+static const char *sync_state_extra_write(const struct sync_state_extra *extra)
+{
+	string_t *str = t_str_new(128);
+
+	as_sync_options_write(str, &extra->options);
+	if (extra->full)
+		str_append(str, " full=1");
+	if (array_is_created(&extra->pending_changes) &&
+	    array_count(&extra->pending_changes) > 0) {
+		str_append(str, " pc=");
+		imap_write_seq_range(str, &extra->pending_changes);
+	}
+	return str_c(str);
+}
+
+static void sync_state_extra_read(const char *str,
+				  struct sync_state_extra *extra_r)
+{
+	const char *const *args;
+
+	i_zero(extra_r);
+	as_sync_options_read(str, &extra_r->options);
+	t_array_init(&extra_r->pending_changes, 8);
+	for (args = t_strsplit_spaces(str, " "); *args != NULL; args++) {
+		if (strcmp(*args, "full=1") == 0)
+			extra_r->full = TRUE;
+		else if (str_begins(*args, "pc=")) {
+			if (imap_seq_set_nostar_parse(*args + 3,
+					&extra_r->pending_changes) < 0)
+				array_clear(&extra_r->pending_changes);
+		}
+	}
+}
+
+static bool sync_is_mail_folder(const struct as_folder_info *folder)
+{
+	unsigned int i;
+
+	if (folder->noselect)
+		return FALSE;
+	for (i = 0; i < N_ELEMENTS(as_sync_mail_folder_types); i++) {
+		if (folder->type == as_sync_mail_folder_types[i])
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* ---- request parsing ---- */
+
+static int parse_bool_elem(const char *value, bool *result_r)
+{
+	/* an empty element means TRUE (e.g. <GetChanges/>) */
+	if (*value == '\0' || strcmp(value, "1") == 0)
+		*result_r = TRUE;
+	else if (strcmp(value, "0") == 0)
+		*result_r = FALSE;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+sync_collection_parse(struct sync_context *sctx, const struct wbxml_node *node,
+		      struct sync_collection *coll, const char **error_r)
+{
+	const struct wbxml_node *child;
+	const char *value;
+	bool get_changes_set = FALSE;
+
+	i_zero(coll);
+	coll->node = node;
+	coll->deletes_as_moves = TRUE;
+	wbxml_node_foreach_child(node, child) {
+		value = wbxml_node_text(child);
+		switch (child->tag) {
+		case EAS_AIRSYNC_SYNCKEY:
+			coll->sync_key_str = value;
+			break;
+		case EAS_AIRSYNC_COLLECTIONID:
+			coll->collection_id = value;
+			break;
+		case EAS_AIRSYNC_CLASS:
+			coll->class_name = value;
+			break;
+		case EAS_AIRSYNC_DELETESASMOVES:
+			if (parse_bool_elem(value, &coll->deletes_as_moves) < 0) {
+				*error_r = "Invalid DeletesAsMoves";
+				return -1;
+			}
+			break;
+		case EAS_AIRSYNC_GETCHANGES:
+			if (parse_bool_elem(value, &coll->get_changes) < 0) {
+				*error_r = "Invalid GetChanges";
+				return -1;
+			}
+			get_changes_set = TRUE;
+			break;
+		case EAS_AIRSYNC_WINDOWSIZE:
+			if (str_to_uint(value, &coll->window_size) < 0 ||
+			    coll->window_size > 512) {
+				*error_r = "Invalid WindowSize";
+				return -1;
+			}
+			break;
+		case EAS_AIRSYNC_OPTIONS:
+			if (!coll->have_options)
+				as_sync_options_init(&coll->options);
+			if (as_sync_options_parse(child, &coll->options,
+						  error_r) < 0)
+				return -1;
+			coll->have_options = TRUE;
+			break;
+		case EAS_AIRSYNC_COMMANDS:
+			coll->commands = child;
+			break;
+		default:
+			/* ConversationMode, Supported: nothing to do */
+			break;
+		}
+	}
+	if (coll->sync_key_str == NULL) {
+		*error_r = "Collection without SyncKey";
+		return -1;
+	}
+	if (coll->collection_id == NULL || *coll->collection_id == '\0') {
+		*error_r = "Collection without CollectionId";
+		return -1;
+	}
+	if (str_to_uint(coll->sync_key_str, &coll->sync_key) < 0) {
+		/* not one of ours: answered with Status 3 */
+		coll->sync_key = UINT_MAX;
+	}
+	/* GetChanges defaults to TRUE, except with SyncKey 0 */
+	if (!get_changes_set)
+		coll->get_changes = coll->sync_key != 0;
+	if (coll->window_size == 0)
+		coll->window_size = sctx->default_window_size;
+	if (coll->window_size > sctx->ctx->set->max_window_size)
+		coll->window_size = sctx->ctx->set->max_window_size;
+	if (coll->window_size == 0)
+		coll->window_size = 1;
+	return 0;
+}
+
+/* ---- response helpers ---- */
+
+static void
+sync_write_collection_start(struct sync_context *sctx,
+			    const struct sync_collection *coll,
+			    const char *sync_key, unsigned int status)
+{
+	struct wbxml_writer *w = sctx->w;
+
+	wbxml_start(w, EAS_AIRSYNC_COLLECTION);
+	if (sctx->ctx->req->version < AS_VERSION_14_0)
+		wbxml_elem_str(w, EAS_AIRSYNC_CLASS,
+			       coll->class_name != NULL ? coll->class_name :
+			       "Email");
+	wbxml_elem_str(w, EAS_AIRSYNC_SYNCKEY, sync_key);
+	wbxml_elem_str(w, EAS_AIRSYNC_COLLECTIONID, coll->collection_id);
+	wbxml_elem_uint(w, EAS_AIRSYNC_STATUS, status);
+}
+
+static void
+sync_write_collection_status(struct sync_context *sctx,
+			     const struct sync_collection *coll,
+			     unsigned int status)
+{
+	/* after an invalid key the device starts over from 0 */
+	sync_write_collection_start(sctx, coll,
+		status == AS_SYNC_STATUS_INVALID_SYNC_KEY ? "0" :
+		coll->sync_key_str, status);
+	wbxml_end(sctx->w);
+}
+
+static void sync_response_add(struct sync_mail_run *run, unsigned int tag,
+			      const char *server_id, const char *client_id,
+			      unsigned int status, uint32_t uid)
+{
+	struct sync_response *resp = array_append_space(&run->responses);
+
+	resp->tag = tag;
+	resp->server_id = server_id == NULL ? NULL :
+		p_strdup(run->sctx->ctx->pool, server_id);
+	resp->client_id = client_id == NULL ? NULL :
+		p_strdup(run->sctx->ctx->pool, client_id);
+	resp->status = status;
+	resp->uid = uid;
+}
+
+/* ---- state keys ---- */
+
+static int
+sync_state_put(struct sync_context *sctx, const struct sync_collection *coll,
+	       unsigned int key, const struct as_collection_state *state,
+	       const char **error_r)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+
+	if (as_store_collection_put(ctx->store, ctx->username,
+				    ctx->req->device_id, coll->collection_id,
+				    key, state, error_r) < 0)
+		return -1;
+	/* keep key-1 (the key the device sent) for a replay */
+	if (key > 1 &&
+	    as_store_collection_purge(ctx->store, ctx->username,
+				      ctx->req->device_id, coll->collection_id,
+				      key - 1, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+/* Checks the SyncKey. Returns 1 and the state if it's usable, 0 if it
+   isn't (Status 3), -1 on error. */
+static int
+sync_state_get(struct sync_context *sctx, const struct sync_collection *coll,
+	       struct as_collection_state *state_r, bool *replay_r,
+	       const char **error_r)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+	unsigned int latest;
+	int ret;
+
+	*replay_r = FALSE;
+	if (coll->sync_key == UINT_MAX)
+		return 0;
+	ret = as_store_collection_latest(ctx->store, ctx->username,
+					 ctx->req->device_id,
+					 coll->collection_id, &latest,
+					 error_r);
+	if (ret <= 0)
+		return ret;
+	if (coll->sync_key == latest)
+		;
+	else if (coll->sync_key + 1 == latest)
+		*replay_r = TRUE;
+	else
+		return 0;
+	return as_store_collection_get(ctx->store, ctx->pool, ctx->username,
+				       ctx->req->device_id,
+				       coll->collection_id, coll->sync_key,
+				       state_r, error_r);
+}
+
+/* ---- client commands ---- */
+
+static bool
+sync_client_uid(struct sync_mail_run *run, const char *server_id,
+		uint32_t *uid_r)
+{
+	return server_id != NULL &&
+		as_email_parse_server_id(server_id, run->folder.server_id,
+					 uid_r);
+}
+
+static void
+sync_client_change(struct sync_mail_run *run, struct mail *mail,
+		   const struct wbxml_node *cmd, const char *server_id)
+{
+	const struct wbxml_node *data, *flag;
+	const char *value, *flag_status;
+	enum mail_flags add = 0, remove = 0;
+	uint32_t uid;
+
+	if (!sync_client_uid(run, server_id, &uid) ||
+	    !mail_set_uid(mail, uid)) {
+		sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
+				  AS_SYNC_STATUS_OBJECT_NOT_FOUND, 0);
+		return;
+	}
+	data = wbxml_node_child(cmd, EAS_AIRSYNC_APPLICATIONDATA);
+	if (data == NULL) {
+		sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
+				  AS_SYNC_STATUS_PROTOCOL_ERROR, 0);
+		return;
+	}
+	value = wbxml_node_child_text(data, EAS_EMAIL_READ);
+	if (value != NULL) {
+		if (strcmp(value, "1") == 0)
+			add |= MAIL_SEEN;
+		else if (strcmp(value, "0") == 0)
+			remove |= MAIL_SEEN;
+		else {
+			sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id,
+					  NULL,
+					  AS_SYNC_STATUS_CONVERSION_ERROR, 0);
+			return;
+		}
+	}
+	flag = wbxml_node_child(data, EAS_EMAIL_FLAG);
+	if (flag != NULL) {
+		/* 2 = flagged; 1 = complete and 0/empty = cleared both
+		   mean "no longer needs attention" in IMAP terms */
+		flag_status = wbxml_node_child_text(flag, EAS_EMAIL_STATUS);
+		if (flag_status != NULL && strcmp(flag_status, "2") == 0)
+			add |= MAIL_FLAGGED;
+		else
+			remove |= MAIL_FLAGGED;
+	}
+	if (add != 0)
+		mail_update_flags(mail, MODIFY_ADD, add);
+	if (remove != 0)
+		mail_update_flags(mail, MODIFY_REMOVE, remove);
+	seq_range_array_add(&run->client_changed, uid);
+}
+
+static void
+sync_client_delete(struct sync_mail_run *run, struct mail *mail,
+		   struct mail_save_context **trash_save,
+		   struct mailbox_transaction_context *trash_trans,
+		   const char *server_id)
+{
+	uint32_t uid;
+
+	if (!sync_client_uid(run, server_id, &uid)) {
+		sync_response_add(run, EAS_AIRSYNC_DELETE, server_id, NULL,
+				  AS_SYNC_STATUS_OBJECT_NOT_FOUND, 0);
+		return;
+	}
+	/* the device has dropped it either way */
+	seq_range_array_add(&run->client_deleted, uid);
+	if (!mail_set_uid(mail, uid)) {
+		/* already gone: fine for a repeated request */
+		if (!run->replay) {
+			sync_response_add(run, EAS_AIRSYNC_DELETE, server_id,
+					  NULL,
+					  AS_SYNC_STATUS_OBJECT_NOT_FOUND, 0);
+		}
+		return;
+	}
+	if (trash_trans != NULL) {
+		*trash_save = mailbox_save_alloc(trash_trans);
+		if (mailbox_move(trash_save, mail) < 0) {
+			e_error(run->sctx->ctx->event,
+				"Moving UID %u of %s to Trash failed: %s", uid,
+				mailbox_get_vname(run->box),
+				mailbox_get_last_internal_error(
+					mailbox_transaction_get_mailbox(
+						trash_trans), NULL));
+			sync_response_add(run, EAS_AIRSYNC_DELETE, server_id,
+					  NULL, AS_SYNC_STATUS_SERVER_ERROR, 0);
+		}
+	} else {
+		mail_expunge(mail);
+	}
+}
+
+static int
+sync_trash_open(struct sync_mail_run *run, struct mailbox **trash_r)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	ARRAY_TYPE(as_folder_info) folders;
+	const struct as_folder_info *folder;
+	const char *error;
+
+	*trash_r = NULL;
+	if (run->folder.type == AS_FOLDER_TYPE_DELETED)
+		return 0;
+	t_array_init(&folders, 32);
+	if (as_folders_list(ctx, &folders, &error) < 0) {
+		e_error(ctx->event, "Listing folders failed: %s", error);
+		return -1;
+	}
+	array_foreach(&folders, folder) {
+		if (folder->type != AS_FOLDER_TYPE_DELETED)
+			continue;
+		if (as_folders_open(ctx, folder, 0, trash_r, &error) < 0) {
+			e_error(ctx->event, "Opening Trash failed: %s", error);
+			return -1;
+		}
+		return 0;
+	}
+	/* no Trash: deletes expunge */
+	return 0;
+}
+
+static bool sync_commands_have_delete(const struct wbxml_node *commands)
+{
+	const struct wbxml_node *cmd;
+
+	wbxml_node_foreach_child(commands, cmd) {
+		if (cmd->tag == EAS_AIRSYNC_DELETE)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Apply the client's Commands. Returns 0, or -1 if the changes couldn't
+   be committed (collection Status 5, no new state). */
+static int sync_client_commands(struct sync_mail_run *run)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	const struct wbxml_node *commands = run->coll->commands, *cmd;
+	struct mailbox_transaction_context *t, *trash_t = NULL;
+	struct mailbox *trash = NULL;
+	struct mail_save_context *save_ctx = NULL;
+	struct mail *mail;
+	const char *server_id, *client_id;
+	int ret = 0;
+
+	if (commands == NULL)
+		return 0;
+	if (run->coll->deletes_as_moves &&
+	    sync_commands_have_delete(commands)) {
+		if (sync_trash_open(run, &trash) < 0)
+			return -1;
+		if (trash != NULL) {
+			trash_t = mailbox_transaction_begin(trash,
+				MAILBOX_TRANSACTION_FLAG_EXTERNAL,
+				"activesync sync delete");
+		}
+	}
+
+	t = mailbox_transaction_begin(run->box,
+				      MAILBOX_TRANSACTION_FLAG_EXTERNAL,
+				      "activesync sync");
+	mail = mail_alloc(t, 0, NULL);
+	wbxml_node_foreach_child(commands, cmd) {
+		server_id = wbxml_node_child_text(cmd, EAS_AIRSYNC_SERVERID);
+		client_id = wbxml_node_child_text(cmd, EAS_AIRSYNC_CLIENTID);
+		switch (cmd->tag) {
+		case EAS_AIRSYNC_CHANGE:
+			sync_client_change(run, mail, cmd, server_id);
+			break;
+		case EAS_AIRSYNC_DELETE:
+			sync_client_delete(run, mail, &save_ctx, trash_t,
+					   server_id);
+			break;
+		case EAS_AIRSYNC_FETCH: {
+			uint32_t uid = 0;
+
+			if (!sync_client_uid(run, server_id, &uid) ||
+			    !mail_set_uid(mail, uid))
+				uid = 0;
+			sync_response_add(run, EAS_AIRSYNC_FETCH, server_id,
+				NULL, uid == 0 ?
+				AS_SYNC_STATUS_OBJECT_NOT_FOUND :
+				AS_SYNC_STATUS_OK, uid);
+			break;
+		}
+		case EAS_AIRSYNC_ADD:
+			/* Mail can't be created by Sync (drafts in 16.x
+			   are not supported yet) */
+			e_info(ctx->event, "Sync: client Add to mail folder %s "
+			       "refused", run->folder.server_id);
+			sync_response_add(run, EAS_AIRSYNC_ADD, NULL,
+				client_id == NULL ? "" : client_id,
+				AS_SYNC_STATUS_CONVERSION_ERROR, 0);
+			break;
+		default:
+			e_info(ctx->event, "Sync: unknown command %s ignored",
+			       str_sanitize(wbxml_tag_name(cmd->tag) == NULL ?
+					    "?" : wbxml_tag_name(cmd->tag), 32));
+			break;
+		}
+	}
+	mail_free(&mail);
+
+	/* the copy in Trash first, then the expunge in the source */
+	if (trash_t != NULL && mailbox_transaction_commit(&trash_t) < 0) {
+		e_error(ctx->event, "Committing to Trash failed: %s",
+			mailbox_get_last_internal_error(trash, NULL));
+		mailbox_transaction_rollback(&t);
+		ret = -1;
+	} else if (mailbox_transaction_commit(&t) < 0) {
+		e_error(ctx->event, "Committing changes to %s failed: %s",
+			mailbox_get_vname(run->box),
+			mailbox_get_last_internal_error(run->box, NULL));
+		ret = -1;
+	}
+	if (trash_t != NULL)
+		mailbox_transaction_rollback(&trash_t);
+	if (trash != NULL)
+		mailbox_free(&trash);
+	return ret;
+}
+
+/* ---- output ---- */
+
+static void
+sync_write_responses(struct sync_mail_run *run,
+		     const struct as_email_params *params,
+		     struct mailbox_transaction_context *t)
+{
+	struct wbxml_writer *w = run->sctx->w;
+	const struct sync_response *resp;
+	struct as_email *email;
+	struct mail *mail;
+	const char *error;
+
+	if (array_count(&run->responses) == 0)
+		return;
+	mail = mail_alloc(t, 0, NULL);
+	wbxml_start(w, EAS_AIRSYNC_RESPONSES);
+	array_foreach(&run->responses, resp) {
+		unsigned int status = resp->status;
+
+		email = NULL;
+		if (resp->tag == EAS_AIRSYNC_FETCH &&
+		    status == AS_SYNC_STATUS_OK) {
+			if (!mail_set_uid(mail, resp->uid) ||
+			    as_email_read(mail, params, &email, &error) < 0)
+				status = AS_SYNC_STATUS_OBJECT_NOT_FOUND;
+		}
+		wbxml_start(w, resp->tag);
+		if (resp->client_id != NULL)
+			wbxml_elem_str(w, EAS_AIRSYNC_CLIENTID,
+				       resp->client_id);
+		if (resp->server_id != NULL)
+			wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
+				       resp->server_id);
+		wbxml_elem_uint(w, EAS_AIRSYNC_STATUS, status);
+		if (email != NULL)
+			as_email_write(w, email);
+		wbxml_end(w);
+	}
+	wbxml_end(w);
+	mail_free(&mail);
+}
+
+struct sync_window {
+	unsigned int left;
+	bool more;
+	/* what was sent */
+	ARRAY_TYPE(seq_range) sent_adds, sent_removes;
+	ARRAY_TYPE(seq_range) unsent_changes;
+	bool unsent_other;
+};
+
+static void
+sync_write_removes(struct sync_mail_run *run, struct sync_window *win,
+		   const ARRAY_TYPE(uint32_t) *uids, unsigned int tag)
+{
+	const uint32_t *uidp;
+
+	array_foreach(uids, uidp) {
+		if (win->left == 0) {
+			win->unsent_other = TRUE;
+			break;
+		}
+		wbxml_start(run->sctx->w, tag);
+		wbxml_elem_str(run->sctx->w, EAS_AIRSYNC_SERVERID,
+			       as_email_server_id(run->folder.server_id,
+						  *uidp));
+		wbxml_end(run->sctx->w);
+		seq_range_array_add(&win->sent_removes, *uidp);
+		win->left--;
+	}
+}
+
+static void
+sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
+		   const struct as_sync_changes *changes,
+		   const struct as_email_params *params,
+		   struct mailbox_transaction_context *t)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	struct wbxml_writer *w = run->sctx->w;
+	struct mail *mail;
+	struct as_email *email;
+	const uint32_t *uidp;
+	const char *error;
+
+	if (as_sync_changes_count(changes) == 0)
+		return;
+	wbxml_start(w, EAS_AIRSYNC_COMMANDS);
+	sync_write_removes(run, win, &changes->deletes, EAS_AIRSYNC_DELETE);
+	sync_write_removes(run, win, &changes->soft_deletes,
+			   EAS_AIRSYNC_SOFTDELETE);
+
+	mail = mail_alloc(t, MAIL_FETCH_FLAGS, NULL);
+	array_foreach(&changes->changes, uidp) {
+		if (win->left == 0) {
+			seq_range_array_add(&win->unsent_changes, *uidp);
+			continue;
+		}
+		if (!mail_set_uid(mail, *uidp))
+			continue;
+		wbxml_start(w, EAS_AIRSYNC_CHANGE);
+		wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
+			       as_email_server_id(run->folder.server_id,
+						  *uidp));
+		as_email_write_change(w, mail);
+		wbxml_end(w);
+		win->left--;
+	}
+	array_foreach(&changes->adds, uidp) {
+		if (win->left == 0) {
+			win->unsent_other = TRUE;
+			break;
+		}
+		if (!mail_set_uid(mail, *uidp))
+			continue; /* expunged meanwhile */
+		T_BEGIN {
+			if (as_email_read(mail, params, &email, &error) < 0) {
+				e_warning(ctx->event,
+					  "Sync: skipping UID %u of %s: %s",
+					  *uidp, mailbox_get_vname(run->box),
+					  error);
+			} else {
+				wbxml_start(w, EAS_AIRSYNC_ADD);
+				wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
+					as_email_server_id(
+						run->folder.server_id, *uidp));
+				as_email_write(w, email);
+				wbxml_end(w);
+				seq_range_array_add(&win->sent_adds, *uidp);
+				win->left--;
+			}
+		} T_END;
+	}
+	mail_free(&mail);
+	wbxml_end(w);
+}
+
+/* ---- one mail collection ---- */
+
+static int sync_mailbox_status(struct mailbox *box,
+			       struct mailbox_status *status_r)
+{
+	if (mailbox_sync(box, 0) < 0)
+		return -1;
+	mailbox_get_open_status(box, STATUS_UIDVALIDITY | STATUS_UIDNEXT |
+				STATUS_HIGHESTMODSEQ, status_r);
+	return 0;
+}
+
+static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
+{
+	struct sync_context *sctx = run->sctx;
+	struct as_cmd_context *ctx = sctx->ctx;
+	struct sync_collection *coll = run->coll;
+	struct wbxml_writer *w = sctx->w;
+	struct as_sync_changes_input in;
+	struct as_sync_changes changes;
+	struct as_collection_state new_state;
+	struct sync_state_extra new_extra;
+	struct mailbox_status status;
+	struct mailbox_transaction_context *t;
+	struct as_email_params params;
+	struct sync_window win;
+	const char *error;
+	unsigned int new_key = coll->sync_key + 1;
+	bool filter_changed = FALSE;
+
+	if (coll->have_options) {
+		filter_changed = !as_sync_options_filter_equals(
+			&coll->options, &run->extra.options);
+		run->extra.options = coll->options;
+	}
+	if (sync_mailbox_status(run->box, &status) < 0) {
+		e_error(ctx->event, "Sync of %s failed: %s",
+			mailbox_get_vname(run->box),
+			mailbox_get_last_internal_error(run->box, NULL));
+		return AS_SYNC_STATUS_SERVER_ERROR;
+	}
+	if (status.uidvalidity != run->state.uid_validity) {
+		e_info(ctx->event, "Sync: UIDVALIDITY of %s changed "
+		       "(%u -> %u): device must resync",
+		       mailbox_get_vname(run->box), run->state.uid_validity,
+		       status.uidvalidity);
+		return AS_SYNC_STATUS_INVALID_SYNC_KEY;
+	}
+
+	p_array_init(&run->responses, ctx->pool, 4);
+	t_array_init(&run->client_changed, 8);
+	t_array_init(&run->client_deleted, 8);
+	if (sync_client_commands(run) < 0)
+		return AS_SYNC_STATUS_SERVER_ERROR;
+	/* our own changes are in the mailbox now: the state we store
+	   includes them */
+	if (sync_mailbox_status(run->box, &status) < 0) {
+		e_error(ctx->event, "Sync of %s failed: %s",
+			mailbox_get_vname(run->box),
+			mailbox_get_last_internal_error(run->box, NULL));
+		return AS_SYNC_STATUS_SERVER_ERROR;
+	}
+
+	/* the state the device has after our client command handling */
+	i_zero(&new_state);
+	new_state.uid_validity = status.uidvalidity;
+	t_array_init(&new_state.uids, 64);
+	array_append_array(&new_state.uids, &run->state.uids);
+	seq_range_array_remove_seq_range(&new_state.uids,
+					 &run->client_deleted);
+	run->state.uids = new_state.uids;
+	new_extra = run->extra;
+	t_array_init(&new_extra.pending_changes, 8);
+
+	i_zero(&win);
+	win.left = coll->window_size;
+	t_array_init(&win.sent_adds, 64);
+	t_array_init(&win.sent_removes, 16);
+	t_array_init(&win.unsent_changes, 8);
+
+	i_zero(&changes);
+	if (coll->get_changes) {
+		i_zero(&in);
+		in.box = run->box;
+		in.status = &status;
+		in.state = &run->state;
+		in.full = run->extra.full || filter_changed;
+		in.pending_changes = &run->extra.pending_changes;
+		in.exclude_changes = &run->client_changed;
+		in.since = as_sync_filter_since(run->extra.options.filter_type,
+						ioloop_time);
+		if (as_sync_changes_compute(pool_datastack_create(), &in,
+					    &changes, &error) < 0) {
+			e_error(ctx->event, "Sync: computing changes of %s "
+				"failed: %s", mailbox_get_vname(run->box),
+				error);
+			return AS_SYNC_STATUS_SERVER_ERROR;
+		}
+		new_state.highest_modseq = status.highest_modseq;
+		new_state.uid_next = status.uidnext;
+	} else {
+		/* nothing sent: keep what is still to be sent */
+		new_state.highest_modseq = run->state.highest_modseq;
+		new_state.uid_next = run->state.uid_next;
+		array_append_array(&new_extra.pending_changes,
+				   &run->extra.pending_changes);
+	}
+
+	i_zero(&params);
+	params.version = ctx->req->version;
+	params.folder_id = run->folder.server_id;
+	params.options = &run->extra.options;
+
+	sync_write_collection_start(sctx, coll, dec2str(new_key),
+				    AS_SYNC_STATUS_OK);
+	t = mailbox_transaction_begin(run->box, 0, "activesync sync fetch");
+	sync_write_responses(run, &params, t);
+	if (coll->get_changes) {
+		unsigned int total = as_sync_changes_count(&changes);
+
+		if (total > win.left)
+			wbxml_empty(w, EAS_AIRSYNC_MOREAVAILABLE);
+		sync_write_changes(run, &win, &changes, &params, t);
+		seq_range_array_remove_seq_range(&new_state.uids,
+						 &win.sent_removes);
+		seq_range_array_merge(&new_state.uids, &win.sent_adds);
+		new_extra.full = win.unsent_other;
+		array_append_array(&new_extra.pending_changes,
+				   &win.unsent_changes);
+		if (total > 0) {
+			e_debug(ctx->event, "Sync %s: %u adds, %u changes, "
+				"%u deletes, %u soft deletes, window %u%s",
+				coll->collection_id,
+				array_count(&changes.adds),
+				array_count(&changes.changes),
+				array_count(&changes.deletes),
+				array_count(&changes.soft_deletes),
+				coll->window_size,
+				win.unsent_other ||
+				array_count(&win.unsent_changes) > 0 ?
+				", more available" : "");
+		}
+	}
+	(void)mailbox_transaction_commit(&t);
+	wbxml_end(w);
+
+	new_state.options = sync_state_extra_write(&new_extra);
+	if (sync_state_put(sctx, coll, new_key, &new_state, &error) < 0) {
+		/* the response is written already; the device will get
+		   Status 3 with the next key and start over */
+		e_error(ctx->event, "Sync: storing state %u of %s failed: %s",
+			new_key, coll->collection_id, error);
+	}
+	return AS_SYNC_STATUS_OK;
+}
+
+/* SyncKey 0: forget the collection's states and start with an empty
+   device, so the next Sync sends everything as Adds. */
+static unsigned int
+sync_collection_prime(struct sync_context *sctx, struct sync_collection *coll,
+		       const struct as_folder_info *folder)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+	struct as_collection_state state;
+	struct sync_state_extra extra;
+	struct mailbox *box;
+	struct mailbox_status status;
+	const char *error;
+
+	i_zero(&state);
+	t_array_init(&state.uids, 1);
+	i_zero(&extra);
+	if (coll->have_options)
+		extra.options = coll->options;
+	else
+		as_sync_options_init(&extra.options);
+	extra.full = TRUE;
+
+	if (sync_is_mail_folder(folder)) {
+		if (as_folders_open(ctx, folder, 0, &box, &error) < 0) {
+			e_info(ctx->event, "Sync: folder %s: %s",
+			       folder->server_id, error);
+			return AS_SYNC_STATUS_HIERARCHY_CHANGED;
+		}
+		if (mailbox_enable(box, MAILBOX_FEATURE_CONDSTORE) < 0 ||
+		    sync_mailbox_status(box, &status) < 0) {
+			e_error(ctx->event, "Sync: folder %s: %s",
+				folder->server_id,
+				mailbox_get_last_internal_error(box, NULL));
+			mailbox_free(&box);
+			return AS_SYNC_STATUS_SERVER_ERROR;
+		}
+		state.uid_validity = status.uidvalidity;
+		mailbox_free(&box);
+	}
+	state.options = sync_state_extra_write(&extra);
+
+	if (as_store_collection_reset(ctx->store, ctx->username,
+				      ctx->req->device_id,
+				      coll->collection_id, &error) < 0 ||
+	    as_store_collection_put(ctx->store, ctx->username,
+				    ctx->req->device_id, coll->collection_id,
+				    1, &state, &error) < 0) {
+		e_error(ctx->event, "Sync: state store: %s", error);
+		return AS_SYNC_STATUS_SERVER_ERROR;
+	}
+	sync_write_collection_start(sctx, coll, "1", AS_SYNC_STATUS_OK);
+	wbxml_end(sctx->w);
+	return AS_SYNC_STATUS_OK;
+}
+
+/* A folder without mail sync (no-select parents; calendar, contacts,
+   tasks and notes until their converters exist): keys advance, no items. */
+static unsigned int
+sync_collection_empty(struct sync_context *sctx, struct sync_collection *coll,
+		      const struct as_collection_state *state)
+{
+	const char *error;
+	unsigned int new_key = coll->sync_key + 1;
+
+	sync_write_collection_start(sctx, coll, dec2str(new_key),
+				    AS_SYNC_STATUS_OK);
+	wbxml_end(sctx->w);
+	if (sync_state_put(sctx, coll, new_key, state, &error) < 0) {
+		e_error(sctx->ctx->event, "Sync: state store: %s", error);
+	}
+	return AS_SYNC_STATUS_OK;
+}
+
+static void sync_collection(struct sync_context *sctx,
+			    struct sync_collection *coll)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+	struct sync_mail_run run;
+	const char *error;
+	unsigned int status;
+	int ret;
+
+	i_zero(&run);
+	run.sctx = sctx;
+	run.coll = coll;
+	ret = as_folders_lookup(ctx, coll->collection_id, &run.folder, &error);
+	if (ret < 0) {
+		e_error(ctx->event, "Sync: folder lookup %s failed: %s",
+			str_sanitize(coll->collection_id, 64), error);
+		sync_write_collection_status(sctx, coll,
+					     AS_SYNC_STATUS_SERVER_ERROR);
+		return;
+	}
+	if (ret == 0) {
+		/* not in the current hierarchy: FolderSync needed */
+		e_info(ctx->event, "Sync: unknown CollectionId %s",
+		       str_sanitize(coll->collection_id, 64));
+		sync_write_collection_status(sctx, coll,
+					     AS_SYNC_STATUS_HIERARCHY_CHANGED);
+		return;
+	}
+	if (coll->sync_key == 0) {
+		status = sync_collection_prime(sctx, coll, &run.folder);
+		if (status != AS_SYNC_STATUS_OK)
+			sync_write_collection_status(sctx, coll, status);
+		return;
+	}
+
+	ret = sync_state_get(sctx, coll, &run.state, &run.replay, &error);
+	if (ret <= 0) {
+		if (ret < 0) {
+			e_error(ctx->event, "Sync: state store: %s", error);
+			status = AS_SYNC_STATUS_SERVER_ERROR;
+		} else {
+			e_info(ctx->event, "Sync: invalid SyncKey %s for "
+			       "collection %s",
+			       str_sanitize(coll->sync_key_str, 32),
+			       str_sanitize(coll->collection_id, 64));
+			status = AS_SYNC_STATUS_INVALID_SYNC_KEY;
+		}
+		sync_write_collection_status(sctx, coll, status);
+		return;
+	}
+	if (!array_is_created(&run.state.uids))
+		t_array_init(&run.state.uids, 1);
+	sync_state_extra_read(run.state.options, &run.extra);
+
+	if (!sync_is_mail_folder(&run.folder)) {
+		(void)sync_collection_empty(sctx, coll, &run.state);
+		return;
+	}
+	if (as_folders_open(ctx, &run.folder, 0, &run.box, &error) < 0) {
+		e_info(ctx->event, "Sync: folder %s: %s",
+		       run.folder.server_id, error);
+		sync_write_collection_status(sctx, coll,
+					     AS_SYNC_STATUS_HIERARCHY_CHANGED);
+		return;
+	}
+	if (mailbox_enable(run.box, MAILBOX_FEATURE_CONDSTORE) < 0) {
+		e_error(ctx->event, "Sync: enabling CONDSTORE on %s: %s",
+			mailbox_get_vname(run.box),
+			mailbox_get_last_internal_error(run.box, NULL));
+		status = AS_SYNC_STATUS_SERVER_ERROR;
+	} else {
+		status = sync_mail_collection_run(&run);
+	}
+	mailbox_free(&run.box);
+	if (status != AS_SYNC_STATUS_OK)
+		sync_write_collection_status(sctx, coll, status);
+}
+
+/* ---- the command ---- */
+
+static void sync_write_top_status(struct sync_context *sctx,
+				  unsigned int status, int limit)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+
+	/* nothing may have been written yet (the dispatcher's writer
+	   holds only the header) */
+	wbxml_start(ctx->writer, EAS_AIRSYNC_SYNC);
+	wbxml_elem_uint(ctx->writer, EAS_AIRSYNC_STATUS, status);
+	if (limit >= 0)
+		wbxml_elem_uint(ctx->writer, EAS_AIRSYNC_LIMIT, limit);
+	wbxml_end(ctx->writer);
+}
+
+/* Wait (minutes) / HeartbeatInterval (seconds) range check. Returns -1
+   and writes Status 14 with the violated limit. */
+static int sync_check_wait(struct sync_context *sctx,
+			   const struct wbxml_node *root)
+{
+	const char *value;
+	unsigned int num;
+
+	value = wbxml_node_child_text(root, EAS_AIRSYNC_WAIT);
+	if (value != NULL) {
+		if (str_to_uint(value, &num) < 0 || num < AS_SYNC_WAIT_MIN) {
+			sync_write_top_status(sctx, AS_SYNC_STATUS_INVALID_WAIT,
+					      AS_SYNC_WAIT_MIN);
+			return -1;
+		}
+		if (num > AS_SYNC_WAIT_MAX) {
+			sync_write_top_status(sctx, AS_SYNC_STATUS_INVALID_WAIT,
+					      AS_SYNC_WAIT_MAX);
+			return -1;
+		}
+	}
+	value = wbxml_node_child_text(root, EAS_AIRSYNC_HEARTBEATINTERVAL);
+	if (value != NULL) {
+		if (str_to_uint(value, &num) < 0 ||
+		    num < AS_SYNC_HEARTBEAT_MIN) {
+			sync_write_top_status(sctx, AS_SYNC_STATUS_INVALID_WAIT,
+					      AS_SYNC_HEARTBEAT_MIN);
+			return -1;
+		}
+		if (num > AS_SYNC_HEARTBEAT_MAX) {
+			sync_write_top_status(sctx, AS_SYNC_STATUS_INVALID_WAIT,
+					      AS_SYNC_HEARTBEAT_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+enum as_command_result cmd_sync(struct as_cmd_context *ctx)
+{
+	struct sync_context sctx;
+	const struct wbxml_node *root = ctx->root, *collections, *node;
+	ARRAY(struct sync_collection) colls;
+	struct sync_collection *coll;
+	const char *value, *error;
+	unsigned int count = 0;
+
+	i_zero(&sctx);
+	sctx.ctx = ctx;
+	sctx.w = ctx->writer;
+	sctx.default_window_size = AS_SYNC_DEFAULT_WINDOW_SIZE;
+
+	if (root == NULL) {
+		/* An empty Sync repeats the previous request; we don't keep
+		   it, so the device must send the full request. */
+		e_debug(ctx->event, "Sync: empty request, asking for a "
+			"full one");
+		sync_write_top_status(&sctx, AS_SYNC_STATUS_INCOMPLETE_REQUEST,
+				      -1);
+		return AS_CMD_DONE;
+	}
+	if (root->tag != EAS_AIRSYNC_SYNC) {
+		e_info(ctx->event, "Sync: wrong root element");
+		sync_write_top_status(&sctx, AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+		return AS_CMD_DONE;
+	}
+	if (sync_check_wait(&sctx, root) < 0)
+		return AS_CMD_DONE;
+	value = wbxml_node_child_text(root, EAS_AIRSYNC_WINDOWSIZE);
+	if (value != NULL) {
+		if (str_to_uint(value, &sctx.default_window_size) < 0 ||
+		    sctx.default_window_size > 512) {
+			e_info(ctx->event, "Sync: invalid WindowSize");
+			sync_write_top_status(&sctx,
+				AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+			return AS_CMD_DONE;
+		}
+		if (sctx.default_window_size == 0)
+			sctx.default_window_size = AS_SYNC_DEFAULT_WINDOW_SIZE;
+	}
+	collections = wbxml_node_child(root, EAS_AIRSYNC_COLLECTIONS);
+	if (wbxml_node_child(root, EAS_AIRSYNC_PARTIAL) != NULL ||
+	    collections == NULL) {
+		/* partial requests build on a cached request we don't keep */
+		e_debug(ctx->event, "Sync: partial request, asking for a "
+			"full one");
+		sync_write_top_status(&sctx, AS_SYNC_STATUS_INCOMPLETE_REQUEST,
+				      -1);
+		return AS_CMD_DONE;
+	}
+
+	t_array_init(&colls, 8);
+	wbxml_node_foreach_child(collections, node) {
+		if (node->tag != EAS_AIRSYNC_COLLECTION) {
+			e_info(ctx->event, "Sync: unexpected element in "
+			       "Collections");
+			sync_write_top_status(&sctx,
+				AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+			return AS_CMD_DONE;
+		}
+		if (++count > AS_SYNC_MAX_COLLECTIONS) {
+			e_info(ctx->event, "Sync: too many collections");
+			sync_write_top_status(&sctx,
+				AS_SYNC_STATUS_TOO_MANY_COLLECTIONS, -1);
+			return AS_CMD_DONE;
+		}
+		coll = array_append_space(&colls);
+		if (sync_collection_parse(&sctx, node, coll, &error) < 0) {
+			e_info(ctx->event, "Sync: protocol error: %s", error);
+			sync_write_top_status(&sctx,
+				AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+			return AS_CMD_DONE;
+		}
+	}
+	if (count == 0) {
+		e_info(ctx->event, "Sync: no collections");
+		sync_write_top_status(&sctx, AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+		return AS_CMD_DONE;
+	}
+
+	wbxml_start(sctx.w, EAS_AIRSYNC_SYNC);
+	wbxml_start(sctx.w, EAS_AIRSYNC_COLLECTIONS);
+	array_foreach_modifiable(&colls, coll) T_BEGIN {
+		sync_collection(&sctx, coll);
+	} T_END;
+	wbxml_end(sctx.w);
+	wbxml_end(sctx.w);
+	return AS_CMD_DONE;
+}

@@ -1,0 +1,573 @@
+/* Copyright (c) dovecot-activesync authors, see the included COPYING file */
+
+/* An IMAP message as an EAS Email item (MS-ASEMAIL, bodies MS-ASAIRS). */
+
+#include "lib.h"
+#include "str.h"
+#include "array.h"
+#include "istream.h"
+#include "istream-crlf.h"
+#include "message-address.h"
+#include "message-header-decode.h"
+#include "imap-base-subject.h"
+#include "mail-storage.h"
+#include "wbxml.h"
+#include "as-request.h"
+#include "items/as-body.h"
+#include "sync/as-sync-options.h"
+#include "items/as-email.h"
+
+#include <time.h>
+
+/* Text kept per body part while parsing when no truncation applies */
+#define AS_EMAIL_MAX_TEXT_SIZE (4*1024*1024)
+#define AS_EMAIL_MIN_TEXT_SIZE (64*1024)
+#define AS_EMAIL_MAX_ADDRESSES 500
+
+#define AS_EMAIL_FLAG_TYPE "Flag for follow up"
+
+enum as_importance {
+	AS_IMPORTANCE_LOW = 0,
+	AS_IMPORTANCE_NORMAL = 1,
+	AS_IMPORTANCE_HIGH = 2,
+};
+
+/* The body as it goes to the device */
+struct email_body {
+	enum as_body_type type;
+	uoff_t truncation;
+	bool all_or_none;
+	unsigned int preview;
+
+	const char *data;	/* NULL = no Data element */
+	size_t data_size;
+	uoff_t full_size;
+	bool truncated;
+	const char *preview_text;
+};
+
+struct as_email {
+	const struct as_email_params *params;
+	uint32_t uid;
+	const char *to, *cc, *from, *reply_to, *subject, *thread_topic;
+	const char *display_to;
+	const char *date_received;
+	enum as_importance importance;
+	enum mail_flags flags;
+	struct as_body_info info;
+	struct email_body body;
+	const char *message_class;
+};
+
+const char *as_email_server_id(const char *folder_id, uint32_t uid)
+{
+	return t_strdup_printf("%s:%u", folder_id, uid);
+}
+
+bool as_email_parse_server_id(const char *server_id, const char *folder_id,
+			      uint32_t *uid_r)
+{
+	size_t len = strlen(folder_id);
+
+	if (strncmp(server_id, folder_id, len) != 0 || server_id[len] != ':')
+		return FALSE;
+	if (str_to_uint32(server_id + len + 1, uid_r) < 0 || *uid_r == 0)
+		return FALSE;
+	return TRUE;
+}
+
+static const char *header_decode(const char *value)
+{
+	string_t *str = t_str_new(strlen(value) + 16);
+
+	message_header_decode_utf8((const unsigned char *)value,
+				   strlen(value), str, NULL);
+	return str_c(str);
+}
+
+static void quoted_append(string_t *dest, const char *name)
+{
+	str_append_c(dest, '"');
+	for (; *name != '\0'; name++) {
+		if (*name == '"' || *name == '\\')
+			str_append_c(dest, '\\');
+		str_append_c(dest, *name);
+	}
+	str_append_c(dest, '"');
+}
+
+/* Address header -> '"Name" <addr>, addr2' with names decoded to UTF-8;
+   names (or addresses) also go to display_r separated by "; ". */
+static const char *
+addresses_format(const char *value, string_t *display_r)
+{
+	struct message_address *addr;
+	string_t *out = t_str_new(128);
+	const char *name, *address;
+
+	addr = message_address_parse(pool_datastack_create(),
+				     (const unsigned char *)value,
+				     strlen(value), AS_EMAIL_MAX_ADDRESSES, 0);
+	for (; addr != NULL; addr = addr->next) {
+		/* group start/end markers have no domain */
+		if (addr->domain == NULL || addr->mailbox == NULL ||
+		    *addr->mailbox == '\0')
+			continue;
+		address = *addr->domain == '\0' ? addr->mailbox :
+			t_strconcat(addr->mailbox, "@", addr->domain, NULL);
+		name = addr->name == NULL || *addr->name == '\0' ? NULL :
+			header_decode(addr->name);
+		if (str_len(out) > 0)
+			str_append(out, ", ");
+		if (name != NULL) {
+			quoted_append(out, name);
+			str_printfa(out, " <%s>", address);
+		} else {
+			str_append(out, address);
+		}
+		if (display_r != NULL) {
+			if (str_len(display_r) > 0)
+				str_append(display_r, "; ");
+			str_append(display_r, name != NULL ? name : address);
+		}
+	}
+	return str_c(out);
+}
+
+static int
+get_header(struct mail *mail, const char *name, const char **value_r)
+{
+	int ret;
+
+	ret = mail_get_first_header(mail, name, value_r);
+	if (ret == 0)
+		*value_r = NULL;
+	return ret < 0 ? -1 : 0;
+}
+
+static int get_address_header(struct mail *mail, const char *name,
+			      string_t *display_r, const char **value_r)
+{
+	const char *value;
+
+	if (get_header(mail, name, &value) < 0)
+		return -1;
+	*value_r = value == NULL ? NULL : addresses_format(value, display_r);
+	if (*value_r != NULL && **value_r == '\0')
+		*value_r = NULL;
+	return 0;
+}
+
+static enum as_importance get_importance(struct mail *mail)
+{
+	const char *value;
+
+	if (get_header(mail, "Importance", &value) == 0 && value != NULL) {
+		value = t_str_trim(value, " \t");
+		if (strcasecmp(value, "high") == 0)
+			return AS_IMPORTANCE_HIGH;
+		if (strcasecmp(value, "low") == 0)
+			return AS_IMPORTANCE_LOW;
+		return AS_IMPORTANCE_NORMAL;
+	}
+	if (get_header(mail, "X-Priority", &value) == 0 && value != NULL) {
+		value = t_str_trim(value, " \t");
+		if (value[0] == '1' || value[0] == '2')
+			return AS_IMPORTANCE_HIGH;
+		if (value[0] == '4' || value[0] == '5')
+			return AS_IMPORTANCE_LOW;
+	}
+	return AS_IMPORTANCE_NORMAL;
+}
+
+static const char *date_format(time_t t)
+{
+	struct tm *tm = gmtime(&t);
+
+	return t_strdup_printf("%04d-%02d-%02dT%02d:%02d:%02d.000Z",
+			       tm->tm_year + 1900, tm->tm_mon + 1,
+			       tm->tm_mday, tm->tm_hour, tm->tm_min,
+			       tm->tm_sec);
+}
+
+/* How much text to keep while parsing: enough for the largest truncated
+   body, with room for HTML -> text conversion. */
+static size_t max_text_size(const struct as_sync_options *opts)
+{
+	uoff_t max = 0;
+	unsigned int i;
+
+	if (opts->body_pref_count == 0) {
+		if (opts->truncation == AS_TRUNCATION_NONE)
+			return AS_EMAIL_MAX_TEXT_SIZE;
+		max = opts->truncation;
+	}
+	for (i = 0; i < opts->body_pref_count; i++) {
+		if (opts->body_prefs[i].truncation_size == AS_TRUNCATION_NONE)
+			return AS_EMAIL_MAX_TEXT_SIZE;
+		if (opts->body_prefs[i].truncation_size > max)
+			max = opts->body_prefs[i].truncation_size;
+	}
+	max *= 4;
+	if (max < AS_EMAIL_MIN_TEXT_SIZE)
+		max = AS_EMAIL_MIN_TEXT_SIZE;
+	return I_MIN(max, AS_EMAIL_MAX_TEXT_SIZE);
+}
+
+static bool has_attachment_want(const struct as_sync_options *opts)
+{
+	/* MIME bodies carry their attachments themselves; we still parse
+	   the list since the choice depends on the parsed message */
+	(void)opts;
+	return TRUE;
+}
+
+/* Pick the body type and its limits from the device's preferences. */
+static void choose_body(const struct as_sync_options *opts,
+			const struct as_body_info *info,
+			struct email_body *body_r)
+{
+	const struct as_body_pref *prefs[AS_BODY_TYPE_MIME + 1];
+	const struct as_body_pref *pref = NULL;
+	enum as_body_type native = as_body_native_type(info);
+	bool mime_allowed;
+	unsigned int i;
+
+	memset(prefs, 0, sizeof(prefs));
+	for (i = 0; i < opts->body_pref_count; i++) {
+		unsigned int type = opts->body_prefs[i].type;
+
+		if (type <= AS_BODY_TYPE_MIME && prefs[type] == NULL)
+			prefs[type] = &opts->body_prefs[i];
+	}
+	/* Without MIMESupport a type 4 preference alone is honoured (14.x
+	   clients rely on it); MIMESupport 0/1 restricts it. */
+	mime_allowed = !opts->have_mime_support || opts->mime_support == 2 ||
+		(opts->mime_support == 1 &&
+		 (info->smime_signed || info->smime_encrypted));
+
+	i_zero(body_r);
+	body_r->truncation = AS_TRUNCATION_NONE;
+	if (prefs[AS_BODY_TYPE_MIME] != NULL && mime_allowed)
+		pref = prefs[AS_BODY_TYPE_MIME];
+	else if (opts->body_pref_count == 0 && opts->have_mime_support &&
+		 opts->mime_support > 0 && mime_allowed) {
+		/* 12.x form: MIMESupport + MIMETruncation */
+		body_r->type = AS_BODY_TYPE_MIME;
+		body_r->truncation = opts->mime_truncation;
+		return;
+	} else if (prefs[native] != NULL)
+		pref = prefs[native];
+	else if (prefs[AS_BODY_TYPE_HTML] != NULL)
+		pref = prefs[AS_BODY_TYPE_HTML];
+	else if (prefs[AS_BODY_TYPE_PLAIN] != NULL)
+		pref = prefs[AS_BODY_TYPE_PLAIN];
+
+	if (pref == NULL) {
+		/* nothing usable (no preference, RTF, or MIME refused):
+		   plain text with the 12.x Truncation, if any */
+		body_r->type = AS_BODY_TYPE_PLAIN;
+		body_r->truncation = opts->body_pref_count > 0 ?
+			opts->body_prefs[0].truncation_size : opts->truncation;
+		if (opts->body_pref_count > 0)
+			body_r->all_or_none = opts->body_prefs[0].all_or_none;
+		return;
+	}
+	body_r->type = pref->type == AS_BODY_TYPE_MIME ? AS_BODY_TYPE_MIME :
+		(enum as_body_type)pref->type;
+	body_r->truncation = pref->truncation_size;
+	body_r->all_or_none = pref->all_or_none;
+	body_r->preview = pref->preview;
+}
+
+static int read_mime(struct mail *mail, struct email_body *body,
+		     const char **error_r)
+{
+	struct istream *input, *crlf;
+	const unsigned char *data;
+	size_t size;
+	uoff_t limit;
+	buffer_t *buf;
+	int ret;
+
+	if (mail_get_virtual_size(mail, &body->full_size) < 0 ||
+	    mail_get_stream(mail, NULL, NULL, &input) < 0) {
+		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
+		return -1;
+	}
+	limit = body->truncation == AS_TRUNCATION_NONE ? body->full_size :
+		I_MIN(body->truncation, body->full_size);
+	body->truncated = limit < body->full_size;
+	if (body->truncated && body->all_or_none) {
+		body->data = NULL;
+		return 0;
+	}
+	buf = t_buffer_create(limit + 1);
+	crlf = i_stream_create_crlf(input);
+	while (buf->used < limit &&
+	       (ret = i_stream_read_more(crlf, &data, &size)) > 0) {
+		size = I_MIN(size, limit - buf->used);
+		buffer_append(buf, data, size);
+		i_stream_skip(crlf, size);
+	}
+	if (crlf->stream_errno != 0) {
+		*error_r = t_strdup_printf("read(%s) failed: %s",
+					   i_stream_get_name(crlf),
+					   i_stream_get_error(crlf));
+		i_stream_unref(&crlf);
+		return -1;
+	}
+	i_stream_unref(&crlf);
+	/* the MIME text travels as an inline string: no NULs */
+	for (size = 0; size < buf->used; size++) {
+		if (((char *)buf->data)[size] == '\0')
+			((char *)buffer_get_modifiable_data(buf, NULL))[size] = ' ';
+	}
+	body->data = buf->data;
+	body->data_size = buf->used;
+	if (!body->truncated)
+		body->full_size = buf->used;
+	return 0;
+}
+
+static const char *make_preview(const struct as_body_info *info,
+				unsigned int max_chars)
+{
+	const char *text, *p;
+	string_t *out = t_str_new(max_chars + 8);
+	uoff_t full;
+	unsigned int chars = 0;
+	bool space = FALSE;
+
+	text = as_body_text(info, AS_BODY_TYPE_PLAIN, &full);
+	for (p = text; *p != '\0' && chars < max_chars; p++) {
+		if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+			space = str_len(out) > 0;
+			continue;
+		}
+		if (space) {
+			str_append_c(out, ' ');
+			chars++;
+			space = FALSE;
+			if (chars == max_chars)
+				break;
+		}
+		str_append_c(out, *p);
+		/* count characters, not UTF-8 continuation bytes */
+		if (((unsigned char)p[1] & 0xc0) != 0x80)
+			chars++;
+	}
+	return str_c(out);
+}
+
+static int fill_body(struct mail *mail, const struct as_sync_options *opts,
+		     struct as_email *f, const char **error_r)
+{
+	struct email_body *body = &f->body;
+	const char *text;
+	size_t len;
+
+	choose_body(opts, &f->info, body);
+	if (body->type == AS_BODY_TYPE_MIME) {
+		if (read_mime(mail, body, error_r) < 0)
+			return -1;
+	} else {
+		text = as_body_text(&f->info, body->type, &body->full_size);
+		len = strlen(text);
+		if (body->full_size < len)
+			body->full_size = len;
+		body->truncated = body->truncation != AS_TRUNCATION_NONE &&
+			body->full_size > body->truncation;
+		if (!body->truncated && len < body->full_size &&
+		    body->truncation == AS_TRUNCATION_NONE) {
+			/* we kept less than the whole (huge) text */
+			body->truncated = TRUE;
+		}
+		if (body->truncated && body->all_or_none)
+			body->data = NULL;
+		else {
+			if (body->truncation != AS_TRUNCATION_NONE)
+				len = as_body_utf8_truncate(text, len,
+							    body->truncation);
+			body->data = text;
+			body->data_size = len;
+		}
+	}
+	if (body->preview > 0)
+		body->preview_text = make_preview(&f->info, body->preview);
+	return 0;
+}
+
+static const char *message_class(const struct as_body_info *info)
+{
+	if (info->smime_encrypted)
+		return "IPM.Note.SMIME";
+	if (info->smime_signed)
+		return "IPM.Note.SMIME.MultipartSigned";
+	return "IPM.Note";
+}
+
+static int email_fields_read(struct mail *mail,
+			     const struct as_email_params *params,
+			     struct as_email *f, const char **error_r)
+{
+	string_t *display_to = t_str_new(128);
+	time_t received;
+	bool is_reply;
+
+	i_zero(f);
+	if (get_address_header(mail, "To", display_to, &f->to) < 0 ||
+	    get_address_header(mail, "Cc", NULL, &f->cc) < 0 ||
+	    get_address_header(mail, "From", NULL, &f->from) < 0 ||
+	    get_address_header(mail, "Reply-To", NULL, &f->reply_to) < 0 ||
+	    mail_get_first_header_utf8(mail, "Subject", &f->subject) < 0 ||
+	    mail_get_received_date(mail, &received) < 0) {
+		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
+		return -1;
+	}
+	f->display_to = str_len(display_to) == 0 ? NULL : str_c(display_to);
+	if (f->subject != NULL) {
+		f->thread_topic = imap_get_base_subject_cased(
+			pool_datastack_create(), f->subject, &is_reply);
+	}
+	f->date_received = date_format(received);
+	f->importance = get_importance(mail);
+	f->flags = mail_get_flags(mail);
+
+	if (as_body_parse(pool_datastack_create(), mail,
+			  max_text_size(params->options),
+			  has_attachment_want(params->options),
+			  &f->info, error_r) < 0)
+		return -1;
+	f->message_class = message_class(&f->info);
+	return fill_body(mail, params->options, f, error_r);
+}
+
+static void write_flag(struct wbxml_writer *w, enum mail_flags flags)
+{
+	if ((flags & MAIL_FLAGGED) == 0) {
+		wbxml_empty(w, EAS_EMAIL_FLAG);
+		return;
+	}
+	wbxml_start(w, EAS_EMAIL_FLAG);
+	wbxml_elem_uint(w, EAS_EMAIL_STATUS, 2);
+	wbxml_elem_str(w, EAS_EMAIL_FLAGTYPE, AS_EMAIL_FLAG_TYPE);
+	wbxml_end(w);
+}
+
+static void
+write_attachments(struct wbxml_writer *w, const struct as_email *f,
+		  const struct as_email_params *params, uint32_t uid)
+{
+	const struct as_body_attachment *att;
+
+	if (array_count(&f->info.attachments) == 0)
+		return;
+	wbxml_start(w, EAS_AIRSYNCBASE_ATTACHMENTS);
+	array_foreach(&f->info.attachments, att) {
+		wbxml_start(w, EAS_AIRSYNCBASE_ATTACHMENT);
+		wbxml_elem_str(w, EAS_AIRSYNCBASE_DISPLAYNAME,
+			       att->display_name);
+		wbxml_elem_str(w, EAS_AIRSYNCBASE_FILEREFERENCE,
+			       t_strdup_printf("%s:%u:%s", params->folder_id,
+					       uid, att->part_number));
+		/* 1 = normal attachment */
+		wbxml_elem_uint(w, EAS_AIRSYNCBASE_METHOD, 1);
+		wbxml_elem_uint(w, EAS_AIRSYNCBASE_ESTIMATEDDATASIZE,
+				att->size);
+		if (att->content_id != NULL)
+			wbxml_elem_str(w, EAS_AIRSYNCBASE_CONTENTID,
+				       att->content_id);
+		if (att->content_location != NULL)
+			wbxml_elem_str(w, EAS_AIRSYNCBASE_CONTENTLOCATION,
+				       att->content_location);
+		if (att->is_inline)
+			wbxml_elem_uint(w, EAS_AIRSYNCBASE_ISINLINE, 1);
+		wbxml_end(w);
+	}
+	wbxml_end(w);
+}
+
+static void write_body(struct wbxml_writer *w, const struct email_body *body)
+{
+	wbxml_start(w, EAS_AIRSYNCBASE_BODY);
+	wbxml_elem_uint(w, EAS_AIRSYNCBASE_TYPE, body->type);
+	wbxml_elem_uint(w, EAS_AIRSYNCBASE_ESTIMATEDDATASIZE, body->full_size);
+	if (body->truncated)
+		wbxml_elem_uint(w, EAS_AIRSYNCBASE_TRUNCATED, 1);
+	if (body->data != NULL) {
+		if (body->data_size == 0)
+			wbxml_empty(w, EAS_AIRSYNCBASE_DATA);
+		else {
+			wbxml_start(w, EAS_AIRSYNCBASE_DATA);
+			wbxml_text_n(w, body->data, body->data_size);
+			wbxml_end(w);
+		}
+	}
+	if (body->preview_text != NULL)
+		wbxml_elem_str(w, EAS_AIRSYNCBASE_PREVIEW, body->preview_text);
+	wbxml_end(w);
+}
+
+static void elem_str_opt(struct wbxml_writer *w, unsigned int tag,
+			 const char *value)
+{
+	if (value != NULL)
+		wbxml_elem_str(w, tag, value);
+}
+
+int as_email_read(struct mail *mail, const struct as_email_params *params,
+		  struct as_email **email_r, const char **error_r)
+{
+	struct as_email *email = t_new(struct as_email, 1);
+
+	if (email_fields_read(mail, params, email, error_r) < 0)
+		return -1;
+	email->params = params;
+	email->uid = mail->uid;
+	*email_r = email;
+	return 0;
+}
+
+void as_email_write(struct wbxml_writer *w, const struct as_email *email)
+{
+	const struct as_email_params *params = email->params;
+	const struct as_email f = *email;
+
+	wbxml_start(w, EAS_AIRSYNC_APPLICATIONDATA);
+	elem_str_opt(w, EAS_EMAIL_TO, f.to);
+	elem_str_opt(w, EAS_EMAIL_CC, f.cc);
+	elem_str_opt(w, EAS_EMAIL_FROM, f.from);
+	elem_str_opt(w, EAS_EMAIL_SUBJECT, f.subject);
+	elem_str_opt(w, EAS_EMAIL_REPLYTO, f.reply_to);
+	wbxml_elem_str(w, EAS_EMAIL_DATERECEIVED, f.date_received);
+	elem_str_opt(w, EAS_EMAIL_DISPLAYTO, f.display_to);
+	elem_str_opt(w, EAS_EMAIL_THREADTOPIC, f.thread_topic);
+	wbxml_elem_uint(w, EAS_EMAIL_IMPORTANCE, f.importance);
+	wbxml_elem_uint(w, EAS_EMAIL_READ, (f.flags & MAIL_SEEN) != 0 ? 1 : 0);
+	if (f.body.type != AS_BODY_TYPE_MIME)
+		write_attachments(w, &f, params, f.uid);
+	write_body(w, &f.body);
+	wbxml_elem_str(w, EAS_EMAIL_MESSAGECLASS, f.message_class);
+	/* the text we send is UTF-8 */
+	wbxml_elem_str(w, EAS_EMAIL_INTERNETCPID, "65001");
+	write_flag(w, f.flags);
+	wbxml_elem_str(w, EAS_EMAIL_CONTENTCLASS,
+		       "urn:content-classes:message");
+	wbxml_elem_uint(w, EAS_AIRSYNCBASE_NATIVEBODYTYPE,
+			as_body_native_type(&f.info));
+	if (params->version >= AS_VERSION_16_0 &&
+	    (f.flags & MAIL_DRAFT) != 0)
+		wbxml_elem_uint(w, EAS_EMAIL2_ISDRAFT, 1);
+	wbxml_end(w);
+}
+
+void as_email_write_change(struct wbxml_writer *w, struct mail *mail)
+{
+	enum mail_flags flags = mail_get_flags(mail);
+
+	wbxml_start(w, EAS_AIRSYNC_APPLICATIONDATA);
+	wbxml_elem_uint(w, EAS_EMAIL_READ, (flags & MAIL_SEEN) != 0 ? 1 : 0);
+	write_flag(w, flags);
+	wbxml_end(w);
+}

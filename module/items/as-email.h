@@ -1,0 +1,36 @@
+#ifndef AS_EMAIL_H
+#define AS_EMAIL_H
+
+struct mail;
+struct wbxml_writer;
+struct as_sync_options;
+
+struct as_email_params {
+	unsigned int version;		/* enum as_protocol_version */
+	const char *folder_id;		/* for attachment FileReferences */
+	const struct as_sync_options *options;
+};
+
+struct as_email;
+
+/* Read everything an Add or Fetch needs, from the data stack. Returns 0,
+   or -1 with error_r (mail unreadable, e.g. expunged meanwhile). Reading
+   is separate from writing so that a failed item leaves no half-written
+   element behind. */
+int as_email_read(struct mail *mail, const struct as_email_params *params,
+		  struct as_email **email_r, const char **error_r);
+/* Write <ApplicationData> with the whole email. */
+void as_email_write(struct wbxml_writer *w, const struct as_email *email);
+
+/* Write <ApplicationData> with the changeable properties only (Read,
+   Flag) for a Sync Change. */
+void as_email_write_change(struct wbxml_writer *w, struct mail *mail);
+
+/* "<folder id>:<uid>" item ServerIds */
+const char *as_email_server_id(const char *folder_id, uint32_t uid);
+/* Parse a ServerId; returns FALSE if it is malformed or of another
+   folder. */
+bool as_email_parse_server_id(const char *server_id, const char *folder_id,
+			      uint32_t *uid_r);
+
+#endif

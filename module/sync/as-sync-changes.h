@@ -1,0 +1,53 @@
+#ifndef AS_SYNC_CHANGES_H
+#define AS_SYNC_CHANGES_H
+
+#include "seq-range-array.h"
+
+struct mailbox;
+struct mailbox_status;
+struct as_collection_state;
+
+/* What the server changed in a mail folder since a collection state,
+   from CONDSTORE/QRESYNC data:
+   - new mail: UIDs from the state's UIDNEXT up (SEARCH_UIDSET, SINCE)
+   - expunges: mailbox_get_expunged_uids() since the state's modseq
+   - flag changes: SEARCH_MODSEQ over the UIDs the device has
+   A folder whose UIDNEXT and HIGHESTMODSEQ equal the state's has no
+   changes: that is answered without any search.
+
+   "full" compares the whole folder instead (UID listing from the index,
+   no message is opened): used after SyncKey 0, when a window left work
+   behind, and when the FilterType changed. */
+struct as_sync_changes_input {
+	struct mailbox *box;
+	/* current UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ */
+	const struct mailbox_status *status;
+	const struct as_collection_state *state;
+	bool full;
+	/* flag changes a previous window could not send, may be NULL */
+	const ARRAY_TYPE(seq_range) *pending_changes;
+	/* UIDs the client changed itself in this request (not echoed) */
+	const ARRAY_TYPE(seq_range) *exclude_changes;
+	/* received-date filter, 0 = none */
+	time_t since;
+};
+
+struct as_sync_changes {
+	ARRAY_TYPE(uint32_t) adds;	/* newest (highest UID) first */
+	ARRAY_TYPE(uint32_t) changes;
+	ARRAY_TYPE(uint32_t) deletes;	/* expunged */
+	ARRAY_TYPE(uint32_t) soft_deletes; /* now outside the filter */
+};
+
+/* TRUE if nothing can have changed (the O(1) check). */
+bool as_sync_changes_none(const struct as_sync_changes_input *in);
+
+/* Arrays are allocated from pool. Returns 0 or -1 with error_r. */
+int as_sync_changes_compute(pool_t pool,
+			    const struct as_sync_changes_input *in,
+			    struct as_sync_changes *changes_r,
+			    const char **error_r);
+
+unsigned int as_sync_changes_count(const struct as_sync_changes *changes);
+
+#endif
