@@ -144,6 +144,10 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 	const char *error;
 	int ret;
 
+	if (folder->info.noselect) {
+		/* a parent without mail of its own never changes */
+		return PING_CHECK_UNCHANGED;
+	}
 	ret = as_store_collection_latest(ctx->store, ctx->username,
 					 ctx->device->device_id,
 					 folder->info.server_id, &sync_key,
