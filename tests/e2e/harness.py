@@ -178,11 +178,16 @@ XML_PROLOG = ('<?xml version="1.0" encoding="utf-8"?>\n'
 # (namespace, name) as wbxml2xml prints them:
 #   Email:Reply-To      MS-ASWBXML page 2 token 0x19 is "ReplyTo"
 #   ComposeMail:MIME    MS-ASWBXML page 21 token 0x10 is "Mime"
+#   Provision:DeviceEncryptionEnabled
+#                       page 14 token 0x10 has two names in MS-ASWBXML;
+#                       since 12.1 it is "RequireStorageCardEncryption"
 # Opaque data (e.g. ComposeMail:Mime) is printed as base64 text by
 # wbxml2xml; our decoder is expected to do the same.
 NAME_ALIASES = {
     ("Email:", "Reply-To"): ("Email:", "ReplyTo"),
     ("ComposeMail:", "MIME"): ("ComposeMail:", "Mime"),
+    ("Provision:", "DeviceEncryptionEnabled"):
+        ("Provision:", "RequireStorageCardEncryption"),
 }
 
 _WBXML_TOOLS_CHECKED = False
