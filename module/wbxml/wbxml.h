@@ -82,7 +82,9 @@ wbxml_parser_init(const struct wbxml_limits *limits,
 		  const struct wbxml_parser_callbacks *callbacks,
 		  void *context);
 void wbxml_parser_deinit(struct wbxml_parser **_parser);
-/* Returns 0 if ok so far, -1 on error (error_r set). */
+/* Returns 0 if ok so far, -1 on error (error_r set; the string stays valid
+   until the parser is deinitialized). Once an error is returned, the parser
+   keeps returning it. */
 int wbxml_parser_feed(struct wbxml_parser *parser,
 		      const unsigned char *data, size_t size,
 		      const char **error_r);

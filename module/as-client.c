@@ -1,0 +1,446 @@
+/* Copyright (c) the dovecot-activesync authors, see AUTHORS */
+
+#include "lib.h"
+#include "array.h"
+#include "base64.h"
+#include "safe-memset.h"
+#include "buffer.h"
+#include "llist.h"
+#include "str.h"
+#include "str-sanitize.h"
+#include "ioloop.h"
+#include "istream.h"
+#include "master-service.h"
+#include "http-url.h"
+#include "http-auth.h"
+#include "http-server.h"
+#include "as-auth.h"
+#include "as-settings.h"
+#include "as-command.h"
+#include "as-commands-private.h"
+#include "as-client.h"
+
+#define AS_PATH "/Microsoft-Server-ActiveSync"
+#define AS_CONTENT_TYPE_WBXML "application/vnd.ms-sync.wbxml"
+
+struct as_service *as_service;
+
+static struct as_client *as_clients;
+static unsigned int as_clients_num;
+
+static const struct http_server_callbacks as_client_http_callbacks;
+
+/* One HTTP request while it is being authenticated, read and handled. */
+struct as_client_request {
+	struct as_client *client;
+	struct http_server_request *http_req;
+	pool_t pool;
+	struct event *event;
+
+	struct as_request req;
+	const char *login;
+	char *password;
+	struct as_auth_request *auth;
+	const char *username;
+	buffer_t *payload;
+	struct as_cmd_context *cmd;
+	bool options:1;
+	bool get:1;
+};
+
+static void as_client_request_free_password(struct as_client_request *creq)
+{
+	if (creq->password != NULL) {
+		safe_memset(creq->password, 0, strlen(creq->password));
+		creq->password = NULL;
+	}
+}
+
+static void as_client_request_destroyed(struct as_client_request *creq)
+{
+	/* the request is gone: sent, or the connection died */
+	as_auth_request_abort(&creq->auth);
+	as_client_request_free_password(creq);
+	if (creq->cmd != NULL)
+		as_cmd_context_destroy(&creq->cmd);
+	event_unref(&creq->event);
+	http_server_request_unref(&creq->http_req);
+	pool_unref(&creq->pool);
+}
+
+static void
+as_client_request_fail(struct as_client_request *creq, unsigned int status,
+		       const char *reason, const char *log_reason)
+{
+	if (log_reason != NULL)
+		e_info(creq->event, "%u %s: %s", status, reason, log_reason);
+	http_server_request_fail_close(creq->http_req, status, reason);
+}
+
+static void
+as_client_request_fail_auth(struct as_client_request *creq,
+			    const char *log_reason)
+{
+	if (log_reason != NULL)
+		e_info(creq->event, "401 Unauthorized: %s", log_reason);
+	http_server_request_fail_auth_basic(creq->http_req, "Unauthorized",
+					    as_service->set->realm);
+}
+
+static void
+as_client_add_common_headers(struct http_server_response *resp)
+{
+	http_server_response_add_header(resp, "MS-Server-ActiveSync", "14.3");
+	http_server_response_add_header(resp, "Cache-Control", "private");
+}
+
+static void as_client_send_options(struct as_client_request *creq)
+{
+	struct http_server_response *resp;
+
+	resp = http_server_response_create(creq->http_req, 200, "OK");
+	as_client_add_common_headers(resp);
+	http_server_response_add_header(resp, "Allow", "OPTIONS,POST");
+	http_server_response_add_header(resp, "Public", "OPTIONS,POST");
+	http_server_response_add_header(resp, "MS-ASProtocolVersions",
+					AS_SUPPORTED_VERSIONS);
+	http_server_response_add_header(resp, "MS-ASProtocolCommands",
+					as_command_list());
+	http_server_response_set_payload_data(resp, (const unsigned char *)"", 0);
+	http_server_response_submit(resp);
+}
+
+static void as_client_send_get(struct as_client_request *creq)
+{
+	static const char page[] =
+		"<html><head><title>ActiveSync</title></head><body>"
+		"<p>Exchange ActiveSync is enabled for this account. "
+		"Configure your device with this server's address.</p>"
+		"</body></html>\n";
+	struct http_server_response *resp;
+
+	/* a browser check from the admin's troubleshooting guide: it proves
+	   the URL and the credentials work */
+	resp = http_server_response_create(creq->http_req, 200, "OK");
+	as_client_add_common_headers(resp);
+	http_server_response_add_header(resp, "Content-Type",
+					"text/html; charset=utf-8");
+	http_server_response_set_payload_data(resp,
+		(const unsigned char *)page, sizeof(page) - 1);
+	http_server_response_submit(resp);
+}
+
+void as_client_request_send_response(struct as_cmd_context *ctx)
+{
+	struct as_client_request *creq = ctx->client_request;
+	struct http_server_response *resp;
+	unsigned int status = ctx->http_status == 0 ? 200 : ctx->http_status;
+	const char *reason = ctx->http_reason != NULL ? ctx->http_reason :
+		(status == 200 ? "OK" : "Error");
+
+	if (status >= 400 && status != 449) {
+		http_server_request_fail(creq->http_req, status, reason);
+		return;
+	}
+	resp = http_server_response_create(creq->http_req, status, reason);
+	as_client_add_common_headers(resp);
+	if (ctx->response->used > 0) {
+		http_server_response_add_header(resp, "Content-Type",
+						AS_CONTENT_TYPE_WBXML);
+	}
+	http_server_response_set_payload_data(resp, ctx->response->data,
+					      ctx->response->used);
+	http_server_response_submit(resp);
+}
+
+static void as_client_request_authenticate(struct as_client_request *creq);
+
+static void as_client_request_run(struct as_client_request *creq)
+{
+	struct as_cmd_context *ctx;
+	const char *error;
+
+	creq->cmd = ctx = as_cmd_context_create(creq->pool, creq->event);
+	ctx->client_request = creq;
+	ctx->client = creq->client;
+	ctx->http_req = creq->http_req;
+	ctx->req = &creq->req;
+	ctx->username = creq->username;
+	if (as_cmd_context_run(ctx, creq->payload, &creq->client->remote_ip,
+			       creq->client->ssl, &error) < 0) {
+		/* nothing was handled: error already logged */
+		return;
+	}
+}
+
+static void
+as_client_auth_callback(enum as_auth_result result, const char *username,
+			const char *error, struct as_client_request *creq)
+{
+	creq->auth = NULL;
+	as_client_request_free_password(creq);
+
+	switch (result) {
+	case AS_AUTH_RESULT_INTERNAL_FAILURE:
+		as_client_request_fail(creq, 503, "Service Unavailable", error);
+		return;
+	case AS_AUTH_RESULT_FAILED:
+		as_client_request_fail_auth(creq, t_strdup_printf(
+			"login=%s: %s", str_sanitize(creq->login, 128), error));
+		return;
+	case AS_AUTH_RESULT_OK:
+		break;
+	}
+	creq->username = p_strdup(creq->pool, username);
+	if (creq->req.device_id == NULL) {
+		event_set_append_log_prefix(creq->event,
+			t_strdup_printf("%s: ", str_sanitize(username, 128)));
+	} else {
+		event_set_append_log_prefix(creq->event, t_strdup_printf(
+			"%s<%s>%s: ", str_sanitize(username, 128),
+			str_sanitize(creq->req.device_id, 64),
+			str_sanitize(creq->req.cmd, 32)));
+	}
+
+	if (creq->options) {
+		as_client_send_options(creq);
+		return;
+	}
+	if (creq->get) {
+		as_client_send_get(creq);
+		return;
+	}
+	as_client_request_run(creq);
+}
+
+static void as_client_request_body_read(struct as_client_request *creq)
+{
+	as_client_request_authenticate(creq);
+}
+
+static bool
+as_client_request_get_credentials(struct as_client_request *creq)
+{
+	struct http_auth_credentials creds;
+	const buffer_t *decoded;
+	const char *p, *userpass, *login;
+
+	if (http_server_request_get_auth(creq->http_req, &creds) <= 0)
+		return FALSE;
+	if (strcasecmp(creds.scheme, "Basic") != 0 || creds.data == NULL)
+		return FALSE;
+	decoded = t_base64_decode_str(creds.data);
+	userpass = t_strndup(decoded->data, decoded->used);
+	p = strchr(userpass, ':');
+	if (p == NULL || strlen(userpass) != decoded->used)
+		return FALSE;
+	login = t_strdup_until(userpass, p);
+	/* "DOMAIN\user": Windows clients prefix a domain Dovecot doesn't know */
+	if (strchr(login, '\\') != NULL)
+		login = strrchr(login, '\\') + 1;
+	if (login[0] == '\0')
+		return FALSE;
+	creq->login = p_strdup(creq->pool, login);
+	creq->password = p_strdup(creq->pool, p + 1);
+	safe_memset(buffer_get_modifiable_data(decoded, NULL), 0, decoded->used);
+	return TRUE;
+}
+
+static void as_client_request_authenticate(struct as_client_request *creq)
+{
+	struct as_client *client = creq->client;
+	struct as_auth_conn_info info;
+
+	if (!as_client_request_get_credentials(creq)) {
+		as_client_request_fail_auth(creq, creq->get ? NULL :
+					    "No Basic credentials");
+		return;
+	}
+
+	i_zero(&info);
+	info.local_ip = client->local_ip;
+	info.remote_ip = client->remote_ip;
+	info.local_port = client->local_port;
+	info.remote_port = client->remote_port;
+	info.real_local_ip = client->real_local_ip;
+	info.real_remote_ip = client->real_remote_ip;
+	info.real_local_port = client->real_local_port;
+	info.real_remote_port = client->real_remote_port;
+	info.tls = client->ssl;
+	info.secured = client->ssl || net_ip_compare(&client->remote_ip,
+						     &client->local_ip);
+	creq->auth = as_auth_verify(creq->login, creq->password, &info,
+				    as_client_auth_callback, creq);
+}
+
+static bool as_client_path_matches(const char *path, const char *prefix)
+{
+	size_t len = strlen(prefix);
+
+	return strncasecmp(path, prefix, len) == 0 &&
+		(path[len] == '\0' || (path[len] == '/' && path[len + 1] == '\0'));
+}
+
+static void
+as_client_handle_request(void *context, struct http_server_request *req)
+{
+	struct as_client *client = context;
+	const struct http_request *hreq = http_server_request_get(req);
+	struct as_client_request *creq;
+	const char *path, *error, *value;
+	uoff_t body_size;
+	pool_t pool;
+
+	pool = pool_alloconly_create("activesync request", 4096);
+	creq = p_new(pool, struct as_client_request, 1);
+	creq->pool = pool;
+	creq->client = client;
+	creq->http_req = req;
+	creq->event = event_create(client->event);
+	http_server_request_ref(req);
+	http_server_request_set_destroy_callback(req,
+		as_client_request_destroyed, creq);
+
+	path = hreq->target.url == NULL ? "" : hreq->target.url->path;
+	if (path == NULL || !as_client_path_matches(path, AS_PATH)) {
+		as_client_request_fail(creq, 404, "Not Found", t_strdup_printf(
+			"Unknown path %s", str_sanitize(hreq->target_raw, 128)));
+		return;
+	}
+
+	if (http_request_method_is(hreq, "OPTIONS")) {
+		creq->options = TRUE;
+		as_client_request_authenticate(creq);
+		return;
+	}
+	if (http_request_method_is(hreq, "GET")) {
+		creq->get = TRUE;
+		as_client_request_authenticate(creq);
+		return;
+	}
+	if (!http_request_method_is(hreq, "POST")) {
+		http_server_request_fail_bad_method(req, "OPTIONS, POST");
+		return;
+	}
+
+	if (as_request_parse_query(pool, hreq->target.url->enc_query,
+				   &creq->req, &error) < 0) {
+		as_client_request_fail(creq, 400, "Bad Request", error);
+		return;
+	}
+	event_set_append_log_prefix(creq->event, t_strdup_printf(
+		"<%s>%s: ", str_sanitize(creq->req.device_id, 64),
+		str_sanitize(creq->req.cmd, 32)));
+	event_add_str(creq->event, "device_id", creq->req.device_id);
+	event_add_str(creq->event, "command", creq->req.cmd);
+
+	if (!creq->req.base64_form) {
+		value = http_request_header_get(hreq, "MS-ASProtocolVersion");
+		if (value == NULL) {
+			as_client_request_fail(creq, 400, "Bad Request",
+					       "Missing MS-ASProtocolVersion");
+			return;
+		}
+		(void)as_request_set_version(&creq->req, p_strdup(pool, value));
+		value = http_request_header_get(hreq, "X-MS-PolicyKey");
+		if (as_request_set_policy_key(&creq->req, value) < 0) {
+			as_client_request_fail(creq, 400, "Bad Request",
+				t_strdup_printf("Invalid X-MS-PolicyKey: %s",
+						str_sanitize(value, 32)));
+			return;
+		}
+	}
+	if (creq->req.version == 0) {
+		as_client_request_fail(creq, 400, "Bad Request",
+			t_strdup_printf("Unsupported protocol version %s "
+					"(supported: "AS_SUPPORTED_VERSIONS")",
+					str_sanitize(creq->req.version_str, 16)));
+		return;
+	}
+	value = http_request_header_get(hreq, "User-Agent");
+	creq->req.user_agent = value == NULL ? NULL : p_strdup(pool, value);
+	value = http_request_header_get(hreq, "MS-ASAcceptMultiPart");
+	if (value != NULL && strcasecmp(value, "T") == 0)
+		creq->req.accept_multipart = TRUE;
+	/* lib-http wants the body claimed before this callback returns, so it
+	   is read first and authentication follows */
+	creq->payload = buffer_create_dynamic(pool, 1024);
+	if (hreq->payload == NULL ||
+	    (i_stream_get_size(hreq->payload, TRUE, &body_size) > 0 &&
+	     body_size == 0)) {
+		/* no body: the payload pump would never report EOF */
+		as_client_request_authenticate(creq);
+		return;
+	}
+	http_server_request_buffer_payload(req, creq->payload,
+					   as_service->set->max_request_size,
+					   as_client_request_body_read, creq);
+}
+
+static void as_client_destroy(struct as_client *client)
+{
+	if (client->destroyed)
+		return;
+	client->destroyed = TRUE;
+	DLLIST_REMOVE(&as_clients, client);
+	as_clients_num--;
+	event_unref(&client->event);
+	i_free(client);
+	master_service_client_connection_destroyed(master_service);
+}
+
+static void as_client_connection_destroy(void *context, const char *reason)
+{
+	struct as_client *client = context;
+
+	e_debug(client->event, "Disconnected: %s", reason);
+	as_client_destroy(client);
+}
+
+static const struct http_server_callbacks as_client_http_callbacks = {
+	.handle_request = as_client_handle_request,
+	.connection_destroy = as_client_connection_destroy,
+};
+
+struct as_client *as_client_create(const struct master_service_connection *conn)
+{
+	struct as_client *client;
+
+	client = i_new(struct as_client, 1);
+	client->local_ip = conn->local_ip;
+	client->remote_ip = conn->remote_ip;
+	client->local_port = conn->local_port;
+	client->remote_port = conn->remote_port;
+	client->real_local_ip = conn->real_local_ip;
+	client->real_remote_ip = conn->real_remote_ip;
+	client->real_local_port = conn->real_local_port;
+	client->real_remote_port = conn->real_remote_port;
+	client->ssl = conn->ssl;
+	client->event = event_create(as_service->event);
+	event_add_str(client->event, "remote_ip", net_ip2addr(&conn->remote_ip));
+	DLLIST_PREPEND(&as_clients, client);
+	as_clients_num++;
+
+	client->http_conn = http_server_connection_create(
+		as_service->http_server, conn->fd, conn->fd, conn->ssl,
+		&as_client_http_callbacks, client);
+	return client;
+}
+
+void as_clients_destroy_all(void)
+{
+	while (as_clients != NULL) {
+		struct as_client *client = as_clients;
+		struct http_server_connection *conn = client->http_conn;
+
+		/* closing calls connection_destroy, which frees the client */
+		http_server_connection_close(&conn, "Shutting down");
+		if (as_clients == client)
+			as_client_destroy(client);
+	}
+}
+
+unsigned int as_clients_count(void)
+{
+	return as_clients_num;
+}

@@ -1,0 +1,301 @@
+/* Copyright (c) the dovecot-activesync authors, see AUTHORS */
+
+#include "lib.h"
+#include "str.h"
+#include "str-sanitize.h"
+#include "ioloop.h"
+#include "randgen.h"
+#include "http-server.h"
+#include "mail-user.h"
+#include "as-client.h"
+#include "as-user.h"
+#include "as-commands-private.h"
+
+#define AS_WBXML_HEADER_SIZE 4
+
+static const struct as_command as_commands[] = {
+	{ "Provision", cmd_provision, AS_CMD_FLAG_NO_POLICY,
+	  EAS_PROVISION_PROVISION, EAS_PROVISION_STATUS },
+	{ "FolderSync", cmd_foldersync, 0,
+	  EAS_FOLDERHIERARCHY_FOLDERSYNC, EAS_FOLDERHIERARCHY_STATUS },
+	{ "FolderCreate", cmd_foldercreate, 0,
+	  EAS_FOLDERHIERARCHY_FOLDERCREATE, EAS_FOLDERHIERARCHY_STATUS },
+	{ "FolderUpdate", cmd_folderupdate, 0,
+	  EAS_FOLDERHIERARCHY_FOLDERUPDATE, EAS_FOLDERHIERARCHY_STATUS },
+	{ "FolderDelete", cmd_folderdelete, 0,
+	  EAS_FOLDERHIERARCHY_FOLDERDELETE, EAS_FOLDERHIERARCHY_STATUS },
+	{ "Sync", cmd_sync, AS_CMD_FLAG_EMPTY_BODY_OK,
+	  EAS_AIRSYNC_SYNC, EAS_AIRSYNC_STATUS },
+	{ "Ping", cmd_ping, AS_CMD_FLAG_EMPTY_BODY_OK,
+	  EAS_PING_PING, EAS_PING_STATUS },
+};
+
+static const struct wbxml_limits as_wbxml_limits = {
+	.max_depth = 32,
+	.max_elements = 200000,
+	.max_string_size = 64 * 1024 * 1024,
+};
+
+const struct as_command *as_command_find(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < N_ELEMENTS(as_commands); i++) {
+		if (strcmp(as_commands[i].name, name) == 0)
+			return &as_commands[i];
+	}
+	return NULL;
+}
+
+const char *as_command_list(void)
+{
+	string_t *str = t_str_new(128);
+	unsigned int i;
+
+	for (i = 0; i < N_ELEMENTS(as_commands); i++) {
+		if (i > 0)
+			str_append_c(str, ',');
+		str_append(str, as_commands[i].name);
+	}
+	return str_c(str);
+}
+
+struct as_cmd_context *as_cmd_context_create(pool_t pool, struct event *event)
+{
+	struct as_cmd_context *ctx;
+
+	ctx = p_new(pool, struct as_cmd_context, 1);
+	ctx->pool = pool;
+	ctx->event = event;
+	ctx->set = as_service->set;
+	ctx->store = as_service->store;
+	ctx->response = buffer_create_dynamic(default_pool, 1024);
+	ctx->writer = wbxml_writer_init(ctx->response);
+	return ctx;
+}
+
+void as_cmd_write_status(struct as_cmd_context *ctx, unsigned int status)
+{
+	i_assert(ctx->cmd != NULL);
+
+	/* throw away anything written so far */
+	wbxml_writer_abort(&ctx->writer);
+	buffer_set_used_size(ctx->response, 0);
+	ctx->writer = wbxml_writer_init(ctx->response);
+	wbxml_start(ctx->writer, ctx->cmd->response_tag);
+	wbxml_elem_uint(ctx->writer, ctx->cmd->status_tag, status);
+	wbxml_end(ctx->writer);
+}
+
+void as_cmd_finish(struct as_cmd_context *ctx)
+{
+	i_assert(!ctx->finished);
+
+	ctx->finished = TRUE;
+	ctx->abort = NULL;
+	wbxml_writer_deinit(&ctx->writer);
+	if (ctx->response->used <= AS_WBXML_HEADER_SIZE)
+		buffer_set_used_size(ctx->response, 0);
+	if (ctx->http_status == 0 || ctx->http_status == 200) {
+		e_debug(ctx->event, "Response: %zu bytes", ctx->response->used);
+	}
+	as_client_request_send_response(ctx);
+}
+
+static void as_cmd_fail_http(struct as_cmd_context *ctx, unsigned int status,
+			     const char *reason)
+{
+	ctx->http_status = status;
+	ctx->http_reason = reason;
+	buffer_set_used_size(ctx->response, 0);
+	as_cmd_finish(ctx);
+}
+
+/* An error common to all commands: the Status element of the command's
+   response (14.0+), or an HTTP error for older versions that have no
+   such status. */
+static void
+as_cmd_fail_status(struct as_cmd_context *ctx, unsigned int status,
+		   unsigned int http_status, const char *log_reason)
+{
+	e_info(ctx->event, "Status %u: %s", status, log_reason);
+	if (ctx->req->version < AS_VERSION_14_0) {
+		as_cmd_fail_http(ctx, http_status,
+				 http_status == 449 ? "Retry after sending a PROVISION command" :
+				 "Bad Request");
+		return;
+	}
+	as_cmd_write_status(ctx, status);
+	as_cmd_finish(ctx);
+}
+
+static int as_cmd_device_update(struct as_cmd_context *ctx,
+				const char **error_r)
+{
+	struct as_device *dev;
+	int ret;
+
+	dev = p_new(ctx->pool, struct as_device, 1);
+	ret = as_store_device_get(ctx->store, ctx->pool, ctx->username,
+				  ctx->req->device_id, dev, error_r);
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		dev->user = ctx->username;
+		dev->device_id = ctx->req->device_id;
+		dev->first_seen = ioloop_time;
+		dev->ping_folders = "";
+		e_info(ctx->event, "New device (type %s)",
+		       str_sanitize(ctx->req->device_type, 64));
+	}
+	dev->device_type = ctx->req->device_type;
+	if (ctx->req->user_agent != NULL)
+		dev->user_agent = ctx->req->user_agent;
+	dev->protocol_version = ctx->req->version_str;
+	dev->last_seen = ioloop_time;
+	ctx->device = dev;
+	return as_store_device_put(ctx->store, dev, error_r) < 0 ? -1 : 0;
+}
+
+static bool as_cmd_policy_check(struct as_cmd_context *ctx)
+{
+	const struct as_device *dev = ctx->device;
+
+	if (!ctx->set->provisioning ||
+	    (ctx->cmd->flags & AS_CMD_FLAG_NO_POLICY) != 0)
+		return TRUE;
+	if (dev->policy_key != 0 && ctx->req->has_policy_key &&
+	    ctx->req->policy_key == dev->policy_key)
+		return TRUE;
+
+	if (!ctx->req->has_policy_key || ctx->req->policy_key == 0 ||
+	    dev->policy_key == 0) {
+		as_cmd_fail_status(ctx, AS_STATUS_DEVICE_NOT_PROVISIONED, 449,
+				   "Device not provisioned");
+	} else {
+		as_cmd_fail_status(ctx, AS_STATUS_INVALID_POLICY_KEY, 449,
+			t_strdup_printf("Invalid policy key %u",
+					ctx->req->policy_key));
+	}
+	return FALSE;
+}
+
+static int
+as_cmd_decode(struct as_cmd_context *ctx, const buffer_t *payload)
+{
+	const char *error;
+
+	if (payload->used == 0) {
+		if ((ctx->cmd->flags & AS_CMD_FLAG_EMPTY_BODY_OK) != 0)
+			return 0;
+		as_cmd_fail_status(ctx, AS_STATUS_INVALID_CONTENT, 400,
+				   "Empty request body");
+		return -1;
+	}
+	if (wbxml_decode(ctx->pool, payload->data, payload->used,
+			 &as_wbxml_limits, &ctx->root, &error) < 0) {
+		as_cmd_fail_status(ctx, AS_STATUS_INVALID_WBXML, 400,
+			t_strdup_printf("Invalid WBXML (%zu bytes): %s",
+					payload->used, error));
+		return -1;
+	}
+	if (ctx->root->tag != ctx->cmd->response_tag) {
+		as_cmd_fail_status(ctx, AS_STATUS_INVALID_XML, 400,
+			t_strdup_printf("Unexpected root element %s",
+				t_strdup(wbxml_tag_name(ctx->root->tag))));
+		return -1;
+	}
+	if (event_want_debug_log(ctx->event)) {
+		string_t *xml = t_str_new(256);
+
+		wbxml_node_to_xml(xml, ctx->root);
+		e_debug(ctx->event, "Request:\n%s", str_c(xml));
+	}
+	return 0;
+}
+
+int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
+		       const struct ip_addr *remote_ip, bool ssl,
+		       const char **error_r)
+{
+	struct as_user_lookup lookup;
+	const char *error;
+	enum as_command_result result;
+	int ret;
+
+	ctx->cmd = as_command_find(ctx->req->cmd);
+	if (ctx->cmd == NULL) {
+		e_info(ctx->event, "501: Unknown command %s",
+		       str_sanitize(ctx->req->cmd, 32));
+		as_cmd_fail_http(ctx, 501, "Not Implemented");
+		*error_r = "Unknown command";
+		return -1;
+	}
+	if (as_cmd_decode(ctx, payload) < 0) {
+		*error_r = "Invalid request body";
+		return -1;
+	}
+
+	i_zero(&lookup);
+	lookup.username = ctx->username;
+	lookup.remote_ip = *remote_ip;
+	lookup.secured = ssl;
+	lookup.event_parent = ctx->event;
+	ctx->user = p_new(ctx->pool, struct as_user, 1);
+	ret = as_user_open(&lookup, ctx->user, &error);
+	if (ret <= 0) {
+		if (ret == 0)
+			error = "User not found in userdb";
+		e_error(ctx->event, "Couldn't open user: %s", error);
+		as_cmd_fail_http(ctx, ret == 0 ? 403 : 500,
+				 ret == 0 ? "Forbidden" : "Internal Server Error");
+		*error_r = error;
+		return -1;
+	}
+	ctx->mail_user = ctx->user->mail_user;
+
+	if (as_cmd_device_update(ctx, &error) < 0) {
+		e_error(ctx->event, "State store: %s", error);
+		as_cmd_fail_http(ctx, 500, "Internal Server Error");
+		*error_r = error;
+		return -1;
+	}
+	if (!as_cmd_policy_check(ctx)) {
+		*error_r = "Policy check failed";
+		return -1;
+	}
+
+	T_BEGIN {
+		result = ctx->cmd->func(ctx);
+	} T_END;
+	switch (result) {
+	case AS_CMD_DONE:
+		as_cmd_finish(ctx);
+		break;
+	case AS_CMD_PENDING:
+		i_assert(!ctx->finished);
+		break;
+	case AS_CMD_FAILED:
+		as_cmd_fail_http(ctx, 500, "Internal Server Error");
+		break;
+	}
+	return 0;
+}
+
+void as_cmd_context_destroy(struct as_cmd_context **_ctx)
+{
+	struct as_cmd_context *ctx = *_ctx;
+
+	*_ctx = NULL;
+	if (!ctx->finished && ctx->abort != NULL) {
+		ctx->aborted = TRUE;
+		e_debug(ctx->event, "Client went away while the command "
+			"was pending");
+		ctx->abort(ctx);
+	}
+	if (ctx->writer != NULL)
+		wbxml_writer_abort(&ctx->writer);
+	if (ctx->user != NULL)
+		as_user_close(ctx->user);
+	buffer_free(&ctx->response);
+}

@@ -1,0 +1,83 @@
+#ifndef AS_FOLDERS_H
+#define AS_FOLDERS_H
+
+#include "guid.h"
+#include "mail-storage.h"
+
+struct as_cmd_context;
+struct mailbox;
+
+/* EAS folder types (MS-ASCMD 2.2.3.186.3) */
+enum as_folder_type {
+	AS_FOLDER_TYPE_USER_GENERIC = 1,
+	AS_FOLDER_TYPE_INBOX = 2,
+	AS_FOLDER_TYPE_DRAFTS = 3,
+	AS_FOLDER_TYPE_DELETED = 4,
+	AS_FOLDER_TYPE_SENT = 5,
+	AS_FOLDER_TYPE_OUTBOX = 6,
+	AS_FOLDER_TYPE_TASKS = 7,
+	AS_FOLDER_TYPE_CALENDAR = 8,
+	AS_FOLDER_TYPE_CONTACTS = 9,
+	AS_FOLDER_TYPE_NOTES = 10,
+	AS_FOLDER_TYPE_JOURNAL = 11,
+	AS_FOLDER_TYPE_USER_MAIL = 12,
+	AS_FOLDER_TYPE_USER_CALENDAR = 13,
+	AS_FOLDER_TYPE_USER_CONTACTS = 14,
+	AS_FOLDER_TYPE_USER_TASKS = 15,
+	AS_FOLDER_TYPE_USER_JOURNAL = 16,
+	AS_FOLDER_TYPE_USER_NOTES = 17,
+	AS_FOLDER_TYPE_UNKNOWN = 18,
+	AS_FOLDER_TYPE_RECIPIENT_CACHE = 19,
+};
+
+/* One folder of the user's private namespace as EAS sees it. */
+struct as_folder_info {
+	const char *server_id;	/* short stable id from the mailbox GUID */
+	const char *parent_id;	/* "0" at the top level */
+	const char *display_name; /* last hierarchy component */
+	const char *vname;	/* full mailbox name, for mailbox_alloc() */
+	unsigned int type;	/* enum as_folder_type */
+	/* Mailbox GUID; for \NoSelect parents (which have none) a stable
+	   id derived from the name, see as-folders.c */
+	guid_128_t guid;
+	/* \NoSelect parent: listed so its children have a parent, but it
+	   holds no messages and can't be opened */
+	bool noselect:1;
+};
+ARRAY_DEFINE_TYPE(as_folder_info, struct as_folder_info);
+
+/* All folders of the private namespace (selectable ones; parents that
+   are \NoSelect are included so children have a parent). Returns 0 or -1
+   with error_r. Allocated from ctx->pool. */
+int as_folders_list(struct as_cmd_context *ctx,
+		    ARRAY_TYPE(as_folder_info) *folders_r,
+		    const char **error_r);
+/* Find a folder by its server id. Returns 1 found, 0 not found (unknown
+   id or the mailbox no longer exists), -1 error. */
+int as_folders_lookup(struct as_cmd_context *ctx, const char *server_id,
+		      struct as_folder_info *folder_r, const char **error_r);
+/* Open the folder's mailbox (mailbox_alloc + mailbox_open). Returns 0 or
+   -1 (mailbox deleted meanwhile, or error) with error_r. */
+int as_folders_open(struct as_cmd_context *ctx,
+		    const struct as_folder_info *folder,
+		    enum mailbox_flags flags, struct mailbox **box_r,
+		    const char **error_r);
+
+/* The inbox namespace, where all EAS folders live. */
+struct mail_namespace *as_folders_namespace(struct as_cmd_context *ctx);
+/* The folder that has this full mailbox name. Returns 1 found, 0 no such
+   mailbox, -1 error. */
+int as_folders_lookup_vname(struct as_cmd_context *ctx, const char *vname,
+			    struct as_folder_info *folder_r,
+			    const char **error_r);
+/* Default folders (Inbox, Drafts, Deleted Items, Sent Items, Outbox,
+   ...) can't be renamed, moved or deleted by the client. */
+bool as_folder_type_is_default(unsigned int type);
+/* EAS folder type for a /private/vendor/kolab/folder-type METADATA value
+   ("event", "contact.default", ...). Returns FALSE for "mail" and
+   unknown values. Hook for groupware folders: not used by
+   as_folders_list() yet. */
+bool as_folders_groupware_type(const char *folder_type,
+			       unsigned int *type_r);
+
+#endif

@@ -1,0 +1,37 @@
+#ifndef AS_SETTINGS_H
+#define AS_SETTINGS_H
+
+struct mail_user_settings;
+
+/* Service-wide settings, read from the plugin { } block so that doveconf
+   accepts them without a settings module (activesync_* names). */
+struct as_settings {
+	const char *state_dir;
+	const char *auth_socket_path;
+	const char *realm;
+	/* Ping heartbeat bounds in seconds */
+	unsigned int ping_min_heartbeat;
+	unsigned int ping_max_heartbeat;
+	/* Maximum folders a Ping may watch */
+	unsigned int ping_max_folders;
+	/* Largest request body accepted */
+	uoff_t max_request_size;
+	/* Largest Sync WindowSize honoured */
+	unsigned int max_window_size;
+	/* Seconds a verified password stays cached (hashed) */
+	unsigned int auth_cache_ttl;
+	/* Require Provision (policy key) before other commands */
+	bool provisioning;
+	bool debug;
+};
+
+extern const struct as_settings as_default_settings;
+
+/* Fill set_r from the plugin settings; unset keys keep their defaults.
+   Returns -1 with error_r on an invalid value. */
+int as_settings_read(const struct mail_user_settings *user_set,
+		     const char *base_dir, const char *state_dir,
+		     pool_t pool, struct as_settings *set_r,
+		     const char **error_r);
+
+#endif

@@ -1,0 +1,141 @@
+/* Copyright (c) the dovecot-activesync authors, see AUTHORS */
+
+#include "lib.h"
+#include "ioloop.h"
+#include "restrict-access.h"
+#include "master-service.h"
+#include "master-service-settings.h"
+#include "mail-storage-service.h"
+#include "mail-user.h"
+#include "http-server.h"
+#include "as-settings.h"
+#include "as-store.h"
+#include "as-auth.h"
+#include "as-user.h"
+#include "as-client.h"
+
+#define AS_CLIENT_IDLE_TIMEOUT_MSECS (5 * 60 * 1000)
+
+static struct mail_storage_service_ctx *storage_service;
+static struct as_service as_service_global;
+static struct event_category event_category_activesync = {
+	.name = "activesync",
+};
+static pool_t as_settings_pool;
+
+static void client_connected(struct master_service_connection *conn)
+{
+	master_service_client_connection_accept(conn);
+	(void)as_client_create(conn);
+}
+
+static void main_settings_read(struct as_settings *set_r)
+{
+	const struct master_service_settings *master_set;
+	const struct setting_parser_info *user_info;
+	const struct setting_parser_context *set_parser;
+	const struct mail_user_settings *user_set;
+	struct mail_storage_service_input input;
+	const char *error;
+	pool_t pool;
+
+	i_zero(&input);
+	input.service = "activesync";
+	input.module = "mail";
+	input.username = "";
+
+	pool = pool_alloconly_create("activesync service settings", 4096);
+	if (mail_storage_service_read_settings(storage_service, &input, pool,
+					       &user_info, &set_parser,
+					       &error) < 0)
+		i_fatal("%s", error);
+	user_set = master_service_settings_parser_get_others(master_service,
+							     set_parser)[0];
+	master_set = master_service_settings_get(master_service);
+	if (as_settings_read(user_set, master_set->base_dir,
+			     master_set->state_dir, as_settings_pool,
+			     set_r, &error) < 0)
+		i_fatal("%s", error);
+	pool_unref(&pool);
+}
+
+static void main_init(void)
+{
+	static const struct setting_parser_info *set_roots[] = { NULL };
+	struct as_settings *set;
+	struct as_store_settings store_set;
+	struct http_server_settings http_set;
+	const char *error;
+
+	as_settings_pool = pool_alloconly_create("activesync settings", 1024);
+	storage_service = mail_storage_service_init(master_service, set_roots,
+		MAIL_STORAGE_SERVICE_FLAG_USERDB_LOOKUP |
+		MAIL_STORAGE_SERVICE_FLAG_TEMP_PRIV_DROP |
+		MAIL_STORAGE_SERVICE_FLAG_ALLOW_ROOT |
+		MAIL_STORAGE_SERVICE_FLAG_ENABLE_CORE_DUMPS |
+		MAIL_STORAGE_SERVICE_FLAG_NO_CHDIR |
+		MAIL_STORAGE_SERVICE_FLAG_NO_LOG_INIT |
+		MAIL_STORAGE_SERVICE_FLAG_NO_IDLE_TIMEOUT);
+	as_user_service_init(storage_service);
+
+	set = p_new(as_settings_pool, struct as_settings, 1);
+	main_settings_read(set);
+
+	as_service = &as_service_global;
+	as_service->set = set;
+	as_service->event = event_create(NULL);
+	event_add_category(as_service->event, &event_category_activesync);
+	if (set->debug)
+		event_set_forced_debug(as_service->event, TRUE);
+
+	i_zero(&store_set);
+	store_set.dir = set->state_dir;
+	if (as_store_open(&store_set, &as_service->store, &error) < 0)
+		i_fatal("activesync_state_dir %s: %s", set->state_dir, error);
+
+	as_auth_init(set->auth_socket_path, set->auth_cache_ttl,
+		     as_service->event);
+
+	i_zero(&http_set);
+	http_set.max_client_idle_time_msecs = AS_CLIENT_IDLE_TIMEOUT_MSECS;
+	/* two, so that the connection is still read while a Ping is held
+	   and a client that goes away is noticed at once */
+	http_set.max_pipelined_requests = 2;
+	http_set.request_limits.max_payload_size = set->max_request_size;
+	http_set.event = as_service->event;
+	http_set.debug = set->debug;
+	as_service->http_server = http_server_init(&http_set);
+}
+
+static void main_deinit(void)
+{
+	as_clients_destroy_all();
+	http_server_deinit(&as_service->http_server);
+	as_auth_deinit();
+	as_store_close(&as_service->store);
+	event_unref(&as_service->event);
+	mail_storage_service_deinit(&storage_service);
+	pool_unref(&as_settings_pool);
+}
+
+int main(int argc, char *argv[])
+{
+	enum master_service_flags service_flags =
+		MASTER_SERVICE_FLAG_KEEP_CONFIG_OPEN;
+
+	master_service = master_service_init("activesync", service_flags,
+					     &argc, &argv, "");
+	if (master_getopt(master_service) > 0)
+		return FATAL_DEFAULT;
+	master_service_init_log(master_service);
+
+	restrict_access_by_env(RESTRICT_ACCESS_FLAG_ALLOW_ROOT, NULL);
+	restrict_access_allow_coredumps(TRUE);
+
+	main_init();
+	master_service_init_finish(master_service);
+	master_service_run(master_service, client_connected);
+	main_deinit();
+	master_service_deinit(&master_service);
+	return 0;
+}
