@@ -368,7 +368,9 @@ int as_request_parse_query(pool_t pool, const char *query,
 		*error_r = "Missing query";
 		return -1;
 	}
-	if (strchr(query, '=') != NULL && strstr(query, "Cmd=") != NULL)
+	/* base64 has no '&' and never starts with "Cmd=" (it would decode
+	   to a version byte of 10) */
+	if (strchr(query, '&') != NULL || strncasecmp(query, "Cmd=", 4) == 0)
 		ret = as_request_parse_plain(pool, query, req_r, error_r);
 	else
 		ret = as_request_parse_base64(pool, query, req_r, error_r);
