@@ -523,9 +523,7 @@ static int sync_client_commands(struct sync_mail_run *run)
 		}
 	}
 
-	t = mailbox_transaction_begin(run->box,
-				      MAILBOX_TRANSACTION_FLAG_EXTERNAL,
-				      "activesync sync");
+	t = mailbox_transaction_begin(run->box, 0, "activesync sync");
 	mail = mail_alloc(t, 0, NULL);
 	wbxml_node_foreach_child(commands, cmd) {
 		server_id = wbxml_node_child_text(cmd, EAS_AIRSYNC_SERVERID);
@@ -831,6 +829,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 		new_state.uid_next = run->state.uid_next;
 		array_append_array(&new_extra.pending_changes,
 				   &run->extra.pending_changes);
+		new_extra.full = run->extra.full || filter_changed;
 	}
 
 	i_zero(&params);

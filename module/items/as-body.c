@@ -378,10 +378,9 @@ int as_body_parse(pool_t pool, struct mail *mail, size_t max_text_size,
 			/* end of this part's header */
 			message_part_data_parse_from_header(part_pool,
 				block.part, &limits, NULL);
-			T_BEGIN {
-				ctx.cur_kind = body_part_classify(&ctx,
-								  block.part);
-			} T_END;
+			/* no data stack frame here: the caller may pass a
+			   data stack pool */
+			ctx.cur_kind = body_part_classify(&ctx, block.part);
 		}
 		if (!message_decoder_decode_next_block(decoder, &block,
 						       &decoded))
@@ -401,7 +400,8 @@ int as_body_parse(pool_t pool, struct mail *mail, size_t max_text_size,
 	}
 	/* attached messages are not decoded: use their raw size */
 	atts = array_get_modifiable(&info_r->attachments, &count);
-	att_parts = array_front(&ctx.att_parts);
+	att_parts = array_get(&ctx.att_parts, &i);
+	i_assert(i == count);
 	for (i = 0; i < count; i++) {
 		const struct message_part *part = att_parts[i];
 

@@ -60,6 +60,7 @@ search_uids(struct mailbox *box, const ARRAY_TYPE(seq_range) *uidset,
 		arg->value.search_flags = MAIL_SEARCH_ARG_FLAG_UTC_TIMES;
 	}
 
+	mail_search_args_init(args, box, FALSE, NULL);
 	t = mailbox_transaction_begin(box, 0, "activesync sync changes");
 	search_ctx = mailbox_search_init(t, args, NULL, 0, NULL);
 	mail_search_args_unref(&args);
