@@ -181,10 +181,13 @@ XML_PROLOG = ('<?xml version="1.0" encoding="utf-8"?>\n'
 #   Provision:DeviceEncryptionEnabled
 #                       page 14 token 0x10 has two names in MS-ASWBXML;
 #                       since 12.1 it is "RequireStorageCardEncryption"
+#   Email:FlagStatus    MS-ASWBXML page 2 token 0x3B is "Status"
 # Opaque data (e.g. ComposeMail:Mime) is printed as base64 text by
 # wbxml2xml; our decoder is expected to do the same.
 NAME_ALIASES = {
     ("Email:", "Reply-To"): ("Email:", "ReplyTo"),
+    # Email 0x3B, the Flag's status, is "FlagStatus" in libwbxml
+    ("Email:", "FlagStatus"): ("Email:", "Status"),
     ("ComposeMail:", "MIME"): ("ComposeMail:", "Mime"),
     ("Provision:", "DeviceEncryptionEnabled"):
         ("Provision:", "RequireStorageCardEncryption"),
@@ -313,7 +316,9 @@ def canonical(elem):
     mapped, so two decoders' output compares equal when it means the
     same document."""
     ns, name = NAME_ALIASES.get(_split(elem.tag), _split(elem.tag))
-    text = (elem.text or "").strip()
+    # XML end-of-line handling turns a raw CR LF into LF, while a
+    # character reference &#13; keeps the CR: compare without CRs.
+    text = (elem.text or "").replace("\r\n", "\n").strip()
     return (ns, name, text, tuple(canonical(c) for c in elem))
 
 
