@@ -336,14 +336,18 @@ static int as_folders_list_names(struct mail_namespace *ns,
 	iter = mailbox_list_iter_init(ns->list, "*",
 				      MAILBOX_LIST_ITER_RETURN_SPECIALUSE);
 	while ((info = mailbox_list_iter_next(iter)) != NULL) {
-		if ((info->flags & MAILBOX_NONEXISTENT) != 0 ||
+		/* a new user's INBOX is listed as \NonExistent until it is
+		   first opened (which creates it) */
+		if (((info->flags & MAILBOX_NONEXISTENT) != 0 &&
+		     !as_folders_is_inbox(ns, info->vname)) ||
 		    info->ns != ns)
 			continue;
 		if (hash_table_lookup(names, info->vname) != NULL)
 			continue;
 		entry = array_append_space(entries);
 		entry->vname = t_strdup(info->vname);
-		entry->noselect = (info->flags & MAILBOX_NOSELECT) != 0;
+		entry->noselect = (info->flags & MAILBOX_NOSELECT) != 0 &&
+			!as_folders_is_inbox(ns, info->vname);
 		hash_table_insert(names, entry->vname, POINTER_CAST(1));
 		if (!entry->noselect) {
 			as_folders_special_add(special, entry->vname,
@@ -354,6 +358,15 @@ static int as_folders_list_names(struct mail_namespace *ns,
 		*error_r = t_strdup_printf("Listing mailboxes failed: %s",
 			mailbox_list_get_last_internal_error(ns->list, NULL));
 		ret = -1;
+	}
+
+	/* The INBOX always exists for EAS; a new user's INBOX may not be
+	   listed before it was first opened (opening creates it). */
+	if (ret == 0 && (ns->flags & NAMESPACE_FLAG_INBOX_USER) != 0 &&
+	    hash_table_lookup(names, (const char *)"INBOX") == NULL) {
+		entry = array_append_space(entries);
+		entry->vname = "INBOX";
+		hash_table_insert(names, entry->vname, POINTER_CAST(1));
 	}
 
 	/* A child whose parent wasn't listed (\NonExistent) still needs a
