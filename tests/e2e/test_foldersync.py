@@ -314,6 +314,13 @@ def test_folder_create(dc):
     child_id = xrequire(r, "FolderCreate/ServerId")
     assert "Created/Child" in imap_mailboxes(dc, c)
 
+    # non-ASCII names arrive as UTF-8 and are stored as such
+    r = folder_create(c, child_key, "0", "Gr\u00fc\u00dfe \u2713")
+    assert status_of(r, "FolderCreate") == "1", r
+    child_key = xrequire(r, "FolderCreate/SyncKey")
+    listed = dc.doveadm("mailbox", "list", "-u", c.user).splitlines()
+    assert "Gr\u00fc\u00dfe \u2713" in listed, listed
+
     # the next FolderSync doesn't add them again
     again = sync_ok(c, child_key)
     assert again.count == 0 and again.key == child_key, again.resp
@@ -474,3 +481,62 @@ def test_folder_delete_errors(dc):
     assert status_of(r, "FolderDelete") == "10", r
     assert imap_mailboxes(dc, c) == before
     assert sync_ok(c, key).count == 0
+
+
+def test_noselect_parent(dc):
+    # With Maildir++ "Outer/Inner" can exist without "Outer": IMAP lists
+    # Outer as \Noselect.  The device still gets Outer as the parent, with
+    # an id that stays the same.
+    c = new_account(dc, "noselect")
+    dc.doveadm("mailbox", "create", "-u", c.user, "Outer/Inner")
+    flags = imap_mailboxes(dc, c)
+    assert "Outer/Inner" in flags, flags
+    ch = sync_ok(c, "0")
+    outer = ch.by_name("Outer")
+    inner = ch.by_name("Inner")
+    assert outer["parent_id"] == "0", ch.resp
+    assert inner["parent_id"] == outer["server_id"], ch.resp
+    again = sync_ok(c, "0")
+    assert again.by_name("Outer")["server_id"] == outer["server_id"]
+    assert sync_ok(c, again.key).count == 0
+
+    # a folder can be created below it
+    r = folder_create(c, again.key, outer["server_id"], "Second")
+    assert status_of(r, "FolderCreate") == "1", r
+    assert "Outer/Second" in imap_mailboxes(dc, c)
+    key = xrequire(r, "FolderCreate/SyncKey")
+    assert sync_ok(c, key).count == 0
+
+
+def test_many_folders_deep_tree(dc):
+    c = new_account(dc, "many")
+    names = ["Deep"]
+    for depth in range(1, 6):
+        names.append(names[-1] + "/L%d" % depth)
+    names += ["Flat %02d" % i for i in range(40)]
+    imap = dc.imap(c.user, c.password)
+    try:
+        for n in names:
+            typ, data = imap.create(quoted(n))
+            assert typ == "OK", (n, data)
+    finally:
+        imap.logout()
+    # doveadm takes UTF-8 names (IMAP would need modified UTF-7)
+    names.append("Unicode \u00e4\u00f6\u00fc \u65e5\u672c")
+    dc.doveadm("mailbox", "create", "-u", c.user, names[-1])
+    ch = sync_ok(c, "0")
+    by_id = {f["server_id"]: f for f in ch.adds}
+    # every parent exists and comes before its child
+    seen = set()
+    for f in ch.adds:
+        assert f["parent_id"] == "0" or f["parent_id"] in seen, f
+        seen.add(f["server_id"])
+    leaf = ch.by_name("L5")
+    depth = 0
+    f = leaf
+    while f["parent_id"] != "0":
+        f = by_id[f["parent_id"]]
+        depth += 1
+    assert depth == 5 and f["name"] == "Deep", (depth, f)
+    ch.by_name("Unicode \u00e4\u00f6\u00fc \u65e5\u672c")
+    assert len(ch.adds) == 5 + len(names)
