@@ -23,6 +23,7 @@
 #include "mail-storage.h"
 #include "as-command.h"
 #include "as-folders.h"
+#include "push/as-watch.h"
 #include "sync/as-sync-options.h"
 #include "sync/as-sync-changes.h"
 #include "items/as-email.h"
@@ -94,7 +95,17 @@ struct sync_context {
 	struct as_cmd_context *ctx;
 	struct wbxml_writer *w;
 	unsigned int default_window_size;
+	ARRAY(struct sync_collection) colls;
+
+	/* Wait / HeartbeatInterval: the request is held until a collection
+	   has changes or wait_secs pass (then an empty response) */
+	unsigned int wait_secs;
+	struct as_watch *watch;
+	struct timeout *to_wait;
 };
+
+/* Changes arriving in a burst are looked at once */
+#define AS_SYNC_WAIT_DEBOUNCE_MSECS 500
 
 struct sync_mail_run {
 	struct sync_context *sctx;
@@ -326,8 +337,8 @@ sync_state_put(struct sync_context *sctx, const struct sync_collection *coll,
    isn't (Status 3), -1 on error. */
 static int
 sync_state_get(struct sync_context *sctx, const struct sync_collection *coll,
-	       struct as_collection_state *state_r, bool *replay_r,
-	       const char **error_r)
+	       pool_t pool, struct as_collection_state *state_r,
+	       bool *replay_r, const char **error_r)
 {
 	struct as_cmd_context *ctx = sctx->ctx;
 	unsigned int latest;
@@ -348,7 +359,7 @@ sync_state_get(struct sync_context *sctx, const struct sync_collection *coll,
 		*replay_r = TRUE;
 	else
 		return 0;
-	return as_store_collection_get(ctx->store, ctx->pool, ctx->username,
+	return as_store_collection_get(ctx->store, pool, ctx->username,
 				       ctx->req->device_id,
 				       coll->collection_id, coll->sync_key,
 				       state_r, error_r);
@@ -988,7 +999,8 @@ static void sync_collection(struct sync_context *sctx,
 		return;
 	}
 
-	ret = sync_state_get(sctx, coll, &run.state, &run.replay, &error);
+	ret = sync_state_get(sctx, coll, pool_datastack_create(), &run.state,
+			     &run.replay, &error);
 	if (ret <= 0) {
 		if (ret < 0) {
 			e_error(ctx->event, "Sync: state store: %s", error);
@@ -1048,13 +1060,20 @@ static void sync_write_top_status(struct sync_context *sctx,
 }
 
 /* Wait (minutes) / HeartbeatInterval (seconds) range check. Returns -1
-   and writes Status 14 with the violated limit. */
+   and writes Status 14 with the violated limit (4 if both are given). */
 static int sync_check_wait(struct sync_context *sctx,
 			   const struct wbxml_node *root)
 {
 	const char *value;
 	unsigned int num;
 
+	if (wbxml_node_child(root, EAS_AIRSYNC_WAIT) != NULL &&
+	    wbxml_node_child(root, EAS_AIRSYNC_HEARTBEATINTERVAL) != NULL) {
+		e_info(sctx->ctx->event, "Sync: both Wait and "
+		       "HeartbeatInterval");
+		sync_write_top_status(sctx, AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+		return -1;
+	}
 	value = wbxml_node_child_text(root, EAS_AIRSYNC_WAIT);
 	if (value != NULL) {
 		if (str_to_uint(value, &num) < 0 || num < AS_SYNC_WAIT_MIN) {
@@ -1067,6 +1086,7 @@ static int sync_check_wait(struct sync_context *sctx,
 					      AS_SYNC_WAIT_MAX);
 			return -1;
 		}
+		sctx->wait_secs = num * 60;
 	}
 	value = wbxml_node_child_text(root, EAS_AIRSYNC_HEARTBEATINTERVAL);
 	if (value != NULL) {
@@ -1081,51 +1101,193 @@ static int sync_check_wait(struct sync_context *sctx,
 					      AS_SYNC_HEARTBEAT_MAX);
 			return -1;
 		}
+		sctx->wait_secs = num;
 	}
 	return 0;
 }
 
+/* ---- Wait / HeartbeatInterval ---- */
+
+/* Would a Sync of this collection now send or do anything? Errors count
+   as "yes": they are answered at once. */
+static bool sync_collection_has_work(struct sync_context *sctx,
+				     struct sync_collection *coll)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+	struct as_folder_info folder;
+	struct as_collection_state state;
+	struct sync_state_extra extra;
+	struct as_sync_changes_input in;
+	struct as_sync_changes changes;
+	struct mailbox *box;
+	struct mailbox_status status;
+	const char *error;
+	bool replay, work;
+
+	if (coll->sync_key == 0 || coll->commands != NULL)
+		return TRUE;
+	if (as_folders_lookup(ctx, coll->collection_id, &folder, &error) <= 0)
+		return TRUE;
+	if (sync_state_get(sctx, coll, pool_datastack_create(), &state,
+			   &replay, &error) <= 0 || replay)
+		return TRUE;
+	if (!sync_is_mail_folder(&folder) || !coll->get_changes)
+		return FALSE;
+	sync_state_extra_read(state.options, &extra);
+	if (coll->have_options &&
+	    !as_sync_options_filter_equals(&coll->options, &extra.options))
+		return TRUE;
+	if (!array_is_created(&state.uids))
+		t_array_init(&state.uids, 1);
+
+	if (as_folders_open(ctx, &folder, 0, &box, &error) < 0)
+		return TRUE;
+	if (mailbox_enable(box, MAILBOX_FEATURE_CONDSTORE) < 0 ||
+	    sync_mailbox_status(box, &status) < 0 ||
+	    status.uidvalidity != state.uid_validity)
+		work = TRUE;
+	else {
+		i_zero(&in);
+		in.box = box;
+		in.status = &status;
+		in.state = &state;
+		in.full = extra.full;
+		in.pending_changes = &extra.pending_changes;
+		in.since = as_sync_filter_since(extra.options.filter_type,
+						ioloop_time);
+		if (as_sync_changes_none(&in))
+			work = FALSE;
+		else if (as_sync_changes_compute(pool_datastack_create(), &in,
+						 &changes, &error) < 0)
+			work = TRUE;
+		else
+			work = as_sync_changes_count(&changes) > 0;
+	}
+	mailbox_free(&box);
+	return work;
+}
+
+static bool sync_have_work(struct sync_context *sctx)
+{
+	struct sync_collection *coll;
+	bool work = FALSE;
+
+	array_foreach_modifiable(&sctx->colls, coll) {
+		T_BEGIN {
+			work = sync_collection_has_work(sctx, coll);
+		} T_END;
+		if (work)
+			break;
+	}
+	return work;
+}
+
+static void sync_write_response(struct sync_context *sctx)
+{
+	struct sync_collection *coll;
+
+	wbxml_start(sctx->w, EAS_AIRSYNC_SYNC);
+	wbxml_start(sctx->w, EAS_AIRSYNC_COLLECTIONS);
+	array_foreach_modifiable(&sctx->colls, coll) T_BEGIN {
+		sync_collection(sctx, coll);
+	} T_END;
+	wbxml_end(sctx->w);
+	wbxml_end(sctx->w);
+}
+
+static void sync_wait_free(struct sync_context *sctx)
+{
+	if (sctx->watch != NULL)
+		as_watch_deinit(&sctx->watch);
+	timeout_remove(&sctx->to_wait);
+	sctx->ctx->abort = NULL;
+}
+
+static void sync_wait_finish(struct sync_context *sctx, bool work)
+{
+	sync_wait_free(sctx);
+	/* nothing changed: an empty response, the device keeps its keys */
+	if (work) T_BEGIN {
+		sync_write_response(sctx);
+	} T_END;
+	as_cmd_finish(sctx->ctx);
+}
+
+static void
+sync_wait_changed(const ARRAY_TYPE(const_string) *changed_vnames ATTR_UNUSED,
+		  struct sync_context *sctx)
+{
+	if (sync_have_work(sctx))
+		sync_wait_finish(sctx, TRUE);
+}
+
+static void sync_wait_timeout(struct sync_context *sctx)
+{
+	sync_wait_finish(sctx, sync_have_work(sctx));
+}
+
+static void sync_wait_abort(struct as_cmd_context *ctx)
+{
+	sync_wait_free(ctx->cmd_context);
+}
+
+static void sync_wait_start(struct sync_context *sctx)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+
+	e_debug(ctx->event, "Sync: no changes, waiting up to %u secs",
+		sctx->wait_secs);
+	sctx->watch = as_watch_init(ctx->mail_user, ctx->event,
+				    AS_SYNC_WAIT_DEBOUNCE_MSECS,
+				    sync_wait_changed, sctx);
+	sctx->to_wait = timeout_add(sctx->wait_secs * 1000,
+				    sync_wait_timeout, sctx);
+	ctx->cmd_context = sctx;
+	ctx->abort = sync_wait_abort;
+}
+
 enum as_command_result cmd_sync(struct as_cmd_context *ctx)
 {
-	struct sync_context sctx;
+	struct sync_context *sctx;
 	const struct wbxml_node *root = ctx->root, *collections, *node;
-	ARRAY(struct sync_collection) colls;
 	struct sync_collection *coll;
 	const char *value, *error;
 	unsigned int count = 0;
 
-	i_zero(&sctx);
-	sctx.ctx = ctx;
-	sctx.w = ctx->writer;
-	sctx.default_window_size = AS_SYNC_DEFAULT_WINDOW_SIZE;
+	/* lives as long as the request (held Syncs) */
+	sctx = p_new(ctx->pool, struct sync_context, 1);
+	sctx->ctx = ctx;
+	sctx->w = ctx->writer;
+	sctx->default_window_size = AS_SYNC_DEFAULT_WINDOW_SIZE;
+	p_array_init(&sctx->colls, ctx->pool, 8);
 
 	if (root == NULL) {
 		/* An empty Sync repeats the previous request; we don't keep
 		   it, so the device must send the full request. */
 		e_debug(ctx->event, "Sync: empty request, asking for a "
 			"full one");
-		sync_write_top_status(&sctx, AS_SYNC_STATUS_INCOMPLETE_REQUEST,
+		sync_write_top_status(sctx, AS_SYNC_STATUS_INCOMPLETE_REQUEST,
 				      -1);
 		return AS_CMD_DONE;
 	}
 	if (root->tag != EAS_AIRSYNC_SYNC) {
 		e_info(ctx->event, "Sync: wrong root element");
-		sync_write_top_status(&sctx, AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+		sync_write_top_status(sctx, AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
 		return AS_CMD_DONE;
 	}
-	if (sync_check_wait(&sctx, root) < 0)
+	if (sync_check_wait(sctx, root) < 0)
 		return AS_CMD_DONE;
 	value = wbxml_node_child_text(root, EAS_AIRSYNC_WINDOWSIZE);
 	if (value != NULL) {
-		if (str_to_uint(value, &sctx.default_window_size) < 0 ||
-		    sctx.default_window_size > 512) {
+		if (str_to_uint(value, &sctx->default_window_size) < 0 ||
+		    sctx->default_window_size > 512) {
 			e_info(ctx->event, "Sync: invalid WindowSize");
-			sync_write_top_status(&sctx,
+			sync_write_top_status(sctx,
 				AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
 			return AS_CMD_DONE;
 		}
-		if (sctx.default_window_size == 0)
-			sctx.default_window_size = AS_SYNC_DEFAULT_WINDOW_SIZE;
+		if (sctx->default_window_size == 0)
+			sctx->default_window_size = AS_SYNC_DEFAULT_WINDOW_SIZE;
 	}
 	collections = wbxml_node_child(root, EAS_AIRSYNC_COLLECTIONS);
 	if (wbxml_node_child(root, EAS_AIRSYNC_PARTIAL) != NULL ||
@@ -1133,46 +1295,43 @@ enum as_command_result cmd_sync(struct as_cmd_context *ctx)
 		/* partial requests build on a cached request we don't keep */
 		e_debug(ctx->event, "Sync: partial request, asking for a "
 			"full one");
-		sync_write_top_status(&sctx, AS_SYNC_STATUS_INCOMPLETE_REQUEST,
+		sync_write_top_status(sctx, AS_SYNC_STATUS_INCOMPLETE_REQUEST,
 				      -1);
 		return AS_CMD_DONE;
 	}
 
-	t_array_init(&colls, 8);
 	wbxml_node_foreach_child(collections, node) {
 		if (node->tag != EAS_AIRSYNC_COLLECTION) {
 			e_info(ctx->event, "Sync: unexpected element in "
 			       "Collections");
-			sync_write_top_status(&sctx,
+			sync_write_top_status(sctx,
 				AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
 			return AS_CMD_DONE;
 		}
 		if (++count > AS_SYNC_MAX_COLLECTIONS) {
 			e_info(ctx->event, "Sync: too many collections");
-			sync_write_top_status(&sctx,
+			sync_write_top_status(sctx,
 				AS_SYNC_STATUS_TOO_MANY_COLLECTIONS, -1);
 			return AS_CMD_DONE;
 		}
-		coll = array_append_space(&colls);
-		if (sync_collection_parse(&sctx, node, coll, &error) < 0) {
+		coll = array_append_space(&sctx->colls);
+		if (sync_collection_parse(sctx, node, coll, &error) < 0) {
 			e_info(ctx->event, "Sync: protocol error: %s", error);
-			sync_write_top_status(&sctx,
+			sync_write_top_status(sctx,
 				AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
 			return AS_CMD_DONE;
 		}
 	}
 	if (count == 0) {
 		e_info(ctx->event, "Sync: no collections");
-		sync_write_top_status(&sctx, AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+		sync_write_top_status(sctx, AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
 		return AS_CMD_DONE;
 	}
 
-	wbxml_start(sctx.w, EAS_AIRSYNC_SYNC);
-	wbxml_start(sctx.w, EAS_AIRSYNC_COLLECTIONS);
-	array_foreach_modifiable(&colls, coll) T_BEGIN {
-		sync_collection(&sctx, coll);
-	} T_END;
-	wbxml_end(sctx.w);
-	wbxml_end(sctx.w);
+	if (sctx->wait_secs > 0 && !sync_have_work(sctx)) {
+		sync_wait_start(sctx);
+		return AS_CMD_PENDING;
+	}
+	sync_write_response(sctx);
 	return AS_CMD_DONE;
 }

@@ -669,3 +669,56 @@ def test_multiple_collections(dc):
     assert [xtext(e, "Status") for e in colls] == ["1", "1", "12"], resp
     assert [xtext(e, "CollectionId") for e in colls] == \
         [inbox, trash, "424242"], resp
+
+
+def test_wait_held_until_new_mail(dc):
+    import threading
+    c = new_account(dc, "wait")
+    inbox = folders(c)[T_INBOX]
+    r = start(c, inbox, options=body_pref(1))
+    key = r.key
+    out = {}
+
+    def held():
+        out["r"] = sync_request(c, inbox, key, top="<Wait>1</Wait>")
+    th = threading.Thread(target=held)
+    t0 = time.monotonic()
+    th.start()
+    time.sleep(1.5)
+    assert th.is_alive(), "Sync with Wait answered without changes: %r" % (
+        out.get("r"),)
+    deliver_plain(dc, c, "Wake up")
+    th.join(30)
+    assert not th.is_alive()
+    elapsed = time.monotonic() - t0
+    res = Result(out["r"]).ok()
+    assert [xtext(a, "ApplicationData/Email:Subject")
+            for a in res.adds] == ["Wake up"], res.resp
+    assert elapsed < 20, elapsed
+    # with changes already there, Wait doesn't delay
+    deliver_plain(dc, c, "Already here")
+    t0 = time.monotonic()
+    res = Result(sync_request(c, inbox, res.key,
+                              top="<HeartbeatInterval>300"
+                              "</HeartbeatInterval>")).ok()
+    assert len(res.adds) == 1 and time.monotonic() - t0 < 5, res.resp
+    # both Wait and HeartbeatInterval: protocol error
+    resp = sync_request(c, inbox, res.key, top="<Wait>5</Wait>"
+                        "<HeartbeatInterval>300</HeartbeatInterval>")
+    assert xrequire(resp, "Sync/Status") == "4", resp
+
+
+def test_wait_expires_with_empty_response(dc):
+    c = new_account(dc, "waitexp")
+    inbox = folders(c)[T_INBOX]
+    r = start(c, inbox, options=body_pref(1))
+    t0 = time.monotonic()
+    resp = sync_request(c, inbox, r.key,
+                        top="<HeartbeatInterval>60</HeartbeatInterval>")
+    elapsed = time.monotonic() - t0
+    # nothing happened: an empty 200 response after the interval
+    assert resp.status == 200 and resp.body == b"", resp
+    assert 55 <= elapsed < 90, elapsed
+    # the device keeps its key
+    r2 = sync(c, inbox, r.key).ok()
+    assert r2.key == str(int(r.key) + 1), r2.resp
