@@ -16,6 +16,7 @@
 #include "str.h"
 #include "strnum.h"
 #include "str-sanitize.h"
+#include "strescape.h"
 #include "ioloop.h"
 #include "seq-range-array.h"
 #include "imap-seqset.h"
@@ -69,14 +70,14 @@ struct sync_response {
 };
 
 struct sync_collection {
-	const struct wbxml_node *node;
 	const char *sync_key_str;
 	unsigned int sync_key;
 	const char *collection_id;
 	const char *class_name;
 	bool deletes_as_moves;
-	bool get_changes;
-	unsigned int window_size;
+	bool get_changes, get_changes_set;
+	/* WindowSize as requested (0 = not given) and as used */
+	unsigned int req_window_size, window_size;
 	bool have_options;
 	struct as_sync_options options;
 	const struct wbxml_node *commands;
@@ -95,11 +96,14 @@ struct sync_context {
 	struct as_cmd_context *ctx;
 	struct wbxml_writer *w;
 	unsigned int default_window_size;
+	/* top-level WindowSize as requested, 0 = not given */
+	unsigned int req_window_size;
 	ARRAY(struct sync_collection) colls;
 
 	/* Wait / HeartbeatInterval: the request is held until a collection
 	   has changes or wait_secs pass (then an empty response) */
 	unsigned int wait_secs;
+	bool wait_given;
 	struct as_watch *watch;
 	struct timeout *to_wait;
 };
@@ -182,16 +186,33 @@ static int parse_bool_elem(const char *value, bool *result_r)
 	return 0;
 }
 
+/* Defaults that depend on the SyncKey and the request's WindowSize */
+static void sync_collection_finish(struct sync_context *sctx,
+				   struct sync_collection *coll)
+{
+	if (str_to_uint(coll->sync_key_str, &coll->sync_key) < 0) {
+		/* not one of ours: answered with Status 3 */
+		coll->sync_key = UINT_MAX;
+	}
+	/* GetChanges defaults to TRUE, except with SyncKey 0 */
+	if (!coll->get_changes_set)
+		coll->get_changes = coll->sync_key != 0;
+	coll->window_size = coll->req_window_size != 0 ?
+		coll->req_window_size : sctx->default_window_size;
+	if (coll->window_size > sctx->ctx->set->max_window_size)
+		coll->window_size = sctx->ctx->set->max_window_size;
+	if (coll->window_size == 0)
+		coll->window_size = 1;
+}
+
 static int
 sync_collection_parse(struct sync_context *sctx, const struct wbxml_node *node,
 		      struct sync_collection *coll, const char **error_r)
 {
 	const struct wbxml_node *child;
 	const char *value;
-	bool get_changes_set = FALSE;
 
 	i_zero(coll);
-	coll->node = node;
 	coll->deletes_as_moves = TRUE;
 	wbxml_node_foreach_child(node, child) {
 		value = wbxml_node_text(child);
@@ -216,11 +237,11 @@ sync_collection_parse(struct sync_context *sctx, const struct wbxml_node *node,
 				*error_r = "Invalid GetChanges";
 				return -1;
 			}
-			get_changes_set = TRUE;
+			coll->get_changes_set = TRUE;
 			break;
 		case EAS_AIRSYNC_WINDOWSIZE:
-			if (str_to_uint(value, &coll->window_size) < 0 ||
-			    coll->window_size > 512) {
+			if (str_to_uint(value, &coll->req_window_size) < 0 ||
+			    coll->req_window_size > 512) {
 				*error_r = "Invalid WindowSize";
 				return -1;
 			}
@@ -249,19 +270,7 @@ sync_collection_parse(struct sync_context *sctx, const struct wbxml_node *node,
 		*error_r = "Collection without CollectionId";
 		return -1;
 	}
-	if (str_to_uint(coll->sync_key_str, &coll->sync_key) < 0) {
-		/* not one of ours: answered with Status 3 */
-		coll->sync_key = UINT_MAX;
-	}
-	/* GetChanges defaults to TRUE, except with SyncKey 0 */
-	if (!get_changes_set)
-		coll->get_changes = coll->sync_key != 0;
-	if (coll->window_size == 0)
-		coll->window_size = sctx->default_window_size;
-	if (coll->window_size > sctx->ctx->set->max_window_size)
-		coll->window_size = sctx->ctx->set->max_window_size;
-	if (coll->window_size == 0)
-		coll->window_size = 1;
+	sync_collection_finish(sctx, coll);
 	return 0;
 }
 
@@ -1043,6 +1052,132 @@ static void sync_collection(struct sync_context *sctx,
 		sync_write_collection_status(sctx, coll, status);
 }
 
+/* ---- the cached request (empty and partial Syncs) ---- */
+
+/* The last Sync request of a device, without SyncKeys and Commands. An
+   empty request repeats it, a partial one adds to it (MS-ASCMD 4.5.10,
+   4.5.11). It is kept as the options string of a pseudo collection, so
+   it needs nothing new in the store and goes away with the device. */
+#define AS_SYNC_REQUEST_CACHE_ID "#sync-request"
+#define AS_SYNC_REQUEST_CACHE_VERSION "1"
+
+static void sync_request_cache_save(struct sync_context *sctx)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+	struct as_collection_state state;
+	const struct sync_collection *coll;
+	string_t *str = t_str_new(256), *opts = t_str_new(128);
+	const char *error;
+
+	str_printfa(str, "%s\t%u\t%u\n", AS_SYNC_REQUEST_CACHE_VERSION,
+		    sctx->wait_given ? sctx->wait_secs : 0,
+		    sctx->req_window_size);
+	array_foreach(&sctx->colls, coll) {
+		str_truncate(opts, 0);
+		if (coll->have_options)
+			as_sync_options_write(opts, &coll->options);
+		str_printfa(str, "%s\t%s\t%u\t%s\t%d\t%s\n",
+			    str_tabescape(coll->collection_id),
+			    coll->class_name == NULL ? "" :
+			    str_tabescape(coll->class_name),
+			    coll->req_window_size,
+			    !coll->get_changes_set ? "-" :
+			    coll->get_changes ? "1" : "0",
+			    coll->deletes_as_moves ? 1 : 0,
+			    coll->have_options ? str_tabescape(str_c(opts)) :
+			    "-");
+	}
+	i_zero(&state);
+	t_array_init(&state.uids, 1);
+	state.options = str_c(str);
+	if (as_store_collection_put(ctx->store, ctx->username,
+				    ctx->req->device_id,
+				    AS_SYNC_REQUEST_CACHE_ID, 1, &state,
+				    &error) < 0)
+		e_error(ctx->event, "Sync: caching the request failed: %s",
+			error);
+}
+
+static bool
+sync_colls_have(struct sync_context *sctx, const char *collection_id)
+{
+	const struct sync_collection *coll;
+
+	array_foreach(&sctx->colls, coll) {
+		if (strcmp(coll->collection_id, collection_id) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Add the cached collections the request doesn't name, each with the
+   SyncKey the device holds (the latest). Returns 1 if there was a cached
+   request, 0 if not, -1 on error. */
+static int sync_request_cache_load(struct sync_context *sctx)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+	struct as_collection_state state;
+	struct sync_collection *coll;
+	const char *const *lines, *const *f, *error;
+	unsigned int num, latest;
+	int ret;
+
+	ret = as_store_collection_get(ctx->store, pool_datastack_create(),
+				      ctx->username, ctx->req->device_id,
+				      AS_SYNC_REQUEST_CACHE_ID, 1, &state,
+				      &error);
+	if (ret <= 0) {
+		if (ret < 0)
+			e_error(ctx->event, "Sync: reading the cached "
+				"request failed: %s", error);
+		return ret;
+	}
+	lines = t_strsplit(state.options, "\n");
+	f = t_strsplit_tabescaped(lines[0]);
+	if (str_array_length(f) != 3 ||
+	    strcmp(f[0], AS_SYNC_REQUEST_CACHE_VERSION) != 0)
+		return 0;
+	if (!sctx->wait_given && str_to_uint(f[1], &num) == 0 && num > 0) {
+		sctx->wait_secs = num;
+		sctx->wait_given = TRUE;
+	}
+	if (sctx->req_window_size == 0 && str_to_uint(f[2], &num) == 0 &&
+	    num > 0 && num <= 512) {
+		sctx->req_window_size = num;
+		sctx->default_window_size = num;
+	}
+	for (lines++; *lines != NULL; lines++) {
+		if (**lines == '\0')
+			continue;
+		f = t_strsplit_tabescaped(*lines);
+		if (str_array_length(f) != 6 || sync_colls_have(sctx, f[0]))
+			continue;
+		if (as_store_collection_latest(ctx->store, ctx->username,
+					       ctx->req->device_id, f[0],
+					       &latest, &error) <= 0)
+			continue; /* never synced (or reset): skip */
+		coll = array_append_space(&sctx->colls);
+		coll->collection_id = p_strdup(ctx->pool, f[0]);
+		if (*f[1] != '\0')
+			coll->class_name = p_strdup(ctx->pool, f[1]);
+		coll->sync_key_str = p_strdup(ctx->pool, dec2str(latest));
+		if (str_to_uint(f[2], &coll->req_window_size) < 0 ||
+		    coll->req_window_size > 512)
+			coll->req_window_size = 0;
+		if (strcmp(f[3], "-") != 0) {
+			coll->get_changes_set = TRUE;
+			coll->get_changes = strcmp(f[3], "1") == 0;
+		}
+		coll->deletes_as_moves = strcmp(f[4], "1") == 0;
+		if (strcmp(f[5], "-") != 0) {
+			coll->have_options = TRUE;
+			as_sync_options_read(f[5], &coll->options);
+		}
+		sync_collection_finish(sctx, coll);
+	}
+	return 1;
+}
+
 /* ---- the command ---- */
 
 static void sync_write_top_status(struct sync_context *sctx,
@@ -1087,6 +1222,7 @@ static int sync_check_wait(struct sync_context *sctx,
 			return -1;
 		}
 		sctx->wait_secs = num * 60;
+		sctx->wait_given = TRUE;
 	}
 	value = wbxml_node_child_text(root, EAS_AIRSYNC_HEARTBEATINTERVAL);
 	if (value != NULL) {
@@ -1102,6 +1238,7 @@ static int sync_check_wait(struct sync_context *sctx,
 			return -1;
 		}
 		sctx->wait_secs = num;
+		sctx->wait_given = TRUE;
 	}
 	return 0;
 }
@@ -1246,13 +1383,46 @@ static void sync_wait_start(struct sync_context *sctx)
 	ctx->abort = sync_wait_abort;
 }
 
+/* Returns -1 after writing the error status. */
+static int sync_parse_collections(struct sync_context *sctx,
+				  const struct wbxml_node *collections)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+	const struct wbxml_node *node;
+	struct sync_collection *coll;
+	const char *error;
+
+	wbxml_node_foreach_child(collections, node) {
+		if (node->tag != EAS_AIRSYNC_COLLECTION) {
+			e_info(ctx->event, "Sync: unexpected element in "
+			       "Collections");
+			sync_write_top_status(sctx,
+				AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+			return -1;
+		}
+		if (array_count(&sctx->colls) >= AS_SYNC_MAX_COLLECTIONS) {
+			e_info(ctx->event, "Sync: too many collections");
+			sync_write_top_status(sctx,
+				AS_SYNC_STATUS_TOO_MANY_COLLECTIONS, -1);
+			return -1;
+		}
+		coll = array_append_space(&sctx->colls);
+		if (sync_collection_parse(sctx, node, coll, &error) < 0) {
+			e_info(ctx->event, "Sync: protocol error: %s", error);
+			sync_write_top_status(sctx,
+				AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 enum as_command_result cmd_sync(struct as_cmd_context *ctx)
 {
 	struct sync_context *sctx;
-	const struct wbxml_node *root = ctx->root, *collections, *node;
-	struct sync_collection *coll;
-	const char *value, *error;
-	unsigned int count = 0;
+	const struct wbxml_node *root = ctx->root, *collections = NULL;
+	const char *value;
+	bool partial;
 
 	/* lives as long as the request (held Syncs) */
 	sctx = p_new(ctx->pool, struct sync_context, 1);
@@ -1262,71 +1432,62 @@ enum as_command_result cmd_sync(struct as_cmd_context *ctx)
 	p_array_init(&sctx->colls, ctx->pool, 8);
 
 	if (root == NULL) {
-		/* An empty Sync repeats the previous request; we don't keep
-		   it, so the device must send the full request. */
-		e_debug(ctx->event, "Sync: empty request, asking for a "
-			"full one");
-		sync_write_top_status(sctx, AS_SYNC_STATUS_INCOMPLETE_REQUEST,
-				      -1);
-		return AS_CMD_DONE;
-	}
-	if (root->tag != EAS_AIRSYNC_SYNC) {
-		e_info(ctx->event, "Sync: wrong root element");
-		sync_write_top_status(sctx, AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
-		return AS_CMD_DONE;
-	}
-	if (sync_check_wait(sctx, root) < 0)
-		return AS_CMD_DONE;
-	value = wbxml_node_child_text(root, EAS_AIRSYNC_WINDOWSIZE);
-	if (value != NULL) {
-		if (str_to_uint(value, &sctx->default_window_size) < 0 ||
-		    sctx->default_window_size > 512) {
-			e_info(ctx->event, "Sync: invalid WindowSize");
+		/* an empty request repeats the cached one */
+		partial = TRUE;
+	} else {
+		if (root->tag != EAS_AIRSYNC_SYNC) {
+			e_info(ctx->event, "Sync: wrong root element");
 			sync_write_top_status(sctx,
 				AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
 			return AS_CMD_DONE;
 		}
-		if (sctx->default_window_size == 0)
-			sctx->default_window_size = AS_SYNC_DEFAULT_WINDOW_SIZE;
-	}
-	collections = wbxml_node_child(root, EAS_AIRSYNC_COLLECTIONS);
-	if (wbxml_node_child(root, EAS_AIRSYNC_PARTIAL) != NULL ||
-	    collections == NULL) {
-		/* partial requests build on a cached request we don't keep */
-		e_debug(ctx->event, "Sync: partial request, asking for a "
-			"full one");
-		sync_write_top_status(sctx, AS_SYNC_STATUS_INCOMPLETE_REQUEST,
-				      -1);
-		return AS_CMD_DONE;
+		if (sync_check_wait(sctx, root) < 0)
+			return AS_CMD_DONE;
+		value = wbxml_node_child_text(root, EAS_AIRSYNC_WINDOWSIZE);
+		if (value != NULL) {
+			if (str_to_uint(value, &sctx->req_window_size) < 0 ||
+			    sctx->req_window_size > 512) {
+				e_info(ctx->event, "Sync: invalid WindowSize");
+				sync_write_top_status(sctx,
+					AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+				return AS_CMD_DONE;
+			}
+			if (sctx->req_window_size > 0)
+				sctx->default_window_size =
+					sctx->req_window_size;
+		}
+		collections = wbxml_node_child(root, EAS_AIRSYNC_COLLECTIONS);
+		/* without Collections it's a partial request too */
+		partial = collections == NULL ||
+			wbxml_node_child(root, EAS_AIRSYNC_PARTIAL) != NULL;
 	}
 
-	wbxml_node_foreach_child(collections, node) {
-		if (node->tag != EAS_AIRSYNC_COLLECTION) {
-			e_info(ctx->event, "Sync: unexpected element in "
-			       "Collections");
+	if (collections != NULL &&
+	    sync_parse_collections(sctx, collections) < 0)
+		return AS_CMD_DONE;
+	if (partial) {
+		if (sync_request_cache_load(sctx) <= 0) {
+			e_debug(ctx->event, "Sync: %s request without a "
+				"cached one, asking for a full one",
+				root == NULL ? "empty" : "partial");
 			sync_write_top_status(sctx,
-				AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
-			return AS_CMD_DONE;
-		}
-		if (++count > AS_SYNC_MAX_COLLECTIONS) {
-			e_info(ctx->event, "Sync: too many collections");
-			sync_write_top_status(sctx,
-				AS_SYNC_STATUS_TOO_MANY_COLLECTIONS, -1);
-			return AS_CMD_DONE;
-		}
-		coll = array_append_space(&sctx->colls);
-		if (sync_collection_parse(sctx, node, coll, &error) < 0) {
-			e_info(ctx->event, "Sync: protocol error: %s", error);
-			sync_write_top_status(sctx,
-				AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+				AS_SYNC_STATUS_INCOMPLETE_REQUEST, -1);
 			return AS_CMD_DONE;
 		}
 	}
-	if (count == 0) {
+	if (array_count(&sctx->colls) == 0) {
 		e_info(ctx->event, "Sync: no collections");
-		sync_write_top_status(sctx, AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
+		sync_write_top_status(sctx, partial ?
+				      AS_SYNC_STATUS_INCOMPLETE_REQUEST :
+				      AS_SYNC_STATUS_PROTOCOL_ERROR, -1);
 		return AS_CMD_DONE;
 	}
+	if (array_count(&sctx->colls) > AS_SYNC_MAX_COLLECTIONS) {
+		sync_write_top_status(sctx,
+				      AS_SYNC_STATUS_TOO_MANY_COLLECTIONS, -1);
+		return AS_CMD_DONE;
+	}
+	sync_request_cache_save(sctx);
 
 	if (sctx->wait_secs > 0 && !sync_have_work(sctx)) {
 		sync_wait_start(sctx);

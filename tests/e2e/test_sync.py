@@ -537,7 +537,8 @@ def test_bad_requests(dc):
                         top="<HeartbeatInterval>10</HeartbeatInterval>")
     assert xrequire(resp, "Sync/Status") == "14", resp
     assert xrequire(resp, "Sync/Limit") == "60", resp
-    # empty body: the client must send the full request
+    # empty body, nothing usable cached (only the unknown collection):
+    # the client must send the full request
     resp = c.request_provisioned("Sync", None)
     assert resp.status == 200 and xrequire(resp, "Sync/Status") == "13", \
         resp
@@ -722,3 +723,36 @@ def test_wait_expires_with_empty_response(dc):
     # the device keeps its key
     r2 = sync(c, inbox, r.key).ok()
     assert r2.key == str(int(r.key) + 1), r2.resp
+
+
+def test_empty_and_partial_requests_use_cached_request(dc):
+    c = new_account(dc, "cache")
+    f = folders(c)
+    inbox, trash = f[T_INBOX], f[T_DELETED]
+    # a new device has nothing cached
+    resp = c.request_provisioned("Sync", None)
+    assert xrequire(resp, "Sync/Status") == "13", resp
+
+    r = start(c, inbox, options=body_pref(1, size=4))
+    deliver_plain(dc, c, "Via empty request", "abcdefgh\n")
+    # empty request = the last one, with the key the device holds
+    e = Result(c.request_provisioned("Sync", None)).ok()
+    assert xtext(e.coll, "CollectionId") == inbox, e.resp
+    assert e.key == str(int(r.key) + 1), e.resp
+    assert [xtext(a, "ApplicationData/Email:Subject")
+            for a in e.adds] == ["Via empty request"], e.resp
+    # the Options of the state still apply (truncated to 4 bytes)
+    assert xtext(e.adds[0], "ApplicationData/AirSyncBase:Body/"
+                 "AirSyncBase:Data") == "abcd", e.resp
+
+    # partial request: Trash is added, Inbox comes from the cache
+    resp = c.request_provisioned(
+        "Sync", '<Sync xmlns="AirSync:"><Collections><Collection>'
+        '<SyncKey>0</SyncKey><CollectionId>%s</CollectionId>'
+        '</Collection></Collections><Partial/></Sync>' % trash)
+    colls = {xtext(x, "CollectionId"): x
+             for x in xall(resp, "Collections/Collection")}
+    assert set(colls) == {inbox, trash}, resp
+    assert xtext(colls[trash], "SyncKey") == "1", resp
+    assert xtext(colls[inbox], "SyncKey") == str(int(e.key) + 1), resp
+    assert all(xtext(x, "Status") == "1" for x in colls.values()), resp
