@@ -246,14 +246,15 @@ sync_collection_parse(struct sync_context *sctx, const struct wbxml_node *node,
 				return -1;
 			}
 			break;
-		case EAS_AIRSYNC_OPTIONS:
-			if (!coll->have_options)
-				as_sync_options_init(&coll->options);
-			if (as_sync_options_parse(child, &coll->options,
-						  error_r) < 0)
+		case EAS_AIRSYNC_OPTIONS: {
+			int ret = as_sync_options_parse(child, &coll->options,
+							error_r);
+			if (ret < 0)
 				return -1;
-			coll->have_options = TRUE;
+			if (ret > 0)
+				coll->have_options = TRUE;
 			break;
+		}
 		case EAS_AIRSYNC_COMMANDS:
 			coll->commands = child;
 			break;

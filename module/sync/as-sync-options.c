@@ -152,7 +152,7 @@ int as_sync_options_parse(const struct wbxml_node *options,
 			break;
 		}
 	}
-	return 0;
+	return 1;
 }
 
 static void write_size(string_t *dest, uoff_t size)

@@ -31,9 +31,9 @@ struct as_sync_options {
 
 void as_sync_options_init(struct as_sync_options *opts_r);
 
-/* Parse a collection's Options element. Returns 0, or -1 with error_r when
-   it is malformed (the caller answers Status 4). Options of other classes
-   (SMS in 14.x) are skipped. */
+/* Parse a collection's Options element. Returns 1 if opts were set, 0 if
+   the Options are for another class (SMS in 14.x; opts untouched), or -1
+   with error_r when they are malformed (the caller answers Status 4). */
 int as_sync_options_parse(const struct wbxml_node *options,
 			  struct as_sync_options *opts, const char **error_r);
 
