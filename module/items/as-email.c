@@ -7,6 +7,7 @@
 #include "array.h"
 #include "istream.h"
 #include "istream-crlf.h"
+#include "unichar.h"
 #include "message-address.h"
 #include "message-header-decode.h"
 #include "imap-base-subject.h"
@@ -74,6 +75,21 @@ bool as_email_parse_server_id(const char *server_id, const char *folder_id,
 	if (str_to_uint32(server_id + len + 1, uid_r) < 0 || *uid_r == 0)
 		return FALSE;
 	return TRUE;
+}
+
+/* Headers may carry raw 8-bit bytes in any charset: what goes to the
+   device must be valid UTF-8. */
+static const char *utf8_valid(const char *str)
+{
+	string_t *dest;
+
+	if (str == NULL)
+		return NULL;
+	dest = t_str_new(strlen(str) + 8);
+	if (uni_utf8_get_valid_data((const unsigned char *)str, strlen(str),
+				    dest))
+		return str;
+	return str_c(dest);
 }
 
 static const char *header_decode(const char *value)
@@ -425,7 +441,13 @@ static int email_fields_read(struct mail *mail,
 		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
 		return -1;
 	}
-	f->display_to = str_len(display_to) == 0 ? NULL : str_c(display_to);
+	f->display_to = str_len(display_to) == 0 ? NULL :
+		utf8_valid(str_c(display_to));
+	f->to = utf8_valid(f->to);
+	f->cc = utf8_valid(f->cc);
+	f->from = utf8_valid(f->from);
+	f->reply_to = utf8_valid(f->reply_to);
+	f->subject = utf8_valid(f->subject);
 	if (f->subject != NULL) {
 		f->thread_topic = imap_get_base_subject_cased(
 			pool_datastack_create(), f->subject, &is_reply);
@@ -467,7 +489,7 @@ write_attachments(struct wbxml_writer *w, const struct as_email *f,
 	array_foreach(&f->info.attachments, att) {
 		wbxml_start(w, EAS_AIRSYNCBASE_ATTACHMENT);
 		wbxml_elem_str(w, EAS_AIRSYNCBASE_DISPLAYNAME,
-			       att->display_name);
+			       utf8_valid(att->display_name));
 		wbxml_elem_str(w, EAS_AIRSYNCBASE_FILEREFERENCE,
 			       t_strdup_printf("%s:%u:%s", params->folder_id,
 					       uid, att->part_number));

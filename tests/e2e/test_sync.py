@@ -756,3 +756,25 @@ def test_empty_and_partial_requests_use_cached_request(dc):
     assert xtext(colls[trash], "SyncKey") == "1", resp
     assert xtext(colls[inbox], "SyncKey") == str(int(e.key) + 1), resp
     assert all(xtext(x, "Status") == "1" for x in colls.values()), resp
+
+
+def test_raw_8bit_headers_become_valid_utf8(dc):
+    c = new_account(dc, "raw8")
+    inbox = folders(c)[T_INBOX]
+    msg = (b"From: =?utf-8?q?J=C3=B6rg?= <joerg@example.test>\r\n"
+           b"To: " + c.user.encode() + b"\r\n"
+           b"Subject: Caf\xe9 raw\r\n"
+           b"MIME-Version: 1.0\r\n"
+           b"Content-Type: text/plain; charset=windows-1252\r\n"
+           b"Content-Transfer-Encoding: 8bit\r\n\r\n"
+           b"Gr\xfc\xdfe \x80 5\r\n")
+    dc.deliver(c.user, msg)
+    r = start(c, inbox, options=body_pref(1))
+    a = r.adds[0]
+    subject = xtext(a, "ApplicationData/Email:Subject")
+    assert subject.startswith("Caf") and subject.endswith(" raw"), subject
+    assert xtext(a, "ApplicationData/Email:From") == \
+        '"J\u00f6rg" <joerg@example.test>'
+    # the body is converted from its charset
+    assert xtext(a, "ApplicationData/AirSyncBase:Body/AirSyncBase:Data") \
+        == "Gr\u00fc\u00dfe \u20ac 5", r.resp
