@@ -6,6 +6,7 @@
 #include "ioloop.h"
 #include "str.h"
 #include "strnum.h"
+#include "str-sanitize.h"
 #include "time-util.h"
 #include "mail-storage.h"
 #include "as-command.h"
@@ -19,8 +20,10 @@
    A folder "has changes" when its UIDVALIDITY, UIDNEXT or HIGHESTMODSEQ
    differs from the device's latest collection state for it, or when the
    device has no state for it at all (Exchange reports such folders too:
-   the device has to Sync them). The watch is armed before the first
-   comparison, so a change between the two is never missed.
+   the device has to Sync them). A state without UIDVALIDITY (Sync of a
+   folder class it has no items for) never reports changes. The watch is
+   armed before the first comparison, so a change between the two is
+   never missed.
 
    One Ping per device: a new Ping from the same user and device ends the
    previous one (Status 1). The registry of held Pings is per process;
@@ -153,7 +156,7 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 					 folder->info.server_id, &sync_key,
 					 &error);
 	if (ret < 0) {
-		e_error(ctx->event, "Ping: %s", error);
+		e_error(ctx->event, "%s", error);
 		return PING_CHECK_ERROR;
 	}
 	if (ret == 0 || sync_key == 0) {
@@ -165,11 +168,17 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 				      folder->info.server_id, sync_key,
 				      &state, &error);
 	if (ret < 0) {
-		e_error(ctx->event, "Ping: %s", error);
+		e_error(ctx->event, "%s", error);
 		return PING_CHECK_ERROR;
 	}
 	if (ret == 0)
 		return PING_CHECK_CHANGED;
+	if (state.uid_validity == 0) {
+		/* Sync keeps no mailbox position for this folder (classes
+		   without a converter yet: the device has all Sync can give
+		   it); reporting it would make the device loop. */
+		return PING_CHECK_UNCHANGED;
+	}
 
 	if (as_folders_open(ctx, &folder->info, MAILBOX_FLAG_READONLY,
 			    &box, &error) < 0) {
@@ -179,17 +188,17 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 		if (ret == 0)
 			return PING_CHECK_GONE;
 		if (ret > 0) {
-			e_error(ctx->event, "Ping: Opening folder %s failed",
+			e_error(ctx->event, "Opening folder %s failed",
 				folder->info.vname);
 		} else {
-			e_error(ctx->event, "Ping: %s", error);
+			e_error(ctx->event, "%s", error);
 		}
 		return PING_CHECK_ERROR;
 	}
 	/* pick up changes not yet in the index (e.g. maildir files put
 	   there by other software); cheap when nothing changed */
 	if (mailbox_sync(box, MAILBOX_SYNC_FLAG_FAST) < 0) {
-		e_error(ctx->event, "Ping: Syncing folder %s failed: %s",
+		e_error(ctx->event, "Syncing folder %s failed: %s",
 			folder->info.vname,
 			mailbox_get_last_internal_error(box, NULL));
 		mailbox_free(&box);
@@ -202,7 +211,7 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 	if (status.uidvalidity != state.uid_validity ||
 	    status.uidnext != state.uid_next ||
 	    status.highest_modseq != state.highest_modseq) {
-		e_debug(ctx->event, "Ping: folder %s (%s) changed: "
+		e_debug(ctx->event, "Folder %s (%s) changed: "
 			"uidvalidity %u/%u uidnext %u/%u modseq %"PRIu64
 			"/%"PRIu64, folder->info.server_id, folder->info.vname,
 			status.uidvalidity, state.uid_validity,
@@ -278,7 +287,7 @@ static void ping_finish(struct ping_context *ping, unsigned int status)
 		ping_write_changes(ping);
 	else
 		ping_write_status(ctx, status);
-	e_debug(ctx->event, "Ping: answered Status %u after %d ms", status,
+	e_debug(ctx->event, "Answered Status %u after %d ms", status,
 		timeval_diff_msecs(&ioloop_timeval, &ping->start_time));
 	as_cmd_finish(ctx);
 }
@@ -287,7 +296,7 @@ static void ping_abort(struct as_cmd_context *ctx)
 {
 	struct ping_context *ping = ctx->cmd_context;
 
-	e_debug(ctx->event, "Ping: client went away, releasing held Ping");
+	e_debug(ctx->event, "Client went away, releasing held Ping");
 	ping_cleanup(ping);
 }
 
@@ -331,14 +340,15 @@ ping_parse(struct as_cmd_context *ctx, struct ping_request *req_r)
 	if (root == NULL)
 		return 0;
 	if (root->tag != EAS_PING_PING) {
-		e_info(ctx->event, "Ping: request is not a Ping document");
+		e_info(ctx->event, "Request is not a Ping document");
 		return PING_STATUS_PROTOCOL_ERROR;
 	}
 	value = wbxml_node_child_text(root, EAS_PING_HEARTBEATINTERVAL);
 	if (value != NULL) {
 		if (str_to_uint(value, &req_r->heartbeat) < 0) {
 			e_info(ctx->event,
-			       "Ping: invalid HeartbeatInterval '%s'", value);
+			       "Invalid HeartbeatInterval '%s'",
+			       str_sanitize(value, 32));
 			return PING_STATUS_PROTOCOL_ERROR;
 		}
 		req_r->heartbeat_given = TRUE;
@@ -351,7 +361,7 @@ ping_parse(struct as_cmd_context *ctx, struct ping_request *req_r)
 			continue;
 		id = wbxml_node_child_text(folder, EAS_PING_ID);
 		if (id == NULL || *id == '\0' || strchr(id, ',') != NULL) {
-			e_info(ctx->event, "Ping: Folder without a valid Id");
+			e_info(ctx->event, "Folder without a valid Id");
 			return PING_STATUS_PROTOCOL_ERROR;
 		}
 		id = p_strdup(ctx->pool, id);
@@ -401,11 +411,11 @@ ping_apply_cache(struct as_cmd_context *ctx, struct ping_request *req)
 
 	if (changed &&
 	    as_store_device_put(ctx->store, dev, &error) < 0) {
-		e_error(ctx->event, "Ping: Failed to save device: %s", error);
+		e_error(ctx->event, "Failed to save device: %s", error);
 		return PING_STATUS_SERVER_ERROR;
 	}
 	if (req->heartbeat == 0 || array_count(&req->folder_ids) == 0) {
-		e_debug(ctx->event, "Ping: no %s given or remembered",
+		e_debug(ctx->event, "No %s given or remembered",
 			req->heartbeat == 0 ? "heartbeat" : "folders");
 		return PING_STATUS_MISSING_PARAMETERS;
 	}
@@ -437,11 +447,12 @@ ping_resolve_folders(struct ping_context *ping,
 		folder = array_append_space(&ping->folders);
 		ret = as_folders_lookup(ctx, id, &folder->info, &error);
 		if (ret < 0) {
-			e_error(ctx->event, "Ping: %s", error);
+			e_error(ctx->event, "%s", error);
 			return PING_STATUS_SERVER_ERROR;
 		}
 		if (ret == 0) {
-			e_info(ctx->event, "Ping: unknown folder id %s", id);
+			e_info(ctx->event, "Unknown folder id %s",
+			       str_sanitize(id, 32));
 			return PING_STATUS_FOLDER_SYNC_REQUIRED;
 		}
 	}
@@ -455,7 +466,7 @@ static void ping_supersede(const char *key)
 
 	if (old != NULL) {
 		e_debug(old->cmd->event,
-			"Ping: ended by a newer Ping of the same device");
+			"Ended by a newer Ping of the same device");
 		ping_finish(old, PING_STATUS_EXPIRED);
 	}
 }
@@ -536,7 +547,7 @@ enum as_command_result cmd_ping(struct as_cmd_context *ctx)
 	ping_registry_add(ping);
 	ctx->cmd_context = ping;
 	ctx->abort = ping_abort;
-	e_debug(ctx->event, "Ping: holding for %u s on %u folder(s)",
+	e_debug(ctx->event, "Holding for %u s on %u folder(s)",
 		ping->heartbeat, array_count(&ping->folders));
 	return AS_CMD_PENDING;
 }

@@ -3,6 +3,7 @@
 #include "lib.h"
 #include "randgen.h"
 #include "strnum.h"
+#include "str-sanitize.h"
 #include "as-command.h"
 #include "policy/as-policy.h"
 
@@ -109,18 +110,25 @@ provision_parse(struct as_cmd_context *ctx, struct provision_request *req_r,
 		return -1;
 	}
 	if (str_to_uint32(key, &req_r->ack_key) < 0) {
-		*error_r = t_strdup_printf("Invalid PolicyKey '%s'", key);
+		*error_r = t_strdup_printf("Invalid PolicyKey '%s'",
+					   str_sanitize(key, 32));
 		return -1;
 	}
 	if (str_to_uint(status, &req_r->ack_status) < 0 ||
 	    req_r->ack_status < PROVISION_ACK_APPLIED ||
 	    req_r->ack_status > PROVISION_ACK_THIRD_PARTY) {
 		*error_r = t_strdup_printf("Invalid Policy Status '%s'",
-					   status);
+					   str_sanitize(status, 32));
 		return -1;
 	}
 	req_r->have_ack = TRUE;
 	return 0;
+}
+
+/* Device-supplied text for the log */
+static const char *provision_log_str(const char *value)
+{
+	return value == NULL ? "-" : str_sanitize(value, 128);
 }
 
 /* settings:DeviceInformation/Set: remember what identifies the device
@@ -146,15 +154,21 @@ provision_device_info(struct as_cmd_context *ctx,
 		ctx->device->user_agent = p_strdup(ctx->pool, value);
 	/* IMEI, FriendlyName, OSLanguage, PhoneNumber, MobileOperator and
 	   EnableOutboundSMS have no place in the device record yet; they
-	   are logged for the admin. */
-	e_debug(ctx->event, "Provision: DeviceInformation model=%s os=%s "
+	   only go to the debug log. */
+	e_debug(ctx->event, "DeviceInformation: model=%s os=%s "
 		"user-agent=%s friendly-name=%s imei=%s os-language=%s "
 		"mobile-operator=%s",
-		ctx->device->model, ctx->device->os, ctx->device->user_agent,
-		wbxml_node_child_text(set, EAS_SETTINGS_FRIENDLYNAME),
-		wbxml_node_child_text(set, EAS_SETTINGS_IMEI),
-		wbxml_node_child_text(set, EAS_SETTINGS_OSLANGUAGE),
-		wbxml_node_child_text(set, EAS_SETTINGS_MOBILEOPERATOR));
+		provision_log_str(ctx->device->model),
+		provision_log_str(ctx->device->os),
+		provision_log_str(ctx->device->user_agent),
+		provision_log_str(wbxml_node_child_text(set,
+			EAS_SETTINGS_FRIENDLYNAME)),
+		provision_log_str(wbxml_node_child_text(set,
+			EAS_SETTINGS_IMEI)),
+		provision_log_str(wbxml_node_child_text(set,
+			EAS_SETTINGS_OSLANGUAGE)),
+		provision_log_str(wbxml_node_child_text(set,
+			EAS_SETTINGS_MOBILEOPERATOR)));
 }
 
 /* RemoteWipe / AccountOnlyRemoteWipe acknowledgement: the device reports
@@ -166,9 +180,9 @@ static void
 provision_wipe_ack(struct as_cmd_context *ctx, const struct wbxml_node *wipe,
 		   const char *what)
 {
-	e_info(ctx->event, "Provision: %s acknowledgement with status %s "
-	       "ignored: no wipe is pending", what,
-	       wbxml_node_child_text(wipe, EAS_PROVISION_STATUS));
+	e_info(ctx->event, "%s acknowledgement with status %s "
+	       "ignored: no wipe is pending", what, provision_log_str(
+		       wbxml_node_child_text(wipe, EAS_PROVISION_STATUS)));
 }
 
 static int provision_device_save(struct as_cmd_context *ctx)
@@ -176,7 +190,7 @@ static int provision_device_save(struct as_cmd_context *ctx)
 	const char *error;
 
 	if (as_store_device_put(ctx->store, ctx->device, &error) < 0) {
-		e_error(ctx->event, "Provision: Failed to save device: %s",
+		e_error(ctx->event, "Failed to save device: %s",
 			error);
 		return -1;
 	}
@@ -213,7 +227,7 @@ static void provision_initial(struct as_cmd_context *ctx)
 	struct as_device *dev = ctx->device;
 
 	dev->pending_policy_key = provision_new_key(dev->policy_key);
-	e_debug(ctx->event, "Provision: sending policy, temporary key %u",
+	e_debug(ctx->event, "Sending policy, temporary key %u",
 		dev->pending_policy_key);
 }
 
@@ -227,7 +241,7 @@ provision_acknowledge(struct as_cmd_context *ctx,
 
 	if (dev->pending_policy_key == 0 ||
 	    req->ack_key != dev->pending_policy_key) {
-		e_info(ctx->event, "Provision: device acknowledged unknown "
+		e_info(ctx->event, "Device acknowledged unknown "
 		       "policy key %u (expected %u)", req->ack_key,
 		       dev->pending_policy_key);
 		return PROVISION_POLICY_STATUS_WRONG_KEY;
@@ -237,12 +251,12 @@ provision_acknowledge(struct as_cmd_context *ctx,
 		   not apply it fully is still allowed in. A configurable
 		   policy that disallows non-provisionable devices answers
 		   Status 139 here. */
-		e_info(ctx->event, "Provision: device applied the policy "
+		e_info(ctx->event, "Device applied the policy "
 		       "only partly (status %u), allowed", req->ack_status);
 	}
 	dev->policy_key = provision_new_key(dev->pending_policy_key);
 	dev->pending_policy_key = 0;
-	e_info(ctx->event, "Provision: device provisioned with policy key %u",
+	e_info(ctx->event, "Device provisioned with policy key %u",
 	       dev->policy_key);
 	return PROVISION_POLICY_STATUS_SUCCESS;
 }
@@ -255,7 +269,7 @@ enum as_command_result cmd_provision(struct as_cmd_context *ctx)
 	bool policy_ok;
 
 	if (provision_parse(ctx, &req, &error) < 0) {
-		e_info(ctx->event, "Provision: %s", error);
+		e_info(ctx->event, "%s", error);
 		as_cmd_write_status(ctx, PROVISION_STATUS_PROTOCOL_ERROR);
 		return AS_CMD_DONE;
 	}
@@ -276,8 +290,8 @@ enum as_command_result cmd_provision(struct as_cmd_context *ctx)
 	if (req.policy_type == NULL) {
 		/* wipe acknowledgement or device information only */
 	} else if (!policy_ok) {
-		e_info(ctx->event, "Provision: unsupported PolicyType '%s'%s",
-		       req.policy_type,
+		e_info(ctx->event, "Unsupported PolicyType '%s'%s",
+		       str_sanitize(req.policy_type, 64),
 		       strcmp(req.policy_type, AS_POLICY_TYPE_XML) == 0 ?
 		       " (EAS 2.5 only)" : "");
 		policy_status = PROVISION_POLICY_STATUS_UNKNOWN_TYPE;

@@ -130,7 +130,7 @@ def wait_held(dc, since, count=1, timeout=15):
     """Wait until `count` Pings are held (debug log) after log offset."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        n = dc.log_since(since).count("Ping: holding for")
+        n = dc.log_since(since).count("Ping: Holding for")
         if n >= count:
             return
         time.sleep(0.05)
@@ -294,6 +294,38 @@ def test_change_in_other_folder_only_reports_that_folder(dc):
     assert [e.text for e in xall(r, "Ping/Folders/Folder")] == [other], r
 
 
+def test_folder_without_items_does_not_loop(dc):
+    """A folder Sync has no items for (here a \\NoSelect parent; calendar
+    and contacts folders until their converters exist) must not wake
+    every Ping once the device synced it."""
+    name = "pingnoselect"
+    user = "%s@example.test" % name
+    password = "pw-" + name
+    dc.add_user(user, password)
+    dc.deliver(user, sample_message("first", to=user))
+    imap = dc.imap(user, password)
+    try:
+        typ, data = imap.create("Projects/2024")
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+    c = dc.eas_client(user, password)
+    r = c.foldersync()
+    ids = {xrequire(a, "DisplayName"): xrequire(a, "ServerId")
+           for a in xall(r, "Changes/Add")}
+    assert "Projects" in ids and "2024" in ids, r
+    inbox = [xrequire(a, "ServerId") for a in xall(r, "Changes/Add")
+             if xrequire(a, "Type") == "2"][0]
+    parent = ids["Projects"]
+    folders = [(inbox, "Email"), (parent, "Email")]
+    sync_all(c, inbox)
+    sync_all(c, parent)
+    t0 = time.monotonic()
+    r = ping(c, 2, folders)
+    assert status_of(r) == "1", r
+    assert time.monotonic() - t0 >= 1.8
+
+
 def test_second_ping_ends_first(dc):
     c, user, _, by_type, _ = setup_device(dc, "pingtwice")
     inbox = by_type["2"]
@@ -345,8 +377,8 @@ def test_dropped_client_is_cleaned_up(dc):
         s.close()
         # the held Ping goes away at the latest when its heartbeat ends
         line = dc.wait_for_log(
-            r"client went away, releasing held Ping|"
-            r"Ping: answered Status 1", timeout=hb + 10, since=mark)
+            r"Client went away, releasing held Ping|"
+            r"Ping: Answered Status 1", timeout=hb + 10, since=mark)
         print("  cleanup: %s" % line.strip()[-100:])
     # the service still answers, and Pinging still works
     assert dc.service_alive()

@@ -86,6 +86,11 @@ def two_phase(dc, version, with_devinfo):
     assert temp_key.isdigit() and int(temp_key) != 0, r
     assert int(temp_key) < 2 ** 32, r
     check_policy_doc(r, float(version))
+    if with_devinfo:
+        dump = dump_devices(dc)
+        assert model.encode() in dump, "device model not stored"
+        assert ("TestOS 1.%s" % version).encode() in dump
+        assert ("TestAgent/%s" % version).encode() in dump
 
     # phase 2: acknowledge the temporary key
     c.policy_key = temp_key
@@ -104,9 +109,11 @@ def two_phase(dc, version, with_devinfo):
     assert r.status == 200, r
     assert xrequire(r, "FolderSync/Status") == "1", r
     if with_devinfo:
+        # later requests keep model and OS (the user agent follows the
+        # HTTP header of each request)
         dump = dump_devices(dc)
-        assert model.encode() in dump, "device model not stored"
-        assert ("TestAgent/%s" % version).encode() in dump
+        assert model.encode() in dump, "device model lost"
+        assert ("TestOS 1.%s" % version).encode() in dump
     return c
 
 
