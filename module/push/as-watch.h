@@ -5,10 +5,12 @@
 
    Wraps mailbox_list_notify on the namespace that holds INBOX (inotify on
    the mailbox list index and INBOX's index log; needs
-   mailbox_list_index = yes). Without list index support it falls back to
+   mailbox_list_index = yes), one per user and process, shared by all
+   watches of the user. Without list index support it falls back to
    polling every mailbox_idle_check_interval. Notifications are coalesced:
-   the callback runs once per burst, debounce_msecs after the first
-   event. */
+   the callbacks run once per burst, debounce_msecs after the first
+   event. The mail_user passed to as_watch_init() must stay valid until
+   as_watch_deinit(). */
 
 struct mail_user;
 struct as_watch;

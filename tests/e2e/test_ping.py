@@ -15,8 +15,8 @@ MAX_HB = 120
 MAX_FOLDERS = 5
 
 INSTANCE = dict(activesync=True, plugin_settings={
-    "activesync_ping_min_heartbeat": str(MIN_HB),
-    "activesync_ping_max_heartbeat": str(MAX_HB),
+    "activesync_ping_min_heartbeat": "%ds" % MIN_HB,
+    "activesync_ping_max_heartbeat": "%ds" % MAX_HB,
     "activesync_ping_max_folders": str(MAX_FOLDERS),
     "activesync_debug": "yes",
 })
@@ -355,6 +355,46 @@ def test_second_ping_ends_first(dc):
     ra = a.wait(15)
     assert status_of(ra) == "1", ra
     assert a.done_at - t0 >= 2.5
+
+
+def test_many_devices_of_one_user(dc):
+    """Several devices of one user share one change watch in the process;
+    every one of them wakes up, also after the device whose connection
+    the watch was using went away."""
+    c, user, password, by_type, _ = setup_device(dc, "pingdevices")
+    inbox = by_type["2"]
+    clients = [c]
+    for _ in range(5):
+        ci = dc.eas_client(user, password)
+        ci.provision()
+        clients.append(ci)
+    for ci in clients:
+        sync_all(ci, inbox)
+    for round_ in range(2):
+        mark = dc.log_offset()
+        bgs = [Background(ping, ci, 60, [(inbox, "Email")])
+               for ci in clients]
+        wait_held(dc, mark, len(clients))
+        if round_ == 1:
+            # end the first held Ping (the watch's owner in all
+            # likelihood) with a new Ping of that device
+            old = bgs[0]
+            bgs[0] = Background(ping, clients[0], 60, [(inbox, "Email")])
+            assert status_of(old.wait(15)) == "1"
+            wait_held(dc, mark, len(clients) + 1)
+        time.sleep(0.3)
+        dc.deliver(user, sample_message("to all %d" % round_, to=user))
+        t_delivered = time.monotonic()
+        for i, bg in enumerate(bgs):
+            r = bg.wait(30)
+            assert status_of(r) == "2", (i, r)
+            assert bg.done_at - t_delivered < 5, \
+                "device %d woke %.1fs after the delivery" % (
+                    i, bg.done_at - t_delivered)
+        print("  round %d: %d devices woken within %.3f s" % (
+            round_, len(bgs), max(b.done_at for b in bgs) - t_delivered))
+        for ci in clients:
+            sync_all(ci, inbox)
 
 
 def test_dropped_client_is_cleaned_up(dc):
