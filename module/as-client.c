@@ -8,6 +8,7 @@
 #include "llist.h"
 #include "str.h"
 #include "str-sanitize.h"
+#include "strescape.h"
 #include "ioloop.h"
 #include "istream.h"
 #include "master-service.h"
@@ -43,6 +44,8 @@ struct as_client_request {
 	struct as_auth_request *auth;
 	const char *username;
 	buffer_t *payload;
+	struct istream *payload_input;
+	struct io *payload_io;
 	struct as_cmd_context *cmd;
 	bool options:1;
 	bool get:1;
@@ -59,6 +62,8 @@ static void as_client_request_free_password(struct as_client_request *creq)
 static void as_client_request_destroyed(struct as_client_request *creq)
 {
 	/* the request is gone: sent, or the connection died */
+	io_remove(&creq->payload_io);
+	i_stream_unref(&creq->payload_input);
 	as_auth_request_abort(&creq->auth);
 	as_client_request_free_password(creq);
 	if (creq->cmd != NULL)
@@ -78,21 +83,33 @@ as_client_request_fail(struct as_client_request *creq, unsigned int status,
 }
 
 static void
-as_client_request_fail_auth(struct as_client_request *creq,
-			    const char *log_reason)
-{
-	if (log_reason != NULL)
-		e_info(creq->event, "401 Unauthorized: %s", log_reason);
-	http_server_request_fail_auth_basic(creq->http_req, "Unauthorized",
-					    as_service->set->realm);
-}
-
-static void
 as_client_add_common_headers(struct http_server_response *resp)
 {
 	http_server_response_add_header(resp, "MS-Server-ActiveSync", "14.3");
 	http_server_response_add_header(resp, "Cache-Control", "private");
 }
+
+static void
+as_client_request_fail_auth(struct as_client_request *creq,
+			    const char *log_reason)
+{
+	struct http_server_response *resp;
+
+	if (log_reason != NULL)
+		e_info(creq->event, "401 Unauthorized: %s", log_reason);
+	/* the realm quoted, as browsers and some devices expect */
+	resp = http_server_response_create(creq->http_req, 401, "Unauthorized");
+	as_client_add_common_headers(resp);
+	http_server_response_add_header(resp, "WWW-Authenticate",
+		t_strdup_printf("Basic realm=\"%s\", charset=\"UTF-8\"",
+				str_escape(as_service->set->realm)));
+	http_server_response_add_header(resp, "Content-Type",
+					"text/plain; charset=utf-8");
+	http_server_response_set_payload_data(resp,
+		(const unsigned char *)"Unauthorized\r\n", 14);
+	http_server_response_submit(resp);
+}
+
 
 static void as_client_send_options(struct as_client_request *creq)
 {
@@ -213,8 +230,43 @@ as_client_auth_callback(enum as_auth_result result, const char *username,
 	as_client_request_run(creq);
 }
 
-static void as_client_request_body_read(struct as_client_request *creq)
+static void as_client_request_payload_stop(struct as_client_request *creq)
 {
+	io_remove(&creq->payload_io);
+	i_stream_unref(&creq->payload_input);
+}
+
+static void as_client_request_payload_input(struct as_client_request *creq)
+{
+	const unsigned char *data;
+	size_t size;
+	int ret;
+
+	while ((ret = i_stream_read_more(creq->payload_input,
+					 &data, &size)) > 0) {
+		if (creq->payload->used + size >
+		    as_service->set->max_request_size) {
+			as_client_request_payload_stop(creq);
+			as_client_request_fail(creq, 413, "Payload Too Large",
+				t_strdup_printf("Request body larger than "
+					"activesync_max_request_size=%"PRIuUOFF_T,
+					as_service->set->max_request_size));
+			return;
+		}
+		buffer_append(creq->payload, data, size);
+		i_stream_skip(creq->payload_input, size);
+	}
+	if (ret == 0)
+		return;
+	if (creq->payload_input->stream_errno != 0) {
+		const char *error = i_stream_get_error(creq->payload_input);
+
+		as_client_request_payload_stop(creq);
+		as_client_request_fail(creq, 400, "Bad Request",
+			t_strdup_printf("Reading request body failed: %s", error));
+		return;
+	}
+	as_client_request_payload_stop(creq);
 	as_client_request_authenticate(creq);
 }
 
@@ -288,7 +340,6 @@ as_client_handle_request(void *context, struct http_server_request *req)
 	const struct http_request *hreq = http_server_request_get(req);
 	struct as_client_request *creq;
 	const char *path, *error, *value;
-	uoff_t body_size;
 	pool_t pool;
 
 	pool = pool_alloconly_create("activesync request", 4096);
@@ -364,17 +415,13 @@ as_client_handle_request(void *context, struct http_server_request *req)
 		creq->req.accept_multipart = TRUE;
 	/* lib-http wants the body claimed before this callback returns, so it
 	   is read first and authentication follows */
+	/* lib-http wants the body claimed before this callback returns, so it
+	   is read first and authentication follows */
 	creq->payload = buffer_create_dynamic(pool, 1024);
-	if (hreq->payload == NULL ||
-	    (i_stream_get_size(hreq->payload, TRUE, &body_size) > 0 &&
-	     body_size == 0)) {
-		/* no body: the payload pump would never report EOF */
-		as_client_request_authenticate(creq);
-		return;
-	}
-	http_server_request_buffer_payload(req, creq->payload,
-					   as_service->set->max_request_size,
-					   as_client_request_body_read, creq);
+	creq->payload_input = http_server_request_get_payload_input(req, FALSE);
+	creq->payload_io = io_add_istream(creq->payload_input,
+					  as_client_request_payload_input, creq);
+	as_client_request_payload_input(creq);
 }
 
 static void as_client_destroy(struct as_client *client)
