@@ -1057,6 +1057,13 @@ service lmtp {{
                     raise HarnessError(
                         "%s port %d not listening after %ds:\n%s" % (
                             name, port, timeout, self._failure_context()))
+        if self.activesync_enabled and not self.service_alive():
+            # The master listens for the service; only a request shows
+            # whether the binary starts (settings errors are Fatal).
+            ctx = self._failure_context()
+            self.stop()
+            raise HarnessError("activesync service does not answer:\n%s"
+                               % ctx)
         return self
 
     def _failure_context(self, lines=40):
@@ -1225,7 +1232,7 @@ service lmtp {{
                           None, timeout=10)
             r = c.options(auth=False)
             return r.status < 500
-        except OSError:
+        except (OSError, http.client.HTTPException):
             return False
 
 
