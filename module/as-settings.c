@@ -68,6 +68,10 @@ as_setting_parse(const struct as_setting_def *def, const char *value,
 		}
 		return 0;
 	case AS_SET_TIME:
+		/* a bare number is seconds (the conf.d examples use that);
+		   Dovecot's parser insists on a unit */
+		if (str_to_uint(value, ptr) == 0)
+			return 0;
 		if (settings_get_time(value, ptr, &error) < 0) {
 			*error_r = error;
 			return -1;

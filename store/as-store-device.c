@@ -7,7 +7,7 @@
 /* Device record, version 1 (user and device_id come from the key):
    u8 version, str device_type, str model, str os, str user_agent,
    str protocol_version, u64 first_seen, u64 last_seen, u32 policy_key,
-   str ping_folders, u32 ping_heartbeat */
+   u32 pending_policy_key, str ping_folders, u32 ping_heartbeat */
 #define AS_STORE_DEVICE_VERSION 1
 
 void as_store_device_encode(buffer_t *buf, const struct as_device *dev)
@@ -21,6 +21,7 @@ void as_store_device_encode(buffer_t *buf, const struct as_device *dev)
 	as_record_write_u64(buf, (uint64_t)(int64_t)dev->first_seen);
 	as_record_write_u64(buf, (uint64_t)(int64_t)dev->last_seen);
 	as_record_write_u32(buf, dev->policy_key);
+	as_record_write_u32(buf, dev->pending_policy_key);
 	as_record_write_str(buf, dev->ping_folders);
 	as_record_write_u32(buf, dev->ping_heartbeat);
 }
@@ -41,6 +42,7 @@ int as_store_device_decode(const void *data, size_t size, pool_t pool,
 	dev_r->first_seen = (time_t)(int64_t)as_record_read_u64(&r);
 	dev_r->last_seen = (time_t)(int64_t)as_record_read_u64(&r);
 	dev_r->policy_key = as_record_read_u32(&r);
+	dev_r->pending_policy_key = as_record_read_u32(&r);
 	dev_r->ping_folders = as_record_read_str(&r, pool);
 	dev_r->ping_heartbeat = as_record_read_u32(&r);
 	return as_record_reader_finish(&r, error_r);
