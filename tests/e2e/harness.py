@@ -22,6 +22,7 @@ Main pieces (see tests/e2e/README.md for a tour):
 Run `python3 tests/e2e/harness.py demo` for an interactive instance.
 """
 
+import atexit
 import base64
 import grp
 import http.client
@@ -1035,6 +1036,7 @@ service lmtp {{
         if self.proc is not None:
             raise HarnessError("already started")
         cmd = self._cmd(["dovecot", "-F", "-c", self.conf_path])
+        _RUNNING.add(self)
         self.proc = subprocess.Popen(
             cmd, cwd=self.dir, env=self._env(),
             stdout=open(os.path.join(self.dir, "dovecot.stdout"), "wb"),
@@ -1093,6 +1095,7 @@ service lmtp {{
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
         self.proc = None
+        _RUNNING.discard(self)
 
     def cleanup(self):
         self.stop()
@@ -1234,6 +1237,21 @@ service lmtp {{
             return r.status < 500
         except (OSError, http.client.HTTPException):
             return False
+
+
+# Instances started and not yet stopped: stopped when the Python process
+# exits, so an ad-hoc script that forgets cleanup() leaves no Dovecot
+# behind (the master runs in its own session and would outlive us).
+_RUNNING = set()
+
+
+@atexit.register
+def _stop_leftovers():
+    for inst in list(_RUNNING):
+        try:
+            inst.cleanup()
+        except Exception:
+            pass
 
 
 def default_asan_options():
