@@ -130,6 +130,35 @@ static void test_as_request_base64_invalid(void)
 	test_end();
 }
 
+static void test_as_request_base64_plus(void)
+{
+	/* device id bytes chosen so that the base64 text contains '+' and
+	   '/': clients send '+' unescaped or as %2B, both must work */
+	static const unsigned char query[] = {
+		141, 18, 0x09, 0x04,
+		4, 0x00, 0xfb, 0xff, 0xbf,
+		0,
+		2, 'S', 'P',
+	};
+	const char *b64, *escaped;
+	struct as_request req;
+	const char *error;
+
+	test_begin("as_request base64 query with '+'");
+	b64 = test_base64_query(query, sizeof(query));
+	test_assert(strchr(b64, '+') != NULL && strchr(b64, '/') != NULL);
+	test_assert(as_request_parse_query(pool_datastack_create(), b64,
+					   &req, &error) == 0);
+	test_assert_strcmp(req.cmd, "Ping");
+	test_assert_strcmp(req.device_id, "00fbffbf");
+	escaped = t_strconcat(t_strcut(b64, '+'), "%2B",
+			      strchr(b64, '+') + 1, NULL);
+	test_assert(as_request_parse_query(pool_datastack_create(), escaped,
+					   &req, &error) == 0);
+	test_assert_strcmp(req.device_id, "00fbffbf");
+	test_end();
+}
+
 static void test_as_request_version(void)
 {
 	struct as_request req;
@@ -158,6 +187,7 @@ int main(void)
 		test_as_request_plain_invalid,
 		test_as_request_base64,
 		test_as_request_base64_invalid,
+		test_as_request_base64_plus,
 		test_as_request_version,
 		NULL
 	};

@@ -108,11 +108,12 @@ int as_request_set_policy_key(struct as_request *req, const char *value)
 	return 0;
 }
 
-/* Decode %XX escapes and '+' of a query component. */
-static bool as_url_decode(const char *src, string_t *dest)
+/* Decode %XX escapes and '+' of a query component. In the base64 form
+   '+' is a base64 character that clients often leave unescaped. */
+static bool as_url_decode(const char *src, string_t *dest, bool plus_is_space)
 {
 	for (; *src != '\0'; src++) {
-		if (*src == '+')
+		if (*src == '+' && plus_is_space)
 			str_append_c(dest, ' ');
 		else if (*src != '%')
 			str_append_c(dest, *src);
@@ -202,8 +203,8 @@ as_request_parse_plain(pool_t pool, const char *query,
 				str_sanitize(*args, 64));
 			return -1;
 		}
-		if (!as_url_decode(t_strdup_until(*args, p), key) ||
-		    !as_url_decode(p + 1, value)) {
+		if (!as_url_decode(t_strdup_until(*args, p), key, TRUE) ||
+		    !as_url_decode(p + 1, value, TRUE)) {
 			*error_r = "Invalid %-encoding in query";
 			return -1;
 		}
@@ -241,7 +242,7 @@ as_request_parse_base64(pool_t pool, const char *query,
 	size_t len;
 
 	/* the value may itself be %-encoded by the client */
-	if (!as_url_decode(query, decoded_query)) {
+	if (!as_url_decode(query, decoded_query, FALSE)) {
 		*error_r = "Invalid %-encoding in base64 query";
 		return -1;
 	}
