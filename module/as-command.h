@@ -176,5 +176,6 @@ enum as_command_result cmd_folderupdate(struct as_cmd_context *ctx);
 enum as_command_result cmd_folderdelete(struct as_cmd_context *ctx);
 enum as_command_result cmd_sync(struct as_cmd_context *ctx);
 enum as_command_result cmd_ping(struct as_cmd_context *ctx);
+enum as_command_result cmd_search(struct as_cmd_context *ctx);
 
 #endif

@@ -28,6 +28,7 @@ static const struct as_command as_commands[] = {
 	  EAS_AIRSYNC_SYNC, EAS_AIRSYNC_STATUS },
 	{ "Ping", cmd_ping, AS_CMD_FLAG_EMPTY_BODY_OK,
 	  EAS_PING_PING, EAS_PING_STATUS },
+	{ "Search", cmd_search, 0, EAS_SEARCH_SEARCH, EAS_SEARCH_STATUS },
 };
 
 static const struct wbxml_limits as_wbxml_limits = {

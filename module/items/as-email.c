@@ -553,10 +553,17 @@ int as_email_read(struct mail *mail, const struct as_email_params *params,
 
 void as_email_write(struct wbxml_writer *w, const struct as_email *email)
 {
+	wbxml_start(w, EAS_AIRSYNC_APPLICATIONDATA);
+	as_email_write_properties(w, email);
+	wbxml_end(w);
+}
+
+void as_email_write_properties(struct wbxml_writer *w,
+			       const struct as_email *email)
+{
 	const struct as_email_params *params = email->params;
 	const struct as_email f = *email;
 
-	wbxml_start(w, EAS_AIRSYNC_APPLICATIONDATA);
 	elem_str_opt(w, EAS_EMAIL_TO, f.to);
 	elem_str_opt(w, EAS_EMAIL_CC, f.cc);
 	elem_str_opt(w, EAS_EMAIL_FROM, f.from);
@@ -581,7 +588,6 @@ void as_email_write(struct wbxml_writer *w, const struct as_email *email)
 	if (params->version >= AS_VERSION_16_0 &&
 	    (f.flags & MAIL_DRAFT) != 0)
 		wbxml_elem_uint(w, EAS_EMAIL2_ISDRAFT, 1);
-	wbxml_end(w);
 }
 
 void as_email_write_change(struct wbxml_writer *w, struct mail *mail)

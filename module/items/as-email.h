@@ -21,6 +21,10 @@ int as_email_read(struct mail *mail, const struct as_email_params *params,
 		  struct as_email **email_r, const char **error_r);
 /* Write <ApplicationData> with the whole email. */
 void as_email_write(struct wbxml_writer *w, const struct as_email *email);
+/* The same elements without the ApplicationData wrapper (Search
+   results carry them in search:Properties). */
+void as_email_write_properties(struct wbxml_writer *w,
+			       const struct as_email *email);
 
 /* Write <ApplicationData> with the changeable properties only (Read,
    Flag) for a Sync Change. */

@@ -1,0 +1,640 @@
+/* Copyright (c) dovecot-activesync authors, see the included COPYING file */
+
+/* Search (MS-ASCMD 2.2.1.16) in the Mailbox store: the query becomes a
+   Dovecot search (an FTS plugin answers the text terms when the admin
+   has one), run over the folders in scope, newest first across folders.
+
+   Results are identified by LongId "<folder ServerId>:<UID>", the same
+   form as Sync's item ServerIds, so ItemOperations Fetch, SmartReply and
+   SmartForward can take a LongId and parse it with
+   as_email_parse_server_id(). It stays valid as long as the message
+   stays in its folder.
+
+   The search runs from the ioloop in steps (Dovecot's non-blocking
+   search yields about every quarter second), so other clients of this
+   process are served meanwhile; a search taking longer than
+   AS_SEARCH_TIMEOUT_SECS answers Store Status 10. */
+
+#include "lib.h"
+#include "array.h"
+#include "hash.h"
+#include "str.h"
+#include "strnum.h"
+#include "ioloop.h"
+#include "time-util.h"
+#include "mail-storage.h"
+#include "mail-search.h"
+#include "as-command.h"
+#include "as-folders.h"
+#include "items/as-email.h"
+#include "sync/as-sync-options.h"
+#include "search/as-search-query.h"
+
+/* Mailbox store: default Range 0-99, at most 100 results per request */
+#define AS_SEARCH_DEFAULT_RANGE_END 99
+#define AS_SEARCH_MAX_RESULTS 100
+#define AS_SEARCH_TIMEOUT_SECS 45
+
+/* Search element Status (MS-ASCMD 2.2.3.177.13) */
+#define SEARCH_STATUS_OK 1
+/* Store element Status */
+enum search_store_status {
+	STORE_STATUS_OK = 1,
+	STORE_STATUS_INVALID_REQUEST = 2,
+	STORE_STATUS_SERVER_ERROR = 3,
+	STORE_STATUS_TOO_COMPLEX = 8,
+	STORE_STATUS_TIMED_OUT = 10,
+	STORE_STATUS_FOLDERSYNC_REQUIRED = 11,
+	STORE_STATUS_END_OF_RANGE = 12,
+	STORE_STATUS_ACCESS_BLOCKED = 13,
+};
+
+struct search_match {
+	time_t received;
+	unsigned int scope_idx;
+	uint32_t uid;
+};
+ARRAY_DEFINE_TYPE(search_match, struct search_match);
+
+struct search_run {
+	struct as_cmd_context *ctx;
+	struct as_search_query query;
+	struct as_sync_options options;
+	unsigned int range_start, range_count;
+
+	ARRAY_TYPE(as_folder_info) folders;
+	/* the folders searched, indexes into folders */
+	ARRAY(unsigned int) scope;
+	unsigned int scope_pos;
+
+	/* the folder being searched */
+	struct mailbox *box;
+	struct mailbox_transaction_context *t;
+	struct mail_search_context *search;
+	bool args_initialized;
+
+	ARRAY_TYPE(search_match) matches;
+	struct timeval start_time;
+	struct timeout *to;
+};
+
+/* Other stores. GAL and DocumentLibrary are not served (yet); a GAL
+   implementation takes the place of its NULL here. */
+struct search_store {
+	const char *name;
+	enum as_command_result (*search)(struct as_cmd_context *ctx,
+					 const struct wbxml_node *store);
+	enum search_store_status unsupported_status;
+};
+
+static enum as_command_result
+search_mailbox(struct as_cmd_context *ctx, const struct wbxml_node *store);
+
+static const struct search_store search_stores[] = {
+	{ "Mailbox", search_mailbox, 0 },
+	/* no address book here: "server error", the client shows none */
+	{ "GAL", NULL, STORE_STATUS_SERVER_ERROR },
+	/* UNC/SharePoint access is off on this server */
+	{ "DocumentLibrary", NULL, STORE_STATUS_ACCESS_BLOCKED },
+};
+
+static const char *search_store_status_names[] = {
+	[STORE_STATUS_OK] = "success",
+	[STORE_STATUS_INVALID_REQUEST] = "invalid request",
+	[STORE_STATUS_SERVER_ERROR] = "server error",
+	[STORE_STATUS_TOO_COMPLEX] = "query too complex",
+	[STORE_STATUS_TIMED_OUT] = "timed out",
+	[STORE_STATUS_FOLDERSYNC_REQUIRED] = "FolderSync required",
+	[STORE_STATUS_END_OF_RANGE] = "end of retrievable range",
+	[STORE_STATUS_ACCESS_BLOCKED] = "access blocked",
+};
+
+static void search_write_head(struct as_cmd_context *ctx,
+			      enum search_store_status status)
+{
+	wbxml_start(ctx->writer, EAS_SEARCH_SEARCH);
+	wbxml_elem_uint(ctx->writer, EAS_SEARCH_STATUS, SEARCH_STATUS_OK);
+	wbxml_start(ctx->writer, EAS_SEARCH_RESPONSE);
+	wbxml_start(ctx->writer, EAS_SEARCH_STORE);
+	wbxml_elem_uint(ctx->writer, EAS_SEARCH_STATUS, status);
+}
+
+static void search_write_tail(struct as_cmd_context *ctx)
+{
+	wbxml_end(ctx->writer);	/* Store */
+	wbxml_end(ctx->writer);	/* Response */
+	wbxml_end(ctx->writer);	/* Search */
+}
+
+/* The whole answer for a store that failed; one log line says why. */
+static void search_store_failed(struct as_cmd_context *ctx,
+				enum search_store_status status,
+				const char *reason)
+{
+	e_info(ctx->event, "Search: Store Status %u (%s): %s", status,
+	       search_store_status_names[status], reason);
+	search_write_head(ctx, status);
+	search_write_tail(ctx);
+}
+
+/* ---- request ---- */
+
+static bool search_parse_range(const char *value, unsigned int *start_r,
+			       unsigned int *count_r)
+{
+	const char *p = strchr(value, '-');
+	unsigned int start, end;
+
+	if (p == NULL ||
+	    str_to_uint(t_strdup_until(value, p), &start) < 0 ||
+	    str_to_uint(p + 1, &end) < 0 || end < start)
+		return FALSE;
+	/* a bigger window is served in pages of the store's maximum */
+	*start_r = start;
+	*count_r = I_MIN(end - start + 1, AS_SEARCH_MAX_RESULTS);
+	return TRUE;
+}
+
+static int search_parse_options(struct search_run *run,
+				const struct wbxml_node *options,
+				bool *deep_r, const char **error_r)
+{
+	const struct wbxml_node *child;
+	bool have_range = FALSE;
+
+	*deep_r = FALSE;
+	as_sync_options_init(&run->options);
+	if (options == NULL)
+		return 0;
+	wbxml_node_foreach_child(options, child) {
+		switch (child->tag) {
+		case EAS_SEARCH_RANGE:
+			if (have_range) {
+				*error_r = "Repeated Range";
+				return -1;
+			}
+			have_range = TRUE;
+			if (!search_parse_range(wbxml_node_text(child),
+						&run->range_start,
+						&run->range_count)) {
+				*error_r = t_strdup_printf(
+					"Invalid Range '%s'",
+					wbxml_node_text(child));
+				return -1;
+			}
+			break;
+		case EAS_SEARCH_DEEPTRAVERSAL:
+			*deep_r = TRUE;
+			break;
+		default:
+			/* RebuildResults: every search is built afresh.
+			   Body options are read below; GAL-only and
+			   RightsManagementSupport elements are ignored. */
+			break;
+		}
+	}
+	if (as_sync_options_parse(options, &run->options, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+static bool search_folder_is_mail(const struct as_folder_info *folder)
+{
+	switch (folder->type) {
+	case AS_FOLDER_TYPE_INBOX:
+	case AS_FOLDER_TYPE_DRAFTS:
+	case AS_FOLDER_TYPE_DELETED:
+	case AS_FOLDER_TYPE_SENT:
+	case AS_FOLDER_TYPE_OUTBOX:
+	case AS_FOLDER_TYPE_USER_MAIL:
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
+/* The folders to search: the CollectionIds (with their subfolders for
+   DeepTraversal), or every mail folder. Returns 0, or -1 with the store
+   status set in status_r. */
+static int search_build_scope(struct search_run *run, bool deep,
+			      enum search_store_status *status_r,
+			      const char **error_r)
+{
+	struct as_cmd_context *ctx = run->ctx;
+	const struct as_folder_info *folders;
+	HASH_TABLE(const char *, void *) ids;
+	const char *const *idp;
+	unsigned int i, count;
+	bool *in_scope;
+	void *value;
+
+	if (as_folders_list(ctx, &run->folders, error_r) < 0) {
+		*status_r = STORE_STATUS_SERVER_ERROR;
+		return -1;
+	}
+	folders = array_get(&run->folders, &count);
+	p_array_init(&run->scope, ctx->pool, I_MAX(count, 1));
+	in_scope = t_new(bool, count + 1);
+
+	if (array_count(&run->query.collection_ids) == 0) {
+		for (i = 0; i < count; i++)
+			in_scope[i] = TRUE;
+	} else {
+		hash_table_create(&ids, pool_datastack_create(), count,
+				  str_hash, strcmp);
+		for (i = 0; i < count; i++) {
+			hash_table_update(ids, folders[i].server_id,
+					  POINTER_CAST(i + 1));
+		}
+		array_foreach(&run->query.collection_ids, idp) {
+			value = hash_table_lookup(ids, *idp);
+			if (value == NULL) {
+				hash_table_destroy(&ids);
+				*status_r = STORE_STATUS_FOLDERSYNC_REQUIRED;
+				*error_r = t_strdup_printf(
+					"Unknown CollectionId %s", *idp);
+				return -1;
+			}
+			in_scope[POINTER_CAST_TO(value, unsigned int) - 1] = TRUE;
+		}
+		/* parents come before their children in the list */
+		for (i = 0; i < count && deep; i++) {
+			if (in_scope[i])
+				continue;
+			value = hash_table_lookup(ids, folders[i].parent_id);
+			if (value != NULL &&
+			    in_scope[POINTER_CAST_TO(value, unsigned int) - 1])
+				in_scope[i] = TRUE;
+		}
+		hash_table_destroy(&ids);
+	}
+	for (i = 0; i < count; i++) {
+		if (in_scope[i] && !folders[i].noselect &&
+		    search_folder_is_mail(&folders[i]))
+			array_push_back(&run->scope, &i);
+	}
+	return 0;
+}
+
+/* ---- searching ---- */
+
+static const struct as_folder_info *
+search_scope_folder(struct search_run *run, unsigned int scope_idx)
+{
+	const unsigned int *idx = array_idx(&run->scope, scope_idx);
+
+	return array_idx(&run->folders, *idx);
+}
+
+static int search_folder_close(struct search_run *run, const char **error_r)
+{
+	int ret = 0;
+
+	if (run->search != NULL && mailbox_search_deinit(&run->search) < 0) {
+		*error_r = t_strdup_printf("Search in %s failed: %s",
+			mailbox_get_vname(run->box),
+			mailbox_get_last_internal_error(run->box, NULL));
+		ret = -1;
+	}
+	if (run->args_initialized) {
+		mail_search_args_deinit(run->query.args);
+		run->args_initialized = FALSE;
+	}
+	if (run->t != NULL)
+		mailbox_transaction_rollback(&run->t);
+	if (run->box != NULL)
+		mailbox_free(&run->box);
+	return ret;
+}
+
+/* Returns 1 if opened, 0 if the folder is gone (skipped), -1 on error */
+static int search_folder_open(struct search_run *run, const char **error_r)
+{
+	const struct as_folder_info *folder =
+		search_scope_folder(run, run->scope_pos);
+	const char *error;
+
+	if (as_folders_open(run->ctx, folder, MAILBOX_FLAG_READONLY,
+			    &run->box, &error) < 0) {
+		/* deleted since the list was made: nothing to find there */
+		e_debug(run->ctx->event, "Search: skipping %s: %s",
+			folder->vname, error);
+		return 0;
+	}
+	if (mailbox_sync(run->box, 0) < 0) {
+		*error_r = t_strdup_printf("Sync of %s failed: %s",
+			folder->vname,
+			mailbox_get_last_internal_error(run->box, NULL));
+		mailbox_free(&run->box);
+		return -1;
+	}
+	mail_search_args_init(run->query.args, run->box, FALSE, NULL);
+	run->args_initialized = TRUE;
+	run->t = mailbox_transaction_begin(run->box, 0, "activesync search");
+	run->search = mailbox_search_init(run->t, run->query.args, NULL,
+					  MAIL_FETCH_RECEIVED_DATE, NULL);
+	return 1;
+}
+
+/* Returns 1 when all folders are done, 0 to be called again, -1 with
+   status_r on failure. */
+static int search_continue(struct search_run *run,
+			   enum search_store_status *status_r,
+			   const char **error_r)
+{
+	struct search_match *match;
+	struct mail *mail;
+	bool tryagain;
+	time_t received;
+	int ret;
+
+	if (run->box == NULL) {
+		while (run->scope_pos < array_count(&run->scope)) {
+			ret = search_folder_open(run, error_r);
+			if (ret < 0) {
+				*status_r = STORE_STATUS_SERVER_ERROR;
+				return -1;
+			}
+			if (ret > 0)
+				break;
+			run->scope_pos++;
+		}
+		if (run->box == NULL)
+			return 1;
+	}
+	while (mailbox_search_next_nonblock(run->search, &mail, &tryagain)) {
+		if (mail_get_received_date(mail, &received) < 0) {
+			/* expunged meanwhile */
+			continue;
+		}
+		match = array_append_space(&run->matches);
+		match->received = received;
+		match->scope_idx = run->scope_pos;
+		match->uid = mail->uid;
+	}
+	if (tryagain) {
+		if (timeval_diff_msecs(&ioloop_timeval, &run->start_time) >
+		    AS_SEARCH_TIMEOUT_SECS * 1000) {
+			*status_r = STORE_STATUS_TIMED_OUT;
+			*error_r = t_strdup_printf(
+				"Gave up after %u s, %u of %u folders done",
+				AS_SEARCH_TIMEOUT_SECS, run->scope_pos,
+				array_count(&run->scope));
+			return -1;
+		}
+		return 0;
+	}
+	if (search_folder_close(run, error_r) < 0) {
+		*status_r = STORE_STATUS_SERVER_ERROR;
+		return -1;
+	}
+	run->scope_pos++;
+	return run->scope_pos < array_count(&run->scope) ? 0 : 1;
+}
+
+/* ---- response ---- */
+
+/* Newest first; the same date in folder order, then newest UID */
+static int search_match_cmp(const struct search_match *a,
+			    const struct search_match *b)
+{
+	if (a->received != b->received)
+		return a->received < b->received ? 1 : -1;
+	if (a->scope_idx != b->scope_idx)
+		return a->scope_idx < b->scope_idx ? -1 : 1;
+	if (a->uid != b->uid)
+		return a->uid < b->uid ? 1 : -1;
+	return 0;
+}
+
+struct search_box {
+	struct mailbox *box;
+	struct mailbox_transaction_context *t;
+	struct mail *mail;
+	struct as_email_params params;
+};
+
+static bool
+search_write_result(struct search_run *run, struct search_box *sbox,
+		    const struct search_match *match)
+{
+	struct as_cmd_context *ctx = run->ctx;
+	const struct as_folder_info *folder =
+		search_scope_folder(run, match->scope_idx);
+	struct as_email *email;
+	const char *error;
+
+	if (sbox->box == NULL) {
+		if (as_folders_open(ctx, folder, MAILBOX_FLAG_READONLY,
+				    &sbox->box, &error) < 0) {
+			e_debug(ctx->event, "Search: %s went away: %s",
+				folder->vname, error);
+			return FALSE;
+		}
+		sbox->t = mailbox_transaction_begin(sbox->box, 0,
+						    "activesync search");
+		sbox->mail = mail_alloc(sbox->t, 0, NULL);
+		sbox->params.version = ctx->req->version;
+		sbox->params.folder_id = folder->server_id;
+		sbox->params.options = &run->options;
+	}
+	if (!mail_set_uid(sbox->mail, match->uid))
+		return FALSE;	/* expunged meanwhile */
+	if (as_email_read(sbox->mail, &sbox->params, &email, &error) < 0) {
+		e_warning(ctx->event, "Search: skipping UID %u of %s: %s",
+			  match->uid, folder->vname, error);
+		return FALSE;
+	}
+	wbxml_start(ctx->writer, EAS_SEARCH_RESULT);
+	wbxml_elem_str(ctx->writer, EAS_AIRSYNC_CLASS, "Email");
+	wbxml_elem_str(ctx->writer, EAS_SEARCH_LONGID,
+		       as_email_server_id(folder->server_id, match->uid));
+	wbxml_elem_str(ctx->writer, EAS_AIRSYNC_COLLECTIONID,
+		       folder->server_id);
+	wbxml_start(ctx->writer, EAS_SEARCH_PROPERTIES);
+	as_email_write_properties(ctx->writer, email);
+	wbxml_end(ctx->writer);
+	wbxml_end(ctx->writer);
+	return TRUE;
+}
+
+static void search_write_results(struct search_run *run)
+{
+	struct as_cmd_context *ctx = run->ctx;
+	const struct search_match *matches;
+	struct search_box *boxes;
+	unsigned int i, count, end, written = 0;
+
+	matches = array_get(&run->matches, &count);
+	if (count > 0 && run->range_start >= count) {
+		search_store_failed(ctx, STORE_STATUS_END_OF_RANGE,
+			t_strdup_printf("Range starts at %u, %u matches",
+					run->range_start, count));
+		return;
+	}
+	search_write_head(ctx, STORE_STATUS_OK);
+	end = I_MIN(count, run->range_start + run->range_count);
+	boxes = t_new(struct search_box, array_count(&run->scope));
+	for (i = run->range_start; i < end; i++) {
+		T_BEGIN {
+			if (search_write_result(run,
+						&boxes[matches[i].scope_idx],
+						&matches[i]))
+				written++;
+		} T_END;
+	}
+	for (i = 0; i < array_count(&run->scope); i++) {
+		if (boxes[i].box == NULL)
+			continue;
+		mail_free(&boxes[i].mail);
+		mailbox_transaction_rollback(&boxes[i].t);
+		mailbox_free(&boxes[i].box);
+	}
+	if (written == 0)
+		wbxml_empty(ctx->writer, EAS_SEARCH_RESULT);
+	else {
+		wbxml_elem_str(ctx->writer, EAS_SEARCH_RANGE,
+			       t_strdup_printf("%u-%u", run->range_start,
+					       run->range_start + written - 1));
+	}
+	wbxml_elem_uint(ctx->writer, EAS_SEARCH_TOTAL, count);
+	search_write_tail(ctx);
+	e_debug(ctx->event, "Search: %u matches in %u folders, "
+		"returned %u from %u in %d ms", count,
+		array_count(&run->scope), written, run->range_start,
+		timeval_diff_msecs(&ioloop_timeval, &run->start_time));
+}
+
+static void search_run_free(struct search_run *run)
+{
+	const char *error;
+
+	timeout_remove(&run->to);
+	(void)search_folder_close(run, &error);
+	if (run->query.args != NULL)
+		mail_search_args_unref(&run->query.args);
+	array_free(&run->matches);
+}
+
+static void search_abort(struct as_cmd_context *ctx)
+{
+	struct search_run *run = ctx->cmd_context;
+
+	e_debug(ctx->event, "Search: client went away, search stopped");
+	search_run_free(run);
+}
+
+static void search_step(struct search_run *run)
+{
+	struct as_cmd_context *ctx = run->ctx;
+	enum search_store_status status = STORE_STATUS_OK;
+	const char *error = NULL;
+	int ret;
+
+	timeout_remove(&run->to);
+	T_BEGIN {
+		ret = search_continue(run, &status, &error);
+		if (ret < 0) {
+			if (status == STORE_STATUS_SERVER_ERROR)
+				e_error(ctx->event, "Search: %s", error);
+			search_store_failed(ctx, status, error);
+		} else if (ret > 0) {
+			array_sort(&run->matches, search_match_cmp);
+			search_write_results(run);
+		}
+	} T_END;
+	if (ret == 0) {
+		run->to = timeout_add_short(0, search_step, run);
+		return;
+	}
+	search_run_free(run);
+	as_cmd_finish(ctx);
+}
+
+static enum as_command_result
+search_mailbox(struct as_cmd_context *ctx, const struct wbxml_node *store)
+{
+	const struct wbxml_node *query;
+	struct search_run *run;
+	enum search_store_status status;
+	const char *error;
+	bool deep;
+
+	query = wbxml_node_child(store, EAS_SEARCH_QUERY);
+	if (query == NULL) {
+		search_store_failed(ctx, STORE_STATUS_INVALID_REQUEST,
+				    "Mailbox search without a Query");
+		return AS_CMD_DONE;
+	}
+	run = p_new(ctx->pool, struct search_run, 1);
+	run->ctx = ctx;
+	run->range_count = AS_SEARCH_DEFAULT_RANGE_END + 1;
+	if (search_parse_options(run, wbxml_node_child(store,
+						       EAS_SEARCH_OPTIONS),
+				 &deep, &error) < 0) {
+		search_store_failed(ctx, STORE_STATUS_INVALID_REQUEST, error);
+		return AS_CMD_DONE;
+	}
+	switch (as_search_query_parse(ctx->pool, query, &run->query, &error)) {
+	case AS_SEARCH_QUERY_OK:
+		break;
+	case AS_SEARCH_QUERY_INVALID:
+		search_store_failed(ctx, STORE_STATUS_INVALID_REQUEST, error);
+		return AS_CMD_DONE;
+	case AS_SEARCH_QUERY_TOO_COMPLEX:
+		search_store_failed(ctx, STORE_STATUS_TOO_COMPLEX, error);
+		return AS_CMD_DONE;
+	}
+	if (search_build_scope(run, deep, &status, &error) < 0) {
+		mail_search_args_unref(&run->query.args);
+		if (status == STORE_STATUS_SERVER_ERROR)
+			e_error(ctx->event, "Search: %s", error);
+		search_store_failed(ctx, status, error);
+		return AS_CMD_DONE;
+	}
+	i_array_init(&run->matches, 64);
+	run->start_time = ioloop_timeval;
+	run->to = timeout_add_short(0, search_step, run);
+	ctx->cmd_context = run;
+	ctx->abort = search_abort;
+	return AS_CMD_PENDING;
+}
+
+enum as_command_result cmd_search(struct as_cmd_context *ctx)
+{
+	const struct wbxml_node *store, *child;
+	const char *name;
+	unsigned int i, stores = 0;
+
+	store = NULL;
+	wbxml_node_foreach_child(ctx->root, child) {
+		if (child->tag == EAS_SEARCH_STORE) {
+			store = child;
+			stores++;
+		}
+	}
+	if (stores != 1) {
+		search_store_failed(ctx, STORE_STATUS_INVALID_REQUEST,
+			t_strdup_printf("%u Store elements", stores));
+		return AS_CMD_DONE;
+	}
+	name = wbxml_node_child_text(store, EAS_SEARCH_NAME);
+	if (name == NULL) {
+		search_store_failed(ctx, STORE_STATUS_INVALID_REQUEST,
+				    "Store without a Name");
+		return AS_CMD_DONE;
+	}
+	for (i = 0; i < N_ELEMENTS(search_stores); i++) {
+		if (strcasecmp(search_stores[i].name, name) != 0)
+			continue;
+		if (search_stores[i].search != NULL)
+			return search_stores[i].search(ctx, store);
+		search_store_failed(ctx, search_stores[i].unsupported_status,
+			t_strdup_printf("%s searches are not served",
+					search_stores[i].name));
+		return AS_CMD_DONE;
+	}
+	search_store_failed(ctx, STORE_STATUS_INVALID_REQUEST,
+		t_strdup_printf("Unknown store '%s'", name));
+	return AS_CMD_DONE;
+}
