@@ -36,6 +36,7 @@ struct body_parse_ctx {
 	struct message_part *cur_part;
 	enum part_kind cur_kind;
 	unsigned int cur_att_idx;
+	bool plain_full, html_full;
 	/* message parts of the attachments (same index), for sizes of
 	   attached messages */
 	ARRAY(struct message_part *) att_parts;
@@ -48,6 +49,17 @@ static bool part_inside_message(const struct message_part *part)
 			return TRUE;
 	}
 	return FALSE;
+}
+
+static bool part_in_related(const struct message_part *part)
+{
+	const struct message_part_data *data;
+
+	if (part->parent == NULL)
+		return FALSE;
+	data = part->parent->data;
+	return data != NULL && data->content_subtype != NULL &&
+		strcasecmp(data->content_subtype, "related") == 0;
 }
 
 /* IMAP section number of a part (RFC 3501 6.4.5). */
@@ -275,23 +287,49 @@ body_part_classify(struct body_parse_ctx *ctx, struct message_part *part)
 	if (data != NULL && data->content_location != NULL)
 		att->content_location = p_strdup(ctx->pool,
 						 data->content_location);
-	/* Inline means "shown inside the body", e.g. an image an HTML part
-	   refers to by cid: */
-	att->is_inline = disposition != NULL ?
-		strcasecmp(disposition, "inline") == 0 :
-		att->content_id != NULL;
+	/* Inline means "shown inside the body": an image with a Content-ID
+	   in a multipart/related or marked inline. Parts the HTML refers to
+	   by cid: are found after the parse (as_body_inline_refs). A part
+	   with only "inline; filename=..." (no Content-ID) is a normal
+	   attachment to the device: nothing in the body shows it. */
+	att->is_inline = att->content_id != NULL &&
+		(disposition == NULL ?
+		 part_in_related(part) :
+		 strcasecmp(disposition, "inline") == 0);
 	return PART_KIND_ATTACHMENT;
 }
 
-static void text_append(string_t *dest, size_t max_size,
+/* Length of data without a trailing incomplete UTF-8 sequence */
+static size_t utf8_complete_len(const unsigned char *data, size_t len)
+{
+	size_t start = len, need;
+
+	/* find the lead byte of the last character (at most 4 back) */
+	while (start > 0 && len - start < 4 && (data[start-1] & 0xc0) == 0x80)
+		start--;
+	if (start == 0)
+		return len;
+	start--;
+	if (data[start] < 0x80)
+		return len;
+	need = (data[start] & 0xe0) == 0xc0 ? 2 :
+		(data[start] & 0xf0) == 0xe0 ? 3 :
+		(data[start] & 0xf8) == 0xf0 ? 4 : 1;
+	return len - start < need ? start : len;
+}
+
+static void text_append(string_t *dest, size_t max_size, bool *full,
 			const unsigned char *data, size_t size)
 {
 	size_t i, start = 0;
+	bool cut = FALSE;
 
-	if (str_len(dest) >= max_size)
+	if (*full || str_len(dest) >= max_size)
 		return;
-	if (size > max_size - str_len(dest))
+	if (size > max_size - str_len(dest)) {
 		size = max_size - str_len(dest);
+		cut = TRUE;
+	}
 	/* NULs can't travel in WBXML inline strings */
 	for (i = 0; i < size; i++) {
 		if (data[i] == '\0') {
@@ -300,6 +338,14 @@ static void text_append(string_t *dest, size_t max_size,
 		}
 	}
 	str_append_data(dest, data + start, size - start);
+	if (cut) {
+		/* the kept text must not end inside a character; nothing
+		   more is appended after this */
+		str_truncate(dest, utf8_complete_len(str_data(dest),
+						     str_len(dest)));
+		/* the rest is counted, not kept */
+		*full = TRUE;
+	}
 }
 
 static void body_parse_block(struct body_parse_ctx *ctx,
@@ -313,12 +359,12 @@ static void body_parse_block(struct body_parse_ctx *ctx,
 	case PART_KIND_PLAIN:
 		ctx->info->plain_size += decoded->size;
 		text_append(ctx->info->plain, ctx->max_text_size,
-			    decoded->data, decoded->size);
+			    &ctx->plain_full, decoded->data, decoded->size);
 		break;
 	case PART_KIND_HTML:
 		ctx->info->html_size += decoded->size;
 		text_append(ctx->info->html, ctx->max_text_size,
-			    decoded->data, decoded->size);
+			    &ctx->html_full, decoded->data, decoded->size);
 		break;
 	case PART_KIND_ATTACHMENT:
 		att = array_idx_modifiable(&ctx->info->attachments,
@@ -326,6 +372,17 @@ static void body_parse_block(struct body_parse_ctx *ctx,
 		att->size += decoded->size;
 		break;
 	}
+}
+
+static void body_text_make_valid(pool_t pool, string_t **text)
+{
+	string_t *valid;
+
+	if (*text == NULL)
+		return;
+	valid = str_new(pool, str_len(*text) + 16);
+	if (!uni_utf8_get_valid_data(str_data(*text), str_len(*text), valid))
+		*text = valid;
 }
 
 int as_body_parse(pool_t pool, struct mail *mail, size_t max_text_size,
@@ -408,8 +465,18 @@ int as_body_parse(pool_t pool, struct mail *mail, size_t max_text_size,
 		if ((part->flags & MESSAGE_PART_FLAG_MESSAGE_RFC822) != 0 ||
 		    atts[i].size == 0)
 			atts[i].size = part->body_size.virtual_size;
+		/* the HTML shows it: inline whatever the disposition says */
+		if (atts[i].content_id != NULL && info_r->html != NULL &&
+		    strstr(str_c(info_r->html),
+			   t_strconcat("cid:", atts[i].content_id,
+				       NULL)) != NULL)
+			atts[i].is_inline = TRUE;
 	}
 	pool_unref(&part_pool);
+	/* unknown charsets, broken encodings: what goes out is valid
+	   UTF-8 (replacement characters), never dropped */
+	body_text_make_valid(pool, &info_r->plain);
+	body_text_make_valid(pool, &info_r->html);
 	return 0;
 }
 

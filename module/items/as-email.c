@@ -44,6 +44,8 @@ struct email_body {
 	size_t data_size;
 	uoff_t full_size;
 	bool truncated;
+	/* MIME with 8-bit content: sent as OPAQUE, not as a string */
+	bool opaque;
 	const char *preview_text;
 };
 
@@ -58,6 +60,7 @@ struct as_email {
 	struct as_body_info info;
 	struct email_body body;
 	const char *message_class;
+	bool unreadable_body;
 };
 
 const char *as_email_server_id(const char *folder_id, uint32_t uid)
@@ -334,10 +337,14 @@ static int read_mime(struct mail *mail, struct email_body *body,
 		return -1;
 	}
 	i_stream_unref(&crlf);
-	/* the MIME text travels as an inline string: no NULs */
+	/* 7-bit text travels as an inline string; anything with 8-bit
+	   bytes or NULs goes as opaque data, byte for byte */
+	data = buf->data;
 	for (size = 0; size < buf->used; size++) {
-		if (((char *)buf->data)[size] == '\0')
-			((char *)buffer_get_modifiable_data(buf, NULL))[size] = ' ';
+		if (data[size] == '\0' || data[size] >= 0x80) {
+			body->opaque = TRUE;
+			break;
+		}
 	}
 	body->data = buf->data;
 	body->data_size = buf->used;
@@ -373,11 +380,15 @@ static const char *make_preview(const struct as_body_info *info,
 		if (((unsigned char)p[1] & 0xc0) != 0x80)
 			chars++;
 	}
+	/* a space only ever goes out before a following character */
+	if (str_len(out) > 0 && str_data(out)[str_len(out)-1] == ' ')
+		str_truncate(out, str_len(out) - 1);
 	return str_c(out);
 }
 
 static int fill_body(struct mail *mail, const struct as_sync_options *opts,
-		     struct as_email *f, const char **error_r)
+		     unsigned int version, struct as_email *f,
+		     const char **error_r)
 {
 	struct email_body *body = &f->body;
 	const char *text;
@@ -409,7 +420,7 @@ static int fill_body(struct mail *mail, const struct as_sync_options *opts,
 			body->data_size = len;
 		}
 	}
-	if (body->preview > 0)
+	if (body->preview > 0 && version >= AS_VERSION_14_0)
 		body->preview_text = make_preview(&f->info, body->preview);
 	return 0;
 }
@@ -459,10 +470,26 @@ static int email_fields_read(struct mail *mail,
 	if (as_body_parse(pool_datastack_create(), mail,
 			  max_text_size(params->options),
 			  has_attachment_want(params->options),
-			  &f->info, error_r) < 0)
-		return -1;
+			  &f->info, error_r) < 0) {
+		if (mail->expunged)
+			return -1;
+		/* the headers were readable: send the item without a
+		   body rather than not at all */
+		i_zero(&f->info);
+		t_array_init(&f->info.attachments, 1);
+		f->unreadable_body = TRUE;
+	}
 	f->message_class = message_class(&f->info);
-	return fill_body(mail, params->options, f, error_r);
+	if (fill_body(mail, params->options, params->version, f,
+		      error_r) < 0) {
+		if (mail->expunged)
+			return -1;
+		i_zero(&f->body);
+		f->body.type = AS_BODY_TYPE_PLAIN;
+		f->body.data = "";
+		f->unreadable_body = TRUE;
+	}
+	return 0;
 }
 
 static void write_flag(struct wbxml_writer *w, enum mail_flags flags)
@@ -510,17 +537,24 @@ write_attachments(struct wbxml_writer *w, const struct as_email *f,
 	wbxml_end(w);
 }
 
-static void write_body(struct wbxml_writer *w, const struct email_body *body)
+static void write_body(struct wbxml_writer *w, const struct email_body *body,
+		       unsigned int body_part)
 {
 	wbxml_start(w, EAS_AIRSYNCBASE_BODY);
 	wbxml_elem_uint(w, EAS_AIRSYNCBASE_TYPE, body->type);
 	wbxml_elem_uint(w, EAS_AIRSYNCBASE_ESTIMATEDDATASIZE, body->full_size);
 	if (body->truncated)
 		wbxml_elem_uint(w, EAS_AIRSYNCBASE_TRUNCATED, 1);
-	if (body->data != NULL) {
+	if (body->data != NULL && body_part > 0) {
+		/* multipart ItemOperations response: the data is a part */
+		wbxml_elem_uint(w, EAS_ITEMOPERATIONS_PART, body_part);
+	} else if (body->data != NULL) {
 		if (body->data_size == 0)
 			wbxml_empty(w, EAS_AIRSYNCBASE_DATA);
-		else {
+		else if (body->opaque) {
+			wbxml_elem_opaque(w, EAS_AIRSYNCBASE_DATA,
+					  body->data, body->data_size);
+		} else {
 			wbxml_start(w, EAS_AIRSYNCBASE_DATA);
 			wbxml_text_n(w, body->data, body->data_size);
 			wbxml_end(w);
@@ -576,7 +610,7 @@ void as_email_write_properties(struct wbxml_writer *w,
 	wbxml_elem_uint(w, EAS_EMAIL_READ, (f.flags & MAIL_SEEN) != 0 ? 1 : 0);
 	if (f.body.type != AS_BODY_TYPE_MIME)
 		write_attachments(w, &f, params, f.uid);
-	write_body(w, &f.body);
+	write_body(w, &f.body, params->body_part);
 	wbxml_elem_str(w, EAS_EMAIL_MESSAGECLASS, f.message_class);
 	/* the text we send is UTF-8 */
 	wbxml_elem_str(w, EAS_EMAIL_INTERNETCPID, "65001");
@@ -588,6 +622,16 @@ void as_email_write_properties(struct wbxml_writer *w,
 	if (params->version >= AS_VERSION_16_0 &&
 	    (f.flags & MAIL_DRAFT) != 0)
 		wbxml_elem_uint(w, EAS_EMAIL2_ISDRAFT, 1);
+}
+
+bool as_email_body_data(const struct as_email *email, const void **data_r,
+			size_t *size_r)
+{
+	if (email->body.data == NULL)
+		return FALSE;
+	*data_r = email->body.data;
+	*size_r = email->body.data_size;
+	return TRUE;
 }
 
 void as_email_write_change(struct wbxml_writer *w, struct mail *mail)

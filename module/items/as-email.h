@@ -9,6 +9,10 @@ struct as_email_params {
 	unsigned int version;		/* enum as_protocol_version */
 	const char *folder_id;		/* for attachment FileReferences */
 	const struct as_sync_options *options;
+	/* Multipart ItemOperations responses: the body's data is not
+	   written inline; <itemoperations:Part>body_part</Part> replaces
+	   <Data> (as_email_body_data() gives the data). 0 = inline. */
+	unsigned int body_part;
 };
 
 struct as_email;
@@ -25,6 +29,11 @@ void as_email_write(struct wbxml_writer *w, const struct as_email *email);
    results carry them in search:Properties). */
 void as_email_write_properties(struct wbxml_writer *w,
 			       const struct as_email *email);
+
+/* The body data the email carries (text or MIME), FALSE if none
+   (e.g. AllOrNone and too large). */
+bool as_email_body_data(const struct as_email *email, const void **data_r,
+			size_t *size_r);
 
 /* Write <ApplicationData> with the changeable properties only (Read,
    Flag) for a Sync Change. */
