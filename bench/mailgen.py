@@ -111,8 +111,13 @@ def write_maildir(maildir, messages, uid=None, gid=None):
     cur = os.path.join(maildir, "cur")
     n = total = 0
     base = 1_790_000_000
+    rng = random.Random(99)
     for n, msg in enumerate(messages, 1):
-        name = "%d.M%dP1.bench,S=%d:2,S" % (base + n, n, len(msg))
+        # names as Dovecot's own deliveries make them: a few per second,
+        # microseconds and pid in the uniqueness part, sizes at the end
+        name = "%d.M%dP%d.mx1.example.test,S=%d,W=%d:2,S" % (
+            base + n // 3, rng.randrange(1000000), rng.randrange(2, 60000),
+            len(msg), len(msg) + msg.count(b"\n"))
         with open(os.path.join(cur, name), "wb") as f:
             f.write(msg)
         total += len(msg)

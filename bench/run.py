@@ -636,6 +636,9 @@ class Bench:
 
 
 def git_commit():
+    if os.environ.get("BENCH_COMMIT"):
+        # a source snapshot (git archive) has no .git: the caller says
+        return os.environ["BENCH_COMMIT"]
     try:
         c = subprocess.run(["git", "-C", SRCDIR, "rev-parse", "HEAD"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -734,9 +737,32 @@ def main():
     timeout = args.timeout or n["timeout"]
     phases = args.phases.split(",")
 
-    def on_alarm(signum, frame):
-        raise TimeoutError("global timeout of %d s expired" % timeout)
-    signal.signal(signal.SIGALRM, on_alarm)
+    live = {"dc": None, "out": None, "bench": None}
+
+    def on_signal(signum, frame):
+        # Unwinding an event loop with thousands of tasks is slow and not
+        # guaranteed: report what we have, stop Dovecot, exit at once.
+        why = ("global timeout of %d s expired" % timeout
+               if signum == signal.SIGALRM else
+               "stopped by signal %d" % signum)
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        log("FAILED: " + why)
+        out = live["out"]
+        if out is not None:
+            if live["bench"] is not None:
+                out.update(live["bench"].result)
+            out["error"] = why
+            print(json.dumps(out, indent=2))
+            sys.stdout.flush()
+        if live["dc"] is not None:
+            try:
+                log("log tail:\n" + live["dc"].log_tail(20))
+                live["dc"].cleanup()
+            except Exception as e:
+                log("cleanup failed: %s" % e)
+        os._exit(1)
+    for sig in (signal.SIGALRM, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
     signal.alarm(timeout)
 
     nofile = raise_nofile()
@@ -756,11 +782,12 @@ def main():
     dc = None
     t_start = time.monotonic()
     try:
-        dc = make_instance(args.builddir, args.keep)
+        live["out"] = out
+        dc = live["dc"] = make_instance(args.builddir, args.keep)
         dc.start()
         log("private Dovecot in %s, activesync on port %d" % (
             dc.dir, dc.eas_port))
-        b = Bench(dc, n)
+        b = live["bench"] = Bench(dc, n)
         runs = [("push", b.phase_push), ("initial", b.phase_initial_sync),
                 ("nochange", b.phase_nochange),
                 ("throughput", b.phase_throughput)]
@@ -780,6 +807,7 @@ def main():
             log("log tail:\n" + dc.log_tail(30))
     finally:
         signal.alarm(0)
+        live["dc"] = None
         if dc is not None:
             dc.cleanup()
     out["targets"] = evaluate(out)
