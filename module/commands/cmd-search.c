@@ -131,7 +131,7 @@ static void search_store_failed(struct as_cmd_context *ctx,
 				enum search_store_status status,
 				const char *reason)
 {
-	e_info(ctx->event, "Search: Store Status %u (%s): %s", status,
+	e_info(ctx->event, "Store Status %u (%s): %s", status,
 	       search_store_status_names[status], reason);
 	search_write_head(ctx, status);
 	search_write_tail(ctx);
@@ -317,7 +317,7 @@ static int search_folder_open(struct search_run *run, const char **error_r)
 	if (as_folders_open(run->ctx, folder, MAILBOX_FLAG_READONLY,
 			    &run->box, &error) < 0) {
 		/* deleted since the list was made: nothing to find there */
-		e_debug(run->ctx->event, "Search: skipping %s: %s",
+		e_debug(run->ctx->event, "Skipping folder %s: %s",
 			folder->vname, error);
 		return 0;
 	}
@@ -427,7 +427,7 @@ search_write_result(struct search_run *run, struct search_box *sbox,
 	if (sbox->box == NULL) {
 		if (as_folders_open(ctx, folder, MAILBOX_FLAG_READONLY,
 				    &sbox->box, &error) < 0) {
-			e_debug(ctx->event, "Search: %s went away: %s",
+			e_debug(ctx->event, "Folder %s went away: %s",
 				folder->vname, error);
 			return FALSE;
 		}
@@ -441,7 +441,7 @@ search_write_result(struct search_run *run, struct search_box *sbox,
 	if (!mail_set_uid(sbox->mail, match->uid))
 		return FALSE;	/* expunged meanwhile */
 	if (as_email_read(sbox->mail, &sbox->params, &email, &error) < 0) {
-		e_warning(ctx->event, "Search: skipping UID %u of %s: %s",
+		e_warning(ctx->event, "Skipping UID %u of %s: %s",
 			  match->uid, folder->vname, error);
 		return FALSE;
 	}
@@ -499,7 +499,7 @@ static void search_write_results(struct search_run *run)
 	}
 	wbxml_elem_uint(ctx->writer, EAS_SEARCH_TOTAL, count);
 	search_write_tail(ctx);
-	e_debug(ctx->event, "Search: %u matches in %u folders, "
+	e_debug(ctx->event, "%u matches in %u folders, "
 		"returned %u from %u in %d ms", count,
 		array_count(&run->scope), written, run->range_start,
 		timeval_diff_msecs(&ioloop_timeval, &run->start_time));
@@ -520,7 +520,7 @@ static void search_abort(struct as_cmd_context *ctx)
 {
 	struct search_run *run = ctx->cmd_context;
 
-	e_debug(ctx->event, "Search: client went away, search stopped");
+	e_debug(ctx->event, "Client went away, search stopped");
 	search_run_free(run);
 }
 
@@ -536,7 +536,7 @@ static void search_step(struct search_run *run)
 		ret = search_continue(run, &status, &error);
 		if (ret < 0) {
 			if (status == STORE_STATUS_SERVER_ERROR)
-				e_error(ctx->event, "Search: %s", error);
+				e_error(ctx->event, "%s", error);
 			search_store_failed(ctx, status, error);
 		} else if (ret > 0) {
 			array_sort(&run->matches, search_match_cmp);
@@ -588,7 +588,7 @@ search_mailbox(struct as_cmd_context *ctx, const struct wbxml_node *store)
 	if (search_build_scope(run, deep, &status, &error) < 0) {
 		mail_search_args_unref(&run->query.args);
 		if (status == STORE_STATUS_SERVER_ERROR)
-			e_error(ctx->event, "Search: %s", error);
+			e_error(ctx->event, "%s", error);
 		search_store_failed(ctx, status, error);
 		return AS_CMD_DONE;
 	}

@@ -349,3 +349,28 @@ def test_versions(dc):
         assert total(r) == 5
         body = xfind(r, "Response/Store/Result/Properties/AirSyncBase:Body")
         assert body is not None, (version, r)
+
+
+def test_store_maximum_and_paging(dc):
+    """At most 100 results per request (the Mailbox store's maximum, also
+    the default Range 0-99); the rest is paged with Range."""
+    a = Account(dc, "paging")
+    imap = dc.imap(a.user, dc.users[a.user])
+    try:
+        assert imap.create("Bulk")[0] == "OK"
+        for i in range(105):
+            msg = sample_message("bulk %03d" % i, "pagingword\n", to=a.user)
+            assert imap.append("Bulk", None, imaplib.Time2Internaldate(
+                ts("2022-01-01 00:00:00") + i * 60), msg)[0] == "OK"
+    finally:
+        imap.logout()
+    q = and_query(freetext("pagingword"))
+    newest_first = ["bulk %03d" % i for i in range(104, -1, -1)]
+    r = a.search(q)
+    assert subjects(r) == newest_first[:100], r
+    assert xrequire(r, "Response/Store/Range") == "0-99" and total(r) == 105
+    r = a.search(q, "<Range>0-199</Range>")
+    assert len(subjects(r)) == 100 and total(r) == 105, r
+    r = a.search(q, "<Range>100-199</Range>")
+    assert subjects(r) == newest_first[100:], r
+    assert xrequire(r, "Response/Store/Range") == "100-104"
