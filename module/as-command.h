@@ -114,6 +114,9 @@ struct as_cmd_context {
 
 	/* Decoded request body; NULL when the body was empty. */
 	struct wbxml_node *root;
+	/* The undecoded body for AS_CMD_FLAG_RAW_BODY_BEFORE_14 commands
+	   before 14.0 (then root is NULL), otherwise NULL. */
+	const buffer_t *raw_body;
 
 	/* WBXML response written by the command; nothing written = empty
 	   200 response (e.g. Ping/Sync "no changes" forms where allowed) */
@@ -145,6 +148,9 @@ enum as_command_flags {
 	AS_CMD_FLAG_NO_POLICY = 0x01,
 	/* An empty request body is valid (Ping, Sync with cached request) */
 	AS_CMD_FLAG_EMPTY_BODY_OK = 0x02,
+	/* Before 14.0 the body is not WBXML (SendMail & co. send the MIME
+	   message itself): it is passed as ctx->raw_body */
+	AS_CMD_FLAG_RAW_BODY_BEFORE_14 = 0x04,
 };
 
 struct as_command {
@@ -176,6 +182,9 @@ enum as_command_result cmd_folderupdate(struct as_cmd_context *ctx);
 enum as_command_result cmd_folderdelete(struct as_cmd_context *ctx);
 enum as_command_result cmd_sync(struct as_cmd_context *ctx);
 enum as_command_result cmd_ping(struct as_cmd_context *ctx);
+enum as_command_result cmd_sendmail(struct as_cmd_context *ctx);
+enum as_command_result cmd_smartreply(struct as_cmd_context *ctx);
+enum as_command_result cmd_smartforward(struct as_cmd_context *ctx);
 enum as_command_result cmd_search(struct as_cmd_context *ctx);
 
 #endif

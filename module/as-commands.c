@@ -28,6 +28,12 @@ static const struct as_command as_commands[] = {
 	  EAS_AIRSYNC_SYNC, EAS_AIRSYNC_STATUS },
 	{ "Ping", cmd_ping, AS_CMD_FLAG_EMPTY_BODY_OK,
 	  EAS_PING_PING, EAS_PING_STATUS },
+	{ "SendMail", cmd_sendmail, AS_CMD_FLAG_RAW_BODY_BEFORE_14,
+	  EAS_COMPOSEMAIL_SENDMAIL, EAS_COMPOSEMAIL_STATUS },
+	{ "SmartReply", cmd_smartreply, AS_CMD_FLAG_RAW_BODY_BEFORE_14,
+	  EAS_COMPOSEMAIL_SMARTREPLY, EAS_COMPOSEMAIL_STATUS },
+	{ "SmartForward", cmd_smartforward, AS_CMD_FLAG_RAW_BODY_BEFORE_14,
+	  EAS_COMPOSEMAIL_SMARTFORWARD, EAS_COMPOSEMAIL_STATUS },
 	{ "Search", cmd_search, 0, EAS_SEARCH_SEARCH, EAS_SEARCH_STATUS },
 };
 
@@ -186,6 +192,12 @@ as_cmd_decode(struct as_cmd_context *ctx, const buffer_t *payload)
 {
 	const char *error;
 
+	if ((ctx->cmd->flags & AS_CMD_FLAG_RAW_BODY_BEFORE_14) != 0 &&
+	    ctx->req->version < AS_VERSION_14_0) {
+		/* e.g. the MIME message of a 12.x SendMail */
+		ctx->raw_body = payload;
+		return 0;
+	}
 	if (payload->used == 0) {
 		if ((ctx->cmd->flags & AS_CMD_FLAG_EMPTY_BODY_OK) != 0)
 			return 0;

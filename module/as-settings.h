@@ -16,6 +16,12 @@ struct as_settings {
 	unsigned int ping_max_folders;
 	/* Largest request body accepted */
 	uoff_t max_request_size;
+	/* Largest message SendMail/SmartReply/SmartForward submits (after
+	   the original's text and attachments were added) */
+	uoff_t max_send_size;
+	/* Envelope sender domain for user names without '@' (NULL = the
+	   hostname setting) */
+	const char *sender_domain;
 	/* Largest Sync WindowSize honoured */
 	unsigned int max_window_size;
 	/* Seconds a verified password stays cached (hashed) */

@@ -21,7 +21,9 @@ int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 	i_zero(user_r);
 	i_zero(&input);
 	input.event_parent = lookup->event_parent;
-	input.module = "mail";
+	/* "lda": the mail settings plus smtp-submit's (submission_host,
+	   sendmail_path) for SendMail; must equal main.c's module */
+	input.module = "lda";
 	input.service = "activesync";
 	input.username = lookup->username;
 	input.session_id = lookup->session_id;

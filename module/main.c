@@ -8,6 +8,7 @@
 #include "mail-storage-service.h"
 #include "mail-user.h"
 #include "http-server.h"
+#include "smtp-submit-settings.h"
 #include "as-settings.h"
 #include "as-store.h"
 #include "as-auth.h"
@@ -41,7 +42,8 @@ static void main_settings_read(struct as_settings *set_r)
 
 	i_zero(&input);
 	input.service = "activesync";
-	input.module = "mail";
+	/* see as_user_open() */
+	input.module = "lda";
 	input.username = "";
 
 	pool = pool_alloconly_create("activesync service settings", 4096);
@@ -61,7 +63,12 @@ static void main_settings_read(struct as_settings *set_r)
 
 static void main_init(void)
 {
-	static const struct setting_parser_info *set_roots[] = { NULL };
+	/* the user's submission_host / sendmail_path for SendMail: index 1
+	   of mail_storage_service_user_get_set() */
+	static const struct setting_parser_info *set_roots[] = {
+		&smtp_submit_setting_parser_info,
+		NULL
+	};
 	struct as_settings *set;
 	struct as_store_settings store_set;
 	struct http_server_settings http_set;

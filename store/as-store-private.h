@@ -15,7 +15,8 @@
    folder_guids  user\0 id(BE u32)                         -> guid record
    folder_next   user\0                                    -> next id record
    hierarchy     user\0 device\0 synckey(BE u32)           -> folder list
-   collections   user\0 device\0 collection\0 synckey(BE)  -> state */
+   collections   user\0 device\0 collection\0 synckey(BE)  -> state
+   client_ids    user\0 device\0 client id\0             -> sent time */
 enum as_store_db {
 	AS_STORE_DB_DEVICES,
 	AS_STORE_DB_FOLDER_IDS,
@@ -23,6 +24,7 @@ enum as_store_db {
 	AS_STORE_DB_FOLDER_NEXT,
 	AS_STORE_DB_HIERARCHY,
 	AS_STORE_DB_COLLECTIONS,
+	AS_STORE_DB_CLIENT_IDS,
 
 	AS_STORE_DB_COUNT
 };

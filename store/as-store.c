@@ -26,6 +26,7 @@ const char *const as_store_db_names[AS_STORE_DB_COUNT] = {
 	[AS_STORE_DB_FOLDER_NEXT] = "folder_next",
 	[AS_STORE_DB_HIERARCHY] = "hierarchy",
 	[AS_STORE_DB_COLLECTIONS] = "collections",
+	[AS_STORE_DB_CLIENT_IDS] = "client_ids",
 };
 
 const char *as_store_mdb_error(struct as_store *store, int rc,

@@ -147,4 +147,15 @@ int as_store_collection_reset(struct as_store *store, const char *user,
 			      const char *device_id, const char *collection_id,
 			      const char **error_r);
 
+/* ClientIds of messages the device sent (SendMail, SmartReply,
+   SmartForward), kept for 30 days. exists returns 1 if the ClientId was
+   recorded, 0 if not. add records it (and drops the device's expired
+   ones); call it after the message was submitted. */
+int as_store_clientid_exists(struct as_store *store, const char *user,
+			     const char *device_id, const char *client_id,
+			     const char **error_r);
+int as_store_clientid_add(struct as_store *store, const char *user,
+			  const char *device_id, const char *client_id,
+			  time_t now, const char **error_r);
+
 #endif
