@@ -161,6 +161,15 @@ void as_client_request_send_response(struct as_cmd_context *ctx)
 	}
 	resp = http_server_response_create(creq->http_req, status, reason);
 	as_client_add_common_headers(resp);
+	if (ctx->response_input != NULL) {
+		/* streamed body (large attachments) */
+		http_server_response_add_header(resp, "Content-Type",
+			ctx->response_content_type != NULL ?
+			ctx->response_content_type : AS_CONTENT_TYPE_WBXML);
+		http_server_response_set_payload(resp, ctx->response_input);
+		http_server_response_submit(resp);
+		return;
+	}
 	if (ctx->response->used > 0) {
 		http_server_response_add_header(resp, "Content-Type",
 						AS_CONTENT_TYPE_WBXML);

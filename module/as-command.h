@@ -122,6 +122,12 @@ struct as_cmd_context {
 	   200 response (e.g. Ping/Sync "no changes" forms where allowed) */
 	buffer_t *response;
 	struct wbxml_writer *writer;
+	/* Optional: the response body as a stream instead of ctx->response
+	   (ItemOperations/GetAttachment with large attachments, sent with
+	   bounded memory). The context keeps a reference, dropped when the
+	   request is freed. Content type NULL = WBXML. */
+	struct istream *response_input;
+	const char *response_content_type;
 	/* HTTP status when not 200 (e.g. 449 for 12.x provisioning) */
 	unsigned int http_status;
 	const char *http_reason;
@@ -182,6 +188,10 @@ enum as_command_result cmd_folderupdate(struct as_cmd_context *ctx);
 enum as_command_result cmd_folderdelete(struct as_cmd_context *ctx);
 enum as_command_result cmd_sync(struct as_cmd_context *ctx);
 enum as_command_result cmd_ping(struct as_cmd_context *ctx);
+enum as_command_result cmd_moveitems(struct as_cmd_context *ctx);
+enum as_command_result cmd_itemoperations(struct as_cmd_context *ctx);
+enum as_command_result cmd_getattachment(struct as_cmd_context *ctx);
+enum as_command_result cmd_getitemestimate(struct as_cmd_context *ctx);
 enum as_command_result cmd_sendmail(struct as_cmd_context *ctx);
 enum as_command_result cmd_smartreply(struct as_cmd_context *ctx);
 enum as_command_result cmd_smartforward(struct as_cmd_context *ctx);

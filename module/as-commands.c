@@ -4,6 +4,7 @@
 #include "str.h"
 #include "str-sanitize.h"
 #include "ioloop.h"
+#include "istream.h"
 #include "randgen.h"
 #include "http-server.h"
 #include "mail-user.h"
@@ -28,6 +29,15 @@ static const struct as_command as_commands[] = {
 	  EAS_AIRSYNC_SYNC, EAS_AIRSYNC_STATUS },
 	{ "Ping", cmd_ping, AS_CMD_FLAG_EMPTY_BODY_OK,
 	  EAS_PING_PING, EAS_PING_STATUS },
+	{ "MoveItems", cmd_moveitems, 0,
+	  EAS_MOVE_MOVEITEMS, EAS_MOVE_STATUS },
+	{ "ItemOperations", cmd_itemoperations, 0,
+	  EAS_ITEMOPERATIONS_ITEMOPERATIONS, EAS_ITEMOPERATIONS_STATUS },
+	/* no request body: the reference is in the query */
+	{ "GetAttachment", cmd_getattachment, AS_CMD_FLAG_EMPTY_BODY_OK,
+	  0, 0 },
+	{ "GetItemEstimate", cmd_getitemestimate, 0,
+	  EAS_GETITEMESTIMATE_GETITEMESTIMATE, EAS_GETITEMESTIMATE_STATUS },
 	{ "SendMail", cmd_sendmail, AS_CMD_FLAG_RAW_BODY_BEFORE_14,
 	  EAS_COMPOSEMAIL_SENDMAIL, EAS_COMPOSEMAIL_STATUS },
 	{ "SmartReply", cmd_smartreply, AS_CMD_FLAG_RAW_BODY_BEFORE_14,
@@ -103,7 +113,13 @@ void as_cmd_finish(struct as_cmd_context *ctx)
 	wbxml_writer_deinit(&ctx->writer);
 	if (ctx->response->used <= AS_WBXML_HEADER_SIZE)
 		buffer_set_used_size(ctx->response, 0);
-	if (ctx->http_status == 0 || ctx->http_status == 200) {
+	if (ctx->response_input != NULL) {
+		uoff_t size;
+
+		if (i_stream_get_size(ctx->response_input, TRUE, &size) > 0)
+			e_debug(ctx->event, "Response: %"PRIuUOFF_T
+				" bytes (streamed)", size);
+	} else if (ctx->http_status == 0 || ctx->http_status == 200) {
 		e_debug(ctx->event, "Response: %zu bytes", ctx->response->used);
 	}
 	as_client_request_send_response(ctx);
@@ -126,7 +142,10 @@ as_cmd_fail_status(struct as_cmd_context *ctx, unsigned int status,
 		   unsigned int http_status, const char *log_reason)
 {
 	e_info(ctx->event, "Status %u: %s", status, log_reason);
-	if (ctx->req->version < AS_VERSION_14_0) {
+	/* commands without a WBXML response (GetAttachment) get the HTTP
+	   error in every version */
+	if (ctx->req->version < AS_VERSION_14_0 ||
+	    ctx->cmd->response_tag == 0) {
 		as_cmd_fail_http(ctx, http_status,
 				 http_status == 449 ? "Retry after sending a PROVISION command" :
 				 "Bad Request");
@@ -308,6 +327,7 @@ void as_cmd_context_destroy(struct as_cmd_context **_ctx)
 	}
 	if (ctx->writer != NULL)
 		wbxml_writer_abort(&ctx->writer);
+	i_stream_unref(&ctx->response_input);
 	if (ctx->user != NULL)
 		as_user_close(ctx->user);
 	buffer_free(&ctx->response);

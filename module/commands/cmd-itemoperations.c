@@ -1,0 +1,703 @@
+/* Copyright (c) dovecot-activesync authors, see the included COPYING file */
+
+/* ItemOperations (MS-ASCMD 2.2.1.10) on the mailbox store:
+   - Fetch of a whole email by CollectionId + ServerId (or a Search
+     LongId of the same "<folder>:<uid>" form) with body preferences,
+   - Fetch of an attachment by its FileReference, optionally a byte
+     Range of it,
+   - EmptyFolderContents, optionally with DeleteSubFolders,
+   - Move of a conversation (14.0+): conversation ids are not handed
+     out by this server, so every ConversationId is unknown (Status 6).
+
+   The whole request is parsed first: a malformed one is answered with
+   the global Status 2 and nothing is done. Attachments are streamed
+   (module/itemops/as-stream-response.c): base64 text inline, or raw
+   parts when the client asked for a multipart response. */
+
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "str-sanitize.h"
+#include "istream.h"
+#include "mail-storage.h"
+#include "mail-namespace.h"
+#include "mail-search-build.h"
+#include "as-command.h"
+#include "as-folders.h"
+#include "sync/as-sync-options.h"
+#include "items/as-email.h"
+#include "itemops/as-attachment.h"
+#include "itemops/as-stream-response.h"
+
+/* ItemOperations status codes (MS-ASCMD 2.2.3.177.8) */
+enum itemops_status {
+	ITEMOPS_STATUS_OK = 1,
+	ITEMOPS_STATUS_PROTOCOL_ERROR = 2,
+	ITEMOPS_STATUS_SERVER_ERROR = 3,
+	ITEMOPS_STATUS_NOT_FOUND = 6,
+	ITEMOPS_STATUS_BYTE_RANGE_INVALID = 8,
+	ITEMOPS_STATUS_STORE_UNKNOWN = 9,
+	ITEMOPS_STATUS_CONVERSION_FAILED = 14,
+	ITEMOPS_STATUS_ATTACHMENT_INVALID = 15,
+	ITEMOPS_STATUS_ACTION_NOT_SUPPORTED = 156,
+};
+
+#define ITEMOPS_MAX_OPERATIONS 100
+
+enum itemops_op_type {
+	ITEMOPS_OP_FETCH,
+	ITEMOPS_OP_EMPTY_FOLDER,
+	ITEMOPS_OP_MOVE,
+};
+
+struct itemops_op {
+	enum itemops_op_type type;
+
+	/* Fetch */
+	const char *store;
+	const char *file_reference;
+	const char *collection_id, *server_id, *long_id;
+	bool have_range;
+	uoff_t range_first, range_last;
+	struct as_sync_options options;
+
+	/* EmptyFolderContents (collection_id), Move */
+	bool delete_subfolders;
+	const struct wbxml_node *conversation_id;
+	const char *dst_folder_id;
+};
+
+struct itemops_context {
+	struct as_cmd_context *ctx;
+	struct wbxml_writer *w;
+	struct as_stream_response *sr;
+	ARRAY(struct itemops_op) ops;
+};
+
+/* EAS folder types that hold mail (the same set Sync serves) */
+static const unsigned int itemops_mail_folder_types[] = {
+	AS_FOLDER_TYPE_USER_GENERIC, AS_FOLDER_TYPE_INBOX,
+	AS_FOLDER_TYPE_DRAFTS, AS_FOLDER_TYPE_DELETED, AS_FOLDER_TYPE_SENT,
+	AS_FOLDER_TYPE_OUTBOX, AS_FOLDER_TYPE_USER_MAIL,
+};
+
+static bool itemops_is_mail_folder(const struct as_folder_info *folder)
+{
+	unsigned int i;
+
+	if (folder->noselect)
+		return FALSE;
+	for (i = 0; i < N_ELEMENTS(itemops_mail_folder_types); i++) {
+		if (folder->type == itemops_mail_folder_types[i])
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* ---- parsing ---- */
+
+static int
+itemops_parse_fetch_options(const struct wbxml_node *options,
+			    struct itemops_op *op, const char **error_r)
+{
+	const char *range;
+
+	if (as_sync_options_parse(options, &op->options, error_r) < 0)
+		return -1;
+	range = wbxml_node_child_text(options, EAS_ITEMOPERATIONS_RANGE);
+	if (range != NULL) {
+		if (as_attachment_parse_range(range, &op->range_first,
+					      &op->range_last) < 0) {
+			*error_r = t_strdup_printf("Invalid Range '%s'",
+						   str_sanitize(range, 32));
+			return -1;
+		}
+		op->have_range = TRUE;
+	}
+	return 0;
+}
+
+static int
+itemops_parse_fetch(const struct wbxml_node *node, struct itemops_op *op,
+		    const char **error_r)
+{
+	const struct wbxml_node *child;
+
+	as_sync_options_init(&op->options);
+	wbxml_node_foreach_child(node, child) {
+		switch (child->tag) {
+		case EAS_ITEMOPERATIONS_STORE:
+			op->store = wbxml_node_text(child);
+			break;
+		case EAS_AIRSYNCBASE_FILEREFERENCE:
+			op->file_reference = wbxml_node_text(child);
+			break;
+		case EAS_AIRSYNC_COLLECTIONID:
+			op->collection_id = wbxml_node_text(child);
+			break;
+		case EAS_AIRSYNC_SERVERID:
+			op->server_id = wbxml_node_text(child);
+			break;
+		case EAS_SEARCH_LONGID:
+			op->long_id = wbxml_node_text(child);
+			break;
+		case EAS_ITEMOPERATIONS_OPTIONS:
+			if (itemops_parse_fetch_options(child, op, error_r) < 0)
+				return -1;
+			break;
+		default:
+			/* LinkId, RemoveRightsManagementProtection, ...:
+			   nothing this server offers */
+			break;
+		}
+	}
+	if (op->store == NULL) {
+		*error_r = "Fetch without Store";
+		return -1;
+	}
+	if (op->file_reference == NULL && op->long_id == NULL &&
+	    (op->collection_id == NULL || op->server_id == NULL) &&
+	    strcasecmp(op->store, "Mailbox") == 0) {
+		*error_r = "Fetch without FileReference, LongId or "
+			"CollectionId and ServerId";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+itemops_parse_empty(const struct wbxml_node *node, struct itemops_op *op,
+		    const char **error_r)
+{
+	const struct wbxml_node *options;
+
+	op->collection_id = wbxml_node_child_text(node,
+						  EAS_AIRSYNC_COLLECTIONID);
+	if (op->collection_id == NULL || *op->collection_id == '\0') {
+		*error_r = "EmptyFolderContents without CollectionId";
+		return -1;
+	}
+	options = wbxml_node_child(node, EAS_ITEMOPERATIONS_OPTIONS);
+	if (options != NULL) {
+		const char *value = wbxml_node_child_text(options,
+				EAS_ITEMOPERATIONS_DELETESUBFOLDERS);
+
+		/* present (empty) or 1 means yes */
+		op->delete_subfolders = value != NULL &&
+			strcmp(value, "0") != 0;
+	}
+	return 0;
+}
+
+static int
+itemops_parse_move(struct itemops_context *ictx, const struct wbxml_node *node,
+		   struct itemops_op *op, const char **error_r)
+{
+	if (ictx->ctx->req->version < AS_VERSION_14_0) {
+		*error_r = "Move is not part of protocol 12.x";
+		return -1;
+	}
+	op->conversation_id = wbxml_node_child(node,
+					       EAS_ITEMOPERATIONS_CONVERSATIONID);
+	op->dst_folder_id = wbxml_node_child_text(node,
+						  EAS_ITEMOPERATIONS_DSTFLDID);
+	if (op->conversation_id == NULL || op->dst_folder_id == NULL) {
+		*error_r = "Move without ConversationId or DstFldId";
+		return -1;
+	}
+	return 0;
+}
+
+static int itemops_parse(struct itemops_context *ictx, const char **error_r)
+{
+	const struct wbxml_node *node;
+	struct itemops_op *op;
+	int ret;
+
+	wbxml_node_foreach_child(ictx->ctx->root, node) {
+		if (array_count(&ictx->ops) >= ITEMOPS_MAX_OPERATIONS) {
+			*error_r = "Too many operations";
+			return -1;
+		}
+		op = array_append_space(&ictx->ops);
+		switch (node->tag) {
+		case EAS_ITEMOPERATIONS_FETCH:
+			op->type = ITEMOPS_OP_FETCH;
+			ret = itemops_parse_fetch(node, op, error_r);
+			break;
+		case EAS_ITEMOPERATIONS_EMPTYFOLDERCONTENTS:
+			op->type = ITEMOPS_OP_EMPTY_FOLDER;
+			ret = itemops_parse_empty(node, op, error_r);
+			break;
+		case EAS_ITEMOPERATIONS_MOVE:
+			op->type = ITEMOPS_OP_MOVE;
+			ret = itemops_parse_move(ictx, node, op, error_r);
+			break;
+		default:
+			*error_r = t_strdup_printf("Unexpected element %s",
+				wbxml_tag_describe(node->tag));
+			ret = -1;
+			break;
+		}
+		if (ret < 0)
+			return -1;
+	}
+	if (array_count(&ictx->ops) == 0) {
+		*error_r = "No operations";
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- Fetch of an attachment ---- */
+
+static void
+itemops_fetch_attachment(struct itemops_context *ictx,
+			 const struct itemops_op *op)
+{
+	struct as_cmd_context *ctx = ictx->ctx;
+	struct wbxml_writer *w = ictx->w;
+	struct as_attachment att;
+	struct istream *input;
+	const char *error;
+	unsigned int status = ITEMOPS_STATUS_OK;
+	uoff_t first = 0, last = 0;
+	int ret;
+
+	if (*op->file_reference == '\0') {
+		/* MS-ASAIRS: an empty reference is Status 15 */
+		ret = 0;
+		error = "empty FileReference";
+	} else {
+		ret = as_attachment_open(ctx, op->file_reference, &att,
+					 &error);
+	}
+	if (ret < 0) {
+		e_error(ctx->event, "ItemOperations: fetching %s failed: %s",
+			str_sanitize(op->file_reference, 128), error);
+		status = ITEMOPS_STATUS_SERVER_ERROR;
+	} else if (ret == 0) {
+		e_info(ctx->event, "ItemOperations: attachment %s: %s",
+		       str_sanitize(op->file_reference, 128), error);
+		status = ITEMOPS_STATUS_ATTACHMENT_INVALID;
+	} else if (op->have_range) {
+		first = op->range_first;
+		last = op->range_last;
+		if (first >= att.size) {
+			e_info(ctx->event, "ItemOperations: Range %"PRIuUOFF_T
+			       "-%"PRIuUOFF_T" of %s is past its end (%"
+			       PRIuUOFF_T" bytes)", first, last,
+			       str_sanitize(op->file_reference, 128),
+			       att.size);
+			status = ITEMOPS_STATUS_BYTE_RANGE_INVALID;
+			i_stream_unref(&att.input);
+		} else if (last >= att.size) {
+			/* best effort: up to the end */
+			last = att.size - 1;
+		}
+	}
+
+	wbxml_start(w, EAS_ITEMOPERATIONS_FETCH);
+	wbxml_elem_uint(w, EAS_ITEMOPERATIONS_STATUS, status);
+	wbxml_elem_str(w, EAS_AIRSYNCBASE_FILEREFERENCE, op->file_reference);
+	if (status == ITEMOPS_STATUS_OK) {
+		wbxml_start(w, EAS_ITEMOPERATIONS_PROPERTIES);
+		wbxml_elem_str(w, EAS_AIRSYNCBASE_CONTENTTYPE,
+			       att.content_type);
+		if (op->have_range) {
+			wbxml_elem_str(w, EAS_ITEMOPERATIONS_RANGE,
+				t_strdup_printf("%"PRIuUOFF_T"-%"PRIuUOFF_T,
+						first, last));
+			wbxml_elem_uint(w, EAS_ITEMOPERATIONS_TOTAL,
+					att.size);
+			input = i_stream_create_range(att.input, first,
+						      last - first + 1);
+			as_stream_response_add(ictx->sr,
+				EAS_ITEMOPERATIONS_DATA, input,
+				last - first + 1);
+			i_stream_unref(&input);
+		} else {
+			as_stream_response_add(ictx->sr,
+				EAS_ITEMOPERATIONS_DATA, att.input, att.size);
+		}
+		i_stream_unref(&att.input);
+		wbxml_end(w);
+	}
+	wbxml_end(w);
+}
+
+/* ---- Fetch of an email ---- */
+
+static unsigned int
+itemops_fetch_email_read(struct itemops_context *ictx,
+			 const struct itemops_op *op,
+			 const char *collection_id, const char *server_id,
+			 struct as_email_params *params,
+			 struct mailbox **box_r, struct mail **mail_r,
+			 struct as_email **email_r)
+{
+	struct as_cmd_context *ctx = ictx->ctx;
+	struct as_folder_info folder;
+	struct mailbox_transaction_context *t;
+	const char *error;
+	uint32_t uid;
+	int ret;
+
+	ret = as_folders_lookup(ctx, collection_id, &folder, &error);
+	if (ret < 0) {
+		e_error(ctx->event, "ItemOperations: folder lookup %s "
+			"failed: %s", str_sanitize(collection_id, 64), error);
+		return ITEMOPS_STATUS_SERVER_ERROR;
+	}
+	if (ret == 0 || !itemops_is_mail_folder(&folder) ||
+	    !as_email_parse_server_id(server_id, folder.server_id, &uid)) {
+		e_info(ctx->event, "ItemOperations: Fetch of unknown item "
+		       "%s in collection %s", str_sanitize(server_id, 64),
+		       str_sanitize(collection_id, 64));
+		return ITEMOPS_STATUS_NOT_FOUND;
+	}
+	if (as_folders_open(ctx, &folder, 0, box_r, &error) < 0) {
+		e_info(ctx->event, "ItemOperations: folder %s: %s",
+		       folder.server_id, error);
+		return ITEMOPS_STATUS_NOT_FOUND;
+	}
+	t = mailbox_transaction_begin(*box_r, 0, "activesync itemops fetch");
+	*mail_r = mail_alloc(t, 0, NULL);
+	if (!mail_set_uid(*mail_r, uid)) {
+		e_info(ctx->event, "ItemOperations: Fetch of %s: no such "
+		       "message", str_sanitize(server_id, 64));
+		return ITEMOPS_STATUS_NOT_FOUND;
+	}
+	params->version = ctx->req->version;
+	params->folder_id = p_strdup(ctx->pool, folder.server_id);
+	params->options = &op->options;
+	if (as_email_read(*mail_r, params, email_r, &error) < 0) {
+		enum mail_error mail_error;
+
+		(void)mailbox_get_last_internal_error(*box_r, &mail_error);
+		if (mail_error == MAIL_ERROR_EXPUNGED) {
+			e_info(ctx->event, "ItemOperations: Fetch of %s: "
+			       "expunged", str_sanitize(server_id, 64));
+			return ITEMOPS_STATUS_NOT_FOUND;
+		}
+		e_error(ctx->event, "ItemOperations: reading %s failed: %s",
+			str_sanitize(server_id, 64), error);
+		return ITEMOPS_STATUS_CONVERSION_FAILED;
+	}
+	return ITEMOPS_STATUS_OK;
+}
+
+static void
+itemops_fetch_email(struct itemops_context *ictx, const struct itemops_op *op)
+{
+	struct wbxml_writer *w = ictx->w;
+	struct as_email_params params;
+	struct as_email *email = NULL;
+	struct mailbox *box = NULL;
+	struct mail *mail = NULL;
+	struct mailbox_transaction_context *t;
+	const char *collection_id = op->collection_id;
+	const char *server_id = op->server_id, *p;
+	unsigned int status;
+
+	if (op->long_id != NULL) {
+		/* Search results: "<folder>:<uid>" like a ServerId */
+		p = strchr(op->long_id, ':');
+		collection_id = p == NULL ? "" :
+			t_strdup_until(op->long_id, p);
+		server_id = op->long_id;
+	}
+	i_zero(&params);
+	status = itemops_fetch_email_read(ictx, op, collection_id, server_id,
+					  &params, &box, &mail, &email);
+
+	wbxml_start(w, EAS_ITEMOPERATIONS_FETCH);
+	wbxml_elem_uint(w, EAS_ITEMOPERATIONS_STATUS, status);
+	if (op->long_id != NULL)
+		wbxml_elem_str(w, EAS_SEARCH_LONGID, op->long_id);
+	else {
+		wbxml_elem_str(w, EAS_AIRSYNC_COLLECTIONID, collection_id);
+		wbxml_elem_str(w, EAS_AIRSYNC_SERVERID, server_id);
+	}
+	if (status == ITEMOPS_STATUS_OK) {
+		const void *data;
+		size_t size;
+
+		wbxml_elem_str(w, EAS_AIRSYNC_CLASS, "Email");
+		wbxml_start(w, EAS_ITEMOPERATIONS_PROPERTIES);
+		if (as_stream_response_is_multipart(ictx->sr) &&
+		    as_email_body_data(email, &data, &size)) {
+			struct istream *input;
+
+			params.body_part =
+				as_stream_response_next_part(ictx->sr);
+			as_email_write_properties(w, email);
+			input = i_stream_create_copy_from_data(data, size);
+			as_stream_response_add_part(ictx->sr, input, size);
+			i_stream_unref(&input);
+		} else {
+			as_email_write_properties(w, email);
+		}
+		wbxml_end(w);
+	}
+	wbxml_end(w);
+
+	if (mail != NULL) {
+		t = mail->transaction;
+		mail_free(&mail);
+		(void)mailbox_transaction_commit(&t);
+	}
+	if (box != NULL)
+		mailbox_free(&box);
+}
+
+static void
+itemops_fetch(struct itemops_context *ictx, const struct itemops_op *op)
+{
+	struct as_cmd_context *ctx = ictx->ctx;
+	struct wbxml_writer *w = ictx->w;
+
+	if (strcasecmp(op->store, "Mailbox") != 0) {
+		e_info(ctx->event, "ItemOperations: unsupported Store %s",
+		       str_sanitize(op->store, 32));
+		wbxml_start(w, EAS_ITEMOPERATIONS_FETCH);
+		wbxml_elem_uint(w, EAS_ITEMOPERATIONS_STATUS,
+				ITEMOPS_STATUS_STORE_UNKNOWN);
+		wbxml_end(w);
+		return;
+	}
+	if (op->file_reference != NULL)
+		itemops_fetch_attachment(ictx, op);
+	else
+		itemops_fetch_email(ictx, op);
+}
+
+/* ---- EmptyFolderContents ---- */
+
+static int itemops_expunge_all(struct mailbox *box, const char **error_r)
+{
+	struct mailbox_transaction_context *t;
+	struct mail_search_args *args;
+	struct mail_search_context *search;
+	struct mail *mail;
+	int ret;
+
+	args = mail_search_build_init();
+	mail_search_build_add_all(args);
+	t = mailbox_transaction_begin(box, 0, "activesync empty folder");
+	search = mailbox_search_init(t, args, NULL, 0, NULL);
+	mail_search_args_unref(&args);
+	while (mailbox_search_next(search, &mail))
+		mail_expunge(mail);
+	ret = mailbox_search_deinit(&search);
+	if (ret < 0) {
+		mailbox_transaction_rollback(&t);
+	} else {
+		ret = mailbox_transaction_commit(&t);
+	}
+	if (ret < 0)
+		*error_r = mailbox_get_last_internal_error(box, NULL);
+	return ret;
+}
+
+static int
+itemops_subfolder_cmp(const struct as_folder_info *f1,
+		      const struct as_folder_info *f2)
+{
+	/* deepest first */
+	size_t l1 = strlen(f1->vname), l2 = strlen(f2->vname);
+
+	return l1 < l2 ? 1 : (l1 > l2 ? -1 : 0);
+}
+
+static int
+itemops_delete_subfolders(struct as_cmd_context *ctx,
+			  const struct as_folder_info *parent,
+			  const char **error_r)
+{
+	ARRAY_TYPE(as_folder_info) folders, children;
+	const struct as_folder_info *folder;
+	struct mail_namespace *ns = as_folders_namespace(ctx);
+	struct mailbox *box;
+	const char *prefix;
+	int ret = 0;
+
+	t_array_init(&folders, 32);
+	if (as_folders_list(ctx, &folders, error_r) < 0)
+		return -1;
+	prefix = t_strdup_printf("%s%c", parent->vname,
+				 mail_namespace_get_sep(ns));
+	t_array_init(&children, 8);
+	array_foreach(&folders, folder) {
+		if (!str_begins(folder->vname, prefix))
+			continue;
+		if (as_folder_type_is_default(folder->type)) {
+			e_info(ctx->event, "ItemOperations: not deleting "
+			       "default folder %s", folder->vname);
+			continue;
+		}
+		array_push_back(&children, folder);
+	}
+	array_sort(&children, itemops_subfolder_cmp);
+	array_foreach(&children, folder) {
+		box = mailbox_alloc(ns->list, folder->vname, 0);
+		if (mailbox_delete(box) < 0) {
+			enum mail_error error;
+			const char *errstr =
+				mailbox_get_last_internal_error(box, &error);
+
+			/* a parent that has a default folder below it
+			   stays */
+			if (error != MAIL_ERROR_EXISTS &&
+			    error != MAIL_ERROR_NOTFOUND) {
+				*error_r = t_strdup_printf("delete(%s): %s",
+					folder->vname, errstr);
+				ret = -1;
+			}
+		}
+		mailbox_free(&box);
+		if (ret < 0)
+			break;
+	}
+	return ret;
+}
+
+static void
+itemops_empty_folder(struct itemops_context *ictx,
+		     const struct itemops_op *op)
+{
+	struct as_cmd_context *ctx = ictx->ctx;
+	struct wbxml_writer *w = ictx->w;
+	struct as_folder_info folder;
+	struct mailbox *box;
+	const char *error;
+	unsigned int status = ITEMOPS_STATUS_OK;
+	int ret;
+
+	ret = as_folders_lookup(ctx, op->collection_id, &folder, &error);
+	if (ret < 0) {
+		e_error(ctx->event, "ItemOperations: folder lookup %s "
+			"failed: %s", str_sanitize(op->collection_id, 64),
+			error);
+		status = ITEMOPS_STATUS_SERVER_ERROR;
+	} else if (ret == 0 || folder.noselect) {
+		e_info(ctx->event, "ItemOperations: EmptyFolderContents of "
+		       "unknown folder %s",
+		       str_sanitize(op->collection_id, 64));
+		status = ITEMOPS_STATUS_NOT_FOUND;
+	} else if (as_folders_open(ctx, &folder, 0, &box, &error) < 0) {
+		e_info(ctx->event, "ItemOperations: folder %s: %s",
+		       folder.server_id, error);
+		status = ITEMOPS_STATUS_NOT_FOUND;
+	} else {
+		if (itemops_expunge_all(box, &error) < 0) {
+			e_error(ctx->event, "ItemOperations: emptying %s "
+				"failed: %s", folder.vname, error);
+			status = ITEMOPS_STATUS_SERVER_ERROR;
+		}
+		mailbox_free(&box);
+		if (status == ITEMOPS_STATUS_OK && op->delete_subfolders &&
+		    itemops_delete_subfolders(ctx, &folder, &error) < 0) {
+			e_error(ctx->event, "ItemOperations: deleting "
+				"subfolders of %s failed: %s",
+				folder.vname, error);
+			status = ITEMOPS_STATUS_SERVER_ERROR;
+		}
+		if (status == ITEMOPS_STATUS_OK) {
+			e_info(ctx->event, "ItemOperations: emptied %s%s",
+			       folder.vname, op->delete_subfolders ?
+			       " and deleted its subfolders" : "");
+		}
+	}
+	wbxml_start(w, EAS_ITEMOPERATIONS_EMPTYFOLDERCONTENTS);
+	wbxml_elem_uint(w, EAS_ITEMOPERATIONS_STATUS, status);
+	wbxml_elem_str(w, EAS_AIRSYNC_COLLECTIONID, op->collection_id);
+	wbxml_end(w);
+}
+
+/* ---- Move (conversations) ---- */
+
+static void
+itemops_move(struct itemops_context *ictx, const struct itemops_op *op)
+{
+	struct as_cmd_context *ctx = ictx->ctx;
+	struct wbxml_writer *w = ictx->w;
+	struct as_folder_info folder;
+	const char *error;
+	unsigned int status;
+	int ret;
+
+	ret = as_folders_lookup(ctx, op->dst_folder_id, &folder, &error);
+	if (ret < 0) {
+		e_error(ctx->event, "ItemOperations: folder lookup %s "
+			"failed: %s", str_sanitize(op->dst_folder_id, 64),
+			error);
+		status = ITEMOPS_STATUS_SERVER_ERROR;
+	} else if (ret == 0) {
+		e_info(ctx->event, "ItemOperations: Move to unknown folder %s",
+		       str_sanitize(op->dst_folder_id, 64));
+		status = ITEMOPS_STATUS_NOT_FOUND;
+	} else if (!itemops_is_mail_folder(&folder)) {
+		e_info(ctx->event, "ItemOperations: Move to folder %s, which "
+		       "is not a mail folder", folder.server_id);
+		status = ITEMOPS_STATUS_ACTION_NOT_SUPPORTED;
+	} else {
+		/* no ConversationId is ever sent to devices */
+		e_info(ctx->event, "ItemOperations: Move of an unknown "
+		       "conversation (%zu bytes id)",
+		       op->conversation_id->data_size);
+		status = ITEMOPS_STATUS_NOT_FOUND;
+	}
+	wbxml_start(w, EAS_ITEMOPERATIONS_MOVE);
+	wbxml_elem_uint(w, EAS_ITEMOPERATIONS_STATUS, status);
+	wbxml_elem_opaque(w, EAS_ITEMOPERATIONS_CONVERSATIONID,
+			  op->conversation_id->data,
+			  op->conversation_id->data_size);
+	wbxml_end(w);
+}
+
+/* ---- the command ---- */
+
+static void itemops_run(struct itemops_context *ictx)
+{
+	const struct itemops_op *op;
+
+	wbxml_start(ictx->w, EAS_ITEMOPERATIONS_ITEMOPERATIONS);
+	wbxml_elem_uint(ictx->w, EAS_ITEMOPERATIONS_STATUS, ITEMOPS_STATUS_OK);
+	wbxml_start(ictx->w, EAS_ITEMOPERATIONS_RESPONSE);
+	array_foreach(&ictx->ops, op) T_BEGIN {
+		switch (op->type) {
+		case ITEMOPS_OP_FETCH:
+			itemops_fetch(ictx, op);
+			break;
+		case ITEMOPS_OP_EMPTY_FOLDER:
+			itemops_empty_folder(ictx, op);
+			break;
+		case ITEMOPS_OP_MOVE:
+			itemops_move(ictx, op);
+			break;
+		}
+	} T_END;
+	wbxml_end(ictx->w);
+	wbxml_end(ictx->w);
+}
+
+enum as_command_result cmd_itemoperations(struct as_cmd_context *ctx)
+{
+	struct itemops_context ictx;
+	const char *error;
+
+	i_zero(&ictx);
+	ictx.ctx = ctx;
+	ictx.w = ctx->writer;
+	t_array_init(&ictx.ops, 4);
+	if (itemops_parse(&ictx, &error) < 0) {
+		e_info(ctx->event, "ItemOperations: protocol error: %s", error);
+		as_cmd_write_status(ctx, ITEMOPS_STATUS_PROTOCOL_ERROR);
+		return AS_CMD_DONE;
+	}
+	ictx.sr = as_stream_response_init(ctx, ctx->req->accept_multipart);
+	itemops_run(&ictx);
+	as_stream_response_finish(&ictx.sr);
+	return AS_CMD_DONE;
+}
