@@ -37,12 +37,16 @@ enum itemops_status {
 	ITEMOPS_STATUS_NOT_FOUND = 6,
 	ITEMOPS_STATUS_BYTE_RANGE_INVALID = 8,
 	ITEMOPS_STATUS_STORE_UNKNOWN = 9,
+	ITEMOPS_STATUS_DATA_TOO_LARGE = 11,
 	ITEMOPS_STATUS_CONVERSION_FAILED = 14,
 	ITEMOPS_STATUS_ATTACHMENT_INVALID = 15,
 	ITEMOPS_STATUS_ACTION_NOT_SUPPORTED = 156,
 };
 
 #define ITEMOPS_MAX_OPERATIONS 100
+/* Attachment bytes one response may carry: each one is a temporary
+   file until the response is sent */
+#define ITEMOPS_MAX_ATTACHMENT_BYTES (1024ULL * 1024 * 1024)
 
 enum itemops_op_type {
 	ITEMOPS_OP_FETCH,
@@ -72,6 +76,7 @@ struct itemops_context {
 	struct wbxml_writer *w;
 	struct as_stream_response *sr;
 	ARRAY(struct itemops_op) ops;
+	uoff_t attachment_bytes;
 };
 
 /* EAS folder types that hold mail (the same set Sync serves) */
@@ -280,6 +285,14 @@ itemops_fetch_attachment(struct itemops_context *ictx,
 		e_info(ctx->event, "ItemOperations: attachment %s: %s",
 		       str_sanitize(op->file_reference, 128), error);
 		status = ITEMOPS_STATUS_ATTACHMENT_INVALID;
+	} else if (ictx->attachment_bytes + att.size >
+		   ITEMOPS_MAX_ATTACHMENT_BYTES) {
+		e_info(ctx->event, "ItemOperations: attachment %s: the "
+		       "response would carry more than %llu bytes",
+		       str_sanitize(op->file_reference, 128),
+		       ITEMOPS_MAX_ATTACHMENT_BYTES);
+		status = ITEMOPS_STATUS_DATA_TOO_LARGE;
+		i_stream_unref(&att.input);
 	} else if (op->have_range) {
 		first = op->range_first;
 		last = op->range_last;
@@ -301,6 +314,7 @@ itemops_fetch_attachment(struct itemops_context *ictx,
 	wbxml_elem_uint(w, EAS_ITEMOPERATIONS_STATUS, status);
 	wbxml_elem_str(w, EAS_AIRSYNCBASE_FILEREFERENCE, op->file_reference);
 	if (status == ITEMOPS_STATUS_OK) {
+		ictx->attachment_bytes += att.size;
 		wbxml_start(w, EAS_ITEMOPERATIONS_PROPERTIES);
 		wbxml_elem_str(w, EAS_AIRSYNCBASE_CONTENTTYPE,
 			       att.content_type);

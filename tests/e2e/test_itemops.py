@@ -627,3 +627,26 @@ def test_large_attachment_bounded_memory(dc):
     hwm_multi = _status_kb(pid, "VmHWM")
     print("50 MB attachment multipart: activesync VmHWM %d kB" % hwm_multi)
     assert (hwm_multi - hwm_before) / 1024.0 < 16
+
+    # a client that goes away in the middle: the process frees it all
+    # and keeps serving
+    import socket
+    sock = socket.create_connection((c.host, c.port), timeout=60)
+    try:
+        req_head = "POST %s HTTP/1.1\r\nHost: localhost\r\n" % \
+            c.query("ItemOperations")
+        for k, v in h.items():
+            if k != "MS-ASAcceptMultiPart":
+                req_head += "%s: %s\r\n" % (k, v)
+        req_head += "Content-Length: %d\r\n\r\n" % len(req)
+        sock.sendall(req_head.encode() + req)
+        got = 0
+        while got < 1024 * 1024:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed early"
+            got += len(chunk)
+    finally:
+        sock.close()
+    r = itemops(c, fetch_att_xml(refs["notes.txt"]))
+    assert xtext(ok_top(r)[0], "Status") == "1", r
+    assert _activesync_pids(dc) == [pid]
