@@ -139,9 +139,8 @@ int as_send_mime_parse(pool_t pool, const unsigned char *data, size_t size,
 			hdr->use_full_value = TRUE;
 			continue;
 		}
-		T_BEGIN {
-			mime_parse_field(&ctx, hdr);
-		} T_END;
+		/* no data stack frame here: pool may be a data stack pool */
+		mime_parse_field(&ctx, hdr);
 	}
 	i_assert(ret != 0);
 	message_parse_header_deinit(&parser);

@@ -34,6 +34,23 @@
 #include "send/as-send-mime.h"
 #include "send/as-send-compose.h"
 
+/* The SMTP submission, kept apart from the request: smtp-submit can't be
+   freed while its transaction runs (and not inside its own callback), so
+   when the client goes away meanwhile, the submission finishes on its
+   own and only records the ClientId. */
+struct as_send_submission {
+	struct as_send *send;	/* NULL once the client went away */
+	struct as_store *store;
+	char *username, *device_id, *client_id;
+	struct event *event;
+
+	struct smtp_submit *submit;
+	/* the outcome, handled from a timeout */
+	struct timeout *to_finish;
+	int status;
+	char *error;
+};
+
 struct as_send {
 	struct as_cmd_context *ctx;
 	struct as_send_request req;
@@ -41,12 +58,7 @@ struct as_send {
 	struct as_send_composed msg;
 
 	const struct smtp_address *sender;
-	struct smtp_submit *submit;
-	/* the submission's outcome, handled from a timeout: smtp-submit
-	   must not be freed inside its own callback */
-	struct timeout *to_finish;
-	int submit_status;
-	const char *submit_error;
+	struct as_send_submission *submission;
 
 	/* the original of SmartReply/SmartForward */
 	struct as_folder_info source_folder;
@@ -386,11 +398,17 @@ static void as_send_flag_source(struct as_send *send)
 	mailbox_free(&box);
 }
 
-static void as_send_deinit(struct as_send *send)
+static void as_send_submission_free(struct as_send_submission *subm)
 {
-	timeout_remove(&send->to_finish);
-	if (send->submit != NULL)
-		smtp_submit_deinit(&send->submit);
+	timeout_remove(&subm->to_finish);
+	if (subm->submit != NULL)
+		smtp_submit_deinit(&subm->submit);
+	event_unref(&subm->event);
+	i_free(subm->username);
+	i_free(subm->device_id);
+	i_free(subm->client_id);
+	i_free(subm->error);
+	i_free(subm);
 }
 
 static void as_send_abort(struct as_cmd_context *ctx)
@@ -398,8 +416,30 @@ static void as_send_abort(struct as_cmd_context *ctx)
 	struct as_send *send = ctx->cmd_context;
 
 	e_warning(ctx->event, "Client went away while the message was being "
-		  "submitted; the device will retry it");
-	as_send_deinit(send);
+		  "submitted; finishing the submission without it");
+	send->submission->send = NULL;
+	send->submission = NULL;
+}
+
+/* The submission ended after the client went away: nobody to answer,
+   no mail user for the Sent copy; remember the ClientId so that the
+   device's retry is answered 118 rather than sent twice. */
+static void as_send_detached_finish(struct as_send_submission *subm)
+{
+	const char *error;
+
+	if (subm->status <= 0) {
+		e_info(subm->event, "Submission abandoned by the client "
+		       "failed too: %s", subm->error);
+		return;
+	}
+	e_warning(subm->event, "Message submitted after the client went "
+		  "away: no Sent copy, original not flagged");
+	if (subm->client_id != NULL &&
+	    as_store_clientid_add(subm->store, subm->username,
+				  subm->device_id, subm->client_id,
+				  ioloop_time, &error) < 0)
+		e_error(subm->event, "State store: %s", error);
 }
 
 static void as_send_submitted(struct as_send *send)
@@ -422,18 +462,18 @@ static void as_send_submitted(struct as_send *send)
 		e_error(ctx->event, "State store: %s", error);
 }
 
-static void as_send_finish(struct as_send *send)
+static void as_send_finish(struct as_send *send, int status,
+			   const char *error)
 {
 	struct as_cmd_context *ctx = send->ctx;
 
-	as_send_deinit(send);
 	T_BEGIN {
-		if (send->submit_status > 0)
+		if (status > 0)
 			as_send_submitted(send);
 		else {
 			e_error(ctx->event, "Submitting the message failed "
-				"(%s): %s", send->submit_status == 0 ?
-				"permanent" : "temporary", send->submit_error);
+				"(%s): %s", status == 0 ?
+				"permanent" : "temporary", error);
 			as_send_status(ctx, AS_STATUS_MAIL_SUBMISSION_FAILED,
 				       "Mail submission failed");
 		}
@@ -441,13 +481,29 @@ static void as_send_finish(struct as_send *send)
 	as_cmd_finish(ctx);
 }
 
+static void as_send_submission_finish(struct as_send_submission *subm)
+{
+	struct as_send *send = subm->send;
+
+	timeout_remove(&subm->to_finish);
+	smtp_submit_deinit(&subm->submit);
+	if (send == NULL)
+		as_send_detached_finish(subm);
+	else {
+		send->submission = NULL;
+		as_send_finish(send, subm->status, subm->error);
+	}
+	as_send_submission_free(subm);
+}
+
 static void
 as_send_submit_callback(const struct smtp_submit_result *result,
-			struct as_send *send)
+			struct as_send_submission *subm)
 {
-	send->submit_status = result->status;
-	send->submit_error = p_strdup(send->ctx->pool, result->error);
-	send->to_finish = timeout_add_short(0, as_send_finish, send);
+	subm->status = result->status;
+	subm->error = i_strdup(result->error);
+	subm->to_finish = timeout_add_short(0, as_send_submission_finish,
+					    subm);
 }
 
 static int
@@ -460,19 +516,30 @@ as_send_submit(struct as_send *send,
 	const struct smtp_address *const *rcptp;
 	struct ostream *output;
 
+	struct as_send_submission *subm;
+
+	subm = i_new(struct as_send_submission, 1);
+	subm->send = send;
+	subm->store = ctx->store;
+	subm->username = i_strdup(ctx->username);
+	subm->device_id = i_strdup(ctx->req->device_id);
+	subm->client_id = i_strdup(send->req.client_id);
+	subm->event = event_create(ctx->event);
+	send->submission = subm;
+
 	mail_user_init_ssl_client_settings(ctx->mail_user, &ssl_set);
 	i_zero(&input);
 	input.ssl = &ssl_set;
-	input.event_parent = ctx->event;
-	send->submit = smtp_submit_init_simple(&input, smtp_set, send->sender);
+	input.event_parent = subm->event;
+	subm->submit = smtp_submit_init_simple(&input, smtp_set, send->sender);
 	array_foreach(&send->mime.rcpts, rcptp)
-		smtp_submit_add_rcpt(send->submit, *rcptp);
-	output = smtp_submit_send(send->submit);
+		smtp_submit_add_rcpt(subm->submit, *rcptp);
+	output = smtp_submit_send(subm->submit);
 	o_stream_nsend(output, send->msg.data->data, send->msg.data->used);
 
 	ctx->cmd_context = send;
 	ctx->abort = as_send_abort;
-	smtp_submit_run_async(send->submit, as_send_submit_callback, send);
+	smtp_submit_run_async(subm->submit, as_send_submit_callback, subm);
 	return 0;
 }
 

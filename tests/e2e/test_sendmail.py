@@ -14,8 +14,11 @@ import socketserver
 import threading
 import uuid
 
-from harness import free_port, sample_message, xall, xml_escape, xrequire, \
-    xtext
+import socket
+import time
+
+from harness import encode_xml, free_port, sample_message, xall, \
+    xml_escape, xrequire, xtext
 
 MAX_SEND = 64 * 1024
 
@@ -25,7 +28,8 @@ MAX_SEND = 64 * 1024
 class SmtpSink:
     """A minimal SMTP server: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
     QUIT.  mode: "accept", "reject_data" (554 after DATA),
-    "reject_rcpt" (550 for every RCPT)."""
+    "reject_rcpt" (550 for every RCPT), "slow" (the reply to DATA waits
+    for slow_event)."""
 
     def __init__(self):
         self.port = free_port()
@@ -33,6 +37,9 @@ class SmtpSink:
         self.mode = "accept"
         self.lock = threading.Lock()
         self.server = None
+        # "slow" mode holds the reply to DATA until this is set
+        self.slow_event = threading.Event()
+        self.data_seen = threading.Event()
 
     def start(self):
         if self.server is not None:
@@ -76,6 +83,9 @@ class SmtpSink:
                             if dl.startswith(b".."):
                                 dl = dl[1:]
                             data.append(dl)
+                        if sink.mode == "slow":
+                            sink.data_seen.set()
+                            sink.slow_event.wait(30)
                         if sink.mode == "reject_data":
                             self.reply("554 5.7.1 Message refused by test")
                         else:
@@ -619,3 +629,69 @@ def test_forward_growing_beyond_limit_is_122(dc):
     assert status_of(r) == "122", r
     assert SINK.find(fsubj) == []
     assert "$Forwarded" not in a.flags_of(sid)
+
+
+def test_smartforward_by_search_long_id(dc):
+    a = Account(dc, "longid")
+    word = "kiwi%s" % uuid.uuid4().hex[:8]
+    osubj = "Report %s" % word
+    dc.deliver(a.user, original_with_attachment(osubj, a.user))
+    r = a.c.request_provisioned(
+        "Search", '<Search xmlns="Search:" xmlns:airsync="AirSync:">'
+        '<Store><Name>Mailbox</Name><Query><And>'
+        '<airsync:Class>Email</airsync:Class>'
+        '<airsync:CollectionId>%s</airsync:CollectionId>'
+        '<FreeText>%s</FreeText></And></Query></Store></Search>'
+        % (a.inbox, word))
+    assert r.status == 200, r
+    long_id = xrequire(r, "Response/Store/Result/LongId")
+    fsubj = "Fwd: " + osubj
+    r = a.c.request("SmartForward", compose_xml(
+        "SmartForward", new_mime(fsubj, "erin@example.test"),
+        client_id=uuid.uuid4().hex, source={"LongId": long_id}))
+    assert_sent_ok(r)
+    got = SINK.find(fsubj)
+    assert len(got) == 1
+    assert [p.get_filename() for p in parse(got[0]["data"]).walk()
+            if p.get_filename()] == ["report.bin"]
+
+
+def test_client_gone_while_submitting(dc):
+    """The device drops the connection while the SMTP server has not
+    answered yet.  smtp-submit can't be cancelled mid-transaction, so the
+    submission finishes on its own: no crash, and once the server accepted
+    the message its ClientId is recorded, so the device's retry is
+    answered 118 instead of sending the message twice."""
+    a = Account(dc, "gone")
+    subject = uniq("Dropped")
+    xml = compose_xml("SendMail", new_mime(subject, "bob@example.test"),
+                      client_id=uuid.uuid4().hex)
+    body = encode_xml(xml)
+    SINK.slow_event.clear()
+    SINK.data_seen.clear()
+    SINK.mode = "slow"
+    dc.mark_log()
+    try:
+        h = a.c.headers()
+        h["Host"] = "127.0.0.1:%d" % dc.eas_port
+        h["Content-Length"] = str(len(body))
+        head = "POST %s HTTP/1.1\r\n" % a.c.query("SendMail")
+        head += "".join("%s: %s\r\n" % kv for kv in h.items()) + "\r\n"
+        sock = socket.create_connection(("127.0.0.1", dc.eas_port),
+                                        timeout=30)
+        try:
+            sock.sendall(head.encode("latin-1") + body)
+            assert SINK.data_seen.wait(30), "message never reached the sink"
+        finally:
+            sock.close()
+        dc.wait_for_log("Client went away while the message", timeout=30)
+    finally:
+        SINK.mode = "accept"
+        SINK.slow_event.set()
+    dc.wait_for_log("Message submitted after the client went away",
+                    timeout=30)
+    assert dc.service_alive()
+    assert len(SINK.find(subject)) == 1
+    r = a.c.request("SendMail", xml)
+    assert status_of(r) == "118", r
+    assert len(SINK.find(subject)) == 1
