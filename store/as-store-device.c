@@ -236,6 +236,11 @@ as_store_device_remove_txn(struct as_store_txn *txn, void *context,
 	    as_store_txn_del_prefix(txn, AS_STORE_DB_COLLECTIONS, key, NULL,
 				    &count, error_r) < 0)
 		return -1;
+	/* device properties (as-store-itemprops.h) survive a reset */
+	if (!ctx->keep_device &&
+	    as_store_txn_del_prefix(txn, AS_STORE_DB_DEVICE_PROPS, key, NULL,
+				    &count, error_r) < 0)
+		return -1;
 	/* sent ClientIds survive a reset (the device may still resend) */
 	if (!ctx->keep_device &&
 	    as_store_txn_del_prefix(txn, AS_STORE_DB_CLIENT_IDS, key, NULL,

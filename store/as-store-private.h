@@ -16,6 +16,8 @@
    folder_next   user\0                                    -> next id record
    hierarchy     user\0 device\0 synckey(BE u32)           -> folder list
    collections   user\0 device\0 collection\0 synckey(BE)  -> state
+   item_props    user\0 mailbox guid(16) uid(BE u32)       -> value
+   device_props  user\0 device\0 name\0                     -> value
    client_ids    user\0 device\0 client id\0             -> sent time */
 enum as_store_db {
 	AS_STORE_DB_DEVICES,
@@ -24,6 +26,8 @@ enum as_store_db {
 	AS_STORE_DB_FOLDER_NEXT,
 	AS_STORE_DB_HIERARCHY,
 	AS_STORE_DB_COLLECTIONS,
+	AS_STORE_DB_ITEM_PROPS,
+	AS_STORE_DB_DEVICE_PROPS,
 	AS_STORE_DB_CLIENT_IDS,
 
 	AS_STORE_DB_COUNT

@@ -26,6 +26,8 @@ const char *const as_store_db_names[AS_STORE_DB_COUNT] = {
 	[AS_STORE_DB_FOLDER_NEXT] = "folder_next",
 	[AS_STORE_DB_HIERARCHY] = "hierarchy",
 	[AS_STORE_DB_COLLECTIONS] = "collections",
+	[AS_STORE_DB_ITEM_PROPS] = "item_props",
+	[AS_STORE_DB_DEVICE_PROPS] = "device_props",
 	[AS_STORE_DB_CLIENT_IDS] = "client_ids",
 };
 

@@ -22,12 +22,20 @@
 #include "imap-seqset.h"
 #include "imap-util.h"
 #include "mail-storage.h"
+#include "mail-user.h"
+#include "settings-parser.h"
 #include "as-command.h"
 #include "as-folders.h"
 #include "push/as-watch.h"
 #include "sync/as-sync-options.h"
 #include "sync/as-sync-changes.h"
 #include "items/as-email.h"
+#include "items/as-flag.h"
+#include "items/as-categories.h"
+#include "as-store-itemprops.h"
+#include "sync/as-sync-notice.h"
+
+#include <time.h>
 
 /* Sync status codes (MS-ASCMD 2.2.3.177.16) */
 enum as_sync_status {
@@ -44,6 +52,20 @@ enum as_sync_status {
 	AS_SYNC_STATUS_TOO_MANY_COLLECTIONS = 15,
 	AS_SYNC_STATUS_RETRY = 16,
 };
+
+#define AS_SYNC_MAX_MAIL_AGE_SETTING "activesync_max_mail_age"
+/* device property (as-store-itemprops.h), same syntax ("30 days") */
+#define AS_SYNC_DEVICE_PROP_MAX_MAIL_AGE "max_mail_age"
+
+/* Item isolation: the same SyncKey sent again this often with the same
+   first Add gets a window of one item; this often and the item is left
+   out for the device (the user gets a notice). */
+#define AS_SYNC_ISOLATE_WINDOW_AFTER 3
+#define AS_SYNC_ISOLATE_SKIP_AFTER 5
+/* device properties: "<SyncKey> <UID> <count>" and
+   "<UIDVALIDITY> <UID set>" per collection */
+#define AS_SYNC_PROP_ISOLATE "iso:"
+#define AS_SYNC_PROP_SKIPPED "skip:"
 
 #define AS_SYNC_DEFAULT_WINDOW_SIZE 100
 #define AS_SYNC_MAX_COLLECTIONS 1000
@@ -89,6 +111,8 @@ struct sync_collection {
 struct sync_state_extra {
 	struct as_sync_options options;
 	bool full;
+	/* the server-side mail age limit in effect (seconds, 0 = none) */
+	unsigned int max_age;
 	ARRAY_TYPE(seq_range) pending_changes;
 };
 
@@ -106,10 +130,20 @@ struct sync_context {
 	bool wait_given;
 	struct as_watch *watch;
 	struct timeout *to_wait;
+
+	/* activesync_max_mail_age of the user and the device's own limit,
+	   the smaller one (seconds, 0 = unlimited); FilterType can only
+	   narrow it */
+	unsigned int max_age;
 };
 
 /* Changes arriving in a burst are looked at once */
 #define AS_SYNC_WAIT_DEBOUNCE_MSECS 500
+
+struct sync_props_update {
+	uint32_t uid;
+	const char *props;	/* NULL = delete */
+};
 
 struct sync_mail_run {
 	struct sync_context *sctx;
@@ -123,6 +157,10 @@ struct sync_mail_run {
 	ARRAY(struct sync_response) responses;
 	/* UIDs the client changed / deleted in this request */
 	ARRAY_TYPE(seq_range) client_changed, client_deleted;
+	/* item properties to store once the mailbox change is committed */
+	ARRAY(struct sync_props_update) props_updates;
+	guid_128_t box_guid;
+	bool have_box_guid;
 };
 
 static const char *sync_state_extra_write(const struct sync_state_extra *extra)
@@ -132,6 +170,8 @@ static const char *sync_state_extra_write(const struct sync_state_extra *extra)
 	as_sync_options_write(str, &extra->options);
 	if (extra->full)
 		str_append(str, " full=1");
+	if (extra->max_age > 0)
+		str_printfa(str, " ma=%u", extra->max_age);
 	if (array_is_created(&extra->pending_changes) &&
 	    array_count(&extra->pending_changes) > 0) {
 		str_append(str, " pc=");
@@ -151,12 +191,74 @@ static void sync_state_extra_read(const char *str,
 	for (args = t_strsplit_spaces(str, " "); *args != NULL; args++) {
 		if (strcmp(*args, "full=1") == 0)
 			extra_r->full = TRUE;
+		else if (str_begins(*args, "ma=")) {
+			if (str_to_uint(*args + 3, &extra_r->max_age) < 0)
+				extra_r->max_age = 0;
+		}
 		else if (str_begins(*args, "pc=")) {
 			if (imap_seq_set_nostar_parse(*args + 3,
 					&extra_r->pending_changes) < 0)
 				array_clear(&extra_r->pending_changes);
 		}
 	}
+}
+
+/* Oldest received date to sync: the device's FilterType, narrowed by
+   the server's mail age limit */
+static time_t sync_since(struct sync_context *sctx, unsigned int filter_type)
+{
+	time_t since = as_sync_filter_since(filter_type, ioloop_time);
+	time_t limit;
+
+	if (sctx->max_age == 0)
+		return since;
+	limit = ioloop_time - (time_t)sctx->max_age;
+	return since == 0 || limit > since ? limit : since;
+}
+
+static int sync_parse_age(struct as_cmd_context *ctx, const char *what,
+			  const char *value, unsigned int *secs_r)
+{
+	const char *error;
+
+	*secs_r = 0;
+	if (value == NULL || *value == '\0')
+		return 0;
+	if (settings_get_time(value, secs_r, &error) < 0) {
+		e_error(ctx->event, "Sync: invalid %s '%s' ignored: %s", what,
+			str_sanitize(value, 64), error);
+		*secs_r = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* activesync_max_mail_age (plugin setting, so per user through userdb
+   extra fields) and the device's "max_mail_age" property: the smaller
+   non-zero one applies */
+static unsigned int sync_max_age(struct as_cmd_context *ctx)
+{
+	const char *value, *error;
+	unsigned int user_age, dev_age;
+
+	(void)sync_parse_age(ctx, AS_SYNC_MAX_MAIL_AGE_SETTING,
+		mail_user_plugin_getenv(ctx->mail_user,
+					AS_SYNC_MAX_MAIL_AGE_SETTING),
+		&user_age);
+	if (as_store_device_prop_get(ctx->store, pool_datastack_create(),
+				     ctx->username, ctx->req->device_id,
+				     AS_SYNC_DEVICE_PROP_MAX_MAIL_AGE,
+				     &value, &error) < 0) {
+		e_error(ctx->event, "Sync: reading the device's mail age "
+			"limit failed: %s", error);
+		value = NULL;
+	}
+	(void)sync_parse_age(ctx, "device max_mail_age", value, &dev_age);
+	e_debug(ctx->event, "Sync: mail age limit: user %u, device %u secs",
+		user_age, dev_age);
+	if (user_age == 0 || (dev_age != 0 && dev_age < user_age))
+		return dev_age;
+	return user_age;
 }
 
 static bool sync_is_mail_folder(const struct as_folder_info *folder)
@@ -387,11 +489,146 @@ sync_client_uid(struct sync_mail_run *run, const char *server_id,
 }
 
 static void
+sync_props_update_add(struct sync_mail_run *run, uint32_t uid,
+		      const char *props)
+{
+	struct sync_props_update *upd;
+
+	if (!array_is_created(&run->props_updates))
+		t_array_init(&run->props_updates, 8);
+	upd = array_append_space(&run->props_updates);
+	upd->uid = uid;
+	upd->props = t_strdup(props);
+}
+
+/* After the mailbox commit: the flag details for what was changed */
+static void sync_props_updates_store(struct sync_mail_run *run)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	const struct sync_props_update *upd;
+	const char *error;
+	int ret;
+
+	if (!array_is_created(&run->props_updates) || !run->have_box_guid)
+		return;
+	array_foreach(&run->props_updates, upd) {
+		if (upd->props != NULL) {
+			ret = as_store_itemprops_put(ctx->store, ctx->username,
+						     run->box_guid, upd->uid,
+						     upd->props, &error);
+		} else {
+			ret = as_store_itemprops_delete(ctx->store,
+				ctx->username, run->box_guid, upd->uid,
+				&error);
+		}
+		if (ret < 0) {
+			e_error(ctx->event, "Sync: storing item properties "
+				"of UID %u failed: %s", upd->uid, error);
+		}
+	}
+}
+
+/* Expunged messages: drop their item properties (only read
+   transactions unless there is something to drop) */
+static void
+sync_props_forget(struct sync_mail_run *run, const ARRAY_TYPE(uint32_t) *uids)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	const uint32_t *uidp;
+	const char *value, *error;
+
+	if (!run->have_box_guid)
+		return;
+	array_foreach(uids, uidp) {
+		if (as_store_itemprops_get(ctx->store, pool_datastack_create(),
+					   ctx->username, run->box_guid,
+					   *uidp, &value, &error) > 0 &&
+		    as_store_itemprops_delete(ctx->store, ctx->username,
+					      run->box_guid, *uidp,
+					      &error) < 0) {
+			e_error(ctx->event, "Sync: dropping item properties "
+				"of UID %u failed: %s", *uidp, error);
+		}
+	}
+}
+
+/* Replace the mail's category keywords with the device's list */
+static void
+sync_client_categories(struct sync_mail_run *run, struct mail *mail,
+		       const struct wbxml_node *cats)
+{
+	ARRAY_TYPE(const_string) want, drop;
+	const struct wbxml_node *child;
+	const char *const *kw, *keyword, *const *w;
+	struct mail_keywords *keywords;
+	bool keep;
+
+	t_array_init(&want, 8);
+	t_array_init(&drop, 8);
+	wbxml_node_foreach_child(cats, child) {
+		if (child->tag != EAS_EMAIL_CATEGORY)
+			continue;
+		keyword = as_category_to_keyword(wbxml_node_text(child));
+		if (keyword == NULL) {
+			e_info(run->sctx->ctx->event, "Sync: category '%s' "
+			       "can't be stored, ignored",
+			       str_sanitize(wbxml_node_text(child), 64));
+			continue;
+		}
+		array_push_back(&want, &keyword);
+	}
+	for (kw = mail_get_keywords(mail); *kw != NULL; kw++) {
+		if (as_keyword_to_category(*kw) == NULL)
+			continue;
+		keep = FALSE;
+		array_foreach(&want, w) {
+			if (strcasecmp(*w, *kw) == 0)
+				keep = TRUE;
+		}
+		if (!keep) {
+			keyword = t_strdup(*kw);
+			array_push_back(&drop, &keyword);
+		}
+	}
+	array_append_zero(&want);
+	array_append_zero(&drop);
+	if (array_count(&drop) > 1) {
+		keywords = mailbox_keywords_create_valid(run->box,
+							 array_front(&drop));
+		mail_update_keywords(mail, MODIFY_REMOVE, keywords);
+		mailbox_keywords_unref(&keywords);
+	}
+	if (array_count(&want) > 1) {
+		keywords = mailbox_keywords_create_valid(run->box,
+							 array_front(&want));
+		mail_update_keywords(mail, MODIFY_ADD, keywords);
+		mailbox_keywords_unref(&keywords);
+	}
+}
+
+/* Did the server change this item since the state the device has? With
+   the server-wins policy (Conflict 1, the default) the client's change
+   is then not applied. A repeated request (replay) is not a conflict:
+   its own first run changed the item. */
+static bool
+sync_client_change_conflicts(struct sync_mail_run *run, struct mail *mail)
+{
+	if (run->replay || run->extra.options.conflict == 0)
+		return FALSE;
+	if (!seq_range_exists(&run->state.uids, mail->uid))
+		return FALSE;
+	if (array_is_created(&run->extra.pending_changes) &&
+	    seq_range_exists(&run->extra.pending_changes, mail->uid))
+		return TRUE;
+	return mail_get_modseq(mail) > run->state.highest_modseq;
+}
+
+static void
 sync_client_change(struct sync_mail_run *run, struct mail *mail,
 		   const struct wbxml_node *cmd, const char *server_id)
 {
-	const struct wbxml_node *data, *flag;
-	const char *value, *flag_status;
+	const struct wbxml_node *data, *flag, *cats;
+	const char *value;
 	enum mail_flags add = 0, remove = 0;
 	uint32_t uid;
 
@@ -420,16 +657,39 @@ sync_client_change(struct sync_mail_run *run, struct mail *mail,
 			return;
 		}
 	}
+	if (sync_client_change_conflicts(run, mail)) {
+		/* server wins: the device gets the server's version as a
+		   Change in this response */
+		e_debug(run->sctx->ctx->event, "Sync: conflict on UID %u of "
+			"%s, server wins", uid, mailbox_get_vname(run->box));
+		sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
+				  AS_SYNC_STATUS_CONFLICT, 0);
+		return;
+	}
 	flag = wbxml_node_child(data, EAS_EMAIL_FLAG);
 	if (flag != NULL) {
-		/* 2 = flagged; 1 = complete and 0/empty = cleared both
-		   mean "no longer needs attention" in IMAP terms */
-		flag_status = wbxml_node_child_text(flag, EAS_EMAIL_STATUS);
-		if (flag_status != NULL && strcmp(flag_status, "2") == 0)
+		const char *props, *error;
+		enum as_flag_status status;
+
+		if (as_flag_parse(flag, &props, &status, &error) < 0) {
+			e_info(run->sctx->ctx->event, "Sync: %s: %s",
+			       str_sanitize(server_id, 64), error);
+			sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id,
+					  NULL,
+					  AS_SYNC_STATUS_CONVERSION_ERROR, 0);
+			return;
+		}
+		/* only an active flag is \Flagged; complete and cleared
+		   both mean "no longer needs attention" in IMAP terms */
+		if (status == AS_FLAG_STATUS_ACTIVE)
 			add |= MAIL_FLAGGED;
 		else
 			remove |= MAIL_FLAGGED;
+		sync_props_update_add(run, uid, props);
 	}
+	cats = wbxml_node_child(data, EAS_EMAIL_CATEGORIES);
+	if (cats != NULL)
+		sync_client_categories(run, mail, cats);
 	if (add != 0)
 		mail_update_flags(mail, MODIFY_ADD, add);
 	if (remove != 0)
@@ -598,6 +858,8 @@ static int sync_client_commands(struct sync_mail_run *run)
 			mailbox_get_vname(run->box),
 			mailbox_get_last_internal_error(run->box, NULL));
 		ret = -1;
+	} else {
+		sync_props_updates_store(run);
 	}
 	if (trash_t != NULL)
 		mailbox_transaction_rollback(&trash_t);
@@ -711,7 +973,7 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 		wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
 			       as_email_server_id(run->folder.server_id,
 						  *uidp));
-		as_email_write_change(w, mail);
+		as_email_write_change_params(w, mail, params);
 		wbxml_end(w);
 		win->left--;
 	}
@@ -744,6 +1006,177 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 	wbxml_end(w);
 }
 
+/* ---- item isolation ---- */
+
+static void
+sync_skipped_load(struct sync_mail_run *run, ARRAY_TYPE(seq_range) *uids)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	const char *value, *error, *p;
+	uint32_t uid_validity;
+
+	if (as_store_device_prop_get(ctx->store, pool_datastack_create(),
+			ctx->username, ctx->req->device_id,
+			t_strconcat(AS_SYNC_PROP_SKIPPED,
+				    run->coll->collection_id, NULL),
+			&value, &error) < 0) {
+		e_error(ctx->event, "Sync: reading skipped items: %s", error);
+		return;
+	}
+	if (value == NULL || (p = strchr(value, ' ')) == NULL ||
+	    str_to_uint32(t_strdup_until(value, p), &uid_validity) < 0 ||
+	    uid_validity != run->state.uid_validity)
+		return;
+	if (imap_seq_set_nostar_parse(p + 1, uids) < 0)
+		array_clear(uids);
+}
+
+/* Items isolated before are never sent to this device again */
+static void
+sync_skipped_remove(struct sync_mail_run *run, struct as_sync_changes *changes)
+{
+	ARRAY_TYPE(seq_range) skipped;
+	unsigned int i;
+
+	if (array_count(&changes->adds) == 0)
+		return;
+	t_array_init(&skipped, 4);
+	sync_skipped_load(run, &skipped);
+	if (array_count(&skipped) == 0)
+		return;
+	for (i = array_count(&changes->adds); i > 0; i--) {
+		const uint32_t *uid = array_idx(&changes->adds, i - 1);
+
+		if (seq_range_exists(&skipped, *uid))
+			array_delete(&changes->adds, i - 1, 1);
+	}
+}
+
+static void sync_isolation_notice(struct sync_mail_run *run, uint32_t uid)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	struct mailbox_transaction_context *t;
+	struct mail *mail;
+	const char *subject = NULL, *date_str = "unknown date";
+	time_t date;
+	int tz;
+
+	t = mailbox_transaction_begin(run->box, 0, "activesync isolate");
+	mail = mail_alloc(t, 0, NULL);
+	if (mail_set_uid(mail, uid)) {
+		if (mail_get_first_header_utf8(mail, "Subject", &subject) <= 0)
+			subject = NULL;
+		if (mail_get_date(mail, &date, &tz) == 0 && date > 0) {
+			struct tm *tm = gmtime(&date);
+			char buf[64];
+
+			if (strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M UTC",
+				     tm) > 0)
+				date_str = t_strdup(buf);
+		}
+	}
+	mail_free(&mail);
+	(void)mailbox_transaction_commit(&t);
+	subject = subject == NULL || *subject == '\0' ? "(no subject)" :
+		str_sanitize_utf8(subject, 200);
+	(void)as_sync_notice_once(ctx,
+		t_strdup_printf("item:%s:%u:%u", run->coll->collection_id,
+				run->state.uid_validity, uid),
+		"A message could not be delivered to your device",
+		t_strdup_printf(
+"Your device %s failed several times to take the message\n"
+"\n"
+"  \"%s\"\n"
+"  dated %s, in the folder \"%s\"\n"
+"\n"
+"so it is no longer offered to that device, and the rest of the folder\n"
+"syncs again. The message itself is still in your mailbox: read it with\n"
+"webmail or another mail program.\n",
+		str_sanitize(ctx->req->device_id, 64), subject, date_str,
+		str_sanitize_utf8(mailbox_get_vname(run->box), 200)));
+}
+
+static void sync_isolate_skip(struct sync_mail_run *run, uint32_t uid)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	ARRAY_TYPE(seq_range) skipped;
+	string_t *str = t_str_new(64);
+	const char *error, *coll_id = run->coll->collection_id;
+
+	t_array_init(&skipped, 4);
+	sync_skipped_load(run, &skipped);
+	seq_range_array_add(&skipped, uid);
+	str_printfa(str, "%u ", run->state.uid_validity);
+	imap_write_seq_range(str, &skipped);
+	if (as_store_device_prop_put(ctx->store, ctx->username,
+			ctx->req->device_id,
+			t_strconcat(AS_SYNC_PROP_SKIPPED, coll_id, NULL),
+			str_c(str), &error) < 0 ||
+	    as_store_device_prop_put(ctx->store, ctx->username,
+			ctx->req->device_id,
+			t_strconcat(AS_SYNC_PROP_ISOLATE, coll_id, NULL),
+			NULL, &error) < 0) {
+		e_error(ctx->event, "Sync: isolating UID %u: %s", uid, error);
+		return;
+	}
+	e_warning(ctx->event, "Sync: device keeps failing on UID %u of %s: "
+		  "no longer sent to it", uid, mailbox_get_vname(run->box));
+	sync_isolation_notice(run, uid);
+}
+
+/* A device that sends the same SyncKey again and again with the same
+   first Add is most likely failing on that item: give it one item at a
+   time, then leave the item out (and tell the user) instead of looping
+   forever. Only repeated keys (replays) are counted, so a normal Sync
+   writes nothing here. */
+static void
+sync_isolation(struct sync_mail_run *run, struct as_sync_changes *changes,
+	       struct sync_window *win)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	const char *prop, *value, *error, *const *f;
+	unsigned int key = 0, count = 0;
+	uint32_t first, uid = 0;
+
+	if (!run->replay || array_count(&changes->adds) == 0)
+		return;
+	first = *array_front(&changes->adds);
+	prop = t_strconcat(AS_SYNC_PROP_ISOLATE, run->coll->collection_id,
+			   NULL);
+	if (as_store_device_prop_get(ctx->store, pool_datastack_create(),
+				     ctx->username, ctx->req->device_id,
+				     prop, &value, &error) < 0) {
+		e_error(ctx->event, "Sync: isolation state: %s", error);
+		return;
+	}
+	f = value == NULL ? NULL : t_strsplit(value, " ");
+	if (f == NULL || str_array_length(f) != 3 ||
+	    str_to_uint(f[0], &key) < 0 || str_to_uint32(f[1], &uid) < 0 ||
+	    str_to_uint(f[2], &count) < 0 ||
+	    key != run->coll->sync_key || uid != first) {
+		/* the first answer to this key was attempt 1 */
+		count = 1;
+	}
+	count++;
+	if (count >= AS_SYNC_ISOLATE_SKIP_AFTER) {
+		sync_isolate_skip(run, first);
+		array_delete(&changes->adds, 0, 1);
+		return;
+	}
+	if (as_store_device_prop_put(ctx->store, ctx->username,
+			ctx->req->device_id, prop,
+			t_strdup_printf("%u %u %u", run->coll->sync_key,
+					first, count), &error) < 0)
+		e_error(ctx->event, "Sync: isolation state: %s", error);
+	if (count >= AS_SYNC_ISOLATE_WINDOW_AFTER) {
+		e_info(ctx->event, "Sync: SyncKey %u of %s sent %u times "
+		       "with UID %u first: window of 1",
+		       run->coll->sync_key, run->coll->collection_id, count,
+		       first);
+		win->left = 1;
+	}
+}
+
 /* ---- one mail collection ---- */
 
 static int sync_mailbox_status(struct mailbox *box,
@@ -767,6 +1200,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 	struct as_collection_state new_state;
 	struct sync_state_extra new_extra;
 	struct mailbox_status status;
+	struct mailbox_metadata metadata;
 	struct mailbox_transaction_context *t;
 	struct as_email_params params;
 	struct sync_window win;
@@ -778,6 +1212,10 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 		filter_changed = !as_sync_options_filter_equals(
 			&coll->options, &run->extra.options);
 		run->extra.options = coll->options;
+	}
+	if (run->extra.max_age != sctx->max_age) {
+		/* the admin changed the limit: compare the whole folder */
+		filter_changed = TRUE;
 	}
 	if (sync_mailbox_status(run->box, &status) < 0) {
 		e_error(ctx->event, "Sync of %s failed: %s",
@@ -793,6 +1231,11 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 		return AS_SYNC_STATUS_INVALID_SYNC_KEY;
 	}
 
+	if (mailbox_get_metadata(run->box, MAILBOX_METADATA_GUID,
+				 &metadata) == 0) {
+		memcpy(run->box_guid, metadata.guid, sizeof(run->box_guid));
+		run->have_box_guid = TRUE;
+	}
 	p_array_init(&run->responses, ctx->pool, 4);
 	t_array_init(&run->client_changed, 8);
 	t_array_init(&run->client_deleted, 8);
@@ -816,6 +1259,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 					 &run->client_deleted);
 	run->state.uids = new_state.uids;
 	new_extra = run->extra;
+	new_extra.max_age = sctx->max_age;
 	t_array_init(&new_extra.pending_changes, 8);
 
 	i_zero(&win);
@@ -833,8 +1277,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 		in.full = run->extra.full || filter_changed;
 		in.pending_changes = &run->extra.pending_changes;
 		in.exclude_changes = &run->client_changed;
-		in.since = as_sync_filter_since(run->extra.options.filter_type,
-						ioloop_time);
+		in.since = sync_since(sctx, run->extra.options.filter_type);
 		if (as_sync_changes_compute(pool_datastack_create(), &in,
 					    &changes, &error) < 0) {
 			e_error(ctx->event, "Sync: computing changes of %s "
@@ -857,13 +1300,22 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 	params.version = ctx->req->version;
 	params.folder_id = run->folder.server_id;
 	params.options = &run->extra.options;
+	if (run->have_box_guid) {
+		params.store = ctx->store;
+		params.user = ctx->username;
+		params.box_guid = run->box_guid;
+	}
 
 	sync_write_collection_start(sctx, coll, dec2str(new_key),
 				    AS_SYNC_STATUS_OK);
 	t = mailbox_transaction_begin(run->box, 0, "activesync sync fetch");
 	sync_write_responses(run, &params, t);
 	if (coll->get_changes) {
-		unsigned int total = as_sync_changes_count(&changes);
+		unsigned int total;
+
+		sync_skipped_remove(run, &changes);
+		sync_isolation(run, &changes, &win);
+		total = as_sync_changes_count(&changes);
 
 		if (total > win.left)
 			wbxml_empty(w, EAS_AIRSYNC_MOREAVAILABLE);
@@ -891,6 +1343,8 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 	(void)mailbox_transaction_commit(&t);
 	wbxml_end(w);
 
+	if (coll->get_changes)
+		sync_props_forget(run, &changes.deletes);
 	new_state.options = sync_state_extra_write(&new_extra);
 	if (sync_state_put(sctx, coll, new_key, &new_state, &error) < 0) {
 		/* the response is written already; the device will get
@@ -922,6 +1376,7 @@ sync_collection_prime(struct sync_context *sctx, struct sync_collection *coll,
 	else
 		as_sync_options_init(&extra.options);
 	extra.full = TRUE;
+	extra.max_age = sctx->max_age;
 
 	if (sync_is_mail_folder(folder)) {
 		if (as_folders_open(ctx, folder, 0, &box, &error) < 0) {
@@ -1000,6 +1455,7 @@ static void sync_collection(struct sync_context *sctx,
 		       str_sanitize(coll->collection_id, 64));
 		sync_write_collection_status(sctx, coll,
 					     AS_SYNC_STATUS_HIERARCHY_CHANGED);
+		as_sync_hierarchy_ignored(ctx, coll->collection_id);
 		return;
 	}
 	if (coll->sync_key == 0) {
@@ -1275,6 +1731,8 @@ static bool sync_collection_has_work(struct sync_context *sctx,
 	if (coll->have_options &&
 	    !as_sync_options_filter_equals(&coll->options, &extra.options))
 		return TRUE;
+	if (extra.max_age != sctx->max_age)
+		return TRUE;
 	if (!array_is_created(&state.uids))
 		t_array_init(&state.uids, 1);
 
@@ -1291,8 +1749,7 @@ static bool sync_collection_has_work(struct sync_context *sctx,
 		in.state = &state;
 		in.full = extra.full;
 		in.pending_changes = &extra.pending_changes;
-		in.since = as_sync_filter_since(extra.options.filter_type,
-						ioloop_time);
+		in.since = sync_since(sctx, extra.options.filter_type);
 		if (as_sync_changes_none(&in))
 			work = FALSE;
 		else if (as_sync_changes_compute(pool_datastack_create(), &in,
@@ -1431,6 +1888,9 @@ enum as_command_result cmd_sync(struct as_cmd_context *ctx)
 	sctx->w = ctx->writer;
 	sctx->default_window_size = AS_SYNC_DEFAULT_WINDOW_SIZE;
 	p_array_init(&sctx->colls, ctx->pool, 8);
+	T_BEGIN {
+		sctx->max_age = sync_max_age(ctx);
+	} T_END;
 
 	if (root == NULL) {
 		/* an empty request repeats the cached one */

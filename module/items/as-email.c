@@ -15,6 +15,10 @@
 #include "wbxml.h"
 #include "as-request.h"
 #include "items/as-body.h"
+#include "items/as-flag.h"
+#include "items/as-categories.h"
+#include "items/as-conversation.h"
+#include "as-store-itemprops.h"
 #include "sync/as-sync-options.h"
 #include "items/as-email.h"
 
@@ -24,8 +28,6 @@
 #define AS_EMAIL_MAX_TEXT_SIZE (4*1024*1024)
 #define AS_EMAIL_MIN_TEXT_SIZE (64*1024)
 #define AS_EMAIL_MAX_ADDRESSES 500
-
-#define AS_EMAIL_FLAG_TYPE "Flag for follow up"
 
 enum as_importance {
 	AS_IMPORTANCE_LOW = 0,
@@ -61,7 +63,27 @@ struct as_email {
 	struct email_body body;
 	const char *message_class;
 	bool unreadable_body;
+	/* item properties from the store, NULL if none */
+	const char *props;
+	const char *const *categories;
+	bool have_conversation;
+	unsigned char conversation_id[AS_CONVERSATION_ID_SIZE];
+	buffer_t *conversation_index;
 };
+
+static const char *
+email_props(struct mail *mail, const struct as_email_params *params)
+{
+	const char *value, *error;
+
+	if (params->store == NULL || params->box_guid == NULL)
+		return NULL;
+	if (as_store_itemprops_get(params->store, pool_datastack_create(),
+				   params->user, params->box_guid, mail->uid,
+				   &value, &error) <= 0)
+		return NULL;
+	return value;
+}
 
 const char *as_email_server_id(const char *folder_id, uint32_t uid)
 {
@@ -466,6 +488,13 @@ static int email_fields_read(struct mail *mail,
 	f->date_received = date_format(received);
 	f->importance = get_importance(mail);
 	f->flags = mail_get_flags(mail);
+	f->props = email_props(mail, params);
+	f->categories = as_email_categories(mail);
+	if (params->version >= AS_VERSION_14_0) {
+		f->conversation_index = t_buffer_create(32);
+		f->have_conversation = as_conversation_get(mail,
+			f->conversation_id, f->conversation_index) == 0;
+	}
 
 	if (as_body_parse(pool_datastack_create(), mail,
 			  max_text_size(params->options),
@@ -492,15 +521,16 @@ static int email_fields_read(struct mail *mail,
 	return 0;
 }
 
-static void write_flag(struct wbxml_writer *w, enum mail_flags flags)
+static void write_categories(struct wbxml_writer *w,
+			     const char *const *categories)
 {
-	if ((flags & MAIL_FLAGGED) == 0) {
-		wbxml_empty(w, EAS_EMAIL_FLAG);
+	if (categories[0] == NULL) {
+		wbxml_empty(w, EAS_EMAIL_CATEGORIES);
 		return;
 	}
-	wbxml_start(w, EAS_EMAIL_FLAG);
-	wbxml_elem_uint(w, EAS_EMAIL_STATUS, 2);
-	wbxml_elem_str(w, EAS_EMAIL_FLAGTYPE, AS_EMAIL_FLAG_TYPE);
+	wbxml_start(w, EAS_EMAIL_CATEGORIES);
+	for (; *categories != NULL; categories++)
+		wbxml_elem_str(w, EAS_EMAIL_CATEGORY, *categories);
 	wbxml_end(w);
 }
 
@@ -614,11 +644,22 @@ void as_email_write_properties(struct wbxml_writer *w,
 	wbxml_elem_str(w, EAS_EMAIL_MESSAGECLASS, f.message_class);
 	/* the text we send is UTF-8 */
 	wbxml_elem_str(w, EAS_EMAIL_INTERNETCPID, "65001");
-	write_flag(w, f.flags);
+	as_flag_write(w, (f.flags & MAIL_FLAGGED) != 0, f.props);
 	wbxml_elem_str(w, EAS_EMAIL_CONTENTCLASS,
 		       "urn:content-classes:message");
 	wbxml_elem_uint(w, EAS_AIRSYNCBASE_NATIVEBODYTYPE,
 			as_body_native_type(&f.info));
+	if (params->version >= AS_VERSION_14_0) {
+		if (f.have_conversation) {
+			wbxml_elem_opaque(w, EAS_EMAIL2_CONVERSATIONID,
+					  f.conversation_id,
+					  sizeof(f.conversation_id));
+			wbxml_elem_opaque(w, EAS_EMAIL2_CONVERSATIONINDEX,
+					  f.conversation_index->data,
+					  f.conversation_index->used);
+		}
+		write_categories(w, f.categories);
+	}
 	if (params->version >= AS_VERSION_16_0 &&
 	    (f.flags & MAIL_DRAFT) != 0)
 		wbxml_elem_uint(w, EAS_EMAIL2_ISDRAFT, 1);
@@ -636,10 +677,35 @@ bool as_email_body_data(const struct as_email *email, const void **data_r,
 
 void as_email_write_change(struct wbxml_writer *w, struct mail *mail)
 {
+	as_email_write_change_params(w, mail, NULL);
+}
+
+void as_email_write_change_params(struct wbxml_writer *w, struct mail *mail,
+				  const struct as_email_params *params)
+{
 	enum mail_flags flags = mail_get_flags(mail);
 
 	wbxml_start(w, EAS_AIRSYNC_APPLICATIONDATA);
 	wbxml_elem_uint(w, EAS_EMAIL_READ, (flags & MAIL_SEEN) != 0 ? 1 : 0);
-	write_flag(w, flags);
+	as_flag_write(w, (flags & MAIL_FLAGGED) != 0,
+		      params == NULL ? NULL : email_props(mail, params));
+	/* an empty Categories is "all removed" in a Change */
+	if (params != NULL && params->version >= AS_VERSION_14_0)
+		write_categories(w, as_email_categories(mail));
 	wbxml_end(w);
+}
+
+const char *const *as_email_categories(struct mail *mail)
+{
+	ARRAY_TYPE(const_string) cats;
+	const char *const *kw, *name;
+
+	t_array_init(&cats, 4);
+	for (kw = mail_get_keywords(mail); *kw != NULL; kw++) {
+		name = as_keyword_to_category(*kw);
+		if (name != NULL)
+			array_push_back(&cats, &name);
+	}
+	array_append_zero(&cats);
+	return array_front(&cats);
 }

@@ -4,6 +4,7 @@
 struct mail;
 struct wbxml_writer;
 struct as_sync_options;
+struct as_store;
 
 struct as_email_params {
 	unsigned int version;		/* enum as_protocol_version */
@@ -13,6 +14,11 @@ struct as_email_params {
 	   written inline; <itemoperations:Part>body_part</Part> replaces
 	   <Data> (as_email_body_data() gives the data). 0 = inline. */
 	unsigned int body_part;
+	/* Item properties (flag dates) from the state store; NULL store or
+	   box_guid = none (the flag is written from \Flagged alone). */
+	struct as_store *store;
+	const char *user;
+	const unsigned char *box_guid;	/* guid_128_t of the mailbox */
 };
 
 struct as_email;
@@ -36,8 +42,13 @@ bool as_email_body_data(const struct as_email *email, const void **data_r,
 			size_t *size_r);
 
 /* Write <ApplicationData> with the changeable properties only (Read,
-   Flag) for a Sync Change. */
+   Flag, and from 14.0 Categories) for a Sync Change. */
 void as_email_write_change(struct wbxml_writer *w, struct mail *mail);
+void as_email_write_change_params(struct wbxml_writer *w, struct mail *mail,
+				  const struct as_email_params *params);
+
+/* The message's categories (from its IMAP keywords), data stack */
+const char *const *as_email_categories(struct mail *mail);
 
 /* "<folder id>:<uid>" item ServerIds */
 const char *as_email_server_id(const char *folder_id, uint32_t uid);

@@ -7,6 +7,7 @@
 #include "wbxml.h"
 #include "items/as-body.h"
 #include "items/as-email.h"
+#include "items/as-categories.h"
 #include "sync/as-sync-options.h"
 
 /* Encode <Options>...</Options> with the writer and decode it again. */
@@ -154,9 +155,50 @@ static void test_utf8_truncate(void)
 	test_end();
 }
 
+static void test_categories(void)
+{
+	static const struct {
+		const char *name, *keyword;
+	} tests[] = {
+		{ "Project", "Project" },
+		{ "Work Items", "$Cat:Work=20Items" },
+		{ "M\xc3\xbcll", "$Cat:M=C3=BCll" },
+		{ "a=b", "$Cat:a=3Db" },
+		{ "Junk", "$Cat:Junk" },
+		{ "$label1", "$Cat:=24label1" },
+		{ "50%", "$Cat:50=25" },
+		{ "(x)", "$Cat:=28x=29" },
+	};
+	unsigned int i;
+
+	test_begin("categories <-> keywords");
+	for (i = 0; i < N_ELEMENTS(tests); i++) {
+		const char *kw = as_category_to_keyword(tests[i].name);
+
+		test_assert_idx(kw != NULL &&
+				strcmp(kw, tests[i].keyword) == 0, i);
+		kw = as_keyword_to_category(tests[i].keyword);
+		test_assert_idx(kw != NULL && strcmp(kw, tests[i].name) == 0,
+				i);
+	}
+	/* not categories */
+	test_assert(as_keyword_to_category("$Forwarded") == NULL);
+	test_assert(as_keyword_to_category("\\Seen") == NULL);
+	test_assert(as_keyword_to_category("NonJunk") == NULL);
+	test_assert(as_keyword_to_category("$Cat:=ZZ") == NULL);
+	test_assert(as_keyword_to_category("$Cat:=FF") == NULL);
+	test_assert(as_keyword_to_category("$Cat:") == NULL);
+	/* can't be categories */
+	test_assert(as_category_to_keyword("") == NULL);
+	test_assert(as_category_to_keyword("a\tb") == NULL);
+	test_assert(as_category_to_keyword("\xff") == NULL);
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
+		test_categories,
 		test_sync_options_parse,
 		test_sync_filter_since,
 		test_email_server_id,

@@ -190,6 +190,10 @@ NAME_ALIASES = {
     # Email 0x3B, the Flag's status, is "FlagStatus" in libwbxml
     ("Email:", "FlagStatus"): ("Email:", "Status"),
     ("ComposeMail:", "MIME"): ("ComposeMail:", "Mime"),
+    # Tasks 0x0D / 0x1F (also inside Email:Flag) are "UtcDueDate" and
+    # "UtcStartDate" in MS-ASWBXML
+    ("Tasks:", "UTCDueDate"): ("Tasks:", "UtcDueDate"),
+    ("Tasks:", "UTCStartDate"): ("Tasks:", "UtcStartDate"),
     ("Provision:", "DeviceEncryptionEnabled"):
         ("Provision:", "RequireStorageCardEncryption"),
 }
@@ -822,13 +826,17 @@ class DovecotInstance:
         for user, password in sorted(self.users.items()):
             self._write_user(user, password)
 
-    def _write_user(self, user, password):
+    def _write_user(self, user, password, extra_fields=None):
         if "/" in user or user.startswith(".") or user != user.lower():
             raise HarnessError("test user names must be lower case "
                                "without '/': %r" % user)
         home = os.path.join(self.home_root, user)
-        line = "%s:{PLAIN}%s:%d:%d::%s::\n" % (user, password, self.uid,
-                                               self.gid, home)
+        # userdb extra fields: "userdb_key=value" separated by spaces
+        # (values without spaces); unknown keys become plugin settings
+        extra = " ".join("userdb_%s=%s" % kv for kv in
+                         sorted((extra_fields or {}).items()))
+        line = "%s:{PLAIN}%s:%d:%d::%s::%s\n" % (user, password, self.uid,
+                                                 self.gid, home, extra)
         path = os.path.join(self.passwd_dir, user)
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
@@ -837,12 +845,13 @@ class DovecotInstance:
             os.chown(tmp, self.uid, self.gid)
         os.rename(tmp, path)
 
-    def add_user(self, user, password):
+    def add_user(self, user, password, extra_fields=None):
         """Add a passdb/userdb entry, usable at once.  (Changing the
         password of a user Dovecot already looked up may take a second
-        to be noticed.)"""
+        to be noticed.)  extra_fields: userdb extra fields (dict), e.g.
+        per-user plugin settings; kept only until the next restart."""
         self.users[user] = password
-        self._write_user(user, password)
+        self._write_user(user, password, extra_fields)
 
     def activesync_conf_path(self):
         p = os.path.join(SRCDIR, "conf.d", "20-activesync.conf")
