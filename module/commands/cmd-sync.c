@@ -18,6 +18,7 @@
 #include "str-sanitize.h"
 #include "strescape.h"
 #include "ioloop.h"
+#include "hostpid.h"
 #include "seq-range-array.h"
 #include "imap-seqset.h"
 #include "imap-util.h"
@@ -32,6 +33,8 @@
 #include "items/as-email.h"
 #include "items/as-flag.h"
 #include "items/as-categories.h"
+#include "items/as-draft.h"
+#include "items/as-mail-save.h"
 #include "as-store-itemprops.h"
 #include "sync/as-sync-notice.h"
 
@@ -155,8 +158,8 @@ struct sync_mail_run {
 	bool replay;
 
 	ARRAY(struct sync_response) responses;
-	/* UIDs the client changed / deleted in this request */
-	ARRAY_TYPE(seq_range) client_changed, client_deleted;
+	/* UIDs the client changed / deleted / added in this request */
+	ARRAY_TYPE(seq_range) client_changed, client_deleted, client_added;
 	/* item properties to store once the mailbox change is committed */
 	ARRAY(struct sync_props_update) props_updates;
 	guid_128_t box_guid;
@@ -623,6 +626,155 @@ sync_client_change_conflicts(struct sync_mail_run *run, struct mail *mail)
 	return mail_get_modseq(mail) > run->state.highest_modseq;
 }
 
+/* ---- drafts (16.x) ---- */
+
+/* device property: ClientId of an Add -> the UID it was saved as, so a
+   repeated request gets the same ServerId instead of a second draft */
+#define AS_SYNC_PROP_CLIENT_ID "cid:"
+
+static bool sync_client_is_draft_folder(struct sync_mail_run *run)
+{
+	return run->sctx->ctx->req->version >= AS_VERSION_16_0 &&
+		run->folder.type == AS_FOLDER_TYPE_DRAFTS;
+}
+
+static const char *sync_user_address(struct as_cmd_context *ctx)
+{
+	if (strchr(ctx->username, '@') != NULL)
+		return ctx->username;
+	return t_strconcat(ctx->username, "@", my_hostname, NULL);
+}
+
+static int
+sync_draft_save(struct sync_mail_run *run, const struct wbxml_node *data,
+		struct mail *base, enum mail_flags flags,
+		const char *const *keywords, uint32_t *uid_r,
+		unsigned int *status_r)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	struct mail_keywords *kw = NULL;
+	string_t *msg = t_str_new(1024);
+	const char *error;
+	int ret;
+
+	if (as_draft_build(data, base, sync_user_address(ctx), msg,
+			   &error) < 0) {
+		e_info(ctx->event, "Sync: draft refused: %s", error);
+		*status_r = AS_SYNC_STATUS_CONVERSION_ERROR;
+		return -1;
+	}
+	if (keywords != NULL && keywords[0] != NULL)
+		kw = mailbox_keywords_create_valid(run->box, keywords);
+	ret = as_mail_save(run->box, str_data(msg), str_len(msg),
+			   flags | MAIL_DRAFT, kw, uid_r, &error);
+	if (kw != NULL)
+		mailbox_keywords_unref(&kw);
+	if (ret < 0 || *uid_r == 0) {
+		e_error(ctx->event, "Sync: saving a draft to %s failed: %s",
+			mailbox_get_vname(run->box),
+			ret < 0 ? error : "no UID assigned");
+		*status_r = AS_SYNC_STATUS_SERVER_ERROR;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
+		const char *client_id)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	const struct wbxml_node *data;
+	struct mailbox_transaction_context *t;
+	struct mail *mail;
+	const char *prop, *value, *error;
+	unsigned int status;
+	uint32_t uid = 0;
+	bool exists = FALSE;
+
+	if (client_id == NULL || *client_id == '\0') {
+		e_info(ctx->event, "Sync: Add without ClientId");
+		sync_response_add(run, EAS_AIRSYNC_ADD, NULL, "",
+				  AS_SYNC_STATUS_PROTOCOL_ERROR, 0);
+		return;
+	}
+	if (!sync_client_is_draft_folder(run)) {
+		/* mail arrives by delivery; only 16.x drafts are created
+		   by Sync */
+		e_info(ctx->event, "Sync: client Add to mail folder %s "
+		       "refused", run->folder.server_id);
+		sync_response_add(run, EAS_AIRSYNC_ADD, NULL, client_id,
+				  AS_SYNC_STATUS_CONVERSION_ERROR, 0);
+		return;
+	}
+	data = wbxml_node_child(cmd, EAS_AIRSYNC_APPLICATIONDATA);
+	if (data == NULL) {
+		sync_response_add(run, EAS_AIRSYNC_ADD, NULL, client_id,
+				  AS_SYNC_STATUS_PROTOCOL_ERROR, 0);
+		return;
+	}
+	prop = t_strdup_printf("%s%s:%s", AS_SYNC_PROP_CLIENT_ID,
+			       run->coll->collection_id, client_id);
+	if (as_store_device_prop_get(ctx->store, pool_datastack_create(),
+				     ctx->username, ctx->req->device_id,
+				     prop, &value, &error) < 0) {
+		e_error(ctx->event, "Sync: ClientId lookup: %s", error);
+		sync_response_add(run, EAS_AIRSYNC_ADD, NULL, client_id,
+				  AS_SYNC_STATUS_SERVER_ERROR, 0);
+		return;
+	}
+	if (value != NULL && str_to_uint32(value, &uid) == 0 && uid != 0) {
+		t = mailbox_transaction_begin(run->box, 0, "activesync add");
+		mail = mail_alloc(t, 0, NULL);
+		exists = mail_set_uid(mail, uid);
+		mail_free(&mail);
+		(void)mailbox_transaction_commit(&t);
+	}
+	if (!exists) {
+		if (sync_draft_save(run, data, NULL, MAIL_SEEN, NULL, &uid,
+				    &status) < 0) {
+			sync_response_add(run, EAS_AIRSYNC_ADD, NULL,
+					  client_id, status, 0);
+			return;
+		}
+		if (as_store_device_prop_put(ctx->store, ctx->username,
+					     ctx->req->device_id, prop,
+					     dec2str(uid), &error) < 0)
+			e_error(ctx->event, "Sync: ClientId record: %s", error);
+		e_debug(ctx->event, "Sync: draft %s saved as UID %u",
+			str_sanitize(client_id, 64), uid);
+	}
+	seq_range_array_add(&run->client_added, uid);
+	sync_response_add(run, EAS_AIRSYNC_ADD,
+			  as_email_server_id(run->folder.server_id, uid),
+			  client_id, AS_SYNC_STATUS_OK, 0);
+}
+
+/* A draft's content changed: save the new version, expunge the old one.
+   The new message has a new UID and so a new ServerId: this response
+   deletes the old ServerId and adds the new one on the device (the
+   Change itself can't carry a new ServerId). */
+static void
+sync_client_draft_replace(struct sync_mail_run *run, struct mail *mail,
+			  const struct wbxml_node *data,
+			  const char *server_id, enum mail_flags flags)
+{
+	const char *const *keywords;
+	unsigned int status;
+	uint32_t uid;
+
+	keywords = mail_get_keywords(mail);
+	if (sync_draft_save(run, data, mail, flags & ENUM_NEGATE(MAIL_RECENT),
+			    keywords, &uid, &status) < 0) {
+		sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
+				  status, 0);
+		return;
+	}
+	mail_expunge(mail);
+	e_debug(run->sctx->ctx->event, "Sync: draft UID %u replaced by "
+		"UID %u", mail->uid, uid);
+}
+
 static void
 sync_client_change(struct sync_mail_run *run, struct mail *mail,
 		   const struct wbxml_node *cmd, const char *server_id)
@@ -690,6 +842,12 @@ sync_client_change(struct sync_mail_run *run, struct mail *mail,
 	cats = wbxml_node_child(data, EAS_EMAIL_CATEGORIES);
 	if (cats != NULL)
 		sync_client_categories(run, mail, cats);
+	if (sync_client_is_draft_folder(run) &&
+	    as_draft_has_content(data)) {
+		sync_client_draft_replace(run, mail, data, server_id,
+			(mail_get_flags(mail) & ENUM_NEGATE(remove)) | add);
+		return;
+	}
 	if (add != 0)
 		mail_update_flags(mail, MODIFY_ADD, add);
 	if (remove != 0)
@@ -830,13 +988,7 @@ static int sync_client_commands(struct sync_mail_run *run)
 			break;
 		}
 		case EAS_AIRSYNC_ADD:
-			/* Mail can't be created by Sync (drafts in 16.x
-			   are not supported yet) */
-			e_info(ctx->event, "Sync: client Add to mail folder %s "
-			       "refused", run->folder.server_id);
-			sync_response_add(run, EAS_AIRSYNC_ADD, NULL,
-				client_id == NULL ? "" : client_id,
-				AS_SYNC_STATUS_CONVERSION_ERROR, 0);
+			sync_client_add(run, cmd, client_id);
 			break;
 		default:
 			e_info(ctx->event, "Sync: unknown command %s ignored",
@@ -1064,8 +1216,11 @@ static void sync_isolation_notice(struct sync_mail_run *run, uint32_t uid)
 	t = mailbox_transaction_begin(run->box, 0, "activesync isolate");
 	mail = mail_alloc(t, 0, NULL);
 	if (mail_set_uid(mail, uid)) {
+		/* copied: the mail's memory goes with mail_free() */
 		if (mail_get_first_header_utf8(mail, "Subject", &subject) <= 0)
 			subject = NULL;
+		else
+			subject = t_strdup(subject);
 		if (mail_get_date(mail, &date, &tz) == 0 && date > 0) {
 			struct tm *tm = gmtime(&date);
 			char buf[64];
@@ -1239,6 +1394,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 	p_array_init(&run->responses, ctx->pool, 4);
 	t_array_init(&run->client_changed, 8);
 	t_array_init(&run->client_deleted, 8);
+	t_array_init(&run->client_added, 4);
 	if (sync_client_commands(run) < 0)
 		return AS_SYNC_STATUS_SERVER_ERROR;
 	/* our own changes are in the mailbox now: the state we store
@@ -1257,6 +1413,8 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 	array_append_array(&new_state.uids, &run->state.uids);
 	seq_range_array_remove_seq_range(&new_state.uids,
 					 &run->client_deleted);
+	/* the device has the drafts it just added */
+	seq_range_array_merge(&new_state.uids, &run->client_added);
 	run->state.uids = new_state.uids;
 	new_extra = run->extra;
 	new_extra.max_age = sctx->max_age;

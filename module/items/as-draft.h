@@ -1,0 +1,22 @@
+#ifndef AS_DRAFT_H
+#define AS_DRAFT_H
+
+struct mail;
+struct wbxml_node;
+
+/* Drafts a 16.x device creates or edits with Sync (MS-ASEMAIL 16.0:
+   To, Cc, Bcc, Subject, Importance, Body in ApplicationData) as RFC 822
+   messages. */
+
+/* TRUE if the ApplicationData changes the draft's content (not only
+   flags or categories). */
+bool as_draft_has_content(const struct wbxml_node *data);
+
+/* Build the message into dest. base is the current draft for a Change
+   (fields the device didn't send are kept from it), NULL for an Add.
+   from is the user's address. Returns 0, or -1 with error_r for data
+   that can't be a message (a Body of an unsupported type). */
+int as_draft_build(const struct wbxml_node *data, struct mail *base,
+		   const char *from, string_t *dest, const char **error_r);
+
+#endif
