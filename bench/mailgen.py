@@ -2,7 +2,7 @@
 
 realistic(i) gives message i of a mailbox with realistic sizes (2 KB to
 200 KB, log-normal around 12 KB): plain text, text + HTML alternatives,
-and about a quarter with a base64 attachment.  small(i) is a short plain
+and about a fifth with a base64 attachment.  small(i) is a short plain
 message for the 100,000-message folder.  The same seed always gives the
 same bytes.
 
