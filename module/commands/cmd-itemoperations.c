@@ -6,8 +6,10 @@
    - Fetch of an attachment by its FileReference, optionally a byte
      Range of it,
    - EmptyFolderContents, optionally with DeleteSubFolders,
-   - Move of a conversation (14.0+): conversation ids are not handed
-     out by this server, so every ConversationId is unknown (Status 6).
+   - Move of a conversation (14.0+): every mail whose ConversationId
+     (module/items/as-conversation.c, as Sync sends it) matches, from all
+     mail folders but Deleted Items, goes to the destination; the device
+     sees the moves in its next Syncs.
 
    The whole request is parsed first: a malformed one is answered with
    the global Status 2 and nothing is done. Attachments are streamed
@@ -18,6 +20,7 @@
 #include "array.h"
 #include "str.h"
 #include "str-sanitize.h"
+#include "seq-range-array.h"
 #include "istream.h"
 #include "mail-storage.h"
 #include "mail-namespace.h"
@@ -26,6 +29,7 @@
 #include "as-folders.h"
 #include "sync/as-sync-options.h"
 #include "items/as-email.h"
+#include "items/as-conversation.h"
 #include "itemops/as-attachment.h"
 #include "itemops/as-stream-response.h"
 
@@ -208,6 +212,11 @@ itemops_parse_move(struct itemops_context *ictx, const struct wbxml_node *node,
 						  EAS_ITEMOPERATIONS_DSTFLDID);
 	if (op->conversation_id == NULL || op->dst_folder_id == NULL) {
 		*error_r = "Move without ConversationId or DstFldId";
+		return -1;
+	}
+	if (op->conversation_id->data_size != AS_CONVERSATION_ID_SIZE) {
+		*error_r = t_strdup_printf("ConversationId of %zu bytes",
+					   op->conversation_id->data_size);
 		return -1;
 	}
 	return 0;
@@ -631,6 +640,125 @@ itemops_empty_folder(struct itemops_context *ictx,
 
 /* ---- Move (conversations) ---- */
 
+/* UIDs of box's mails in the conversation */
+static int
+itemops_conversation_uids(struct mailbox *box, const unsigned char *id,
+			  ARRAY_TYPE(seq_range) *uids, const char **error_r)
+{
+	struct mailbox_transaction_context *t;
+	struct mail_search_args *args;
+	struct mail_search_context *search;
+	struct mail *mail;
+	unsigned char mail_id[AS_CONVERSATION_ID_SIZE];
+	buffer_t *index = t_buffer_create(32);
+	int ret;
+
+	args = mail_search_build_init();
+	mail_search_build_add_all(args);
+	t = mailbox_transaction_begin(box, 0, "activesync conversation");
+	search = mailbox_search_init(t, args, NULL, 0, NULL);
+	mail_search_args_unref(&args);
+	while (mailbox_search_next(search, &mail)) {
+		buffer_set_used_size(index, 0);
+		if (as_conversation_get(mail, mail_id, index) == 0 &&
+		    memcmp(mail_id, id, sizeof(mail_id)) == 0)
+			seq_range_array_add(uids, mail->uid);
+	}
+	ret = mailbox_search_deinit(&search);
+	(void)mailbox_transaction_commit(&t);
+	if (ret < 0)
+		*error_r = mailbox_get_last_internal_error(box, NULL);
+	return ret;
+}
+
+/* Move the UIDs from src to dst. */
+static int
+itemops_move_uids(struct mailbox *src, struct mailbox *dst,
+		  const ARRAY_TYPE(seq_range) *uids, const char **error_r)
+{
+	struct mailbox_transaction_context *src_t, *dst_t;
+	struct mail_save_context *save_ctx;
+	struct seq_range_iter iter;
+	struct mail *mail;
+	unsigned int n = 0;
+	uint32_t uid;
+	int ret = 0;
+
+	src_t = mailbox_transaction_begin(src, 0, "activesync conversation");
+	dst_t = mailbox_transaction_begin(dst,
+		MAILBOX_TRANSACTION_FLAG_EXTERNAL, "activesync conversation");
+	mail = mail_alloc(src_t, 0, NULL);
+	seq_range_array_iter_init(&iter, uids);
+	while (ret == 0 && seq_range_array_iter_nth(&iter, n++, &uid)) {
+		if (!mail_set_uid(mail, uid))
+			continue;	/* gone meanwhile */
+		save_ctx = mailbox_save_alloc(dst_t);
+		mailbox_save_copy_flags(save_ctx, mail);
+		if (mailbox_move(&save_ctx, mail) < 0) {
+			*error_r = mailbox_get_last_internal_error(dst, NULL);
+			ret = -1;
+		}
+	}
+	mail_free(&mail);
+	if (ret < 0) {
+		mailbox_transaction_rollback(&dst_t);
+		mailbox_transaction_rollback(&src_t);
+	} else if (mailbox_transaction_commit(&dst_t) < 0) {
+		*error_r = mailbox_get_last_internal_error(dst, NULL);
+		mailbox_transaction_rollback(&src_t);
+		ret = -1;
+	} else if (mailbox_transaction_commit(&src_t) < 0) {
+		*error_r = mailbox_get_last_internal_error(src, NULL);
+		ret = -1;
+	}
+	return ret;
+}
+
+/* Move every mail of the conversation into dst_folder. Deleted Items
+   keeps what was deleted. The device learns the new places from its
+   next Syncs (the response names no items). Returns the number of mails
+   moved, or -1. */
+static int
+itemops_move_conversation(struct as_cmd_context *ctx, const unsigned char *id,
+			  const struct as_folder_info *dst_folder,
+			  const char **error_r)
+{
+	ARRAY_TYPE(as_folder_info) folders;
+	ARRAY_TYPE(seq_range) uids;
+	const struct as_folder_info *folder;
+	struct mailbox *dst, *src;
+	int count = 0, ret = 0;
+
+	t_array_init(&folders, 32);
+	if (as_folders_list(ctx, &folders, error_r) < 0)
+		return -1;
+	if (as_folders_open(ctx, dst_folder, 0, &dst, error_r) < 0)
+		return -1;
+	t_array_init(&uids, 8);
+	array_foreach(&folders, folder) {
+		if (!itemops_is_mail_folder(folder) ||
+		    folder->type == AS_FOLDER_TYPE_DELETED ||
+		    strcmp(folder->server_id, dst_folder->server_id) == 0)
+			continue;
+		if (as_folders_open(ctx, folder, 0, &src, error_r) < 0) {
+			/* deleted meanwhile */
+			continue;
+		}
+		array_clear(&uids);
+		ret = itemops_conversation_uids(src, id, &uids, error_r);
+		if (ret == 0 && array_count(&uids) > 0) {
+			ret = itemops_move_uids(src, dst, &uids, error_r);
+			if (ret == 0)
+				count += seq_range_count(&uids);
+		}
+		mailbox_free(&src);
+		if (ret < 0)
+			break;
+	}
+	mailbox_free(&dst);
+	return ret < 0 ? -1 : count;
+}
+
 static void
 itemops_move(struct itemops_context *ictx, const struct itemops_op *op)
 {
@@ -655,12 +783,20 @@ itemops_move(struct itemops_context *ictx, const struct itemops_op *op)
 		e_info(ctx->event, "ItemOperations: Move to folder %s, which "
 		       "is not a mail folder", folder.server_id);
 		status = ITEMOPS_STATUS_ACTION_NOT_SUPPORTED;
-	} else {
-		/* no ConversationId is ever sent to devices */
+	} else if ((ret = itemops_move_conversation(ctx,
+			op->conversation_id->data, &folder, &error)) < 0) {
+		e_error(ctx->event, "ItemOperations: moving a conversation "
+			"to %s failed: %s", folder.vname, error);
+		status = ITEMOPS_STATUS_SERVER_ERROR;
+	} else if (ret == 0) {
 		e_info(ctx->event, "ItemOperations: Move of an unknown "
-		       "conversation (%zu bytes id)",
-		       op->conversation_id->data_size);
+		       "conversation (no mail outside %s has it)",
+		       folder.vname);
 		status = ITEMOPS_STATUS_NOT_FOUND;
+	} else {
+		e_info(ctx->event, "ItemOperations: moved a conversation of %d "
+		       "mails to %s", ret, folder.vname);
+		status = ITEMOPS_STATUS_OK;
 	}
 	wbxml_start(w, EAS_ITEMOPERATIONS_MOVE);
 	wbxml_elem_uint(w, EAS_ITEMOPERATIONS_STATUS, status);

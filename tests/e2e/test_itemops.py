@@ -15,7 +15,7 @@ import time
 from harness import decode_wbxml, default_asan_options, parse_xml, xall, \
     xfind, xml_escape, xrequire, xtext
 from test_sync import T_INBOX, body_pref, folders, imap_session, \
-    new_account, start
+    new_account, start, sync
 
 # One activesync process, so its peak RSS tells what a fetch cost.
 # AddressSanitizer keeps freed memory in a quarantine (256 MB): RSS would
@@ -438,28 +438,106 @@ def test_empty_folder_contents(dc):
 
 # ------------------------------------------------------------------ Move
 
+def thread_message(subject, msgid, parent=None):
+    hdr = ("From: alice@example.test\r\nTo: bob@example.test\r\n"
+           "Subject: %s\r\nMessage-ID: <%s>\r\n" % (subject, msgid))
+    if parent is not None:
+        hdr += "In-Reply-To: <%s>\r\nReferences: <%s>\r\n" % (parent,
+                                                                 parent)
+    return (hdr + "\r\nbody of %s\r\n" % subject).encode()
+
+
 def test_move_conversation(dc):
-    c, inbox, sid, refs = setup_mail(dc, "moveconv")
-    f = folders(c)
-    conv = base64.b64encode(b"\x01\x02conversation").decode()
-    mark = dc.log_offset()
-    r = itemops(c, "<Move><ConversationId>%s</ConversationId>"
-                "<DstFldId>%s</DstFldId></Move>" % (conv, f[4]))
-    op = ok_top(r)[0]
-    assert op.tag.endswith("Move"), r
-    # no conversation ids are handed out: unknown conversation
-    assert xtext(op, "Status") == "6", r
-    assert xtext(op, "ConversationId") == conv, r
-    r = itemops(c, "<Move><ConversationId>%s</ConversationId>"
-                "<DstFldId>4242</DstFldId></Move>" % conv)
-    assert xtext(ok_top(r)[0], "Status") == "6", r
-    log_has(dc, mark, "Move of an unknown conversation")
-    log_has(dc, mark, "Move to unknown folder")
+    for version in ("14.1", "16.1"):
+        tag = "moveconv" + version.replace(".", "")
+        c = new_account(dc, tag, version=version)
+        root = "root-%s@example.test" % tag
+        dc.deliver(c.user, thread_message("Start", root))
+        dc.deliver(c.user, thread_message("Re: Start", "r1-" + root, root))
+        dc.deliver(c.user, thread_message("Unrelated", "u-" + root))
+        imap = imap_session(dc, c)
+        try:
+            assert imap.create("Archive")[0] == "OK"
+            assert imap.create("Other")[0] == "OK"
+            # more of the thread elsewhere, and a deleted one
+            assert imap.append("Other", None, None, thread_message(
+                "Re: Re: Start", "r2-" + root, root))[0] == "OK"
+            assert imap.append("Trash", None, None, thread_message(
+                "Deleted reply", "r3-" + root, root))[0] == "OK"
+        finally:
+            imap.logout()
+        f = folders(c)
+        r = c.foldersync()
+        ids = {xtext(a, "DisplayName"): xtext(a, "ServerId")
+               for a in xall(r, "Changes/Add")}
+        inbox = f[T_INBOX]
+        ri = start(c, inbox, options=body_pref(1))
+        conv = {xtext(a, "ApplicationData/Email:Subject"):
+                xtext(a, "ApplicationData/Email2:ConversationId")
+                for a in ri.adds}
+        assert conv["Start"] and conv["Start"] == conv["Re: Start"], conv
+        assert conv["Unrelated"] != conv["Start"], conv
+
+        mark = dc.log_offset()
+        r = itemops(c, "<Move><ConversationId>%s</ConversationId>"
+                    "<DstFldId>%s</DstFldId><Options><MoveAlways/>"
+                    "</Options></Move>" % (conv["Start"], ids["Archive"]))
+        op = ok_top(r)[0]
+        assert op.tag.endswith("Move"), r
+        assert xtext(op, "Status") == "1", r
+        assert xtext(op, "ConversationId") == conv["Start"], r
+        log_has(dc, mark, "moved a conversation of 3 mails")
+
+        def subjects(mailbox):
+            im = imap_session(dc, c, mailbox)
+            try:
+                typ, data = im.uid("FETCH", "1:*", "(BODY.PEEK["
+                                   "HEADER.FIELDS (SUBJECT)])")
+                return sorted(d[1].decode().split(":", 1)[1].strip()
+                              for d in data if isinstance(d, tuple))
+            finally:
+                im.logout()
+        assert subjects("Archive") == ["Re: Re: Start", "Re: Start",
+                                       "Start"]
+        assert subjects("INBOX") == ["Unrelated"]
+        assert subjects("Other") == []
+        assert subjects("Trash") == ["Deleted reply"]
+        # the device sees it in its Syncs
+        ri2 = sync(c, inbox, ri.key).ok()
+        assert len(ri2.deletes) == 2 and not ri2.adds, ri2.resp
+
+        # moving it again: nothing left outside Archive
+        r = itemops(c, "<Move><ConversationId>%s</ConversationId>"
+                    "<DstFldId>%s</DstFldId></Move>"
+                    % (conv["Start"], ids["Archive"]))
+        assert xtext(ok_top(r)[0], "Status") == "6", r
+
+        # an unknown conversation, an unknown folder
+        other = base64.b64encode(b"\x01" * 16).decode()
+        mark = dc.log_offset()
+        r = itemops(c, "<Move><ConversationId>%s</ConversationId>"
+                    "<DstFldId>%s</DstFldId></Move>"
+                    "<Move><ConversationId>%s</ConversationId>"
+                    "<DstFldId>4242</DstFldId></Move>"
+                    % (other, ids["Archive"], conv["Unrelated"]))
+        ops = ok_top(r)
+        assert [xtext(o, "Status") for o in ops] == ["6", "6"], r
+        log_has(dc, mark, "Move of an unknown conversation")
+        log_has(dc, mark, "Move to unknown folder")
+        assert subjects("INBOX") == ["Unrelated"]
+
+        # a ConversationId of the wrong size: protocol error
+        r = itemops(c, "<Move><ConversationId>%s</ConversationId>"
+                    "<DstFldId>%s</DstFldId></Move>"
+                    % (base64.b64encode(b"short").decode(),
+                       ids["Archive"]))
+        assert xtext(r, "ItemOperations/Status") == "2", r
 
     # 12.1 has no Move operation: protocol error
     c12, inbox12, sid12, _ = setup_mail(dc, "moveconv12", version="12.1")
     r = itemops(c12, "<Move><ConversationId>%s</ConversationId>"
-                "<DstFldId>%s</DstFldId></Move>" % (conv, inbox12))
+                "<DstFldId>%s</DstFldId></Move>"
+                % (base64.b64encode(b"\x01" * 16).decode(), inbox12))
     assert r.status == 200 and xtext(r, "ItemOperations/Status") == "2", r
 
 
