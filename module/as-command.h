@@ -1,6 +1,7 @@
 #ifndef AS_COMMAND_H
 #define AS_COMMAND_H
 
+#include "net.h"
 #include "as-request.h"
 #include "as-settings.h"
 #include "as-store.h"
@@ -145,6 +146,9 @@ struct as_cmd_context {
 	struct as_client_request *client_request;
 	struct as_user *user;
 	const struct as_command *cmd;
+	/* for as_cmd_reopen_user() */
+	struct ip_addr remote_ip;
+	bool ssl:1;
 	bool finished:1;
 	bool aborted:1;
 };
@@ -175,6 +179,13 @@ const char *as_command_list(void);
 
 /* Finish a pending command: sends ctx->response. */
 void as_cmd_finish(struct as_cmd_context *ctx);
+
+/* A pending command that waits long (Ping) closes the mail user while
+   idle, and opens it again (a fresh userdb lookup) when it needs it.
+   ctx->mail_user is NULL in between. reopen returns 0, or -1 with
+   error_r (user gone from the userdb, or a lookup error). */
+void as_cmd_release_user(struct as_cmd_context *ctx);
+int as_cmd_reopen_user(struct as_cmd_context *ctx, const char **error_r);
 
 /* Convenience: write <response_tag><status_tag>status</status_tag></...>
    as the whole response (for errors before any output). */

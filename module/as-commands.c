@@ -246,6 +246,42 @@ as_cmd_decode(struct as_cmd_context *ctx, const buffer_t *payload)
 	return 0;
 }
 
+static void
+as_cmd_user_lookup(struct as_cmd_context *ctx, struct as_user_lookup *lookup_r)
+{
+	i_zero(lookup_r);
+	lookup_r->username = ctx->username;
+	lookup_r->remote_ip = ctx->remote_ip;
+	lookup_r->secured = ctx->ssl;
+	lookup_r->event_parent = ctx->event;
+}
+
+void as_cmd_release_user(struct as_cmd_context *ctx)
+{
+	if (ctx->mail_user == NULL)
+		return;
+	as_user_close(ctx->user);
+	ctx->mail_user = NULL;
+}
+
+int as_cmd_reopen_user(struct as_cmd_context *ctx, const char **error_r)
+{
+	struct as_user_lookup lookup;
+	int ret;
+
+	if (ctx->mail_user != NULL)
+		return 0;
+	as_cmd_user_lookup(ctx, &lookup);
+	ret = as_user_open(&lookup, ctx->user, error_r);
+	if (ret <= 0) {
+		if (ret == 0)
+			*error_r = "User no longer found in userdb";
+		return -1;
+	}
+	ctx->mail_user = ctx->user->mail_user;
+	return 0;
+}
+
 int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 		       const struct ip_addr *remote_ip, bool ssl,
 		       const char **error_r)
@@ -268,11 +304,9 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 		return -1;
 	}
 
-	i_zero(&lookup);
-	lookup.username = ctx->username;
-	lookup.remote_ip = *remote_ip;
-	lookup.secured = ssl;
-	lookup.event_parent = ctx->event;
+	ctx->remote_ip = *remote_ip;
+	ctx->ssl = ssl;
+	as_cmd_user_lookup(ctx, &lookup);
 	ctx->user = p_new(ctx->pool, struct as_user, 1);
 	ret = as_user_open(&lookup, ctx->user, &error);
 	if (ret <= 0) {

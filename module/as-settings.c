@@ -39,6 +39,7 @@ struct as_setting_def {
 static const struct as_setting_def as_setting_defs[] = {
 	DEF(AS_SET_STR, "state_dir", state_dir),
 	DEF(AS_SET_STR, "auth_socket_path", auth_socket_path),
+	DEF(AS_SET_STR, "notify_socket", notify_socket),
 	DEF(AS_SET_STR, "realm", realm),
 	DEF(AS_SET_TIME, "ping_min_heartbeat", ping_min_heartbeat),
 	DEF(AS_SET_TIME, "ping_max_heartbeat", ping_max_heartbeat),
@@ -126,6 +127,10 @@ int as_settings_read(const struct mail_user_settings *user_set,
 	if (set_r->auth_socket_path == NULL) {
 		set_r->auth_socket_path =
 			p_strconcat(pool, base_dir, "/auth-activesync", NULL);
+	}
+	if (set_r->notify_socket == NULL) {
+		set_r->notify_socket =
+			p_strconcat(pool, base_dir, "/activesync-notify", NULL);
 	}
 	if (set_r->ping_min_heartbeat == 0 ||
 	    set_r->ping_min_heartbeat > set_r->ping_max_heartbeat) {

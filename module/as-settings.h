@@ -8,6 +8,9 @@ struct mail_user_settings;
 struct as_settings {
 	const char *state_dir;
 	const char *auth_socket_path;
+	/* Directory of the per-process sockets the activesync mail plugin
+	   sends change notifications to */
+	const char *notify_socket;
 	const char *realm;
 	/* Ping heartbeat bounds in seconds */
 	unsigned int ping_min_heartbeat;

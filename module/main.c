@@ -14,6 +14,7 @@
 #include "as-auth.h"
 #include "as-user.h"
 #include "as-client.h"
+#include "push/as-notify.h"
 
 #define AS_CLIENT_IDLE_TIMEOUT_MSECS (5 * 60 * 1000)
 
@@ -102,6 +103,7 @@ static void main_init(void)
 
 	as_auth_init(set->auth_socket_path, set->auth_cache_ttl,
 		     as_service->event);
+	as_notify_init(set->notify_socket, as_service->event);
 
 	i_zero(&http_set);
 	http_set.max_client_idle_time_msecs = AS_CLIENT_IDLE_TIMEOUT_MSECS;
@@ -117,6 +119,7 @@ static void main_init(void)
 static void main_deinit(void)
 {
 	as_clients_destroy_all();
+	as_notify_deinit();
 	http_server_deinit(&as_service->http_server);
 	as_auth_deinit();
 	as_store_close(&as_service->store);

@@ -12,6 +12,7 @@
 #include "as-command.h"
 #include "as-folders.h"
 #include "push/as-watch.h"
+#include "push/as-notify.h"
 
 /* Ping (MS-ASCMD 2.2.1.13): hold the request until one of the listed
    folders differs from the state the device last synced, or until the
@@ -25,10 +26,19 @@
    armed before the first comparison, so a change between the two is
    never missed.
 
+   Two ways to learn about changes:
+   - The activesync mail plugin (hooks/) is loaded for the user: every
+     change arrives as a datagram naming the mailbox GUID and its new
+     HIGHESTMODSEQ. While idle the Ping keeps only the folder ids and
+     their last seen HIGHESTMODSEQ, no mail user and no mailbox: the
+     user is opened again only when a datagram names a watched folder
+     with a newer HIGHESTMODSEQ (or at the heartbeat).
+   - Otherwise the mailbox list index watch (as_watch, inotify), which
+     needs the user open for as long as the Ping is held.
+
    One Ping per device: a new Ping from the same user and device ends the
-   previous one (Status 1). The registry of held Pings is per process;
-   a new Ping served by another activesync process does not end the old
-   one, which then answers at its heartbeat. */
+   previous one (Status 1), in this process through the registry, in the
+   other activesync processes through a datagram to their sockets. */
 
 /* Ping/Status */
 enum ping_status {
@@ -42,8 +52,11 @@ enum ping_status {
 	PING_STATUS_SERVER_ERROR = 8,
 };
 
-/* Coalesce notification bursts before re-checking folders */
+/* Coalesce list index notification bursts before re-checking folders */
 #define PING_DEBOUNCE_MSECS 100
+/* Plugin datagrams: the first re-check runs at once, further ones at most
+   this often (a flood for one user costs at most 10 checks a second) */
+#define PING_NOTIFY_MIN_INTERVAL_MSECS 100
 
 enum ping_check_result {
 	PING_CHECK_ERROR = -1,
@@ -54,7 +67,15 @@ enum ping_check_result {
 
 struct ping_folder {
 	struct as_folder_info info;
+	/* HIGHESTMODSEQ at the last check; a notification not above it
+	   announces nothing the check didn't see */
+	uint64_t known_modseq;
+	/* to report */
 	bool changed:1;
+	/* to re-check */
+	bool pending:1;
+	/* never reports changes (\NoSelect, or no position kept by Sync) */
+	bool inert:1;
 };
 
 struct ping_context {
@@ -64,6 +85,18 @@ struct ping_context {
 	unsigned int heartbeat;
 	ARRAY(struct ping_folder) folders;
 
+	/* datagrams of the plugin and of other processes (NULL if the
+	   listener is unavailable) */
+	struct as_notify_sub *sub;
+	/* TRUE: the plugin announces the user's changes; the user is closed
+	   while idle */
+	bool notify_mode;
+	struct timeout *to_check;
+	struct timeval last_check;
+	bool recheck_all:1;
+	bool reresolve:1;
+
+	/* list index watch, when not in notify_mode */
 	struct as_watch *watch;
 	struct timeout *to_heartbeat;
 	struct timeval start_time;
@@ -149,6 +182,7 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 
 	if (folder->info.noselect) {
 		/* a parent without mail of its own never changes */
+		folder->inert = TRUE;
 		return PING_CHECK_UNCHANGED;
 	}
 	ret = as_store_collection_latest(ctx->store, ctx->username,
@@ -177,6 +211,7 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 		/* Sync keeps no mailbox position for this folder (classes
 		   without a converter yet: the device has all Sync can give
 		   it); reporting it would make the device loop. */
+		folder->inert = TRUE;
 		return PING_CHECK_UNCHANGED;
 	}
 
@@ -187,13 +222,19 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 					&error);
 		if (ret == 0)
 			return PING_CHECK_GONE;
-		if (ret > 0) {
-			e_error(ctx->event, "Opening folder %s failed",
-				folder->info.vname);
-		} else {
+		if (ret < 0) {
 			e_error(ctx->event, "%s", error);
+			return PING_CHECK_ERROR;
 		}
-		return PING_CHECK_ERROR;
+		if (strcmp(info.vname, folder->info.vname) == 0 ||
+		    as_folders_open(ctx, &info, MAILBOX_FLAG_READONLY,
+				    &box, &error) < 0) {
+			e_error(ctx->event, "Opening folder %s failed: %s",
+				info.vname, error);
+			return PING_CHECK_ERROR;
+		}
+		/* renamed: same folder id, new name */
+		folder->info = info;
 	}
 	/* pick up changes not yet in the index (e.g. maildir files put
 	   there by other software); cheap when nothing changed */
@@ -219,6 +260,7 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 			status.highest_modseq, state.highest_modseq);
 		return PING_CHECK_CHANGED;
 	}
+	folder->known_modseq = status.highest_modseq;
 	return PING_CHECK_UNCHANGED;
 }
 
@@ -235,17 +277,18 @@ ping_folder_in_list(const struct ping_folder *folder,
 	return FALSE;
 }
 
-/* Check the folders (all, or those named in vnames). Returns the status
-   to answer, or 0 if nothing changed. */
-static unsigned int
-ping_check(struct ping_context *ping, const ARRAY_TYPE(const_string) *vnames)
+/* Check the folders (all, or those marked pending). Returns the status
+   to answer, or 0 if nothing changed. Needs the mail user open. */
+static unsigned int ping_check(struct ping_context *ping, bool all)
 {
 	struct ping_folder *folder;
 	unsigned int status = 0;
 
+	i_assert(ping->cmd->mail_user != NULL);
 	array_foreach_modifiable(&ping->folders, folder) {
-		if (vnames != NULL && !ping_folder_in_list(folder, vnames))
+		if (!all && !folder->pending)
 			continue;
+		folder->pending = FALSE;
 		T_BEGIN {
 			switch (ping_check_folder(ping, folder)) {
 			case PING_CHECK_UNCHANGED:
@@ -274,7 +317,9 @@ ping_check(struct ping_context *ping, const ARRAY_TYPE(const_string) *vnames)
 static void ping_cleanup(struct ping_context *ping)
 {
 	ping_registry_remove(ping);
+	as_notify_unsubscribe(&ping->sub);
 	as_watch_deinit(&ping->watch);
+	timeout_remove(&ping->to_check);
 	timeout_remove(&ping->to_heartbeat);
 }
 
@@ -300,15 +345,158 @@ static void ping_abort(struct as_cmd_context *ctx)
 	ping_cleanup(ping);
 }
 
+/* list index watch (user open all the time) */
 static void
 ping_changed_callback(const ARRAY_TYPE(const_string) *vnames,
 		      struct ping_context *ping)
 {
+	struct ping_folder *folder;
 	unsigned int status;
 
-	status = ping_check(ping, vnames);
+	array_foreach_modifiable(&ping->folders, folder) {
+		if (vnames == NULL || ping_folder_in_list(folder, vnames))
+			folder->pending = TRUE;
+	}
+	status = ping_check(ping, FALSE);
 	if (status != 0)
 		ping_finish(ping, status);
+}
+
+/* Open the user again if the Ping released it. */
+static bool ping_reopen_user(struct ping_context *ping)
+{
+	const char *error;
+
+	if (as_cmd_reopen_user(ping->cmd, &error) < 0) {
+		e_error(ping->cmd->event, "Reopening the user failed: %s",
+			error);
+		ping_finish(ping, PING_STATUS_SERVER_ERROR);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* After a mailbox was deleted or renamed: find the folders by id again.
+   Returns 0, or the status to answer. */
+static unsigned int ping_reresolve(struct ping_context *ping)
+{
+	struct as_cmd_context *ctx = ping->cmd;
+	struct ping_folder *folder;
+	struct as_folder_info info;
+	const char *error;
+	int ret;
+
+	array_foreach_modifiable(&ping->folders, folder) {
+		ret = as_folders_lookup(ctx, folder->info.server_id, &info,
+					&error);
+		if (ret < 0) {
+			e_error(ctx->event, "%s", error);
+			return PING_STATUS_SERVER_ERROR;
+		}
+		if (ret == 0) {
+			e_debug(ctx->event, "Folder %s is gone",
+				folder->info.server_id);
+			return PING_STATUS_FOLDER_SYNC_REQUIRED;
+		}
+		folder->info = info;
+	}
+	return 0;
+}
+
+static void ping_notify_check(struct ping_context *ping)
+{
+	unsigned int status = 0;
+	bool all = ping->recheck_all;
+
+	timeout_remove(&ping->to_check);
+	ping->last_check = ioloop_timeval;
+	ping->recheck_all = FALSE;
+	e_debug(ping->cmd->event, "Re-checking %s after a change notification",
+		all ? "all folders" : "the announced folder(s)");
+	if (!ping_reopen_user(ping))
+		return;
+	if (ping->reresolve) {
+		ping->reresolve = FALSE;
+		status = ping_reresolve(ping);
+	}
+	if (status == 0)
+		status = ping_check(ping, all);
+	if (status != 0) {
+		ping_finish(ping, status);
+		return;
+	}
+	if (ping->notify_mode)
+		as_cmd_release_user(ping->cmd);
+}
+
+static void ping_schedule_check(struct ping_context *ping)
+{
+	long long elapsed;
+	unsigned int delay = 0;
+
+	if (ping->to_check != NULL)
+		return;
+	if (ping->last_check.tv_sec != 0) {
+		elapsed = timeval_diff_usecs(&ioloop_timeval,
+					     &ping->last_check) / 1000;
+		if (elapsed >= 0 && elapsed < PING_NOTIFY_MIN_INTERVAL_MSECS)
+			delay = PING_NOTIFY_MIN_INTERVAL_MSECS - elapsed;
+	}
+	ping->to_check = timeout_add_short(delay, ping_notify_check, ping);
+}
+
+static struct ping_folder *
+ping_folder_find_guid(struct ping_context *ping, const guid_128_t guid)
+{
+	struct ping_folder *folder;
+
+	array_foreach_modifiable(&ping->folders, folder) {
+		if (!folder->inert && guid_128_equals(folder->info.guid, guid))
+			return folder;
+	}
+	return NULL;
+}
+
+static void
+ping_notify_callback(const struct as_notify_msg *msg,
+		     struct ping_context *ping)
+{
+	struct as_cmd_context *ctx = ping->cmd;
+	struct ping_folder *folder;
+	uint64_t start_usecs;
+
+	switch (msg->kind) {
+	case AS_NOTIFY_PING_STARTED:
+		start_usecs = (uint64_t)ping->start_time.tv_sec * 1000000 +
+			ping->start_time.tv_usec;
+		if (strcmp(msg->device_id, ctx->device->device_id) == 0 &&
+		    msg->value > start_usecs) {
+			e_debug(ctx->event, "Ended by a newer Ping of the "
+				"same device in another process");
+			ping_finish(ping, PING_STATUS_EXPIRED);
+		}
+		return;
+	case AS_NOTIFY_MAIL:
+		folder = ping_folder_find_guid(ping, msg->guid);
+		if (folder == NULL)
+			return;
+		if (msg->value != 0 && folder->known_modseq != 0 &&
+		    msg->value <= folder->known_modseq) {
+			/* the last check already saw it */
+			return;
+		}
+		folder->pending = TRUE;
+		break;
+	case AS_NOTIFY_MAILBOX_DELETE:
+	case AS_NOTIFY_MAILBOX_RENAME:
+		ping->reresolve = TRUE;
+		/* fall through */
+	default:
+		/* mailbox created, or notifications lost */
+		ping->recheck_all = TRUE;
+		break;
+	}
+	ping_schedule_check(ping);
 }
 
 static void ping_heartbeat_timeout(struct ping_context *ping)
@@ -316,7 +504,9 @@ static void ping_heartbeat_timeout(struct ping_context *ping)
 	unsigned int status;
 
 	/* A last look, in case a notification got lost. */
-	status = ping_check(ping, NULL);
+	if (!ping_reopen_user(ping))
+		return;
+	status = ping_check(ping, TRUE);
 	ping_finish(ping, status != 0 ? status : PING_STATUS_EXPIRED);
 }
 
@@ -484,6 +674,8 @@ enum as_command_result cmd_ping(struct as_cmd_context *ctx)
 				ctx->device->device_id, NULL);
 	ping->start_time = ioloop_timeval;
 	ping_supersede(ping->key);
+	as_notify_ping_started(ctx->username, ctx->device->device_id,
+			       &ping->start_time);
 
 	status = ping_parse(ctx, &req);
 	if (status != 0) {
@@ -528,12 +720,20 @@ enum as_command_result cmd_ping(struct as_cmd_context *ctx)
 		return AS_CMD_DONE;
 	}
 
-	/* Arm first, then compare: a change in between wakes the watch. */
-	ping->watch = as_watch_init(ctx->mail_user, ctx->event,
-				    PING_DEBOUNCE_MSECS,
-				    ping_changed_callback, ping);
-	status = ping_check(ping, NULL);
+	/* Arm first, then compare: a change in between wakes the watch
+	   (and a datagram announcing it has a HIGHESTMODSEQ above what the
+	   comparison saw). */
+	ping->notify_mode = as_notify_user_enabled(ctx->mail_user);
+	ping->sub = as_notify_subscribe(ctx->username, ping_notify_callback,
+					ping);
+	if (!ping->notify_mode) {
+		ping->watch = as_watch_init(ctx->mail_user, ctx->event,
+					    PING_DEBOUNCE_MSECS,
+					    ping_changed_callback, ping);
+	}
+	status = ping_check(ping, TRUE);
 	if (status != 0) {
+		as_notify_unsubscribe(&ping->sub);
 		as_watch_deinit(&ping->watch);
 		if (status == PING_STATUS_CHANGES)
 			ping_write_changes(ping);
@@ -547,7 +747,13 @@ enum as_command_result cmd_ping(struct as_cmd_context *ctx)
 	ping_registry_add(ping);
 	ctx->cmd_context = ping;
 	ctx->abort = ping_abort;
-	e_debug(ctx->event, "Holding for %u s on %u folder(s)",
-		ping->heartbeat, array_count(&ping->folders));
+	if (ping->notify_mode) {
+		/* idle: nothing of the user stays open */
+		as_cmd_release_user(ctx);
+	}
+	e_debug(ctx->event, "Holding for %u s on %u folder(s) (%s)",
+		ping->heartbeat, array_count(&ping->folders),
+		ping->notify_mode ? "plugin notifications, user released" :
+		"mailbox list watch");
 	return AS_CMD_PENDING;
 }

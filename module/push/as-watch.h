@@ -10,7 +10,12 @@
    polling every mailbox_idle_check_interval. Notifications are coalesced:
    the callbacks run once per burst, debounce_msecs after the first
    event. The mail_user passed to as_watch_init() must stay valid until
-   as_watch_deinit(). */
+   as_watch_deinit().
+
+   When the activesync mail plugin is in use for the user
+   (as_notify_user_enabled()), no inotify watch is made: the plugin's
+   datagrams wake the watch, the first one at once, further ones at
+   most once per debounce_msecs. */
 
 struct mail_user;
 struct as_watch;

@@ -425,3 +425,89 @@ def test_dropped_client_is_cleaned_up(dc):
     r = ping(c, 1, [(inbox, "Email")])
     assert status_of(r) == "1", r
     assert not dc.bad_log_lines()
+
+
+# ------------------------------------------------ helpers for test_push_*
+
+def plugin_dir_conf():
+    """Dovecot configuration loading the activesync mail plugin of the
+    build tree into every mail process (lmtp, imap, doveadm and the
+    service).  Dovecot loads plugins from one mail_plugin_dir, so a
+    temporary directory holds links to Dovecot's own notify plugin and
+    ours; it is removed when Python exits."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+    from harness import HarnessError, find_builddir
+
+    builddir = find_builddir()
+    ours = os.path.join(builddir, "hooks", ".libs",
+                        "lib90_activesync_plugin.so")
+    notify = "/usr/lib/dovecot/modules/lib15_notify_plugin.so"
+    for path in (ours, notify):
+        if not os.path.exists(path):
+            raise HarnessError("plugin missing: %s (run make)" % path)
+    d = tempfile.mkdtemp(prefix="eas-e2e-plugins-")
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    for path in (ours, notify):
+        os.symlink(path, os.path.join(d, os.path.basename(path)))
+    return ("mail_plugin_dir = %s\n"
+            "mail_plugins = $mail_plugins notify activesync\n" % d)
+
+
+def notify_dir(dc):
+    import os
+    return os.path.join(dc.base_dir, "activesync-notify")
+
+
+def service_pids(dc):
+    """pids of the activesync processes, from their sockets"""
+    import os
+    d = notify_dir(dc)
+    if not os.path.isdir(d):
+        return []
+    return sorted(int(n) for n in os.listdir(d) if n.isdigit())
+
+
+def open_paths(pid):
+    """what a process has open (needs /proc access: same user or root)"""
+    import os
+    out = []
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            out.append(os.readlink(os.path.join(fd_dir, fd)))
+        except OSError:
+            pass
+    return out
+
+
+def deliver_timed(dc, user, subject):
+    t0 = time.monotonic()
+    dc.deliver(user, sample_message(subject, to=user))
+    return time.monotonic()
+
+
+def measure_wakeups(dc, c, user, folder, rounds=5, label=""):
+    """Deliver `rounds` messages, each while a Ping is held; returns the
+    sorted delivery-to-response latencies."""
+    latencies = []
+    for i in range(rounds):
+        mark = dc.log_offset()
+        bg = Background(ping, c, 60, [(folder, "Email")])
+        wait_held(dc, mark)
+        time.sleep(0.2)
+        t_delivered = deliver_timed(dc, user, "%s wake %d" % (label, i))
+        r = bg.wait(30)
+        assert status_of(r) == "2", r
+        assert [e.text for e in xall(r, "Ping/Folders/Folder")] == \
+            [folder], r
+        latencies.append(bg.done_at - t_delivered)
+        sync_all(c, folder)
+    latencies.sort()
+    print("  %s delivery -> Ping response: median %.1f ms, max %.1f ms "
+          "(%d rounds)" % (label, latencies[len(latencies) // 2] * 1000,
+                           latencies[-1] * 1000, rounds))
+    return latencies

@@ -1,0 +1,226 @@
+"""Push at scale, the faults: one device opening Ping after Ping (each
+served by another process here), a flood of bogus datagrams, the service
+going away while Pings are held, a receiver that never reads.  Mail
+delivery must never be slowed or failed by any of them.
+
+client_limit = 1 makes every connection its own activesync process, so
+the cross-process paths run."""
+
+import os
+import socket
+import stat
+import subprocess
+import time
+
+from harness import sample_message, xall
+from test_ping import Background, notify_dir, ping, plugin_dir_conf, \
+    service_pids, setup_device, status_of, sync_all, wait_held
+
+INSTANCE = dict(activesync=True, plugin_settings={
+    "activesync_ping_min_heartbeat": "1s",
+    "activesync_ping_max_heartbeat": "120s",
+    "activesync_debug": "yes",
+}, extra_conf=plugin_dir_conf() + """
+service activesync {
+  client_limit = 1
+  process_limit = 20
+}
+""")
+
+
+def inbox_guid(dc, user):
+    out = dc.doveadm("mailbox", "status", "-u", user, "guid", "INBOX")
+    return out.strip().split("guid=")[1].split()[0]
+
+
+def message_count(dc, user):
+    out = dc.doveadm("mailbox", "status", "-u", user, "messages", "INBOX")
+    return int(out.strip().split("messages=")[1].split()[0])
+
+
+def dead_pid():
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_many_pings_of_one_device(dc):
+    """Only the newest Ping of a device lives, whichever process holds
+    the older ones."""
+    c, user, _, by_type, _ = setup_device(dc, "faultpings")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    held = []
+    pids = set()
+    mark = dc.log_offset()
+    for i in range(4):
+        t0 = time.monotonic()
+        held.append(Background(ping, c, 60, [(inbox, "Email")]))
+        wait_held(dc, mark, count=i + 1)
+        pids.update(service_pids(dc))
+        if i > 0:
+            r = held[i - 1].wait(15)
+            assert status_of(r) == "1", r
+            print("  Ping %d ended %.1f ms after Ping %d was sent" % (
+                i - 1, (held[i - 1].done_at - t0) * 1000, i))
+    assert len(pids) >= 2, "all Pings in one process: %r" % pids
+    log = dc.log_since(mark)
+    assert log.count("Ended by a newer Ping of the same device in "
+                     "another process") == 3, log[-3000:]
+    dc.deliver(user, sample_message("to the newest", to=user))
+    assert status_of(held[-1].wait(30)) == "2"
+
+
+def test_bogus_datagram_flood(dc):
+    c, user, _, by_type, _ = setup_device(dc, "faultflood")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    guid = inbox_guid(dc, user)
+    mark = dc.log_offset()
+    bg = Background(ping, c, 60, [(inbox, "Email")])
+    wait_held(dc, mark)
+    pids = service_pids(dc)
+    bogus = [
+        b"", b"garbage", b"EAS1", b"x" * 2000,
+        b"EAS2\tM\t" + b"0" * 32 + b"\t1\tfaultflood@example.test",
+        b"EAS1\tM\tnot-a-guid\t1\tfaultflood@example.test",
+        b"EAS1\tM\t" + b"0" * 32 + b"\t1\tfault\nflood",
+    ]
+    unknown = ("EAS1\tM\t%s\t99\tnobody%%d@example.test" % guid)
+    # valid form, the user's own INBOX, a HIGHESTMODSEQ far ahead:
+    # each one makes the Ping look (at most 10 times a second)
+    lying = ("EAS1\tM\t%s\t18446744073709551615\t%s" % (guid, user)).encode()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.settimeout(10)
+    t0 = time.monotonic()
+    sent = 0
+    for n in range(3000):
+        for pid in pids:
+            path = os.path.join(notify_dir(dc), str(pid))
+            s.sendto(bogus[n % len(bogus)] or b"?", path)
+            s.sendto((unknown % n).encode(), path)
+            s.sendto(lying, path)
+            sent += 3
+    s.close()
+    flood_secs = time.monotonic() - t0
+    print("  %d datagrams sent in %.2f s" % (sent, flood_secs))
+    time.sleep(0.5)
+    assert bg.done_at is None, "Ping answered a lie: %r" % bg.result
+    assert dc.service_alive()
+    log = dc.log_since(mark)
+    # logged once per interval and process, not once per datagram
+    logged = log.count("Ignored an invalid change notification")
+    assert 1 <= logged <= len(pids), (logged, pids)
+    checks = log.count("after a change notification")
+    print("  re-checks of the held Ping during the flood: %d" % checks)
+    # at most 10 a second, not one per datagram
+    assert checks <= 10 * (flood_secs + 1.5) + 2, checks
+    dc.deliver(user, sample_message("real", to=user))
+    r = bg.wait(30)
+    assert status_of(r) == "2", r
+
+
+def test_service_stopped_while_pings_held(dc):
+    c, user, _, by_type, _ = setup_device(dc, "faultstop")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    mark = dc.log_offset()
+    bg = Background(ping, c, 60, [(inbox, "Email")])
+    wait_held(dc, mark)
+    old_pids = service_pids(dc)
+    assert old_pids
+    dc.doveadm("service", "stop", "activesync")
+    try:
+        r = bg.wait(15)
+    except (ConnectionError, OSError) as e:
+        print("  held Ping's connection closed: %s" % type(e).__name__)
+    else:
+        assert r.status != 200 or not r.body, r
+        print("  held Ping answered %s on shutdown" % r.status)
+    deadline = time.monotonic() + 15
+    while service_pids(dc) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not service_pids(dc), "sockets left: %r" % service_pids(dc)
+
+    # a stale socket, as a crashed process leaves it
+    stale = dead_pid()
+    stale_path = os.path.join(notify_dir(dc), str(stale))
+    sk = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sk.bind(stale_path)
+    sk.close()
+    os.chmod(stale_path, 0o666)
+
+    before = message_count(dc, user)
+    worst = 0.0
+    for i in range(5):
+        t0 = time.monotonic()
+        dc.deliver(user, sample_message("while stopped %d" % i, to=user))
+        worst = max(worst, time.monotonic() - t0)
+    print("  LMTP with no activesync process: slowest delivery %.1f ms"
+          % (worst * 1000))
+    assert message_count(dc, user) == before + 5
+    assert worst < 5
+
+    # started again (doveadm service stop keeps it down until a reload):
+    # the new process removes the stale socket
+    dc.reload()
+    deadline = time.monotonic() + 15
+    while not dc.service_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    sync_all(c, inbox)
+    assert not os.path.exists(stale_path)
+    mark = dc.log_offset()
+    bg = Background(ping, c, 60, [(inbox, "Email")])
+    wait_held(dc, mark)
+    dc.deliver(user, sample_message("after restart", to=user))
+    r = bg.wait(30)
+    assert status_of(r) == "2", r
+    assert "Change notification M" in dc.log_since(mark)
+
+
+def test_receiver_that_never_reads(dc):
+    """A socket whose queue is full: delivery goes on at full speed, the
+    sender warns once per interval, and the real service still gets its
+    notifications."""
+    c, user, _, by_type, _ = setup_device(dc, "faultfull")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    path = os.path.join(notify_dir(dc), str(os.getpid()))
+    lost = path + ".lost"
+    sk = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sk.bind(path)
+    os.chmod(path, 0o666)
+    with open(lost, "w"):
+        pass
+    os.chmod(lost, 0o666)
+    os.utime(lost, (1, 1))
+    mark = dc.log_offset()
+    try:
+        before = message_count(dc, user)
+        t0 = time.monotonic()
+        worst = 0.0
+        n = 40
+        for i in range(n):
+            t1 = time.monotonic()
+            dc.deliver(user, sample_message("full %d" % i, to=user))
+            worst = max(worst, time.monotonic() - t1)
+        total = time.monotonic() - t0
+        print("  %d deliveries with a stuck receiver: %.2f s, slowest "
+              "%.1f ms" % (n, total, worst * 1000))
+        assert message_count(dc, user) == before + n
+        assert worst < 5
+        # the stuck receiver was told it lost notifications
+        assert os.stat(lost).st_mtime > 1
+        log = dc.log_since(mark)
+        warnings = log.count("had a full notification queue")
+        assert 1 <= warnings <= 5, warnings  # once per lmtp process
+        sync_all(c, inbox)
+        m2 = dc.log_offset()
+        bg = Background(ping, c, 60, [(inbox, "Email")])
+        wait_held(dc, m2)
+        dc.deliver(user, sample_message("still pushed", to=user))
+        assert status_of(bg.wait(30)) == "2"
+    finally:
+        sk.close()
+        os.unlink(path)
+        os.unlink(lost)
