@@ -713,6 +713,8 @@ def test_wait_expires_with_empty_response(dc):
     c = new_account(dc, "waitexp")
     inbox = folders(c)[T_INBOX]
     r = start(c, inbox, options=body_pref(1))
+    # the answer comes at the 60 s interval: the client must wait longer
+    c.timeout = 120
     t0 = time.monotonic()
     resp = sync_request(c, inbox, r.key,
                         top="<HeartbeatInterval>60</HeartbeatInterval>")
