@@ -1,6 +1,7 @@
 /* Copyright (c) the dovecot-activesync authors, see AUTHORS */
 
 #include "lib.h"
+#include "array.h"
 #include "str.h"
 #include "str-sanitize.h"
 #include "ioloop.h"
@@ -206,6 +207,53 @@ static bool as_cmd_policy_check(struct as_cmd_context *ctx)
 	return FALSE;
 }
 
+/* Hide the content of every *Password element (Settings, Search,
+   ItemOperations carry them) while the tree is rendered; restored after. */
+static void
+as_cmd_mask_passwords(struct wbxml_node *node,
+		      ARRAY_TYPE(const_string) *saved, bool restore)
+{
+	static const unsigned char mask[] = "********";
+	struct wbxml_node *child;
+	const char *name = wbxml_tag_name(node->tag);
+	size_t len = name == NULL ? 0 : strlen(name);
+
+	if (len >= 8 && strcmp(name + len - 8, "Password") == 0 &&
+	    node->data != NULL) {
+		if (!restore) {
+			const char *data = (const char *)node->data;
+
+			array_push_back(saved, &data);
+			node->data = mask;
+		} else {
+			const char *const *data = array_front(saved);
+
+			node->data = (const unsigned char *)*data;
+			array_pop_front(saved);
+		}
+	}
+	wbxml_node_foreach_child(node, child)
+		as_cmd_mask_passwords(child, saved, restore);
+}
+
+/* The decoded request as XML, one log line per XML line. */
+static void as_cmd_log_request(struct as_cmd_context *ctx)
+{
+	ARRAY_TYPE(const_string) saved;
+	const char *const *lines;
+	string_t *xml = t_str_new(256);
+
+	t_array_init(&saved, 4);
+	as_cmd_mask_passwords(ctx->root, &saved, FALSE);
+	wbxml_node_to_xml(xml, ctx->root);
+	as_cmd_mask_passwords(ctx->root, &saved, TRUE);
+
+	for (lines = t_strsplit(str_c(xml), "\n"); *lines != NULL; lines++) {
+		if (**lines != '\0')
+			e_debug(ctx->event, "Request: %s", *lines);
+	}
+}
+
 static int
 as_cmd_decode(struct as_cmd_context *ctx, const buffer_t *payload)
 {
@@ -237,12 +285,8 @@ as_cmd_decode(struct as_cmd_context *ctx, const buffer_t *payload)
 				t_strdup(wbxml_tag_name(ctx->root->tag))));
 		return -1;
 	}
-	if (event_want_debug_log(ctx->event)) {
-		string_t *xml = t_str_new(256);
-
-		wbxml_node_to_xml(xml, ctx->root);
-		e_debug(ctx->event, "Request:\n%s", str_c(xml));
-	}
+	if (event_want_debug_log(ctx->event))
+		as_cmd_log_request(ctx);
 	return 0;
 }
 

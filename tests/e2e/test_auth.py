@@ -45,3 +45,22 @@ def test_no_password_in_the_log(dc):
     assert bad.options().status == 401
     log = dc.log_since(off)
     assert "Secret-Pw-123" not in log and "Other-Secret-456" not in log, log
+
+
+def test_request_log_masks_password_elements(dc):
+    """With activesync_debug the decoded request is logged, one line per
+    XML line, with every *Password element's content hidden."""
+    c = dc.eas_client("user1@example.test")
+    c.provision()
+    off = dc.log_offset()
+    r = c.request("Search", '<Search xmlns="Search:"><Store>'
+                  '<Name>DocumentLibrary</Name><Query><EqualTo>'
+                  '<LinkId>x</LinkId><Value>y</Value></EqualTo></Query>'
+                  '<Options><UserName>u</UserName>'
+                  '<Password>TopSecretPw</Password></Options></Store>'
+                  '</Search>')
+    assert r.status == 200, r
+    log = dc.log_since(off)
+    assert "TopSecretPw" not in log, log
+    assert "<Password>********</Password>" in log, log
+    assert "Error" not in log, log
