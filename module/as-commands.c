@@ -209,9 +209,15 @@ static bool as_cmd_policy_check(struct as_cmd_context *ctx)
 
 /* Hide the content of every *Password element (Settings, Search,
    ItemOperations carry them) while the tree is rendered; restored after. */
+struct as_cmd_masked_data {
+	const unsigned char *data;
+	size_t size;
+};
+ARRAY_DEFINE_TYPE(as_cmd_masked_data, struct as_cmd_masked_data);
+
 static void
 as_cmd_mask_passwords(struct wbxml_node *node,
-		      ARRAY_TYPE(const_string) *saved, bool restore)
+		      ARRAY_TYPE(as_cmd_masked_data) *saved, bool restore)
 {
 	static const unsigned char mask[] = "********";
 	struct wbxml_node *child;
@@ -221,14 +227,17 @@ as_cmd_mask_passwords(struct wbxml_node *node,
 	if (len >= 8 && strcmp(name + len - 8, "Password") == 0 &&
 	    node->data != NULL) {
 		if (!restore) {
-			const char *data = (const char *)node->data;
+			struct as_cmd_masked_data *orig = array_append_space(saved);
 
-			array_push_back(saved, &data);
+			orig->data = node->data;
+			orig->size = node->data_size;
 			node->data = mask;
+			node->data_size = sizeof(mask) - 1;
 		} else {
-			const char *const *data = array_front(saved);
+			const struct as_cmd_masked_data *orig = array_front(saved);
 
-			node->data = (const unsigned char *)*data;
+			node->data = orig->data;
+			node->data_size = orig->size;
 			array_pop_front(saved);
 		}
 	}
@@ -239,7 +248,7 @@ as_cmd_mask_passwords(struct wbxml_node *node,
 /* The decoded request as XML, one log line per XML line. */
 static void as_cmd_log_request(struct as_cmd_context *ctx)
 {
-	ARRAY_TYPE(const_string) saved;
+	ARRAY_TYPE(as_cmd_masked_data) saved;
 	const char *const *lines;
 	string_t *xml = t_str_new(256);
 
