@@ -22,6 +22,7 @@
 #include "as-folders.h"
 #include "sync/as-sync-options.h"
 #include "sync/as-sync-changes.h"
+#include "sync/as-sync-state.h"
 
 /* GetItemEstimate status codes (MS-ASCMD 2.2.3.177.7) */
 enum estimate_status {
@@ -49,33 +50,6 @@ struct estimate_collection {
 };
 
 ARRAY_DEFINE_TYPE(estimate_collection, struct estimate_collection);
-
-/* The extra fields Sync keeps after the options in the state (see
-   cmd-sync.c): "full=1" and "pc=<uid set>". */
-struct estimate_state_extra {
-	struct as_sync_options options;
-	bool full;
-	ARRAY_TYPE(seq_range) pending_changes;
-};
-
-static void estimate_state_extra_read(const char *str,
-				      struct estimate_state_extra *extra_r)
-{
-	const char *const *args;
-
-	i_zero(extra_r);
-	as_sync_options_read(str, &extra_r->options);
-	t_array_init(&extra_r->pending_changes, 8);
-	for (args = t_strsplit_spaces(str, " "); *args != NULL; args++) {
-		if (strcmp(*args, "full=1") == 0)
-			extra_r->full = TRUE;
-		else if (str_begins(*args, "pc=")) {
-			if (imap_seq_set_nostar_parse(*args + 3,
-					&extra_r->pending_changes) < 0)
-				array_clear(&extra_r->pending_changes);
-		}
-	}
-}
 
 static bool estimate_is_mail_folder(const struct as_folder_info *folder)
 {
@@ -172,7 +146,7 @@ estimate_compute(struct as_cmd_context *ctx,
 		 const struct as_collection_state *state,
 		 unsigned int *estimate_r)
 {
-	struct estimate_state_extra extra;
+	struct as_sync_state_extra extra;
 	struct as_sync_changes_input in;
 	struct as_sync_changes changes;
 	struct mailbox *box;
@@ -187,7 +161,7 @@ estimate_compute(struct as_cmd_context *ctx,
 		/* Sync sends no items for these (yet) */
 		return ESTIMATE_STATUS_OK;
 	}
-	estimate_state_extra_read(state->options, &extra);
+	as_sync_state_extra_read(state->options, &extra);
 	filter_type = extra.options.filter_type;
 	if (coll->have_filter && coll->filter_type != filter_type) {
 		/* Sync with this filter compares the whole folder */
@@ -224,7 +198,8 @@ estimate_compute(struct as_cmd_context *ctx,
 	in.state = state;
 	in.full = extra.full || filter_changed;
 	in.pending_changes = &extra.pending_changes;
-	in.since = as_sync_filter_since(filter_type, ioloop_time);
+	/* the mail age limit in effect at the last Sync narrows it too */
+	in.since = as_sync_state_since(filter_type, extra.max_age, ioloop_time);
 	if (as_sync_changes_none(&in))
 		*estimate_r = 0;
 	else if (as_sync_changes_compute(pool_datastack_create(), &in,

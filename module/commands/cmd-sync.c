@@ -30,6 +30,7 @@
 #include "push/as-watch.h"
 #include "sync/as-sync-options.h"
 #include "sync/as-sync-changes.h"
+#include "sync/as-sync-state.h"
 #include "items/as-email.h"
 #include "items/as-flag.h"
 #include "items/as-categories.h"
@@ -108,17 +109,6 @@ struct sync_collection {
 	const struct wbxml_node *commands;
 };
 
-/* The state's extra fields kept in as_collection_state.options after
-   the Options: "full=1" (compare the whole folder next time) and
-   "pc=<uid set>" (flag changes still to send). */
-struct sync_state_extra {
-	struct as_sync_options options;
-	bool full;
-	/* the server-side mail age limit in effect (seconds, 0 = none) */
-	unsigned int max_age;
-	ARRAY_TYPE(seq_range) pending_changes;
-};
-
 struct sync_context {
 	struct as_cmd_context *ctx;
 	struct wbxml_writer *w;
@@ -154,7 +144,7 @@ struct sync_mail_run {
 	struct as_folder_info folder;
 	struct mailbox *box;
 	struct as_collection_state state;
-	struct sync_state_extra extra;
+	struct as_sync_state_extra extra;
 	bool replay;
 
 	ARRAY(struct sync_response) responses;
@@ -166,57 +156,11 @@ struct sync_mail_run {
 	bool have_box_guid;
 };
 
-static const char *sync_state_extra_write(const struct sync_state_extra *extra)
-{
-	string_t *str = t_str_new(128);
-
-	as_sync_options_write(str, &extra->options);
-	if (extra->full)
-		str_append(str, " full=1");
-	if (extra->max_age > 0)
-		str_printfa(str, " ma=%u", extra->max_age);
-	if (array_is_created(&extra->pending_changes) &&
-	    array_count(&extra->pending_changes) > 0) {
-		str_append(str, " pc=");
-		imap_write_seq_range(str, &extra->pending_changes);
-	}
-	return str_c(str);
-}
-
-static void sync_state_extra_read(const char *str,
-				  struct sync_state_extra *extra_r)
-{
-	const char *const *args;
-
-	i_zero(extra_r);
-	as_sync_options_read(str, &extra_r->options);
-	t_array_init(&extra_r->pending_changes, 8);
-	for (args = t_strsplit_spaces(str, " "); *args != NULL; args++) {
-		if (strcmp(*args, "full=1") == 0)
-			extra_r->full = TRUE;
-		else if (str_begins(*args, "ma=")) {
-			if (str_to_uint(*args + 3, &extra_r->max_age) < 0)
-				extra_r->max_age = 0;
-		}
-		else if (str_begins(*args, "pc=")) {
-			if (imap_seq_set_nostar_parse(*args + 3,
-					&extra_r->pending_changes) < 0)
-				array_clear(&extra_r->pending_changes);
-		}
-	}
-}
-
 /* Oldest received date to sync: the device's FilterType, narrowed by
    the server's mail age limit */
 static time_t sync_since(struct sync_context *sctx, unsigned int filter_type)
 {
-	time_t since = as_sync_filter_since(filter_type, ioloop_time);
-	time_t limit;
-
-	if (sctx->max_age == 0)
-		return since;
-	limit = ioloop_time - (time_t)sctx->max_age;
-	return since == 0 || limit > since ? limit : since;
+	return as_sync_state_since(filter_type, sctx->max_age, ioloop_time);
 }
 
 static int sync_parse_age(struct as_cmd_context *ctx, const char *what,
@@ -1353,7 +1297,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 	struct as_sync_changes_input in;
 	struct as_sync_changes changes;
 	struct as_collection_state new_state;
-	struct sync_state_extra new_extra;
+	struct as_sync_state_extra new_extra;
 	struct mailbox_status status;
 	struct mailbox_metadata metadata;
 	struct mailbox_transaction_context *t;
@@ -1503,7 +1447,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 
 	if (coll->get_changes)
 		sync_props_forget(run, &changes.deletes);
-	new_state.options = sync_state_extra_write(&new_extra);
+	new_state.options = as_sync_state_extra_write(&new_extra);
 	if (sync_state_put(sctx, coll, new_key, &new_state, &error) < 0) {
 		/* the response is written already; the device will get
 		   Status 3 with the next key and start over */
@@ -1521,7 +1465,7 @@ sync_collection_prime(struct sync_context *sctx, struct sync_collection *coll,
 {
 	struct as_cmd_context *ctx = sctx->ctx;
 	struct as_collection_state state;
-	struct sync_state_extra extra;
+	struct as_sync_state_extra extra;
 	struct mailbox *box;
 	struct mailbox_status status;
 	const char *error;
@@ -1553,7 +1497,7 @@ sync_collection_prime(struct sync_context *sctx, struct sync_collection *coll,
 		state.uid_validity = status.uidvalidity;
 		mailbox_free(&box);
 	}
-	state.options = sync_state_extra_write(&extra);
+	state.options = as_sync_state_extra_write(&extra);
 
 	if (as_store_collection_reset(ctx->store, ctx->username,
 				      ctx->req->device_id,
@@ -1641,7 +1585,7 @@ static void sync_collection(struct sync_context *sctx,
 	}
 	if (!array_is_created(&run.state.uids))
 		t_array_init(&run.state.uids, 1);
-	sync_state_extra_read(run.state.options, &run.extra);
+	as_sync_state_extra_read(run.state.options, &run.extra);
 
 	if (!sync_is_mail_folder(&run.folder)) {
 		(void)sync_collection_empty(sctx, coll, &run.state);
@@ -1868,7 +1812,7 @@ static bool sync_collection_has_work(struct sync_context *sctx,
 	struct as_cmd_context *ctx = sctx->ctx;
 	struct as_folder_info folder;
 	struct as_collection_state state;
-	struct sync_state_extra extra;
+	struct as_sync_state_extra extra;
 	struct as_sync_changes_input in;
 	struct as_sync_changes changes;
 	struct mailbox *box;
@@ -1885,7 +1829,7 @@ static bool sync_collection_has_work(struct sync_context *sctx,
 		return TRUE;
 	if (!sync_is_mail_folder(&folder) || !coll->get_changes)
 		return FALSE;
-	sync_state_extra_read(state.options, &extra);
+	as_sync_state_extra_read(state.options, &extra);
 	if (coll->have_options &&
 	    !as_sync_options_filter_equals(&coll->options, &extra.options))
 		return TRUE;
