@@ -1176,6 +1176,20 @@ service lmtp {{
             raise AssertionError("Dovecot log has fatal lines:\n" +
                                  "\n".join(bad[:30]))
 
+    def wait_for_log_text(self, since, text, count=1, timeout=10):
+        """Wait until the log after offset `since` holds `text` at least
+        `count` times (log lines arrive through the log process, a moment
+        after the response)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log_since(since)
+            if log.count(text) >= count:
+                return True
+            if time.monotonic() > deadline:
+                raise AssertionError("%r (%d times) not logged:\n%s" % (
+                    text, count, log[-3000:]))
+            time.sleep(0.05)
+
     def wait_for_log(self, pattern, timeout=10, since=None):
         """Wait until a log line after `since` (default: the mark)
         matches the regular expression; return the line."""

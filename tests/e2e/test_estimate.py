@@ -7,7 +7,6 @@ forms of 12.1 (Class/FilterType in the Collection), 14.1 and 16.1
 (Options), and the statuses 2 (collection), 3 (not primed), 4 (SyncKey)
 and malformed requests."""
 
-import time
 
 from harness import sample_message, xall, xtext
 from test_sync import T_INBOX, body_pref, folders, imap_session, \
@@ -16,18 +15,6 @@ from test_sync import T_INBOX, body_pref, folders, imap_session, \
 INSTANCE = dict(activesync=True)
 
 T_SENT = 5
-
-
-def log_has(dc, mark, text, count=1, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        log = dc.log_since(mark)
-        if log.count(text) >= count:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("%r (%d times) not logged:\n%s" % (
-                text, count, log[-3000:]))
-        time.sleep(0.05)
 
 
 def coll_xml(c, coll_id, key, filter_type=None, cls=None):
@@ -210,10 +197,10 @@ def test_statuses(dc):
         assert res[0][2] == "1"
         # no Estimate unless the status is 1
         assert [e for _, _, e in res[1:]] == [None] * 6, res
-        log_has(dc, mark, "GetItemEstimate: unknown CollectionId")
-        log_has(dc, mark, "not primed", 2)
-        log_has(dc, mark, "was never synced by this device")
-        log_has(dc, mark, "GetItemEstimate: invalid SyncKey", 2)
+        dc.wait_for_log_text(mark, "GetItemEstimate: unknown CollectionId")
+        dc.wait_for_log_text(mark, "not primed", 2)
+        dc.wait_for_log_text(mark, "was never synced by this device")
+        dc.wait_for_log_text(mark, "GetItemEstimate: invalid SyncKey", 2)
 
         # a Collection without CollectionId
         r = estimate_request(c, "<Collection><airsync:SyncKey>1"
@@ -232,7 +219,7 @@ def test_statuses(dc):
             else:
                 assert r.status == 200, r
                 assert xtext(r, "GetItemEstimate/Status") == "103", r
-            log_has(dc, mark, "GetItemEstimate: malformed request")
+            dc.wait_for_log_text(mark, "GetItemEstimate: malformed request")
 
         # the estimates changed nothing: the Sync still sends the mail
         r = sync_cls(c, inbox, "1").ok()

@@ -62,20 +62,6 @@ def attachment_message(subject, to, data=ATT_BYTES, name="data.bin",
 NOTES_DECODED = "caf\u00e9 line one\r\nline two continued".encode()
 
 
-def log_has(dc, mark, text, count=1, timeout=10):
-    """The log since mark gets text (count times); log lines arrive
-    through the log process, a moment after the response."""
-    deadline = time.monotonic() + timeout
-    while True:
-        log = dc.log_since(mark)
-        if log.count(text) >= count:
-            return True
-        if time.monotonic() > deadline:
-            raise AssertionError("%r (%d times) not logged:\n%s" % (
-                text, count, log[-3000:]))
-        time.sleep(0.05)
-
-
 def itemops(c, body_xml, **kw):
     return c.request_provisioned(
         "ItemOperations",
@@ -216,8 +202,8 @@ def test_fetch_item_not_found(dc):
         f = ok_top(r)[0]
         assert xtext(f, "Status") == "6", (coll, server_id, r)
         assert xfind(f, "Properties") is None, r
-    log_has(dc, mark, "ItemOperations: Fetch of unknown item", 3)
-    log_has(dc, mark, "no such message")
+    dc.wait_for_log_text(mark, "ItemOperations: Fetch of unknown item", 3)
+    dc.wait_for_log_text(mark, "no such message")
 
 
 def check_fetch_attachment(dc, version):
@@ -280,7 +266,7 @@ def test_fetch_attachment_range(dc):
         f = ok_top(r)[0]
         assert xtext(f, "Status") == "8", r
         assert xfind(f, "Properties") is None, r
-        log_has(dc, mark, "is past its end")
+        dc.wait_for_log_text(mark, "is past its end")
 
 
 def test_fetch_attachment_unknown_reference(dc):
@@ -296,7 +282,7 @@ def test_fetch_attachment_unknown_reference(dc):
     ops = ok_top(r)
     assert [xtext(o, "Status") for o in ops] == ["15"] * len(bad), r
     assert all(xfind(o, "Properties") is None for o in ops), r
-    log_has(dc, mark, "ItemOperations: attachment", len(bad))
+    dc.wait_for_log_text(mark, "ItemOperations: attachment", len(bad))
 
 
 def test_multipart_response(dc):
@@ -362,7 +348,7 @@ def test_getattachment(dc):
             r = c.request("GetAttachment", None,
                           extra_query={"AttachmentName": bad})
             assert r.status == 500, (bad, r)
-        log_has(dc, mark, "GetAttachment: unknown attachment", 2)
+        dc.wait_for_log_text(mark, "GetAttachment: unknown attachment", 2)
         # no name at all
         r = c.request("GetAttachment", None)
         assert r.status == 400, r
@@ -432,7 +418,7 @@ def test_empty_folder_contents(dc):
         r = itemops(c, "<EmptyFolderContents><airsync:CollectionId>9999"
                     "</airsync:CollectionId></EmptyFolderContents>")
         assert xtext(ok_top(r)[0], "Status") == "6", r
-        log_has(dc, mark, "EmptyFolderContents of unknown folder")
+        dc.wait_for_log_text(mark, "EmptyFolderContents of unknown folder")
         assert count("Other") == 3 and count("INBOX") == 1
 
 
@@ -486,7 +472,7 @@ def test_move_conversation(dc):
         assert op.tag.endswith("Move"), r
         assert xtext(op, "Status") == "1", r
         assert xtext(op, "ConversationId") == conv["Start"], r
-        log_has(dc, mark, "moved a conversation of 3 mails")
+        dc.wait_for_log_text(mark, "moved a conversation of 3 mails")
 
         def subjects(mailbox):
             im = imap_session(dc, c, mailbox)
@@ -522,8 +508,8 @@ def test_move_conversation(dc):
                     % (other, ids["Archive"], conv["Unrelated"]))
         ops = ok_top(r)
         assert [xtext(o, "Status") for o in ops] == ["6", "6"], r
-        log_has(dc, mark, "Move of an unknown conversation")
-        log_has(dc, mark, "Move to unknown folder")
+        dc.wait_for_log_text(mark, "Move of an unknown conversation")
+        dc.wait_for_log_text(mark, "Move to unknown folder")
         assert subjects("INBOX") == ["Unrelated"]
 
         # a ConversationId of the wrong size: protocol error
@@ -578,7 +564,7 @@ def test_malformed_requests(dc):
         assert r.status == 200, r
         assert xtext(r, "ItemOperations/Status") == "2", (xml, r)
         assert xfind(r, "ItemOperations/Response") is None, r
-        log_has(dc, mark, "ItemOperations: protocol error")
+        dc.wait_for_log_text(mark, "ItemOperations: protocol error")
     # no operations at all
     r = itemops(c, "")
     assert xtext(r, "ItemOperations/Status") == "2", r

@@ -9,7 +9,6 @@ destination that can't take the mail, malformed requests."""
 
 import os
 import stat
-import time
 
 from harness import xall, xml_escape, xrequire, xtext
 from test_sync import T_INBOX, body_pref, folders, imap_session, \
@@ -19,18 +18,6 @@ from harness import sample_message
 INSTANCE = dict(activesync=True)
 
 T_DELETED = 4
-
-
-def log_has(dc, mark, text, count=1, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        log = dc.log_since(mark)
-        if log.count(text) >= count:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("%r (%d times) not logged:\n%s" % (
-                text, count, log[-3000:]))
-        time.sleep(0.05)
 
 
 def move_items(c, moves, raw=None):
@@ -210,10 +197,10 @@ def test_statuses(dc):
         assert [m for m, _, _ in res] == [m[0] for m, _ in cases]
         assert (subjects(dc, c, "INBOX"), subjects(dc, c, "Archive")) == \
             before
-        log_has(dc, mark, "MoveItems: invalid source", 3)
-        log_has(dc, mark, "not in INBOX")
-        log_has(dc, mark, "MoveItems: invalid destination folder", 2)
-        log_has(dc, mark, "source and destination are the same folder")
+        dc.wait_for_log_text(mark, "MoveItems: invalid source", 3)
+        dc.wait_for_log_text(mark, "not in INBOX")
+        dc.wait_for_log_text(mark, "MoveItems: invalid destination folder", 2)
+        dc.wait_for_log_text(mark, "source and destination are the same folder")
 
         # a good and a bad one together: the good one is done
         r, res = move_items(c, [(sid, inbox, archive),
@@ -248,7 +235,7 @@ def test_destination_failure(dc):
         for p, m in modes.items():
             os.chmod(p, m)
     assert res[0][1] == "5" and res[0][2] is None, r
-    log_has(dc, mark, "MoveItems: ")
+    dc.wait_for_log_text(mark, "MoveItems: ")
     assert set(subjects(dc, c, "INBOX")) == {"Mail 0"}
     assert subjects(dc, c, "Archive") == {}
     # and once it is writable again, it works
@@ -285,6 +272,6 @@ def test_malformed(dc):
                 assert r.status == 200, r
                 assert xtext(r, "MoveItems/Status") == "103", r
                 assert xall(r, "MoveItems/Response") == [], r
-            log_has(dc, mark, "MoveItems: malformed request")
+            dc.wait_for_log_text(mark, "MoveItems: malformed request")
             # nothing was moved, not even the good one
             assert set(subjects(dc, c, "INBOX")) == {"Mail 0"}
