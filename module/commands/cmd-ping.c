@@ -9,10 +9,12 @@
 #include "str-sanitize.h"
 #include "time-util.h"
 #include "mail-storage.h"
+#include "mailbox-guid-cache.h"
 #include "as-command.h"
 #include "as-folders.h"
 #include "push/as-watch.h"
 #include "push/as-notify.h"
+#include "sync/as-sync-notice.h"
 
 /* Ping (MS-ASCMD 2.2.1.13): hold the request until one of the listed
    folders differs from the state the device last synced, or until the
@@ -299,6 +301,10 @@ static unsigned int ping_check(struct ping_context *ping, bool all)
 					status = PING_STATUS_CHANGES;
 				break;
 			case PING_CHECK_GONE:
+				e_info(ping->cmd->event, "Ping: folder %s "
+				       "no longer exists", folder->info.server_id);
+				as_sync_hierarchy_ignored(ping->cmd,
+					folder->info.server_id);
 				status = PING_STATUS_FOLDER_SYNC_REQUIRED;
 				break;
 			case PING_CHECK_ERROR:
@@ -345,6 +351,27 @@ static void ping_abort(struct as_cmd_context *ctx)
 	ping_cleanup(ping);
 }
 
+/* A watched folder's name no longer exists (deleted or renamed away).
+   The user stays open while the watch runs, so its mailbox GUID cache
+   still maps the folder's GUID to the old name: refresh it, otherwise
+   looking the folder up by GUID fails instead of finding it renamed or
+   gone. */
+static void ping_folder_check_vanished(struct ping_context *ping,
+				       const struct ping_folder *folder)
+{
+	struct mail_namespace *ns = as_folders_namespace(ping->cmd);
+	enum mailbox_existence existence;
+	struct mailbox *box;
+
+	if (folder->info.noselect)
+		return;
+	box = mailbox_alloc(ns->list, folder->info.vname, 0);
+	if (mailbox_exists(box, FALSE, &existence) == 0 &&
+	    existence != MAILBOX_EXISTENCE_SELECT)
+		mailbox_guid_cache_refresh(ns->list);
+	mailbox_free(&box);
+}
+
 /* list index watch (user open all the time) */
 static void
 ping_changed_callback(const ARRAY_TYPE(const_string) *vnames,
@@ -354,8 +381,10 @@ ping_changed_callback(const ARRAY_TYPE(const_string) *vnames,
 	unsigned int status;
 
 	array_foreach_modifiable(&ping->folders, folder) {
-		if (vnames == NULL || ping_folder_in_list(folder, vnames))
+		if (vnames == NULL || ping_folder_in_list(folder, vnames)) {
 			folder->pending = TRUE;
+			ping_folder_check_vanished(ping, folder);
+		}
 	}
 	status = ping_check(ping, FALSE);
 	if (status != 0)
@@ -394,8 +423,9 @@ static unsigned int ping_reresolve(struct ping_context *ping)
 			return PING_STATUS_SERVER_ERROR;
 		}
 		if (ret == 0) {
-			e_debug(ctx->event, "Folder %s is gone",
-				folder->info.server_id);
+			e_info(ctx->event, "Ping: folder %s no longer exists",
+			       folder->info.server_id);
+			as_sync_hierarchy_ignored(ctx, folder->info.server_id);
 			return PING_STATUS_FOLDER_SYNC_REQUIRED;
 		}
 		folder->info = info;
@@ -483,6 +513,22 @@ ping_notify_callback(const struct as_notify_msg *msg,
 		if (msg->value != 0 && folder->known_modseq != 0 &&
 		    msg->value <= folder->known_modseq) {
 			/* the last check already saw it */
+			return;
+		}
+		if (msg->value != 0 && folder->known_modseq != 0) {
+			/* The plugin sends the folder's HIGHESTMODSEQ after a
+			   committed change, and known_modseq is the device's
+			   synced position: a higher value is exactly what the
+			   check would find. Answer now, without opening the
+			   user: that is the whole push latency. (A forged
+			   datagram can only cause a wakeup whose Sync finds
+			   nothing.) */
+			e_debug(ctx->event, "Folder %s changed: modseq %"PRIu64
+				" > %"PRIu64" (notification)",
+				folder->info.server_id, msg->value,
+				folder->known_modseq);
+			folder->changed = TRUE;
+			ping_finish(ping, PING_STATUS_CHANGES);
 			return;
 		}
 		folder->pending = TRUE;
@@ -641,8 +687,11 @@ ping_resolve_folders(struct ping_context *ping,
 			return PING_STATUS_SERVER_ERROR;
 		}
 		if (ret == 0) {
-			e_info(ctx->event, "Unknown folder id %s",
+			/* Status 7; a device that keeps ignoring it gets
+			   the same notice as for Sync Status 12 */
+			e_info(ctx->event, "Ping: unknown folder id %s",
 			       str_sanitize(id, 32));
+			as_sync_hierarchy_ignored(ctx, id);
 			return PING_STATUS_FOLDER_SYNC_REQUIRED;
 		}
 	}

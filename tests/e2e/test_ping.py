@@ -174,6 +174,104 @@ def test_unknown_folder_needs_foldersync(dc):
     assert status_of(r) == "7", r
 
 
+HIERARCHY_SUBJECT = "Your device needs to be set up again"
+
+
+def notices(dc, user, password):
+    imap = dc.imap(user, password)
+    try:
+        imap.select("INBOX", readonly=True)
+        typ, data = imap.search(None, "SUBJECT", '"%s"' % HIERARCHY_SUBJECT)
+        assert typ == "OK", data
+        return data[0].split()
+    finally:
+        imap.logout()
+
+
+def check_deleted_folder_notice(dc, version):
+    """A device that keeps Pinging a deleted folder without a FolderSync
+    is counted like Sync Status 12: after Status 7 was ignored three
+    times its user gets the one-time notice."""
+    name = "pinggone" + version.replace(".", "")
+    c, user, password, by_type, _ = setup_device(dc, name, version)
+    imap = dc.imap(user, password)
+    try:
+        typ, data = imap.create("Doomed")
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+    r = c.foldersync()
+    doomed = [xrequire(a, "ServerId") for a in xall(r, "Changes/Add")
+              if xrequire(a, "DisplayName") == "Doomed"]
+    assert len(doomed) == 1, r
+    doomed = doomed[0]
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    sync_all(c, doomed)
+    imap = dc.imap(user, password)
+    try:
+        typ, data = imap.delete("Doomed")
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+    mark = dc.log_offset()
+    for i in range(3):
+        r = ping(c, 10, [(inbox, "Email"), (doomed, "Email")])
+        assert status_of(r) == "7", r
+        assert notices(dc, user, password) == [], i
+    assert dc.log_since(mark).count(
+        "Ping: unknown folder id %s" % doomed) == 3
+    # the fourth request without a FolderSync: the notice, once
+    r = ping(c, 10, [(inbox, "Email"), (doomed, "Email")])
+    assert status_of(r) == "7", r
+    assert len(notices(dc, user, password)) == 1
+    r = ping(c)  # remembered folders: still the deleted one
+    assert status_of(r) == "7", r
+    assert len(notices(dc, user, password)) == 1
+    assert "keeps asking for folder %s" % doomed in dc.log_since(mark)
+    # a Ping of the remaining folders works; the notice woke the Inbox
+    r = ping(c, 10, [(inbox, "Email")])
+    assert status_of(r) == "2", r
+
+
+def test_deleted_folder_notice_14_1(dc):
+    check_deleted_folder_notice(dc, "14.1")
+
+
+def test_deleted_folder_notice_16_1(dc):
+    check_deleted_folder_notice(dc, "16.1")
+
+
+def test_folder_deleted_during_held_ping(dc):
+    """The folder goes away while the Ping is held: Status 7, counted."""
+    c, user, password, by_type, _ = setup_device(dc, "pingheldgone")
+    imap = dc.imap(user, password)
+    try:
+        typ, data = imap.create("Shortlived")
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+    r = c.foldersync()
+    fid = [xrequire(a, "ServerId") for a in xall(r, "Changes/Add")
+           if xrequire(a, "DisplayName") == "Shortlived"][0]
+    sync_all(c, fid)
+    mark = dc.log_offset()
+    bg = Background(ping, c, 60, [(fid, "Email")])
+    wait_held(dc, mark)
+    imap = dc.imap(user, password)
+    try:
+        typ, data = imap.delete("Shortlived")
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+    r = bg.wait(30)
+    assert status_of(r) == "7", r
+    log = dc.log_since(mark)
+    assert "Ping: folder %s no longer exists" % fid in log
+    # the open user's mailbox GUID cache is refreshed, not reported
+    assert "Couldn't verify mailbox GUID" not in log, log[-2000:]
+
+
 def test_empty_ping_without_remembered_parameters(dc):
     c, user, _, by_type, _ = setup_device(dc, "pingempty")
     r = ping(c)  # no body at all
@@ -428,34 +526,6 @@ def test_dropped_client_is_cleaned_up(dc):
 
 
 # ------------------------------------------------ helpers for test_push_*
-
-def plugin_dir_conf():
-    """Dovecot configuration loading the activesync mail plugin of the
-    build tree into every mail process (lmtp, imap, doveadm and the
-    service).  Dovecot loads plugins from one mail_plugin_dir, so a
-    temporary directory holds links to Dovecot's own notify plugin and
-    ours; it is removed when Python exits."""
-    import atexit
-    import os
-    import shutil
-    import tempfile
-    from harness import HarnessError, find_builddir
-
-    builddir = find_builddir()
-    ours = os.path.join(builddir, "hooks", ".libs",
-                        "lib90_activesync_plugin.so")
-    notify = "/usr/lib/dovecot/modules/lib15_notify_plugin.so"
-    for path in (ours, notify):
-        if not os.path.exists(path):
-            raise HarnessError("plugin missing: %s (run make)" % path)
-    d = tempfile.mkdtemp(prefix="eas-e2e-plugins-")
-    os.chmod(d, 0o755)
-    atexit.register(shutil.rmtree, d, True)
-    for path in (ours, notify):
-        os.symlink(path, os.path.join(d, os.path.basename(path)))
-    return ("mail_plugin_dir = %s\n"
-            "mail_plugins = $mail_plugins notify activesync\n" % d)
-
 
 def notify_dir(dc):
     import os
