@@ -27,6 +27,7 @@
 #include "as-command.h"
 #include "as-folders.h"
 #include "items/as-email.h"
+#include "items/as-conversation.h"
 #include "sync/as-sync-options.h"
 #include "search/as-search-query.h"
 
@@ -312,6 +313,7 @@ static int search_folder_open(struct search_run *run, const char **error_r)
 {
 	const struct as_folder_info *folder =
 		search_scope_folder(run, run->scope_pos);
+	struct mailbox_header_lookup_ctx *headers = NULL;
 	const char *error;
 
 	if (as_folders_open(run->ctx, folder, MAILBOX_FLAG_READONLY,
@@ -331,9 +333,38 @@ static int search_folder_open(struct search_run *run, const char **error_r)
 	mail_search_args_init(run->query.args, run->box, FALSE, NULL);
 	run->args_initialized = TRUE;
 	run->t = mailbox_transaction_begin(run->box, 0, "activesync search");
+	if (run->query.conversation_ids != NULL) {
+		/* what as_conversation_get() reads, from the cache */
+		static const char *const conversation_headers[] = {
+			"Thread-Index", "References", "In-Reply-To",
+			"Message-ID", NULL
+		};
+		headers = mailbox_header_lookup_init(run->box,
+						     conversation_headers);
+	}
 	run->search = mailbox_search_init(run->t, run->query.args, NULL,
-					  MAIL_FETCH_RECEIVED_DATE, NULL);
+					  MAIL_FETCH_RECEIVED_DATE, headers);
+	mailbox_header_lookup_unref(&headers);
 	return 1;
+}
+
+/* The query's ConversationId terms, checked with the id Sync reports */
+static bool search_conversation_match(struct search_run *run,
+				      struct mail *mail)
+{
+	unsigned char id[AS_CONVERSATION_ID_SIZE];
+	bool match;
+
+	if (run->query.conversation_ids == NULL)
+		return TRUE;
+	T_BEGIN {
+		buffer_t *index = t_buffer_create(32);
+
+		/* unreadable headers (expunged meanwhile): no match */
+		match = as_conversation_get(mail, id, index) == 0 &&
+			as_search_query_conversation_match(&run->query, id);
+	} T_END;
+	return match;
 }
 
 /* Returns 1 when all folders are done, 0 to be called again, -1 with
@@ -367,6 +398,8 @@ static int search_continue(struct search_run *run,
 			/* expunged meanwhile */
 			continue;
 		}
+		if (!search_conversation_match(run, mail))
+			continue;
 		match = array_append_space(&run->matches);
 		match->received = received;
 		match->scope_idx = run->scope_pos;

@@ -5,21 +5,12 @@
 #include "lib.h"
 #include "array.h"
 #include "str.h"
-#include "base64.h"
 #include "unichar.h"
 #include "iso8601-date.h"
 #include "mail-search-build.h"
 #include "wbxml.h"
+#include "items/as-conversation.h"
 #include "search/as-search-query.h"
-
-/* Conversation index layout (MS-OXOMSG): 1 reserved byte, 5 bytes of
-   time, then the 16-byte conversation GUID. Its first 15 bytes start on a
-   base64 group boundary (offset 6) and end on one (offset 21), so they
-   appear verbatim as 20 base64 characters inside the Thread-Index
-   header; the 16th byte shares a group with what follows and is left
-   out of the match. */
-#define AS_CONVERSATION_ID_SIZE 16
-#define AS_CONVERSATION_MATCH_BYTES 15
 
 struct query_parser {
 	pool_t pool;		/* the search args' pool */
@@ -185,24 +176,32 @@ parse_compare(struct query_parser *p, const struct wbxml_node *node,
 	return TRUE;
 }
 
+/* ConversationId: Dovecot can't compute it (for messages without a
+   Thread-Index it is a digest of the thread root's Message-ID), so it is
+   no search argument: the id is kept and every match of the rest of the
+   query is checked with as_conversation_get(), the function Sync uses.
+   That needs the term in the conjunction, never under an Or. */
 static bool
 parse_conversation(struct query_parser *p, const struct wbxml_node *node,
-		   struct mail_search_arg ***tailp)
+		   bool top)
 {
-	struct mail_search_arg *arg;
-	string_t *b64;
-
 	if (node->data_size != AS_CONVERSATION_ID_SIZE) {
 		return invalid(p, t_strdup_printf(
 			"ConversationId of %zu bytes", node->data_size));
 	}
+	if (!top) {
+		return parse_fail(p, AS_SEARCH_QUERY_TOO_COMPLEX,
+				  "ConversationId inside an Or");
+	}
 	if (!count_term(p))
 		return FALSE;
-	b64 = t_str_new(32);
-	base64_encode(node->data, AS_CONVERSATION_MATCH_BYTES, b64);
-	arg = arg_append(p, tailp, SEARCH_HEADER);
-	arg->hdr_field_name = "Thread-Index";
-	arg->value.str = p_strdup(p->pool, str_c(b64));
+	if (p->query->conversation_ids == NULL) {
+		p->query->conversation_ids =
+			buffer_create_dynamic(p->id_pool,
+					      AS_CONVERSATION_ID_SIZE);
+	}
+	buffer_append(p->query->conversation_ids, node->data,
+		      AS_CONVERSATION_ID_SIZE);
 	return TRUE;
 }
 
@@ -254,7 +253,7 @@ parse_term(struct query_parser *p, const struct wbxml_node *node,
 	case EAS_SEARCH_LESSTHAN:
 		return parse_compare(p, node, tailp);
 	case EAS_SEARCH_CONVERSATIONID:
-		return parse_conversation(p, node, tailp);
+		return parse_conversation(p, node, top);
 	case EAS_SEARCH_EQUALTO:
 		return invalid(p, "EqualTo is for DocumentLibrary searches");
 	default:
@@ -310,4 +309,22 @@ as_search_query_parse(pool_t pool, const struct wbxml_node *query,
 	args->args = root;
 	query_r->args = args;
 	return AS_SEARCH_QUERY_OK;
+}
+
+bool as_search_query_conversation_match(const struct as_search_query *query,
+					const unsigned char *conversation_id)
+{
+	const unsigned char *ids;
+	size_t pos;
+
+	if (query->conversation_ids == NULL)
+		return TRUE;
+	ids = query->conversation_ids->data;
+	for (pos = 0; pos < query->conversation_ids->used;
+	     pos += AS_CONVERSATION_ID_SIZE) {
+		if (memcmp(ids + pos, conversation_id,
+			   AS_CONVERSATION_ID_SIZE) != 0)
+			return FALSE;
+	}
+	return TRUE;
 }

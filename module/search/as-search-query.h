@@ -28,6 +28,10 @@ struct as_search_query {
 	/* airsync:CollectionId values of the top level (the folder scope);
 	   empty = all mail folders */
 	ARRAY_TYPE(const_string) collection_ids;
+	/* ConversationId terms (16 bytes each, concatenated), NULL if none:
+	   a message that matches args matches the query only if
+	   as_search_query_conversation_match() accepts its conversation id */
+	buffer_t *conversation_ids;
 };
 
 /* Parse the Query element. The query's terms:
@@ -39,13 +43,20 @@ struct as_search_query {
      And that is not inside an Or
    - GreaterThan / LessThan with email:DateReceived and Value: received
      date after / before the ISO 8601 time (whole seconds, UTC)
-   - ConversationId (16 bytes): messages whose Thread-Index header carries
-     that conversation GUID (MS-OXOMSG derives the conversation id from
-     bytes 6-21 of the conversation index); see as-search-query.c
+   - ConversationId (16 bytes): messages whose ConversationId (as Sync
+     reports it, as_conversation_get()) is that one. Not a Dovecot search
+     argument: checked per match, so only allowed where CollectionId is
+     (under an Or it is "too complex")
    EqualTo is a DocumentLibrary term and is refused (invalid).
    Allocates from pool; on error error_r says why (for the log). */
 enum as_search_query_result
 as_search_query_parse(pool_t pool, const struct wbxml_node *query,
 		      struct as_search_query *query_r, const char **error_r);
+
+/* TRUE if a message with this conversation id (AS_CONVERSATION_ID_SIZE
+   bytes) satisfies the query's ConversationId terms (always TRUE when
+   the query has none). */
+bool as_search_query_conversation_match(const struct as_search_query *query,
+					const unsigned char *conversation_id);
 
 #endif

@@ -145,12 +145,19 @@ static void fill_conversation(struct wbxml_writer *w,
 	wbxml_elem_opaque(w, EAS_SEARCH_CONVERSATIONID, id, sizeof(id));
 }
 
+static void fill_conversation_in_or(struct wbxml_writer *w, void *context)
+{
+	wbxml_start(w, EAS_SEARCH_OR);
+	wbxml_elem_str(w, EAS_SEARCH_FREETEXT, "x");
+	fill_conversation(w, context);
+	wbxml_end(w);
+}
+
 static void test_single_terms(void)
 {
 	struct as_search_query q;
 	const struct mail_search_arg *arg;
-	unsigned char id[15];
-	string_t *b64 = t_str_new(32);
+	unsigned char id[16];
 	unsigned int i;
 
 	query_test_begin("search query: class, scope only, conversation");
@@ -168,16 +175,31 @@ static void test_single_terms(void)
 		    !arg->value.subargs->match_not);
 	mail_search_args_unref(&q.args);
 
+	/* ConversationId: no search argument (everything else in scope),
+	   the id is checked per message */
 	test_assert(parse(fill_conversation, NULL, &q) == AS_SEARCH_QUERY_OK);
 	for (i = 0; i < sizeof(id); i++)
 		id[i] = 0xf0 + i;
-	base64_encode(id, sizeof(id), b64);
 	arg = q.args->args;
-	test_assert(arg->type == SEARCH_HEADER &&
-		    strcmp(arg->hdr_field_name, "Thread-Index") == 0 &&
-		    strcmp(arg->value.str, str_c(b64)) == 0 &&
-		    str_len(b64) == 20);
+	test_assert(arg->type == SEARCH_ALL && !arg->match_not &&
+		    arg->next == NULL);
+	test_assert(q.conversation_ids != NULL &&
+		    q.conversation_ids->used == sizeof(id) &&
+		    memcmp(q.conversation_ids->data, id, sizeof(id)) == 0);
+	test_assert(as_search_query_conversation_match(&q, id));
+	id[15] ^= 1;
+	test_assert(!as_search_query_conversation_match(&q, id));
 	mail_search_args_unref(&q.args);
+
+	/* a query without one accepts any conversation */
+	test_assert(parse(fill_scope_only, NULL, &q) == AS_SEARCH_QUERY_OK);
+	test_assert(q.conversation_ids == NULL &&
+		    as_search_query_conversation_match(&q, id));
+	mail_search_args_unref(&q.args);
+
+	/* under an Or it can't be checked per message: too complex */
+	test_assert(parse(fill_conversation_in_or, NULL, &q) ==
+		    AS_SEARCH_QUERY_TOO_COMPLEX);
 	query_test_end();
 }
 
