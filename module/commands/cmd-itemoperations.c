@@ -32,6 +32,7 @@
 #include "items/as-conversation.h"
 #include "itemops/as-attachment.h"
 #include "itemops/as-stream-response.h"
+#include "itemops/as-itemprops-move.h"
 
 /* ItemOperations status codes (MS-ASCMD 2.2.3.177.8) */
 enum itemops_status {
@@ -673,8 +674,9 @@ itemops_conversation_uids(struct mailbox *box, const unsigned char *id,
 
 /* Move the UIDs from src to dst. */
 static int
-itemops_move_uids(struct mailbox *src, struct mailbox *dst,
-		  const ARRAY_TYPE(seq_range) *uids, const char **error_r)
+itemops_move_uids(struct as_cmd_context *ctx, struct mailbox *src,
+		  struct mailbox *dst, const ARRAY_TYPE(seq_range) *uids,
+		  const char **error_r)
 {
 	struct mailbox_transaction_context *src_t, *dst_t;
 	struct mail_save_context *save_ctx;
@@ -684,9 +686,15 @@ itemops_move_uids(struct mailbox *src, struct mailbox *dst,
 	uint32_t uid;
 	int ret = 0;
 
+	struct mail_transaction_commit_changes changes;
+	ARRAY_TYPE(uint32_t) moved;
+
+	t_array_init(&moved, seq_range_count(uids));
 	src_t = mailbox_transaction_begin(src, 0, "activesync conversation");
 	dst_t = mailbox_transaction_begin(dst,
-		MAILBOX_TRANSACTION_FLAG_EXTERNAL, "activesync conversation");
+		MAILBOX_TRANSACTION_FLAG_EXTERNAL |
+		MAILBOX_TRANSACTION_FLAG_ASSIGN_UIDS,
+		"activesync conversation");
 	mail = mail_alloc(src_t, 0, NULL);
 	seq_range_array_iter_init(&iter, uids);
 	while (ret == 0 && seq_range_array_iter_nth(&iter, n++, &uid)) {
@@ -697,20 +705,29 @@ itemops_move_uids(struct mailbox *src, struct mailbox *dst,
 		if (mailbox_move(&save_ctx, mail) < 0) {
 			*error_r = mailbox_get_last_internal_error(dst, NULL);
 			ret = -1;
+		} else {
+			array_push_back(&moved, &uid);
 		}
 	}
 	mail_free(&mail);
 	if (ret < 0) {
 		mailbox_transaction_rollback(&dst_t);
 		mailbox_transaction_rollback(&src_t);
-	} else if (mailbox_transaction_commit(&dst_t) < 0) {
+		return -1;
+	}
+	if (mailbox_transaction_commit_get_changes(&dst_t, &changes) < 0) {
 		*error_r = mailbox_get_last_internal_error(dst, NULL);
 		mailbox_transaction_rollback(&src_t);
-		ret = -1;
-	} else if (mailbox_transaction_commit(&src_t) < 0) {
+		return -1;
+	}
+	if (mailbox_transaction_commit(&src_t) < 0) {
 		*error_r = mailbox_get_last_internal_error(src, NULL);
 		ret = -1;
 	}
+	/* mailbox first, then the flag dates follow the messages */
+	as_itemprops_move(ctx, src, dst, &moved, &changes.saved_uids,
+			  ret == 0);
+	pool_unref(&changes.pool);
 	return ret;
 }
 
@@ -747,7 +764,7 @@ itemops_move_conversation(struct as_cmd_context *ctx, const unsigned char *id,
 		array_clear(&uids);
 		ret = itemops_conversation_uids(src, id, &uids, error_r);
 		if (ret == 0 && array_count(&uids) > 0) {
-			ret = itemops_move_uids(src, dst, &uids, error_r);
+			ret = itemops_move_uids(ctx, src, dst, &uids, error_r);
 			if (ret == 0)
 				count += seq_range_count(&uids);
 		}

@@ -23,6 +23,7 @@
 #include "as-command.h"
 #include "as-folders.h"
 #include "items/as-email.h"
+#include "itemops/as-itemprops-move.h"
 
 /* MoveItems status codes (MS-ASCMD 2.2.3.177.10) */
 enum moveitems_status {
@@ -230,7 +231,6 @@ moveitems_mailbox_move(struct as_cmd_context *ctx,
 
 			*new_uid_r = range->seq1;
 		}
-		pool_unref(&changes.pool);
 		if (mailbox_transaction_commit(&src_t) < 0) {
 			/* now in both folders: the device sees the copy at
 			   its next Sync of the destination */
@@ -240,6 +240,17 @@ moveitems_mailbox_move(struct as_cmd_context *ctx,
 								NULL));
 			status = MOVEITEMS_STATUS_FAILED;
 		}
+		/* mailbox first, then the flag dates follow */
+		if (seq_range_count(&changes.saved_uids) == 1) T_BEGIN {
+			ARRAY_TYPE(uint32_t) src_uids;
+
+			t_array_init(&src_uids, 1);
+			array_push_back(&src_uids, &uid);
+			as_itemprops_move(ctx, src_box, dst_box, &src_uids,
+					  &changes.saved_uids,
+					  status == MOVEITEMS_STATUS_OK);
+		} T_END;
+		pool_unref(&changes.pool);
 	}
 	mailbox_free(&dst_box);
 	mailbox_free(&src_box);
