@@ -160,7 +160,7 @@ def established_to(port):
 
 # ---------------------------------------------------------------- instance
 
-def make_instance(builddir, keep):
+def make_instance(builddir, keep, plugin=True):
     extra = """
 default_client_limit = 20000
 default_process_limit = 200
@@ -179,6 +179,10 @@ service lmtp {
   process_min_avail = 4
 }
 """
+    if plugin:
+        # the mail plugin (hooks/) in lmtp, imap, doveadm and the service:
+        # the setup the README recommends for push
+        extra += harness.plugin_dir_conf(builddir)
     dc = harness.DovecotInstance(
         builddir=builddir, keep=keep, activesync=True, name="bench",
         plugin_settings={
@@ -730,10 +734,21 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep the private Dovecot's directory")
     ap.add_argument("--timeout", type=int, help="global timeout (s)")
+    ap.add_argument("--no-plugin", action="store_true",
+                    help="without the activesync mail plugin: push through "
+                    "the mailbox list index watch (the fallback)")
+    ap.add_argument("--set", action="append", default=[],
+                    metavar="NAME=N", help="override one parameter, e.g. "
+                    "--set push_high=2000 (see the JSON's parameters)")
     ap.add_argument("--phases", default="push,initial,nochange,throughput",
                     help="comma-separated subset of phases")
     args = ap.parse_args()
     n = dict(QUICK if args.quick else FULL)
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if name not in n or not value.isdigit():
+            ap.error("--set %s: unknown parameter or not a number" % item)
+        n[name] = int(value)
     timeout = args.timeout or n["timeout"]
     phases = args.phases.split(",")
 
@@ -776,6 +791,7 @@ def main():
            "commit": git_commit(),
            "command": " ".join(["python3", "bench/run.py"] + sys.argv[1:]),
            "quick": args.quick,
+           "mail_plugin": not args.no_plugin,
            "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
            "parameters": n}
     failed = None
@@ -783,7 +799,8 @@ def main():
     t_start = time.monotonic()
     try:
         live["out"] = out
-        dc = live["dc"] = make_instance(args.builddir, args.keep)
+        dc = live["dc"] = make_instance(
+            args.builddir, args.keep, not args.no_plugin)
         dc.start()
         log("private Dovecot in %s, activesync on port %d" % (
             dc.dir, dc.eas_port))

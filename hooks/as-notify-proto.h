@@ -52,6 +52,10 @@ struct as_notify_msg {
 	const char *device_id;
 	/* M: HIGHESTMODSEQ; P: start time in usecs */
 	uint64_t value;
+	/* Not on the wire: the receiver fills it in from the kernel's
+	   SCM_CREDENTIALS (the uid the sending process runs as), or
+	   (uid_t)-1 if unknown. */
+	uid_t sender_uid;
 };
 
 void as_notify_msg_format(string_t *dest, const struct as_notify_msg *msg);

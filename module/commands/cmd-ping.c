@@ -93,6 +93,9 @@ struct ping_context {
 	/* TRUE: the plugin announces the user's changes; the user is closed
 	   while idle */
 	bool notify_mode;
+	/* the uid the user's mail processes run as: their datagrams are
+	   believed (as are root's and ours) */
+	uid_t mail_uid;
 	struct timeout *to_check;
 	struct timeval last_check;
 	bool recheck_all:1;
@@ -487,6 +490,13 @@ ping_folder_find_guid(struct ping_context *ping, const guid_128_t guid)
 	return NULL;
 }
 
+/* A process that can change the user's mail anyway: root, our own uid
+   (a vmail setup) or the user's. */
+static bool ping_sender_trusted(const struct ping_context *ping, uid_t uid)
+{
+	return uid == 0 || uid == geteuid() || uid == ping->mail_uid;
+}
+
 static void
 ping_notify_callback(const struct as_notify_msg *msg,
 		     struct ping_context *ping)
@@ -515,14 +525,14 @@ ping_notify_callback(const struct as_notify_msg *msg,
 			/* the last check already saw it */
 			return;
 		}
-		if (msg->value != 0 && folder->known_modseq != 0) {
+		if (msg->value != 0 && folder->known_modseq != 0 &&
+		    ping_sender_trusted(ping, msg->sender_uid)) {
 			/* The plugin sends the folder's HIGHESTMODSEQ after a
 			   committed change, and known_modseq is the device's
 			   synced position: a higher value is exactly what the
 			   check would find. Answer now, without opening the
-			   user: that is the whole push latency. (A forged
-			   datagram can only cause a wakeup whose Sync finds
-			   nothing.) */
+			   user: that is the whole push latency. Datagrams
+			   of other senders are only hints, re-checked. */
 			e_debug(ctx->event, "Folder %s changed: modseq %"PRIu64
 				" > %"PRIu64" (notification)",
 				folder->info.server_id, msg->value,
@@ -773,6 +783,7 @@ enum as_command_result cmd_ping(struct as_cmd_context *ctx)
 	   (and a datagram announcing it has a HIGHESTMODSEQ above what the
 	   comparison saw). */
 	ping->notify_mode = as_notify_user_enabled(ctx->mail_user);
+	ping->mail_uid = ctx->mail_user->uid;
 	ping->sub = as_notify_subscribe(ctx->username, ping_notify_callback,
 					ping);
 	if (!ping->notify_mode) {

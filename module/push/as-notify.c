@@ -1,5 +1,6 @@
 /* Copyright (c) the dovecot-activesync authors, see AUTHORS */
 
+#define _GNU_SOURCE /* Linux's struct ucred, SCM_CREDENTIALS */
 #include "lib.h"
 #include "array.h"
 #include "hash.h"
@@ -113,7 +114,7 @@ static int as_notify_bind(struct as_notify *notify, const char **error_r)
 		struct sockaddr_un un;
 	} addr;
 	string_t *path = t_str_new(128);
-	int fd, lfd, bufsize = AS_NOTIFY_RCVBUF;
+	int fd, lfd, bufsize = AS_NOTIFY_RCVBUF, on = 1;
 
 	if (mkdir(notify->dir, 0755) == 0) {
 		/* senders list it: whatever the umask */
@@ -161,6 +162,11 @@ static int as_notify_bind(struct as_notify *notify, const char **error_r)
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize,
 			 sizeof(bufsize));
+	/* who sent a datagram decides whether it is believed */
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0) {
+		e_warning(notify->event, "setsockopt(SO_PASSCRED) failed: %m"
+			  " (change notifications are re-checked)");
+	}
 
 	/* the marker senders touch (utime needs write access) */
 	i_unlink_if_exists(notify->lost_path);
@@ -260,7 +266,7 @@ static void as_notify_dispatch_all(struct as_notify *notify,
 }
 
 static void as_notify_handle(struct as_notify *notify, const void *data,
-			     size_t size)
+			     size_t size, uid_t sender_uid)
 {
 	struct as_notify_user *nuser;
 	struct as_notify_msg msg;
@@ -270,6 +276,7 @@ static void as_notify_handle(struct as_notify *notify, const void *data,
 		as_notify_log_invalid(notify, error);
 		return;
 	}
+	msg.sender_uid = sender_uid;
 	nuser = hash_table_lookup(notify->users, msg.username);
 	if (nuser == NULL) {
 		/* nobody here waits for this user: the common case */
@@ -281,14 +288,46 @@ static void as_notify_handle(struct as_notify *notify, const void *data,
 	as_notify_user_dispatch(nuser, &msg);
 }
 
+/* The sender's uid, which the kernel attaches to every datagram since
+   the socket has SO_PASSCRED; (uid_t)-1 if missing. */
+static uid_t as_notify_msg_sender_uid(struct msghdr *mh)
+{
+	struct cmsghdr *cmsg;
+	struct ucred cred;
+
+	for (cmsg = CMSG_FIRSTHDR(mh); cmsg != NULL;
+	     cmsg = CMSG_NXTHDR(mh, cmsg)) {
+		if (cmsg->cmsg_level == SOL_SOCKET &&
+		    cmsg->cmsg_type == SCM_CREDENTIALS &&
+		    cmsg->cmsg_len >= CMSG_LEN(sizeof(cred))) {
+			memcpy(&cred, CMSG_DATA(cmsg), sizeof(cred));
+			return cred.uid;
+		}
+	}
+	return (uid_t)-1;
+}
+
 static void as_notify_input(struct as_notify *notify)
 {
 	unsigned char buf[AS_NOTIFY_MAX_DATAGRAM + 1];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} control;
+	struct iovec iov;
+	struct msghdr mh;
 	unsigned int i;
 	ssize_t ret;
 
 	for (i = 0; i < AS_NOTIFY_BATCH; i++) {
-		ret = recv(notify->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf);
+		i_zero(&mh);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = control.buf;
+		mh.msg_controllen = sizeof(control.buf);
+		ret = recvmsg(notify->fd, &mh, MSG_DONTWAIT);
 		if (ret < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				e_error(notify->event, "recv(%s) failed: %m",
@@ -296,7 +335,8 @@ static void as_notify_input(struct as_notify *notify)
 			break;
 		}
 		T_BEGIN {
-			as_notify_handle(notify, buf, ret);
+			as_notify_handle(notify, buf, ret,
+					 as_notify_msg_sender_uid(&mh));
 		} T_END;
 		if (as_notify == NULL)
 			return;

@@ -201,6 +201,28 @@ NAME_ALIASES = {
 _WBXML_TOOLS_CHECKED = False
 
 
+def plugin_dir_conf(builddir=None):
+    """Dovecot configuration loading the activesync mail plugin of the
+    build tree into every mail process (lmtp, imap, doveadm and the
+    service).  Dovecot loads plugins from one mail_plugin_dir, so a
+    temporary directory holds links to Dovecot's own notify plugin and
+    ours; it is removed when Python exits."""
+    builddir = find_builddir(builddir)
+    ours = os.path.join(builddir, "hooks", ".libs",
+                        "lib90_activesync_plugin.so")
+    notify = "/usr/lib/dovecot/modules/lib15_notify_plugin.so"
+    for path in (ours, notify):
+        if not os.path.exists(path):
+            raise HarnessError("plugin missing: %s (run make)" % path)
+    d = tempfile.mkdtemp(prefix="eas-e2e-plugins-")
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    for path in (ours, notify):
+        os.symlink(path, os.path.join(d, os.path.basename(path)))
+    return ("mail_plugin_dir = %s\n"
+            "mail_plugins = $mail_plugins notify activesync\n" % d)
+
+
 def _require_wbxml_tools():
     global _WBXML_TOOLS_CHECKED
     if _WBXML_TOOLS_CHECKED:

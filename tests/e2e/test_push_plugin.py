@@ -6,10 +6,10 @@ import os
 import stat
 import time
 
-from harness import sample_message, xall, xrequire
+from harness import plugin_dir_conf, sample_message, xall, xrequire
 from test_ping import Background, deliver_timed, measure_wakeups, \
-    notify_dir, open_paths, ping, plugin_dir_conf, service_pids, \
-    setup_device, status_of, sync_all, wait_held
+    notify_dir, open_paths, ping, service_pids, setup_device, status_of, \
+    sync_all, wait_held
 
 INSTANCE = dict(activesync=True, plugin_settings={
     "activesync_ping_min_heartbeat": "1s",
