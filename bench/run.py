@@ -287,9 +287,9 @@ class Bench:
                     return False
             return True
 
-        async def deliveries(count, rng):
+        async def deliveries(count, rng, workers):
             samples, timeouts = [], [0]
-            lmtp = easload.LmtpPool(self.dc.lmtp_port, DELIVERY_WORKERS)
+            lmtp = easload.LmtpPool(self.dc.lmtp_port, workers)
             users = list(by_user)
             done = [0]
 
@@ -322,8 +322,7 @@ class Bench:
                             samples.append(max(0.0, t - t_end) * 1000.0)
                     del pending[user]
             t0 = time.monotonic()
-            await asyncio.gather(*(worker() for _ in
-                                   range(DELIVERY_WORKERS)))
+            await asyncio.gather(*(worker() for _ in range(workers)))
             lmtp.close()
             if errors:
                 raise PhaseError("device errors: %s" % errors[:5])
@@ -377,11 +376,26 @@ class Bench:
             log("push: %d devices of %d users holding Pings (%d server "
                 "connections); setup %d requests in %.1f s" % (
                     len(devices), len(by_user), conns, reqs, secs))
-            samples, timeouts, dsecs = await deliveries(n["deliveries"], rng)
+            res = await measure(1, len(devices), len(by_user), conns)
+            # the same again with deliveries overlapping: latency under
+            # load (woken devices Sync and Ping again meanwhile)
+            res["loaded"] = await measure(DELIVERY_WORKERS, len(devices),
+                                          len(by_user), conns)
+            res["setup"] = {"devices": len(new), "requests": reqs,
+                            "seconds": round(secs, 2),
+                            "requests_per_s": round(reqs / secs, 1)
+                            if secs else None}
+            return res
+
+        async def measure(workers, pings, users, conns):
+            samples, timeouts, dsecs = await deliveries(n["deliveries"], rng,
+                                                        workers)
             res = {
-                "pings": len(devices), "users": len(by_user),
+                "pings": pings, "users": users,
                 "server_connections": conns,
-                "deliveries": n["deliveries"], "samples": len(samples),
+                "deliveries": n["deliveries"],
+                "deliveries_in_flight": workers,
+                "samples": len(samples),
                 "timeouts": timeouts,
                 "p50_ms": round(pct(samples, 50), 2) if samples else None,
                 "p90_ms": round(pct(samples, 90), 2) if samples else None,
@@ -390,14 +404,13 @@ class Bench:
                 "mean_ms": round(statistics.mean(samples), 2)
                 if samples else None,
                 "delivery_seconds": round(dsecs, 2),
-                "setup": {"devices": len(new), "requests": reqs,
-                          "seconds": round(secs, 2),
-                          "requests_per_s": round(reqs / secs, 1)
-                          if secs else None},
+                "deliveries_per_s": round(n["deliveries"] / dsecs, 1)
+                if dsecs else None,
             }
-            log("push at %d Pings: p50 %.1f ms, p99 %.1f ms, %d timeouts" % (
-                len(devices), res["p50_ms"] or -1, res["p99_ms"] or -1,
-                timeouts))
+            log("push at %d Pings, %d deliver%s in flight: p50 %.1f ms, "
+                "p99 %.1f ms, %d timeouts" % (
+                    pings, workers, "y" if workers == 1 else "ies",
+                    res["p50_ms"] or -1, res["p99_ms"] or -1, timeouts))
             if timeouts:
                 raise PhaseError("%d Pings not answered within %ss of a "
                                  "delivery" % (timeouts, PUSH_WAIT))
@@ -691,6 +704,13 @@ def table(res):
         for k in ("low", "high"):
             rows.append(("push p50/p99 @ %d Pings" % p[k]["pings"],
                          "%s / %s ms" % (p[k]["p50_ms"], p[k]["p99_ms"])))
+            ld = p[k].get("loaded")
+            if ld:
+                rows.append(("  %d deliveries in flight" %
+                             ld["deliveries_in_flight"],
+                             "%s / %s ms (%s deliveries/s)" % (
+                                 ld["p50_ms"], ld["p99_ms"],
+                                 ld["deliveries_per_s"])))
     i = res.get("idle")
     if i:
         rows.append(("RSS per held Ping", "%s KiB (%d KiB total)" % (
