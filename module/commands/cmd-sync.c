@@ -35,6 +35,7 @@
 #include "items/as-flag.h"
 #include "items/as-categories.h"
 #include "items/as-draft.h"
+#include "send/as-send-draft.h"
 #include "items/as-mail-save.h"
 #include "as-store-itemprops.h"
 #include "sync/as-sync-notice.h"
@@ -688,6 +689,14 @@ sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
 		e_debug(ctx->event, "Sync: draft %s saved as UID %u",
 			str_sanitize(client_id, 64), uid);
 	}
+	if (wbxml_node_child(data, EAS_EMAIL2_SEND) != NULL &&
+	    (status = as_send_draft(ctx, run->box, uid, client_id)) !=
+	    AS_SYNC_STATUS_OK) {
+		/* saved but not sent: the device keeps it to retry */
+		sync_response_add(run, EAS_AIRSYNC_ADD, NULL, client_id,
+				  status, 0);
+		return;
+	}
 	seq_range_array_add(&run->client_added, uid);
 	sync_response_add(run, EAS_AIRSYNC_ADD,
 			  as_email_server_id(run->folder.server_id, uid),
@@ -717,6 +726,34 @@ sync_client_draft_replace(struct sync_mail_run *run, struct mail *mail,
 	mail_expunge(mail);
 	e_debug(run->sctx->ctx->event, "Sync: draft UID %u replaced by "
 		"UID %u", mail->uid, uid);
+}
+
+/* email2:Send (16.x): the draft, with the content of this Change, goes
+   out and leaves Drafts (module/send/as-send-draft.c) */
+static void
+sync_client_draft_send(struct sync_mail_run *run, struct mail *mail,
+		       const struct wbxml_node *data, const char *server_id,
+		       enum mail_flags flags)
+{
+	unsigned int status;
+	uint32_t uid = mail->uid;
+
+	if (as_draft_has_content(data)) {
+		if (sync_draft_save(run, data, mail,
+				    flags & ENUM_NEGATE(MAIL_RECENT),
+				    mail_get_keywords(mail), &uid,
+				    &status) < 0) {
+			sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id,
+					  NULL, status, 0);
+			return;
+		}
+		mail_expunge(mail);
+	}
+	status = as_send_draft(run->sctx->ctx, run->box, uid, NULL);
+	if (status != AS_SYNC_STATUS_OK) {
+		sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
+				  status, 0);
+	}
 }
 
 static void
@@ -786,6 +823,12 @@ sync_client_change(struct sync_mail_run *run, struct mail *mail,
 	cats = wbxml_node_child(data, EAS_EMAIL_CATEGORIES);
 	if (cats != NULL)
 		sync_client_categories(run, mail, cats);
+	if (sync_client_is_draft_folder(run) &&
+	    wbxml_node_child(data, EAS_EMAIL2_SEND) != NULL) {
+		sync_client_draft_send(run, mail, data, server_id,
+			(mail_get_flags(mail) & ENUM_NEGATE(remove)) | add);
+		return;
+	}
 	if (sync_client_is_draft_folder(run) &&
 	    as_draft_has_content(data)) {
 		sync_client_draft_replace(run, mail, data, server_id,

@@ -94,7 +94,7 @@ as_send_status(struct as_cmd_context *ctx, unsigned int status,
 		"Bad Request";
 }
 
-static const struct smtp_address *
+const struct smtp_address *
 as_send_sender(struct as_cmd_context *ctx,
 	       const struct smtp_submit_settings *smtp_set)
 {
@@ -115,7 +115,7 @@ as_send_sender(struct as_cmd_context *ctx,
 	return addr;
 }
 
-static const struct smtp_submit_settings *
+const struct smtp_submit_settings *
 as_send_smtp_settings(struct as_cmd_context *ctx)
 {
 	struct smtp_submit_settings *set;
@@ -275,7 +275,13 @@ static int as_send_prepare(struct as_send *send)
 /* The Sent copy: the message as sent plus its Bcc lines. */
 static void as_send_save_sent(struct as_send *send)
 {
-	struct as_cmd_context *ctx = send->ctx;
+	as_send_save_sent_copy(send->ctx, &send->mime, &send->msg);
+}
+
+void as_send_save_sent_copy(struct as_cmd_context *ctx,
+			    const struct as_send_mime *mime,
+			    const struct as_send_composed *msg)
+{
 	ARRAY_TYPE(as_folder_info) folders;
 	const struct as_folder_info *folder, *sent = NULL;
 	struct mailbox *box;
@@ -308,15 +314,15 @@ static void as_send_save_sent(struct as_send *send)
 		return;
 	}
 
-	bcc = t_buffer_create(str_len(send->mime.bcc_headers) + 16);
-	as_send_crlf_append(bcc, str_data(send->mime.bcc_headers),
-			    str_len(send->mime.bcc_headers));
-	inputs[0] = i_stream_create_from_data(send->msg.data->data,
-					      send->msg.header_end);
+	bcc = t_buffer_create(str_len(mime->bcc_headers) + 16);
+	as_send_crlf_append(bcc, str_data(mime->bcc_headers),
+			    str_len(mime->bcc_headers));
+	inputs[0] = i_stream_create_from_data(msg->data->data,
+					      msg->header_end);
 	inputs[1] = i_stream_create_from_data(bcc->data, bcc->used);
 	inputs[2] = i_stream_create_from_data(
-		CONST_PTR_OFFSET(send->msg.data->data, send->msg.header_end),
-		send->msg.data->used - send->msg.header_end);
+		CONST_PTR_OFFSET(msg->data->data, msg->header_end),
+		msg->data->used - msg->header_end);
 	inputs[3] = NULL;
 	input = i_stream_create_concat(inputs);
 	i_stream_unref(&inputs[0]);

@@ -35,6 +35,25 @@ int as_send_request_parse(struct as_cmd_context *ctx, enum as_send_kind kind,
 			  struct as_send_request *req_r,
 			  unsigned int *status_r, const char **error_r);
 
+struct smtp_submit_settings;
+struct as_send_mime;
+struct as_send_composed;
+
+/* The user's submission settings (submission_host, sendmail_path, ...)
+   expanded for the user, NULL on error (logged). */
+const struct smtp_submit_settings *
+as_send_smtp_settings(struct as_cmd_context *ctx);
+/* The envelope sender: the user name, with activesync_sender_domain (or
+   the hostname) added when it has no domain. NULL on error (logged). */
+const struct smtp_address *
+as_send_sender(struct as_cmd_context *ctx,
+	       const struct smtp_submit_settings *smtp_set);
+/* Save the message as sent, plus its Bcc lines, to the user's \Sent
+   folder. Failures are logged only (the message is gone already). */
+void as_send_save_sent_copy(struct as_cmd_context *ctx,
+			    const struct as_send_mime *mime,
+			    const struct as_send_composed *msg);
+
 /* The whole command for the handlers in cmd-sendmail.c, cmd-smartreply.c
    and cmd-smartforward.c. */
 enum as_command_result as_send_run(struct as_cmd_context *ctx,

@@ -695,3 +695,231 @@ def test_client_gone_while_submitting(dc):
     r = a.c.request("SendMail", xml)
     assert status_of(r) == "118", r
     assert len(SINK.find(subject)) == 1
+
+
+# ------------------------------------------------------ sending a draft
+#
+# 16.x sends a draft with a Sync Add or Change in Drafts that carries
+# email2:Send (MS-ASEMAIL 2.2.2.69); SendMail has no form naming a stored
+# item.
+
+T_DRAFTS = 3
+
+
+def draft_app_data(to=None, subject=None, body=None, send=False):
+    x = ""
+    if to is not None:
+        x += "<email:To>%s</email:To>" % xml_escape(to)
+    if subject is not None:
+        x += "<email:Subject>%s</email:Subject>" % xml_escape(subject)
+    if body is not None:
+        x += ("<airsyncbase:Body><airsyncbase:Type>1</airsyncbase:Type>"
+              "<airsyncbase:Data>%s</airsyncbase:Data></airsyncbase:Body>"
+              % xml_escape(body))
+    if send:
+        x += "<email2:Send/>"
+    return "<ApplicationData>%s</ApplicationData>" % x
+
+
+class DraftDevice:
+    """A 16.1 device working in its Drafts folder."""
+
+    def __init__(self, dc, tag, version="16.1"):
+        self.a = Account(dc, tag, version=version)
+        self.drafts = self.a.folders[T_DRAFTS]
+        r = self.sync("0", None)
+        self.key = xrequire(r, "Collections/Collection/SyncKey")
+        self.sync_commands(None)
+
+    def sync(self, key, commands):
+        coll = "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>" % (
+            key, self.drafts)
+        if key != "0":
+            coll += "<GetChanges>1</GetChanges>"
+        if commands is not None:
+            coll += "<Commands>%s</Commands>" % commands
+        r = self.a.c.request_provisioned(
+            "Sync", '<Sync xmlns="AirSync:" xmlns:airsyncbase='
+            '"AirSyncBase:" xmlns:email="Email:" xmlns:email2="Email2:">'
+            '<Collections><Collection>%s</Collection></Collections>'
+            '</Sync>' % coll)
+        assert r.status == 200, r
+        return r
+
+    def sync_commands(self, commands):
+        r = self.sync(self.key, commands)
+        if r.body:
+            assert xrequire(r, "Collections/Collection/Status") == "1", r
+            self.key = xrequire(r, "Collections/Collection/SyncKey")
+        return r
+
+    def add(self, client_id, **kw):
+        r = self.sync_commands("<Add><ClientId>%s</ClientId>%s</Add>" % (
+            client_id, draft_app_data(**kw)))
+        resp = xall(r, "Collections/Collection/Responses/Add")
+        assert len(resp) == 1, r
+        return r, xtext(resp[0], "Status"), xtext(resp[0], "ServerId")
+
+    def change(self, server_id, **kw):
+        r = self.sync_commands(
+            "<Change><ServerId>%s</ServerId>%s</Change>" % (
+                server_id, draft_app_data(**kw)))
+        resp = xall(r, "Collections/Collection/Responses/Change")
+        return r, (xtext(resp[0], "Status") if resp else None)
+
+    def drafts_subjects(self):
+        return [m["Subject"] for _, m in self.a.imap_fetch("Drafts")]
+
+
+def check_draft_send(dc, version):
+    d = DraftDevice(dc, "draft" + version.replace(".", ""), version)
+    subject = uniq("Draft to send")
+    r, status, sid = d.add("cid-" + uuid.uuid4().hex,
+                           to="Bob <bob@example.test>, carol@example.test",
+                           subject=subject, body="Written on the train.")
+    assert status == "1" and sid.startswith(d.drafts + ":"), r
+    assert SINK.find(subject) == []
+    assert d.drafts_subjects() == [subject]
+
+    # the device sends it: a Change with email2:Send
+    r, status = d.change(sid, send=True)
+    assert status is None, r      # no Change response: it went through
+    deletes = [xtext(e, "ServerId") for e in
+               xall(r, "Collections/Collection/Commands/Delete")]
+    got = SINK.find(subject)
+    assert len(got) == 1, SINK.messages[-3:]
+    assert sorted(got[0]["rcpts"]) == ["<bob@example.test>",
+                                       "<carol@example.test>"], got
+    out = parse(got[0]["data"])
+    assert out["Subject"] == subject
+    assert content(out).startswith("Written on the train."), out
+    assert out["Message-ID"] and out["Date"], out
+    # a copy in Sent, the draft gone from Drafts
+    sent = [m for _, m in a_sent(d)]
+    assert [m["Subject"] for m in sent] == [subject], sent
+    assert d.drafts_subjects() == []
+    # and the device is told so (in this response or the next)
+    r = d.sync_commands(None)
+    deletes += [xtext(e, "ServerId") for e in
+                xall(r, "Collections/Collection/Commands/Delete")]
+    assert deletes == [sid], r
+
+    # content changed and sent in one Change: the new content goes out
+    subject2 = uniq("Second draft")
+    r, status, sid2 = d.add("cid-" + uuid.uuid4().hex,
+                            to="dave@example.test", subject="unfinished")
+    assert status == "1", r
+    r, status = d.change(sid2, subject=subject2, body="Final text.",
+                         send=True)
+    assert status is None, r
+    got = SINK.find(subject2)
+    assert len(got) == 1 and got[0]["rcpts"] == ["<dave@example.test>"]
+    assert content(parse(got[0]["data"])).startswith("Final text.")
+    assert SINK.find("unfinished") == []
+    assert d.drafts_subjects() == []
+    assert sorted(m["Subject"] for _, m in a_sent(d)) == \
+        sorted([subject, subject2])
+
+
+def a_sent(d):
+    return d.a.sent()
+
+
+def test_draft_send_16_1(dc):
+    check_draft_send(dc, "16.1")
+
+
+def test_draft_send_16_0(dc):
+    check_draft_send(dc, "16.0")
+
+
+def test_draft_add_with_send_once(dc):
+    """An Add that carries Send goes out at once; the same Add repeated
+    (the response was lost) does not send it twice."""
+    d = DraftDevice(dc, "draftadd")
+    subject = uniq("Sent from the Add")
+    cid = "cid-" + uuid.uuid4().hex
+    key = d.key
+    r, status, sid = d.add(cid, to="erin@example.test", subject=subject,
+                           body="Quick one.", send=True)
+    assert status == "1", r
+    assert len(SINK.find(subject)) == 1
+    assert d.drafts_subjects() == []
+    d.key = key
+    r, status, sid_again = d.add(cid, to="erin@example.test",
+                                 subject=subject, body="Quick one.",
+                                 send=True)
+    assert status == "1", r
+    assert len(SINK.find(subject)) == 1
+    assert d.drafts_subjects() == []
+    assert [m["Subject"] for _, m in a_sent(d)] == [subject]
+
+
+def test_draft_send_failures_keep_the_draft(dc):
+    d = DraftDevice(dc, "draftfail")
+    subject = uniq("Refused draft")
+    r, status, sid = d.add("cid-" + uuid.uuid4().hex,
+                           to="frank@example.test", subject=subject,
+                           body="Text.")
+    assert status == "1", r
+    mark = dc.log_offset()
+    # refused by the SMTP server: Status 6, nothing sent or saved
+    SINK.mode = "reject_data"
+    try:
+        r, status = d.change(sid, send=True)
+    finally:
+        SINK.mode = "accept"
+    assert status == "6", r
+    dc.wait_for_log_text(mark, "Sending draft UID")
+    assert SINK.find(subject) == [] and a_sent(d) == []
+    assert d.drafts_subjects() == [subject]
+    # the server is down: Status 5 (retry later), nothing lost
+    SINK.stop()
+    try:
+        r, status = d.change(sid, send=True)
+    finally:
+        SINK.start()
+    assert status == "5", r
+    assert d.drafts_subjects() == [subject] and a_sent(d) == []
+    # the retry goes out
+    r, status = d.change(sid, send=True)
+    assert status is None, r
+    assert len(SINK.find(subject)) == 1
+    assert d.drafts_subjects() == []
+
+    # a draft without recipients can't be sent: Status 6, it stays
+    subject = uniq("Nobody")
+    r, status, sid = d.add("cid-" + uuid.uuid4().hex, subject=subject,
+                           body="To whom?")
+    assert status == "1", r
+    r, status = d.change(sid, send=True)
+    assert status == "6", r
+    assert d.drafts_subjects() == [subject]
+    dc.wait_for_log_text(mark, "has no recipients")
+    # an unknown draft: Status 8
+    r, status = d.change(d.drafts + ":4242", send=True)
+    assert status == "8", r
+
+
+def test_draft_send_not_before_16(dc):
+    """14.1 has no drafts from the device, hence no Send: a Change in
+    Drafts stays a flag change and nothing goes out."""
+    a = Account(dc, "draft141", version="14.1")
+    subject = uniq("Old draft")
+    imap = dc.imap(a.user, a.password)
+    try:
+        assert imap.append("Drafts", "(\\Draft)", None, new_mime(
+            subject, "bob@example.test"))[0] == "OK"
+    finally:
+        imap.logout()
+    d = DraftDevice.__new__(DraftDevice)
+    d.a, d.drafts = a, a.folders[T_DRAFTS]
+    r = d.sync("0", None)
+    d.key = xrequire(r, "Collections/Collection/SyncKey")
+    r = d.sync_commands(None)
+    sid = xtext(xall(r, "Collections/Collection/Commands/Add")[0],
+                "ServerId")
+    r, status = d.change(sid, send=True)
+    assert status is None, r
+    assert SINK.find(subject) == [] and a.sent() == []
+    assert d.drafts_subjects() == [subject]
