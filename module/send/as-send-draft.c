@@ -6,11 +6,9 @@
 #include "buffer.h"
 #include "ioloop.h"
 #include "istream.h"
-#include "ostream.h"
 #include "str-sanitize.h"
 #include "message-date.h"
 #include "smtp-address.h"
-#include "smtp-submit.h"
 #include "iostream-ssl.h"
 #include "mail-user.h"
 #include "mail-storage.h"
@@ -20,6 +18,8 @@
 #include "send/as-send-mime.h"
 #include "send/as-send-compose.h"
 #include "send/as-send-draft.h"
+#include "send/as-send-smtp.h"
+#include "send/as-send-notice.h"
 
 /* Sync Status values (MS-ASCMD 2.2.3.177.17) this returns */
 #define DRAFT_STATUS_OK 1
@@ -58,35 +58,19 @@ draft_read(struct mail *mail, uoff_t max_size, buffer_t *dest,
 	return 1;
 }
 
-/* Returns 1 sent, 0 refused, -1 temporary failure (error_r). */
-static int
+static void
 draft_submit(struct as_cmd_context *ctx,
 	     const struct smtp_submit_settings *smtp_set,
 	     const struct smtp_address *sender,
 	     const struct as_send_mime *mime, const buffer_t *data,
-	     const char **error_r)
+	     struct as_send_smtp_result *result_r)
 {
 	struct ssl_iostream_settings ssl_set;
-	struct smtp_submit_input input;
-	const struct smtp_address *const *rcptp;
-	struct smtp_submit *submit;
-	struct ostream *output;
-	int ret;
 
 	mail_user_init_ssl_client_settings(ctx->mail_user, &ssl_set);
-	i_zero(&input);
-	input.ssl = &ssl_set;
-	input.event_parent = ctx->event;
-	submit = smtp_submit_init_simple(&input, smtp_set, sender);
-	array_foreach(&mime->rcpts, rcptp)
-		smtp_submit_add_rcpt(submit, *rcptp);
-	output = smtp_submit_send(submit);
-	o_stream_nsend(output, data->data, data->used);
-	/* runs its own ioloop until the server answered */
-	ret = smtp_submit_run(submit, error_r);
-	*error_r = t_strdup(*error_r);
-	smtp_submit_deinit(&submit);
-	return ret;
+	/* runs an ioloop of its own until the server answered */
+	as_send_smtp_run(ctx->pool, smtp_set, &ssl_set, ctx->event, sender,
+			 &mime->rcpts, data->data, data->used, result_r);
 }
 
 static void draft_expunge(struct as_cmd_context *ctx, struct mailbox *box,
@@ -207,6 +191,7 @@ as_send_draft_box(struct as_cmd_context *ctx, struct mailbox *box,
 	const struct smtp_address *sender;
 	struct as_send_mime mime;
 	struct as_send_composed msg;
+	struct as_send_smtp_result result;
 	const char *store_id = NULL, *error;
 	unsigned int status;
 	int ret;
@@ -237,15 +222,27 @@ as_send_draft_box(struct as_cmd_context *ctx, struct mailbox *box,
 	if (status != DRAFT_STATUS_OK)
 		return status;
 
-	ret = draft_submit(ctx, smtp_set, sender, &mime, msg.data, &error);
-	if (ret <= 0) {
+	draft_submit(ctx, smtp_set, sender, &mime, msg.data, &result);
+	if (result.status == AS_SEND_SMTP_REFUSED ||
+	    result.status == AS_SEND_SMTP_TEMPFAIL) {
+		/* nobody got it: the draft stays, a retry is safe */
 		e_error(ctx->event, "Sending draft UID %u failed (%s): %s",
-			uid, ret == 0 ? "permanent" : "temporary", error);
-		return ret == 0 ? DRAFT_STATUS_REFUSED : DRAFT_STATUS_RETRY;
+			uid, result.status == AS_SEND_SMTP_REFUSED ?
+			"permanent" : "temporary", result.error);
+		return result.status == AS_SEND_SMTP_REFUSED ?
+			DRAFT_STATUS_REFUSED : DRAFT_STATUS_RETRY;
 	}
 	e_info(ctx->event, "Draft sent: UID %u, %u recipients, %zu bytes",
-	       uid, array_count(&mime.rcpts), msg.data->used);
+	       uid, array_count(&mime.rcpts) - (result.refused == NULL ? 0 :
+		str_array_length(result.refused)), msg.data->used);
 	/* mailboxes first, then the state */
+	if (result.status == AS_SEND_SMTP_PARTIAL) {
+		/* it went out: sent for the device, a notice for the user */
+		e_warning(ctx->event, "Recipients refused by the SMTP server, "
+			  "the others got the draft: %s",
+			  t_strarray_join(result.refused, ", "));
+		as_send_refused_notice(ctx, &mime, result.refused);
+	}
 	as_send_save_sent_copy(ctx, &mime, &msg);
 	draft_expunge(ctx, box, uid);
 	if (store_id != NULL &&

@@ -19,7 +19,10 @@ struct mailbox;
    client_id: the Add's ClientId (NULL for a Change). A repeated Add
    whose draft went out already is not sent again.
 
-   Returns the Sync Status for the item: 1 sent; 5 submission failed
+   Returns the Sync Status for the item: 1 sent (also when the SMTP
+   server refused some recipients but took it for the others: a retry
+   would reach them twice, so the user gets a notice naming the refused
+   ones, module/send/as-send-notice.c); 5 submission failed
    temporarily (nothing sent, the draft stays, a retry is safe); 6 the
    draft can't be sent (no recipients, not a message, over
    activesync_max_send_size, refused by the SMTP server; the draft

@@ -9,7 +9,13 @@
       $Forwarded on the original, then the ClientId in LMDB (mailbox
       first, state last); then the empty 200 response.
    A failed submission answers 120 (HTTP 500 before 14.0) and saves
-   nothing, so the device keeps the message in its outbox. */
+   nothing, so the device keeps the message in its outbox: it is only
+   answered so when nobody got the message (module/send/as-send-smtp.c
+   tells the cases apart), so the retry is safe. When the SMTP server
+   refused some recipients but took it for the others, the message went
+   out: it is answered and recorded as sent (a retry of the ClientId is
+   118, not a second copy) and the user gets a notice naming the refused
+   recipients (as-send-notice.c), as with a bounce. */
 
 #include "lib.h"
 #include "array.h"
@@ -33,22 +39,27 @@
 #include "send/as-send.h"
 #include "send/as-send-mime.h"
 #include "send/as-send-compose.h"
+#include "send/as-send-smtp.h"
+#include "send/as-send-notice.h"
 
-/* The SMTP submission, kept apart from the request: smtp-submit can't be
-   freed while its transaction runs (and not inside its own callback), so
-   when the client goes away meanwhile, the submission finishes on its
-   own and only records the ClientId. */
+/* The SMTP submission, kept apart from the request: when the client goes
+   away meanwhile, the submission finishes on its own (stopping it half
+   way could leave the message sent to some recipients) and only records
+   the ClientId. */
 struct as_send_submission {
+	pool_t pool;
 	struct as_send *send;	/* NULL once the client went away */
 	struct as_store *store;
-	char *username, *device_id, *client_id;
+	const char *username, *device_id, *client_id;
 	struct event *event;
 
-	struct smtp_submit *submit;
+	struct as_send_smtp *smtp;
 	/* the outcome, handled from a timeout */
 	struct timeout *to_finish;
-	int status;
-	char *error;
+	enum as_send_smtp_status status;
+	const char *error;
+	/* AS_SEND_SMTP_PARTIAL: the refused recipients */
+	const char *const *refused;
 };
 
 struct as_send {
@@ -407,14 +418,10 @@ static void as_send_flag_source(struct as_send *send)
 static void as_send_submission_free(struct as_send_submission *subm)
 {
 	timeout_remove(&subm->to_finish);
-	if (subm->submit != NULL)
-		smtp_submit_deinit(&subm->submit);
+	if (subm->smtp != NULL)
+		as_send_smtp_deinit(&subm->smtp);
 	event_unref(&subm->event);
-	i_free(subm->username);
-	i_free(subm->device_id);
-	i_free(subm->client_id);
-	i_free(subm->error);
-	i_free(subm);
+	pool_unref(&subm->pool);
 }
 
 static void as_send_abort(struct as_cmd_context *ctx)
@@ -434,10 +441,15 @@ static void as_send_detached_finish(struct as_send_submission *subm)
 {
 	const char *error;
 
-	if (subm->status <= 0) {
+	if (subm->status != AS_SEND_SMTP_SENT &&
+	    subm->status != AS_SEND_SMTP_PARTIAL) {
 		e_info(subm->event, "Submission abandoned by the client "
 		       "failed too: %s", subm->error);
 		return;
+	}
+	if (subm->status == AS_SEND_SMTP_PARTIAL) {
+		e_warning(subm->event, "Message sent to some recipients only: "
+			  "%s", t_strarray_join(subm->refused, ", "));
 	}
 	e_warning(subm->event, "Message submitted after the client went "
 		  "away: no Sent copy, original not flagged");
@@ -448,15 +460,27 @@ static void as_send_detached_finish(struct as_send_submission *subm)
 		e_error(subm->event, "State store: %s", error);
 }
 
-static void as_send_submitted(struct as_send *send)
+static void
+as_send_submitted(struct as_send *send, const char *const *refused)
 {
 	struct as_cmd_context *ctx = send->ctx;
 	const char *error;
 
 	e_info(ctx->event, "Message sent: %u recipients, %zu bytes%s",
-	       array_count(&send->mime.rcpts), send->msg.data->used,
+	       array_count(&send->mime.rcpts) -
+	       (refused == NULL ? 0 : str_array_length(refused)),
+	       send->msg.data->used,
 	       send->req.client_id == NULL ? "" : t_strdup_printf(
 		       ", ClientId %s", str_sanitize(send->req.client_id, 64)));
+	if (refused != NULL) {
+		/* it went out: answered as sent, remembered as sent (a retry
+		   would reach the others twice); the user learns who did
+		   not get it from a notice, as from a bounce */
+		e_warning(ctx->event, "Recipients refused by the SMTP server, "
+			  "the others got the message: %s",
+			  t_strarray_join(refused, ", "));
+		as_send_refused_notice(ctx, &send->mime, refused);
+	}
 	if (send->req.save_in_sent)
 		as_send_save_sent(send);
 	if (send->req.kind != AS_SEND_KIND_MAIL)
@@ -468,17 +492,21 @@ static void as_send_submitted(struct as_send *send)
 		e_error(ctx->event, "State store: %s", error);
 }
 
-static void as_send_finish(struct as_send *send, int status,
-			   const char *error)
+static void
+as_send_finish(struct as_send *send, enum as_send_smtp_status status,
+	       const char *error, const char *const *refused)
 {
 	struct as_cmd_context *ctx = send->ctx;
 
 	T_BEGIN {
-		if (status > 0)
-			as_send_submitted(send);
+		if (status == AS_SEND_SMTP_SENT)
+			as_send_submitted(send, NULL);
+		else if (status == AS_SEND_SMTP_PARTIAL)
+			as_send_submitted(send, refused);
 		else {
+			/* nobody got it: a retry is safe */
 			e_error(ctx->event, "Submitting the message failed "
-				"(%s): %s", status == 0 ?
+				"(%s): %s", status == AS_SEND_SMTP_REFUSED ?
 				"permanent" : "temporary", error);
 			as_send_status(ctx, AS_STATUS_MAIL_SUBMISSION_FAILED,
 				       "Mail submission failed");
@@ -492,22 +520,36 @@ static void as_send_submission_finish(struct as_send_submission *subm)
 	struct as_send *send = subm->send;
 
 	timeout_remove(&subm->to_finish);
-	smtp_submit_deinit(&subm->submit);
+	as_send_smtp_deinit(&subm->smtp);
 	if (send == NULL)
 		as_send_detached_finish(subm);
 	else {
 		send->submission = NULL;
-		as_send_finish(send, subm->status, subm->error);
+		as_send_finish(send, subm->status, subm->error,
+			       subm->refused);
 	}
 	as_send_submission_free(subm);
 }
 
 static void
-as_send_submit_callback(const struct smtp_submit_result *result,
+as_send_submit_callback(const struct as_send_smtp_result *result,
 			struct as_send_submission *subm)
 {
+	ARRAY_TYPE(const_string) refused;
+	const char *const *r, *line;
+
 	subm->status = result->status;
-	subm->error = i_strdup(result->error);
+	subm->error = p_strdup(subm->pool, result->error);
+	if (result->refused != NULL) {
+		p_array_init(&refused, subm->pool, 4);
+		for (r = result->refused; *r != NULL; r++) {
+			line = p_strdup(subm->pool, *r);
+			array_push_back(&refused, &line);
+		}
+		array_append_zero(&refused);
+		subm->refused = array_front(&refused);
+	}
+	/* as_send_smtp can't be freed from inside its callback */
 	subm->to_finish = timeout_add_short(0, as_send_submission_finish,
 					    subm);
 }
@@ -517,35 +559,29 @@ as_send_submit(struct as_send *send,
 	       const struct smtp_submit_settings *smtp_set)
 {
 	struct as_cmd_context *ctx = send->ctx;
-	struct smtp_submit_input input;
 	struct ssl_iostream_settings ssl_set;
-	const struct smtp_address *const *rcptp;
-	struct ostream *output;
-
 	struct as_send_submission *subm;
+	pool_t pool;
 
-	subm = i_new(struct as_send_submission, 1);
+	pool = pool_alloconly_create("activesync submission", 512);
+	subm = p_new(pool, struct as_send_submission, 1);
+	subm->pool = pool;
 	subm->send = send;
 	subm->store = ctx->store;
-	subm->username = i_strdup(ctx->username);
-	subm->device_id = i_strdup(ctx->req->device_id);
-	subm->client_id = i_strdup(send->req.client_id);
+	subm->username = p_strdup(pool, ctx->username);
+	subm->device_id = p_strdup(pool, ctx->req->device_id);
+	subm->client_id = p_strdup(pool, send->req.client_id);
 	subm->event = event_create(ctx->event);
 	send->submission = subm;
 
 	mail_user_init_ssl_client_settings(ctx->mail_user, &ssl_set);
-	i_zero(&input);
-	input.ssl = &ssl_set;
-	input.event_parent = subm->event;
-	subm->submit = smtp_submit_init_simple(&input, smtp_set, send->sender);
-	array_foreach(&send->mime.rcpts, rcptp)
-		smtp_submit_add_rcpt(subm->submit, *rcptp);
-	output = smtp_submit_send(subm->submit);
-	o_stream_nsend(output, send->msg.data->data, send->msg.data->used);
-
 	ctx->cmd_context = send;
 	ctx->abort = as_send_abort;
-	smtp_submit_run_async(subm->submit, as_send_submit_callback, subm);
+	subm->smtp = as_send_smtp_start(smtp_set, &ssl_set, subm->event,
+					send->sender, &send->mime.rcpts,
+					send->msg.data->data,
+					send->msg.data->used,
+					as_send_submit_callback, subm);
 	return 0;
 }
 

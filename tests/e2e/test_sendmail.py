@@ -28,8 +28,9 @@ MAX_SEND = 64 * 1024
 class SmtpSink:
     """A minimal SMTP server: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
     QUIT.  mode: "accept", "reject_data" (554 after DATA),
-    "reject_rcpt" (550 for every RCPT), "slow" (the reply to DATA waits
-    for slow_event)."""
+    "reject_rcpt" (550 for every RCPT), "reject_some" (550 for RCPTs
+    containing "refuse", the others accepted), "slow" (the reply to DATA
+    waits for slow_event)."""
 
     def __init__(self):
         self.port = free_port()
@@ -68,7 +69,9 @@ class SmtpSink:
                         mail_from, rcpts = cmd[10:].strip(), []
                         self.reply("250 2.1.0 Ok")
                     elif verb == "RCPT":
-                        if sink.mode == "reject_rcpt":
+                        if sink.mode == "reject_rcpt" or (
+                                sink.mode == "reject_some" and
+                                "refuse" in cmd.lower()):
                             self.reply("550 5.1.1 No such user")
                         else:
                             rcpts.append(cmd[8:].strip())
@@ -923,3 +926,119 @@ def test_draft_send_not_before_16(dc):
     assert status is None, r
     assert SINK.find(subject) == [] and a.sent() == []
     assert d.drafts_subjects() == [subject]
+
+
+# ------------------------------------------- some recipients refused
+#
+# lib-smtp sends DATA to the recipients the server accepted even when it
+# refused others (Dovecot's smtp-submit then reports a failure although
+# the message went out). The message counts as sent: answered as sent,
+# a Sent copy, the ClientId remembered (a retry is 118, never a second
+# copy to those who got it), and the user gets a notice naming the
+# refused recipients.
+
+REFUSED_SUBJECT = "Not delivered to all recipients"
+
+
+def inbox_notices(a):
+    return [m for _, m in a.imap_fetch("INBOX")
+            if m["Subject"].startswith(REFUSED_SUBJECT)]
+
+
+def check_partial_refusal(dc, version):
+    a = Account(dc, "partial" + version.replace(".", ""), version=version)
+    subject = uniq("Partly refused")
+    cid = uuid.uuid4().hex
+    xml = compose_xml("SendMail", new_mime(
+        subject, "bob@example.test, refuse-me@example.test",
+        cc="carol@example.test"), client_id=cid)
+    mark = dc.log_offset()
+    SINK.mode = "reject_some"
+    try:
+        r = a.c.request("SendMail", xml)
+        assert_sent_ok(r)
+        got = SINK.find(subject)
+        assert len(got) == 1, got
+        assert sorted(got[0]["rcpts"]) == ["<bob@example.test>",
+                                           "<carol@example.test>"], got
+        assert [m["Subject"] for _, m in a.sent()] == [subject]
+        notes = inbox_notices(a)
+        assert len(notes) == 1, notes
+        assert subject in notes[0]["Subject"], notes[0]["Subject"]
+        text = content(notes[0])
+        assert "refuse-me@example.test" in text and "550" in text, text
+        assert "bob@example.test" not in text, text
+        dc.wait_for_log_text(mark, "Recipients refused by the SMTP server")
+        # the device retries (it never saw the answer): not sent again
+        r = a.c.request("SendMail", xml)
+        assert status_of(r) == "118", r
+    finally:
+        SINK.mode = "accept"
+    assert len(SINK.find(subject)) == 1
+    assert len(a.sent()) == 1 and len(inbox_notices(a)) == 1
+
+
+def test_partial_refusal_14_1(dc):
+    check_partial_refusal(dc, "14.1")
+
+
+def test_partial_refusal_16_1(dc):
+    check_partial_refusal(dc, "16.1")
+
+
+def test_partial_refusal_12_1_raw(dc):
+    a = Account(dc, "partial121", version="12.1")
+    subject = uniq("Partly refused raw")
+    SINK.mode = "reject_some"
+    try:
+        r = a.c.request("SendMail", body=new_mime(
+            subject, "refuse-this@example.test, dan@example.test"),
+            extra_query={"SaveInSent": "T"},
+            headers={"Content-Type": "message/rfc822"})
+    finally:
+        SINK.mode = "accept"
+    assert r.status == 200, r
+    got = SINK.find(subject)
+    assert len(got) == 1 and got[0]["rcpts"] == ["<dan@example.test>"]
+    assert len(inbox_notices(a)) == 1
+
+
+def test_all_recipients_refused_sends_nothing(dc):
+    """Every RCPT refused: lib-smtp sends no DATA; 120 and a retry is
+    safe (the ClientId is not remembered)."""
+    a = Account(dc, "allrefused", version="16.1")
+    subject = uniq("All refused")
+    xml = compose_xml("SendMail", new_mime(
+        subject, "refuse-a@example.test, refuse-b@example.test"),
+        client_id=uuid.uuid4().hex)
+    SINK.mode = "reject_some"
+    try:
+        r = a.c.request("SendMail", xml)
+    finally:
+        SINK.mode = "accept"
+    assert status_of(r) == "120", r
+    assert SINK.find(subject) == [] and a.sent() == []
+    assert inbox_notices(a) == []
+    assert_sent_ok(a.c.request("SendMail", xml))
+    assert len(SINK.find(subject)) == 1
+
+
+def test_draft_partial_refusal(dc):
+    d = DraftDevice(dc, "draftpartial")
+    subject = uniq("Draft partly refused")
+    r, status, sid = d.add("cid-" + uuid.uuid4().hex,
+                           to="gina@example.test, refuse-x@example.test",
+                           subject=subject, body="Hello both.")
+    assert status == "1", r
+    SINK.mode = "reject_some"
+    try:
+        r, status = d.change(sid, send=True)
+    finally:
+        SINK.mode = "accept"
+    assert status is None, r       # sent, as far as the device goes
+    got = SINK.find(subject)
+    assert len(got) == 1 and got[0]["rcpts"] == ["<gina@example.test>"]
+    assert d.drafts_subjects() == []
+    assert [m["Subject"] for _, m in a_sent(d)] == [subject]
+    notes = inbox_notices(d.a)
+    assert len(notes) == 1 and "refuse-x@example.test" in content(notes[0])
