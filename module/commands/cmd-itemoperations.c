@@ -33,6 +33,8 @@
 #include "itemops/as-attachment.h"
 #include "itemops/as-stream-response.h"
 #include "itemops/as-itemprops-move.h"
+#include "itemops/as-body-part.h"
+#include "itemops/as-fetch-schema.h"
 
 /* ItemOperations status codes (MS-ASCMD 2.2.3.177.8) */
 enum itemops_status {
@@ -69,6 +71,11 @@ struct itemops_op {
 	bool have_range;
 	uoff_t range_first, range_last;
 	struct as_sync_options options;
+	/* Options/Schema: only these properties (NULL = all) */
+	const struct wbxml_node *schema;
+	/* Options/BodyPartPreference (14.1+) */
+	bool have_body_part;
+	struct as_body_part_pref body_part;
 
 	/* EmptyFolderContents (collection_id), Move */
 	bool delete_subfolders;
@@ -82,6 +89,8 @@ struct itemops_context {
 	struct as_stream_response *sr;
 	ARRAY(struct itemops_op) ops;
 	uoff_t attachment_bytes;
+	/* the Status for a request that can't be parsed */
+	unsigned int parse_status;
 };
 
 /* EAS folder types that hold mail (the same set Sync serves) */
@@ -107,13 +116,59 @@ static bool itemops_is_mail_folder(const struct as_folder_info *folder)
 /* ---- parsing ---- */
 
 static int
-itemops_parse_fetch_options(const struct wbxml_node *options,
+itemops_parse_body_part(struct itemops_context *ictx,
+			const struct wbxml_node *node, struct itemops_op *op,
+			const char **error_r)
+{
+	unsigned int version = ictx->ctx->req->version;
+
+	if (version < AS_VERSION_14_1) {
+		*error_r = t_strdup_printf("BodyPartPreference is not part "
+					   "of protocol %u.%u", version / 10,
+					   version % 10);
+		return -1;
+	}
+	if (op->have_body_part) {
+		*error_r = "Repeated BodyPartPreference";
+		return -1;
+	}
+	switch (as_body_part_pref_parse(node, &op->body_part, error_r)) {
+	case AS_BODY_PART_PREF_OK:
+		break;
+	case AS_BODY_PART_PREF_INVALID:
+		return -1;
+	case AS_BODY_PART_PREF_TYPE_NOT_SUPPORTED:
+		ictx->parse_status =
+			AS_STATUS_BODY_PART_PREFERENCE_TYPE_NOT_SUPPORTED;
+		return -1;
+	}
+	op->have_body_part = TRUE;
+	return 0;
+}
+
+static int
+itemops_parse_fetch_options(struct itemops_context *ictx,
+			    const struct wbxml_node *options,
 			    struct itemops_op *op, const char **error_r)
 {
+	const struct wbxml_node *child;
 	const char *range;
 
 	if (as_sync_options_parse(options, &op->options, error_r) < 0)
 		return -1;
+	wbxml_node_foreach_child(options, child) {
+		if (child->tag == EAS_ITEMOPERATIONS_SCHEMA) {
+			if (op->schema != NULL) {
+				*error_r = "Repeated Schema";
+				return -1;
+			}
+			op->schema = child;
+		} else if (child->tag == EAS_AIRSYNCBASE_BODYPARTPREFERENCE) {
+			if (itemops_parse_body_part(ictx, child, op,
+						    error_r) < 0)
+				return -1;
+		}
+	}
 	range = wbxml_node_child_text(options, EAS_ITEMOPERATIONS_RANGE);
 	if (range != NULL) {
 		if (as_attachment_parse_range(range, &op->range_first,
@@ -128,7 +183,8 @@ itemops_parse_fetch_options(const struct wbxml_node *options,
 }
 
 static int
-itemops_parse_fetch(const struct wbxml_node *node, struct itemops_op *op,
+itemops_parse_fetch(struct itemops_context *ictx,
+		    const struct wbxml_node *node, struct itemops_op *op,
 		    const char **error_r)
 {
 	const struct wbxml_node *child;
@@ -152,7 +208,8 @@ itemops_parse_fetch(const struct wbxml_node *node, struct itemops_op *op,
 			op->long_id = wbxml_node_text(child);
 			break;
 		case EAS_ITEMOPERATIONS_OPTIONS:
-			if (itemops_parse_fetch_options(child, op, error_r) < 0)
+			if (itemops_parse_fetch_options(ictx, child, op,
+							error_r) < 0)
 				return -1;
 			break;
 		default:
@@ -238,7 +295,7 @@ static int itemops_parse(struct itemops_context *ictx, const char **error_r)
 		switch (node->tag) {
 		case EAS_ITEMOPERATIONS_FETCH:
 			op->type = ITEMOPS_OP_FETCH;
-			ret = itemops_parse_fetch(node, op, error_r);
+			ret = itemops_parse_fetch(ictx, node, op, error_r);
 			break;
 		case EAS_ITEMOPERATIONS_EMPTYFOLDERCONTENTS:
 			op->type = ITEMOPS_OP_EMPTY_FOLDER;
@@ -411,6 +468,52 @@ itemops_fetch_email_read(struct itemops_context *ictx,
 	return ITEMOPS_STATUS_OK;
 }
 
+/* The properties (those of the Schema), the body as a multipart part
+   when asked, and the BodyPart. */
+static void
+itemops_fetch_email_write(struct itemops_context *ictx,
+			  const struct itemops_op *op,
+			  struct as_email_params *params, struct mail *mail,
+			  const struct as_email *email)
+{
+	struct as_cmd_context *ctx = ictx->ctx;
+	struct wbxml_writer *w = ictx->w, *pw;
+	struct istream *input;
+	const void *data;
+	size_t size;
+	buffer_t *props;
+	const char *error;
+
+	if (as_stream_response_is_multipart(ictx->sr) &&
+	    as_fetch_schema_allows(op->schema, EAS_AIRSYNCBASE_BODY) &&
+	    as_email_body_data(email, &data, &size)) {
+		params->body_part = as_stream_response_next_part(ictx->sr);
+		input = i_stream_create_copy_from_data(data, size);
+		as_stream_response_add_part(ictx->sr, input, size);
+		i_stream_unref(&input);
+	}
+	if (op->schema == NULL)
+		as_email_write_properties(w, email);
+	else {
+		/* all of it into a scratch document, the listed ones out */
+		props = t_buffer_create(1024);
+		pw = wbxml_writer_init(props);
+		wbxml_start(pw, EAS_ITEMOPERATIONS_PROPERTIES);
+		as_email_write_properties(pw, email);
+		wbxml_end(pw);
+		wbxml_writer_deinit(&pw);
+		if (as_fetch_schema_write(w, op->schema, props, &error) < 0) {
+			e_error(ctx->event, "ItemOperations: Schema: %s",
+				error);
+		}
+	}
+	if (op->have_body_part &&
+	    as_body_part_write(w, mail, &op->body_part, &error) < 0) {
+		e_error(ctx->event, "ItemOperations: BodyPart of UID %u: %s",
+			mail->uid, error);
+	}
+}
+
 static void
 itemops_fetch_email(struct itemops_context *ictx, const struct itemops_op *op)
 {
@@ -444,24 +547,9 @@ itemops_fetch_email(struct itemops_context *ictx, const struct itemops_op *op)
 		wbxml_elem_str(w, EAS_AIRSYNC_SERVERID, server_id);
 	}
 	if (status == ITEMOPS_STATUS_OK) {
-		const void *data;
-		size_t size;
-
 		wbxml_elem_str(w, EAS_AIRSYNC_CLASS, "Email");
 		wbxml_start(w, EAS_ITEMOPERATIONS_PROPERTIES);
-		if (as_stream_response_is_multipart(ictx->sr) &&
-		    as_email_body_data(email, &data, &size)) {
-			struct istream *input;
-
-			params.body_part =
-				as_stream_response_next_part(ictx->sr);
-			as_email_write_properties(w, email);
-			input = i_stream_create_copy_from_data(data, size);
-			as_stream_response_add_part(ictx->sr, input, size);
-			i_stream_unref(&input);
-		} else {
-			as_email_write_properties(w, email);
-		}
+		itemops_fetch_email_write(ictx, op, &params, mail, email);
 		wbxml_end(w);
 	}
 	wbxml_end(w);
@@ -858,9 +946,16 @@ enum as_command_result cmd_itemoperations(struct as_cmd_context *ctx)
 	ictx.ctx = ctx;
 	ictx.w = ctx->writer;
 	t_array_init(&ictx.ops, 4);
+	ictx.parse_status = ITEMOPS_STATUS_PROTOCOL_ERROR;
 	if (itemops_parse(&ictx, &error) < 0) {
-		e_info(ctx->event, "ItemOperations: protocol error: %s", error);
-		as_cmd_write_status(ctx, ITEMOPS_STATUS_PROTOCOL_ERROR);
+		if (ictx.parse_status == ITEMOPS_STATUS_PROTOCOL_ERROR) {
+			e_info(ctx->event, "ItemOperations: protocol error: "
+			       "%s", error);
+		} else {
+			e_info(ctx->event, "ItemOperations: Status %u: %s",
+			       ictx.parse_status, error);
+		}
+		as_cmd_write_status(ctx, ictx.parse_status);
 		return AS_CMD_DONE;
 	}
 	ictx.sr = as_stream_response_init(ctx, ctx->req->accept_multipart);
