@@ -109,8 +109,8 @@ struct as_cmd_context {
 	const char *username;	/* canonical user name from auth */
 	struct mail_user *mail_user;
 	/* The device record, already created/updated by the dispatcher
-	   (last_seen, user agent, version). Commands may change fields and
-	   call as_store_device_put() themselves. */
+	   (user agent, version; last_seen to the minute). Commands may
+	   change fields and call as_store_device_put() themselves. */
 	struct as_device *device;
 
 	/* Decoded request body; NULL when the body was empty. */

@@ -156,10 +156,21 @@ as_cmd_fail_status(struct as_cmd_context *ctx, unsigned int status,
 	as_cmd_finish(ctx);
 }
 
+/* last_seen alone is written at most this often: every request of every
+   device would otherwise cost a durable LMDB commit, and one slow fsync
+   stalls every held Ping of the process */
+#define AS_DEVICE_LAST_SEEN_PRECISION_SECS 60
+
+static bool as_str_changed(const char *old, const char *new)
+{
+	return null_strcmp(old, new) != 0;
+}
+
 static int as_cmd_device_update(struct as_cmd_context *ctx,
 				const char **error_r)
 {
 	struct as_device *dev;
+	bool changed;
 	int ret;
 
 	dev = p_new(ctx->pool, struct as_device, 1);
@@ -175,12 +186,22 @@ static int as_cmd_device_update(struct as_cmd_context *ctx,
 		e_info(ctx->event, "New device (type %s)",
 		       str_sanitize(ctx->req->device_type, 64));
 	}
+	changed = ret == 0 ||
+		as_str_changed(dev->device_type, ctx->req->device_type) ||
+		(ctx->req->user_agent != NULL &&
+		 as_str_changed(dev->user_agent, ctx->req->user_agent)) ||
+		as_str_changed(dev->protocol_version, ctx->req->version_str) ||
+		dev->last_seen > ioloop_time ||
+		ioloop_time - dev->last_seen >=
+			AS_DEVICE_LAST_SEEN_PRECISION_SECS;
 	dev->device_type = ctx->req->device_type;
 	if (ctx->req->user_agent != NULL)
 		dev->user_agent = ctx->req->user_agent;
 	dev->protocol_version = ctx->req->version_str;
-	dev->last_seen = ioloop_time;
 	ctx->device = dev;
+	if (!changed)
+		return 0;
+	dev->last_seen = ioloop_time;
 	return as_store_device_put(ctx->store, dev, error_r) < 0 ? -1 : 0;
 }
 
