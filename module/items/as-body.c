@@ -1,20 +1,32 @@
 /* Copyright (c) dovecot-activesync authors, see the included COPYING file */
 
-/* One streaming pass over a message: finds the text bodies (decoded to
-   UTF-8 through lib-mail's message-decoder) and the attachment list with
-   IMAP part numbers. Nothing but the text bodies is kept in memory. */
+/* A message's MIME structure, attachment list (with IMAP part numbers)
+   and text bodies decoded to UTF-8.
+
+   The structure comes from what Dovecot caches: the message part tree
+   (positions and sizes) and BODYSTRUCTURE (types, parameters,
+   dispositions), so nothing of the body is read for it. Only the text
+   parts that are wanted are read and decoded, at their offsets;
+   attachments are never decoded (their size follows from the encoded
+   length). If BODYSTRUCTURE can't be used, the part headers are parsed
+   at their offsets instead. */
 
 #include "lib.h"
 #include "str.h"
 #include "array.h"
 #include "istream.h"
 #include "unichar.h"
+#include "base64.h"
+#include "qp-decoder.h"
 #include "charset-utf8.h"
 #include "message-parser.h"
+#include "message-header-parser.h"
 #include "message-part-data.h"
 #include "message-decoder.h"
 #include "message-header-decode.h"
 #include "mail-html2text.h"
+#include "imap-parser.h"
+#include "imap-bodystructure.h"
 #include "mail-storage.h"
 #include "items/as-body.h"
 
@@ -215,6 +227,45 @@ static const char *strip_angle_brackets(const char *id)
 	return id;
 }
 
+enum part_cte {
+	PART_CTE_IDENTITY = 0,
+	PART_CTE_QP,
+	PART_CTE_BASE64,
+};
+
+static enum part_cte part_cte(const struct message_part *part)
+{
+	const char *cte = part->data == NULL ? NULL :
+		part->data->content_transfer_encoding;
+
+	if (cte == NULL)
+		return PART_CTE_IDENTITY;
+	if (strcasecmp(cte, "base64") == 0)
+		return PART_CTE_BASE64;
+	if (strcasecmp(cte, "quoted-printable") == 0)
+		return PART_CTE_QP;
+	return PART_CTE_IDENTITY;
+}
+
+/* Decoded size from the sizes alone: base64 assumed in lines of 76
+   characters. as_body_attachment_sizes() makes it exact. */
+static uoff_t attachment_size_rough(const struct message_part *part)
+{
+	uoff_t vsize = part->body_size.virtual_size, chars;
+
+	if ((part->flags & MESSAGE_PART_FLAG_MESSAGE_RFC822) != 0)
+		return vsize;
+	switch (part_cte(part)) {
+	case PART_CTE_BASE64:
+		chars = vsize - 2 * (vsize / 78);
+		return chars / 4 * 3;
+	case PART_CTE_QP:
+	case PART_CTE_IDENTITY:
+		break;
+	}
+	return vsize;
+}
+
 static enum part_kind
 body_part_classify(struct body_parse_ctx *ctx, struct message_part *part)
 {
@@ -253,15 +304,15 @@ body_part_classify(struct body_parse_ctx *ctx, struct message_part *part)
 		is_attachment = TRUE;
 	else if (strcasecmp(type, "text") == 0 &&
 		 strcasecmp(subtype, "plain") == 0) {
-		if (ctx->info->plain != NULL)
+		if (ctx->info->has_plain)
 			return PART_KIND_IGNORE;
-		ctx->info->plain = str_new(ctx->pool, 1024);
+		ctx->info->has_plain = TRUE;
 		return PART_KIND_PLAIN;
 	} else if (strcasecmp(type, "text") == 0 &&
 		   strcasecmp(subtype, "html") == 0) {
-		if (ctx->info->html != NULL)
+		if (ctx->info->has_html)
 			return PART_KIND_IGNORE;
-		ctx->info->html = str_new(ctx->pool, 1024);
+		ctx->info->has_html = TRUE;
 		return PART_KIND_HTML;
 	} else {
 		is_attachment = TRUE;
@@ -272,7 +323,8 @@ body_part_classify(struct body_parse_ctx *ctx, struct message_part *part)
 
 	ctx->cur_att_idx = array_count(&ctx->info->attachments);
 	att = array_append_space(&ctx->info->attachments);
-	array_push_back(&ctx->att_parts, &part);
+	if (array_is_created(&ctx->att_parts))
+		array_push_back(&ctx->att_parts, &part);
 	att->part_number = p_strdup(ctx->pool, part_number(part));
 	if (filename == NULL)
 		filename = default_filename(type, subtype, att->part_number);
@@ -296,6 +348,8 @@ body_part_classify(struct body_parse_ctx *ctx, struct message_part *part)
 		(disposition == NULL ?
 		 part_in_related(part) :
 		 strcasecmp(disposition, "inline") == 0);
+	att->part = part;
+	att->size = attachment_size_rough(part);
 	return PART_KIND_ATTACHMENT;
 }
 
@@ -321,7 +375,8 @@ static size_t utf8_complete_len(const unsigned char *data, size_t len)
 static void text_append(string_t *dest, size_t max_size, bool *full,
 			const unsigned char *data, size_t size)
 {
-	size_t i, start = 0;
+	const unsigned char *nul;
+	size_t start = 0;
 	bool cut = FALSE;
 
 	if (*full || str_len(dest) >= max_size)
@@ -331,11 +386,9 @@ static void text_append(string_t *dest, size_t max_size, bool *full,
 		cut = TRUE;
 	}
 	/* NULs can't travel in WBXML inline strings */
-	for (i = 0; i < size; i++) {
-		if (data[i] == '\0') {
-			str_append_data(dest, data + start, i - start);
-			start = i + 1;
-		}
+	while ((nul = memchr(data + start, '\0', size - start)) != NULL) {
+		str_append_data(dest, data + start, nul - (data + start));
+		start = nul - data + 1;
 	}
 	str_append_data(dest, data + start, size - start);
 	if (cut) {
@@ -380,12 +433,45 @@ static void body_text_make_valid(pool_t pool, string_t **text)
 
 	if (*text == NULL)
 		return;
+	if (as_body_utf8_is_valid(str_data(*text), str_len(*text)))
+		return;
 	valid = str_new(pool, str_len(*text) + 16);
 	if (!uni_utf8_get_valid_data(str_data(*text), str_len(*text), valid))
 		*text = valid;
 }
 
-int as_body_parse(pool_t pool, struct mail *mail, size_t max_text_size,
+static void body_parse_part_start(struct body_parse_ctx *ctx)
+{
+	struct as_body_attachment *att;
+
+	switch (ctx->cur_kind) {
+	case PART_KIND_IGNORE:
+		break;
+	case PART_KIND_PLAIN:
+		ctx->info->plain = str_new(ctx->pool, 1024);
+		break;
+	case PART_KIND_HTML:
+		ctx->info->html = str_new(ctx->pool, 1024);
+		break;
+	case PART_KIND_ATTACHMENT:
+		/* counted while decoding */
+		att = array_idx_modifiable(&ctx->info->attachments,
+					   ctx->cur_att_idx);
+		att->size = 0;
+		break;
+	}
+}
+
+static void info_init(pool_t pool, struct as_body_info *info_r)
+{
+	i_zero(info_r);
+	p_array_init(&info_r->attachments, pool, 4);
+}
+
+/* The whole message through message-parser and message-decoder: used
+   when the cached structure can't be. */
+static int
+body_parse_stream(pool_t pool, struct mail *mail, size_t max_text_size,
 		  bool want_attachments, struct as_body_info *info_r,
 		  const char **error_r)
 {
@@ -406,8 +492,7 @@ int as_body_parse(pool_t pool, struct mail *mail, size_t max_text_size,
 	unsigned int i, count;
 	int ret;
 
-	i_zero(info_r);
-	p_array_init(&info_r->attachments, pool, 4);
+	info_init(pool, info_r);
 	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
 		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
 		return -1;
@@ -438,6 +523,7 @@ int as_body_parse(pool_t pool, struct mail *mail, size_t max_text_size,
 			/* no data stack frame here: the caller may pass a
 			   data stack pool */
 			ctx.cur_kind = body_part_classify(&ctx, block.part);
+			body_parse_part_start(&ctx);
 		}
 		if (!message_decoder_decode_next_block(decoder, &block,
 						       &decoded))
@@ -465,6 +551,8 @@ int as_body_parse(pool_t pool, struct mail *mail, size_t max_text_size,
 		if ((part->flags & MESSAGE_PART_FLAG_MESSAGE_RFC822) != 0 ||
 		    atts[i].size == 0)
 			atts[i].size = part->body_size.virtual_size;
+		/* the parts go with part_pool */
+		atts[i].part = NULL;
 		/* the HTML shows it: inline whatever the disposition says */
 		if (atts[i].content_id != NULL && info_r->html != NULL &&
 		    strstr(str_c(info_r->html),
@@ -480,9 +568,658 @@ int as_body_parse(pool_t pool, struct mail *mail, size_t max_text_size,
 	return 0;
 }
 
+/* ---- structure from the cached part tree and BODYSTRUCTURE ---- */
+
+/* A copy of Dovecot's part tree (positions, sizes, flags) that our MIME
+   data can be attached to without touching the mail's own tree. */
+static struct message_part *
+parts_copy(pool_t pool, const struct message_part *src,
+	   struct message_part *parent)
+{
+	struct message_part *first = NULL, **dest = &first, *part;
+
+	for (; src != NULL; src = src->next) {
+		part = p_new(pool, struct message_part, 1);
+		*part = *src;
+		part->parent = parent;
+		part->next = NULL;
+		part->data = NULL;
+		part->context = NULL;
+		part->children = parts_copy(pool, src->children, part);
+		*dest = part;
+		dest = &part->next;
+	}
+	return first;
+}
+
+/* Without a usable BODYSTRUCTURE: each part's header, parsed at its
+   offset. Parts inside attached messages are never looked at. */
+static int
+parts_data_from_headers(pool_t pool, struct istream *input,
+			struct message_part *part)
+{
+	struct message_part_data_limits limits = MESSAGE_PART_DATA_LIMITS_INIT;
+	struct message_header_parser_ctx *parser;
+	struct message_header_line *hdr;
+	struct istream *hdr_input;
+	int ret;
+
+	for (; part != NULL; part = part->next) {
+		i_stream_seek(input, part->physical_pos);
+		hdr_input = i_stream_create_limit(input,
+			part->header_size.physical_size);
+		parser = message_parse_header_init(hdr_input, NULL,
+			MESSAGE_HEADER_PARSER_FLAG_SKIP_INITIAL_LWSP |
+			MESSAGE_HEADER_PARSER_FLAG_DROP_CR);
+		while ((ret = message_parse_header_next(parser, &hdr)) > 0)
+			message_part_data_parse_from_header(pool, part,
+							    &limits, hdr);
+		message_parse_header_deinit(&parser);
+		if (hdr_input->stream_errno != 0)
+			ret = -1;
+		i_stream_unref(&hdr_input);
+		if (ret < 0)
+			return -1;
+		message_part_data_parse_from_header(pool, part, &limits, NULL);
+		if ((part->flags & MESSAGE_PART_FLAG_MESSAGE_RFC822) == 0 &&
+		    parts_data_from_headers(pool, input, part->children) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* imap_bodystructure_parse_full() into a new tree, without its data
+   stack frame: the pool may be a data stack pool. */
+static int
+bodystructure_parse(const char *bodystructure, pool_t pool,
+		    struct message_part **parts_r, const char **error_r)
+{
+	struct istream *input;
+	struct imap_parser *parser;
+	const struct imap_arg *args;
+	int ret;
+
+	input = i_stream_create_from_data(bodystructure, strlen(bodystructure));
+	(void)i_stream_read(input);
+	parser = imap_parser_create(input, NULL, SIZE_MAX, NULL);
+	ret = imap_parser_finish_line(parser, 0, IMAP_PARSE_FLAG_LITERAL_TYPE,
+				      &args);
+	if (ret <= 0) {
+		*error_r = "BODYSTRUCTURE is not valid IMAP";
+		ret = -1;
+	} else {
+		*parts_r = NULL;
+		ret = imap_bodystructure_parse_args(args, pool, parts_r,
+						    error_r);
+	}
+	imap_parser_unref(&parser);
+	i_stream_destroy(&input);
+	return ret;
+}
+
+/* Classify the parts in the order a streaming parse meets them. */
+static void structure_walk(struct body_parse_ctx *ctx,
+			   struct message_part *part)
+{
+	for (; part != NULL; part = part->next) {
+		switch (body_part_classify(ctx, part)) {
+		case PART_KIND_PLAIN:
+			ctx->info->plain_part = part;
+			break;
+		case PART_KIND_HTML:
+			ctx->info->html_part = part;
+			break;
+		case PART_KIND_IGNORE:
+		case PART_KIND_ATTACHMENT:
+			break;
+		}
+		if ((part->flags & MESSAGE_PART_FLAG_MESSAGE_RFC822) == 0)
+			structure_walk(ctx, part->children);
+	}
+}
+
+int as_body_structure(pool_t pool, struct mail *mail, bool want_attachments,
+		      struct as_body_info *info_r, const char **error_r)
+{
+	struct body_parse_ctx ctx;
+	struct message_part *parts;
+	struct istream *input;
+	const char *bodystructure, *error;
+
+	info_init(pool, info_r);
+	if (mail_get_special(mail, MAIL_FETCH_IMAP_BODYSTRUCTURE,
+			     &bodystructure) < 0) {
+		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
+		return -1;
+	}
+	if (bodystructure_parse(bodystructure, pool, &info_r->parts,
+				&error) < 0) {
+		/* not expected: Dovecot made it. Parse the part headers. */
+		if (mail_get_parts(mail, &parts) < 0 ||
+		    mail_get_stream(mail, NULL, NULL, &input) < 0) {
+			*error_r = mailbox_get_last_internal_error(mail->box,
+								   NULL);
+			return -1;
+		}
+		info_r->parts = parts_copy(pool, parts, NULL);
+		info_r->have_positions = TRUE;
+		if (parts_data_from_headers(pool, input, info_r->parts) < 0) {
+			*error_r = t_strdup_printf("read(%s) failed: %s",
+				i_stream_get_name(input),
+				i_stream_get_error(input));
+			return -1;
+		}
+	}
+
+	i_zero(&ctx);
+	ctx.pool = pool;
+	ctx.info = info_r;
+	ctx.want_attachments = want_attachments;
+	structure_walk(&ctx, info_r->parts);
+	return 0;
+}
+
+/* Positions and physical sizes from the mail's part tree, which has the
+   same shape. FALSE if it doesn't. */
+static bool
+positions_copy(struct message_part *dest, const struct message_part *src)
+{
+	const enum message_part_flags shape =
+		MESSAGE_PART_FLAG_MULTIPART | MESSAGE_PART_FLAG_MESSAGE_RFC822;
+
+	for (; dest != NULL && src != NULL;
+	     dest = dest->next, src = src->next) {
+		if ((dest->flags & shape) != (src->flags & shape))
+			return FALSE;
+		if ((dest->flags & MESSAGE_PART_FLAG_MULTIPART) == 0 &&
+		    dest->body_size.virtual_size !=
+		    src->body_size.virtual_size)
+			return FALSE;
+		dest->physical_pos = src->physical_pos;
+		dest->header_size = src->header_size;
+		dest->body_size = src->body_size;
+		if (!positions_copy(dest->children, src->children))
+			return FALSE;
+	}
+	return dest == NULL && src == NULL;
+}
+
+/* Where the parts are in the message: Dovecot's part tree (cached, or
+   one parse without decoding). */
+static int body_positions(struct mail *mail, struct as_body_info *info,
+			  const char **error_r)
+{
+	struct message_part *parts;
+
+	if (info->have_positions)
+		return 0;
+	if (mail_get_parts(mail, &parts) < 0) {
+		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
+		return -1;
+	}
+	if (!positions_copy(info->parts, parts)) {
+		*error_r = "BODYSTRUCTURE doesn't match the message parts";
+		return -1;
+	}
+	info->have_positions = TRUE;
+	return 0;
+}
+
+/* ---- reading parts at their offsets ---- */
+
+struct part_decoder {
+	enum part_cte cte;
+	struct qp_decoder *qp;
+	struct base64_decoder b64;
+	buffer_t *buf;
+	bool broken;
+};
+
+static void part_decoder_init(struct part_decoder *dec,
+			      const struct message_part *part)
+{
+	i_zero(dec);
+	dec->cte = part_cte(part);
+	dec->buf = t_buffer_create(8192);
+	switch (dec->cte) {
+	case PART_CTE_IDENTITY:
+		break;
+	case PART_CTE_QP:
+		dec->qp = qp_decoder_init(dec->buf);
+		break;
+	case PART_CTE_BASE64:
+		base64_decode_init(&dec->b64, &base64_scheme, 0);
+		break;
+	}
+}
+
+static void part_decoder_deinit(struct part_decoder *dec)
+{
+	const char *error;
+
+	if (dec->qp != NULL) {
+		(void)qp_decoder_finish(dec->qp, &error);
+		qp_decoder_deinit(&dec->qp);
+	}
+}
+
+/* Decode one block of the encoded body; the result is valid until the
+   next call. A broken base64 body is cut where it breaks, like
+   message-decoder does. */
+static void
+part_decoder_more(struct part_decoder *dec, const unsigned char *data,
+		  size_t size, const unsigned char **out_r, size_t *out_size_r)
+{
+	const char *error;
+	size_t pos;
+
+	switch (dec->cte) {
+	case PART_CTE_IDENTITY:
+		*out_r = data;
+		*out_size_r = size;
+		return;
+	case PART_CTE_QP:
+		buffer_set_used_size(dec->buf, 0);
+		(void)qp_decoder_more(dec->qp, data, size, &pos, &error);
+		break;
+	case PART_CTE_BASE64:
+		buffer_set_used_size(dec->buf, 0);
+		if (!dec->broken &&
+		    base64_decode_more(&dec->b64, data, size, &pos,
+				       dec->buf) <= 0) {
+			dec->broken = TRUE;
+			(void)base64_decode_finish(&dec->b64);
+		}
+		break;
+	}
+	*out_r = dec->buf->data;
+	*out_size_r = dec->buf->used;
+}
+
+/* The text of one part, decoded and converted to UTF-8 */
+struct text_sink {
+	string_t *dest;
+	size_t max_size;
+	bool full;
+	uoff_t size;
+	/* NULL = UTF-8 (checked once at the end) */
+	struct charset_translation *trans;
+	buffer_t *conv;
+	unsigned char pending[CHARSET_MAX_PENDING_BUF_SIZE];
+	size_t pending_size;
+};
+
+static void text_sink_put(struct text_sink *sink, const unsigned char *data,
+			  size_t size)
+{
+	sink->size += size;
+	text_append(sink->dest, sink->max_size, &sink->full, data, size);
+}
+
+static void text_sink_more(struct text_sink *sink, const unsigned char *data,
+			   size_t size)
+{
+	buffer_t *src;
+	size_t pos;
+
+	if (size == 0)
+		return;
+	if (sink->trans == NULL) {
+		text_sink_put(sink, data, size);
+		return;
+	}
+	if (sink->pending_size > 0) {
+		src = t_buffer_create(sink->pending_size + size);
+		buffer_append(src, sink->pending, sink->pending_size);
+		buffer_append(src, data, size);
+		data = src->data;
+		size = src->used;
+		sink->pending_size = 0;
+	}
+	buffer_set_used_size(sink->conv, 0);
+	pos = size;
+	(void)charset_to_utf8(sink->trans, data, &pos, sink->conv);
+	if (pos < size) {
+		/* an incomplete character at the end */
+		sink->pending_size = I_MIN(size - pos, sizeof(sink->pending));
+		memcpy(sink->pending, data + pos, sink->pending_size);
+	}
+	text_sink_put(sink, sink->conv->data, sink->conv->used);
+}
+
+static bool charset_is_passthrough(const char *charset)
+{
+	/* missing and unknown charsets are taken as UTF-8 (and made valid
+	   at the end), as message-decoder does; so is US-ASCII: the same
+	   bytes when it really is */
+	return charset == NULL || charset_is_utf8(charset) ||
+		strcasecmp(charset, "us-ascii") == 0;
+}
+
+static const char *part_charset(const struct message_part *part)
+{
+	const struct message_part_data *data = part->data;
+	unsigned int i;
+
+	for (i = 0; i < data->content_type_params_count; i++) {
+		if (strcasecmp(data->content_type_params[i].name,
+			       "charset") == 0)
+			return data->content_type_params[i].value;
+	}
+	return NULL;
+}
+
+/* Read a part's body from the message stream, decode it and give the
+   decoded data to callback. */
+static int
+part_body_read(struct istream *input, const struct message_part *part,
+	       void (*callback)(const unsigned char *data, size_t size,
+				void *context),
+	       void *context, const char **error_r)
+{
+	struct part_decoder dec;
+	const unsigned char *data, *out;
+	size_t size, out_size;
+	uoff_t left = part->body_size.physical_size;
+	int ret = 0;
+
+	part_decoder_init(&dec, part);
+	i_stream_seek(input, part->physical_pos +
+		      part->header_size.physical_size);
+	while (left > 0 &&
+	       (ret = i_stream_read_more(input, &data, &size)) > 0) {
+		if (size > left)
+			size = left;
+		part_decoder_more(&dec, data, size, &out, &out_size);
+		if (out_size > 0)
+			callback(out, out_size, context);
+		i_stream_skip(input, size);
+		left -= size;
+	}
+	part_decoder_deinit(&dec);
+	if (input->stream_errno != 0) {
+		*error_r = t_strdup_printf("read(%s) failed: %s",
+					   i_stream_get_name(input),
+					   i_stream_get_error(input));
+		return -1;
+	}
+	if (left > 0) {
+		*error_r = t_strdup_printf("read(%s) failed: "
+			"message shorter than its cached structure",
+			i_stream_get_name(input));
+		return -1;
+	}
+	return 0;
+}
+
+static void text_sink_callback(const unsigned char *data, size_t size,
+			       void *context)
+{
+	text_sink_more(context, data, size);
+}
+
+static int
+text_part_read(pool_t pool, struct istream *input,
+	       const struct message_part *part, size_t max_text_size,
+	       string_t **text_r, uoff_t *size_r, const char **error_r)
+{
+	struct text_sink sink;
+	const char *charset = part_charset(part);
+	int ret;
+
+	i_zero(&sink);
+	sink.max_size = max_text_size;
+	/* the whole text when it's small: no reallocations */
+	sink.dest = str_new(pool, I_MIN(part->body_size.physical_size,
+					max_text_size) + 1);
+	if (!charset_is_passthrough(charset) &&
+	    charset_to_utf8_begin(charset, NULL, &sink.trans) == 0)
+		sink.conv = t_buffer_create(8192);
+	ret = part_body_read(input, part, text_sink_callback, &sink, error_r);
+	if (sink.trans != NULL) {
+		if (sink.pending_size > 0) {
+			/* a character cut at the end of the part */
+			text_sink_put(&sink, (const unsigned char *)
+				      UNICODE_REPLACEMENT_CHAR_UTF8,
+				      strlen(UNICODE_REPLACEMENT_CHAR_UTF8));
+		}
+		charset_to_utf8_end(&sink.trans);
+	}
+	*text_r = sink.dest;
+	*size_r = sink.size;
+	return ret;
+}
+
+int as_body_texts(pool_t pool, struct mail *mail, size_t max_text_size,
+		  struct as_body_info *info, const char **error_r)
+{
+	struct as_body_attachment *att;
+	struct istream *input;
+
+	if (info->plain_part == NULL && info->html_part == NULL)
+		return 0;
+	if (body_positions(mail, info, error_r) < 0)
+		return -1;
+	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
+		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
+		return -1;
+	}
+	if (info->plain_part != NULL && info->plain == NULL &&
+	    text_part_read(pool, input, info->plain_part, max_text_size,
+			   &info->plain, &info->plain_size, error_r) < 0)
+		return -1;
+	if (info->html_part != NULL && info->html == NULL &&
+	    text_part_read(pool, input, info->html_part, max_text_size,
+			   &info->html, &info->html_size, error_r) < 0)
+		return -1;
+	/* unknown charsets, broken encodings: what goes out is valid
+	   UTF-8 (replacement characters), never dropped */
+	body_text_make_valid(pool, &info->plain);
+	body_text_make_valid(pool, &info->html);
+
+	/* the HTML shows it: inline whatever the disposition says */
+	if (info->html == NULL)
+		return 0;
+	array_foreach_modifiable(&info->attachments, att) {
+		if (att->content_id != NULL &&
+		    strstr(str_c(info->html),
+			   t_strconcat("cid:", att->content_id,
+				       NULL)) != NULL)
+			att->is_inline = TRUE;
+	}
+	return 0;
+}
+
+/* ---- attachment sizes ---- */
+
+static bool is_base64_space(unsigned char c)
+{
+	return c == '\r' || c == '\n' || c == ' ' || c == '\t';
+}
+
+/* The decoded size of a base64 body from its length, the length of its
+   first line and its last characters (padding): exact for the usual
+   layout (lines of one length, the last one shorter). FALSE if the layout
+   isn't that. */
+static bool
+base64_size_from_layout(struct istream *input,
+			const struct message_part *part, uoff_t *size_r)
+{
+	uoff_t start = part->physical_pos + part->header_size.physical_size;
+	uoff_t len = part->body_size.physical_size, line, full, rem, chars;
+	const unsigned char *data, *nl;
+	size_t size, i, tail, pad = 0, eol;
+
+	if (len == 0) {
+		*size_r = 0;
+		return TRUE;
+	}
+	/* the end: trailing line breaks and padding */
+	tail = I_MIN(len, 16);
+	i_stream_seek(input, start + len - tail);
+	if (i_stream_read_bytes(input, &data, &size, tail) <= 0 ||
+	    size < tail)
+		return FALSE;
+	for (i = tail; i > 0 && is_base64_space(data[i-1]); i--)
+		len--;
+	if (i == 0)
+		return FALSE;
+	for (; i > 0 && data[i-1] == '=' && pad < 2; i--)
+		pad++;
+
+	/* the first line */
+	i_stream_seek(input, start);
+	if (i_stream_read_bytes(input, &data, &size, I_MIN(len, 1024)) <= 0)
+		return FALSE;
+	size = I_MIN(size, len);
+	nl = memchr(data, '\n', size);
+	if (nl == NULL) {
+		if (size < len)
+			return FALSE; /* a line over 1 KB: not the layout */
+		chars = len;
+	} else {
+		eol = nl > data && nl[-1] == '\r' ? 2 : 1;
+		line = (nl - data) + 1 - eol;
+		if (line == 0)
+			return FALSE;
+		full = len / (line + eol);
+		rem = len - full * (line + eol);
+		chars = full * line + I_MIN(rem, line);
+	}
+	if (chars / 4 * 3 < pad)
+		return FALSE;
+	*size_r = chars / 4 * 3 - pad;
+	return TRUE;
+}
+
+static void size_callback(const unsigned char *data ATTR_UNUSED,
+			  size_t size, void *context)
+{
+	uoff_t *total = context;
+
+	*total += size;
+}
+
+int as_body_attachment_sizes(struct mail *mail, struct as_body_info *info,
+			     const char **error_r)
+{
+	struct as_body_attachment *att;
+	struct istream *input = NULL;
+	uoff_t size;
+
+	if (array_count(&info->attachments) == 0 || info->parts == NULL)
+		return 0;
+	if (body_positions(mail, info, error_r) < 0)
+		return -1;
+	array_foreach_modifiable(&info->attachments, att) {
+		if (att->part == NULL ||
+		    (att->part->flags & MESSAGE_PART_FLAG_MESSAGE_RFC822) != 0)
+			continue;
+		switch (part_cte(att->part)) {
+		case PART_CTE_IDENTITY:
+			/* as IMAP BINARY gives it: CRLF line ends */
+			att->size = att->part->body_size.virtual_size;
+			continue;
+		case PART_CTE_BASE64:
+		case PART_CTE_QP:
+			break;
+		}
+		if (input == NULL &&
+		    mail_get_stream(mail, NULL, NULL, &input) < 0) {
+			*error_r = mailbox_get_last_internal_error(mail->box,
+								   NULL);
+			return -1;
+		}
+		if (part_cte(att->part) == PART_CTE_BASE64 &&
+		    base64_size_from_layout(input, att->part, &size)) {
+			att->size = size;
+			continue;
+		}
+		/* quoted-printable, or base64 laid out unusually: decode
+		   and count */
+		size = 0;
+		if (part_body_read(input, att->part, size_callback, &size,
+				   error_r) < 0)
+			return -1;
+		att->size = size > 0 ? size :
+			att->part->body_size.virtual_size;
+	}
+	return 0;
+}
+
+int as_body_parse(pool_t pool, struct mail *mail, size_t max_text_size,
+		  bool want_attachments, struct as_body_info *info_r,
+		  const char **error_r)
+{
+	if (as_body_structure(pool, mail, want_attachments, info_r,
+			      error_r) < 0)
+		return -1;
+	if ((want_attachments &&
+	     as_body_attachment_sizes(mail, info_r, error_r) < 0) ||
+	    as_body_texts(pool, mail, max_text_size, info_r, error_r) < 0) {
+		/* a structure that doesn't match the message: read it */
+		if (mail->expunged)
+			return -1;
+		return body_parse_stream(pool, mail, max_text_size,
+					 want_attachments, info_r, error_r);
+	}
+	return 0;
+}
+
+/* ---- UTF-8 ---- */
+
+bool as_body_utf8_is_valid(const unsigned char *data, size_t size)
+{
+	const uint64_t high = 0x8080808080808080ULL;
+	size_t i = 0, n;
+	uint64_t word;
+	unsigned char c;
+
+	while (i < size) {
+		/* ASCII a word at a time */
+		while (i + 8 <= size) {
+			memcpy(&word, data + i, 8);
+			if ((word & high) != 0)
+				break;
+			i += 8;
+		}
+		if (i >= size)
+			break;
+		c = data[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 3;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 4;
+		else
+			return FALSE;
+		if (size - i < n)
+			return FALSE;
+		if ((data[i+1] & 0xc0) != 0x80)
+			return FALSE;
+		/* overlong forms, surrogates, beyond U+10FFFF */
+		if ((c == 0xe0 && data[i+1] < 0xa0) ||
+		    (c == 0xed && data[i+1] > 0x9f) ||
+		    (c == 0xf0 && data[i+1] < 0x90) ||
+		    (c == 0xf4 && data[i+1] > 0x8f))
+			return FALSE;
+		if (n > 2 && (data[i+2] & 0xc0) != 0x80)
+			return FALSE;
+		if (n > 3 && (data[i+3] & 0xc0) != 0x80)
+			return FALSE;
+		i += n;
+	}
+	return TRUE;
+}
+
 enum as_body_type as_body_native_type(const struct as_body_info *info)
 {
-	return info->html != NULL ? AS_BODY_TYPE_HTML : AS_BODY_TYPE_PLAIN;
+	return info->has_html ? AS_BODY_TYPE_HTML : AS_BODY_TYPE_PLAIN;
 }
 
 static const char *html_to_plain(const string_t *html)
@@ -496,24 +1233,31 @@ static const char *html_to_plain(const string_t *html)
 	return t_strndup(out->data, out->used);
 }
 
-static const char *plain_to_html(const string_t *plain)
+static const char *plain_to_html(string_t *plain)
 {
-	const unsigned char *p = str_data(plain);
-	size_t i, len = str_len(plain);
-	string_t *out = t_str_new(len + len/8 + 64);
+	/* the text has no NULs (text_append drops them) */
+	const char *p = str_c(plain);
+	size_t len = str_len(plain), run;
+	string_t *out = t_str_new(len + len/8 + 128);
 
 	str_append(out, "<html><head><meta http-equiv=\"Content-Type\" "
 		   "content=\"text/html; charset=utf-8\"></head><body>");
-	for (i = 0; i < len; i++) {
-		switch (p[i]) {
+	for (;;) {
+		/* runs of ordinary text at once */
+		run = strcspn(p, "<>&\"\r\n");
+		str_append_data(out, p, run);
+		p += run;
+		if (*p == '\0')
+			break;
+		switch (*p) {
 		case '<': str_append(out, "&lt;"); break;
 		case '>': str_append(out, "&gt;"); break;
 		case '&': str_append(out, "&amp;"); break;
 		case '"': str_append(out, "&quot;"); break;
 		case '\r': break;
 		case '\n': str_append(out, "<br>\n"); break;
-		default: str_append_c(out, p[i]); break;
 		}
+		p++;
 	}
 	str_append(out, "</body></html>");
 	return str_c(out);

@@ -255,14 +255,6 @@ static size_t max_text_size(const struct as_sync_options *opts)
 	return I_MIN(max, AS_EMAIL_MAX_TEXT_SIZE);
 }
 
-static bool has_attachment_want(const struct as_sync_options *opts)
-{
-	/* MIME bodies carry their attachments themselves; we still parse
-	   the list since the choice depends on the parsed message */
-	(void)opts;
-	return TRUE;
-}
-
 /* Pick the body type and its limits from the device's preferences. */
 static void choose_body(const struct as_sync_options *opts,
 			const struct as_body_info *info,
@@ -321,6 +313,27 @@ static void choose_body(const struct as_sync_options *opts,
 	body_r->preview = pref->preview;
 }
 
+/* No NULs and no 8-bit bytes; a word at a time */
+static bool is_7bit_text(const unsigned char *data, size_t size)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = 0x8080808080808080ULL;
+	uint64_t word;
+	size_t i = 0;
+
+	for (; i + 8 <= size; i += 8) {
+		memcpy(&word, data + i, 8);
+		/* a high bit set, or a zero byte */
+		if ((word & high) != 0 || ((word - ones) & ~word & high) != 0)
+			return FALSE;
+	}
+	for (; i < size; i++) {
+		if (data[i] == '\0' || data[i] >= 0x80)
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static int read_mime(struct mail *mail, struct email_body *body,
 		     const char **error_r)
 {
@@ -343,7 +356,9 @@ static int read_mime(struct mail *mail, struct email_body *body,
 		body->data = NULL;
 		return 0;
 	}
-	buf = t_buffer_create(limit + 1);
+	/* not zero-filled: every byte kept is written */
+	buf = t_new(buffer_t, 1);
+	buffer_create_from_data(buf, t_malloc_no0(limit + 1), limit + 1);
 	crlf = i_stream_create_crlf(input);
 	while (buf->used < limit &&
 	       (ret = i_stream_read_more(crlf, &data, &size)) > 0) {
@@ -361,13 +376,7 @@ static int read_mime(struct mail *mail, struct email_body *body,
 	i_stream_unref(&crlf);
 	/* 7-bit text travels as an inline string; anything with 8-bit
 	   bytes or NULs goes as opaque data, byte for byte */
-	data = buf->data;
-	for (size = 0; size < buf->used; size++) {
-		if (data[size] == '\0' || data[size] >= 0x80) {
-			body->opaque = TRUE;
-			break;
-		}
-	}
+	body->opaque = !is_7bit_text(buf->data, buf->used);
 	body->data = buf->data;
 	body->data_size = buf->used;
 	if (!body->truncated)
@@ -416,7 +425,6 @@ static int fill_body(struct mail *mail, const struct as_sync_options *opts,
 	const char *text;
 	size_t len;
 
-	choose_body(opts, &f->info, body);
 	if (body->type == AS_BODY_TYPE_MIME) {
 		if (read_mime(mail, body, error_r) < 0)
 			return -1;
@@ -444,6 +452,45 @@ static int fill_body(struct mail *mail, const struct as_sync_options *opts,
 	}
 	if (body->preview > 0 && version >= AS_VERSION_14_0)
 		body->preview_text = make_preview(&f->info, body->preview);
+	return 0;
+}
+
+/* The message's structure (cached by Dovecot), then only what the chosen
+   body needs: a MIME body is the message as it is, so its texts are read
+   only for a Preview, and its attachments not at all. */
+static int email_body_read(struct mail *mail,
+			   const struct as_email_params *params,
+			   struct as_email *f, const char **error_r)
+{
+	const struct as_sync_options *opts = params->options;
+	pool_t pool = pool_datastack_create();
+	bool want_attachments, want_texts;
+
+	if (as_body_structure(pool, mail, TRUE, &f->info, error_r) < 0)
+		return -1;
+	choose_body(opts, &f->info, &f->body);
+	if (f->body.type != AS_BODY_TYPE_MIME) {
+		want_attachments = TRUE;
+		want_texts = TRUE;
+	} else {
+		want_attachments = FALSE;
+		want_texts = f->body.preview > 0 &&
+			params->version >= AS_VERSION_14_0;
+	}
+	if ((want_attachments &&
+	     as_body_attachment_sizes(mail, &f->info, error_r) < 0) ||
+	    (want_texts &&
+	     as_body_texts(pool, mail, max_text_size(opts), &f->info,
+			   error_r) < 0)) {
+		if (mail->expunged)
+			return -1;
+		/* the cached structure doesn't fit the message: one pass
+		   over the message itself */
+		if (as_body_parse(pool, mail, max_text_size(opts), TRUE,
+				  &f->info, error_r) < 0)
+			return -1;
+		choose_body(opts, &f->info, &f->body);
+	}
 	return 0;
 }
 
@@ -496,16 +543,14 @@ static int email_fields_read(struct mail *mail,
 			f->conversation_id, f->conversation_index) == 0;
 	}
 
-	if (as_body_parse(pool_datastack_create(), mail,
-			  max_text_size(params->options),
-			  has_attachment_want(params->options),
-			  &f->info, error_r) < 0) {
+	if (email_body_read(mail, params, f, error_r) < 0) {
 		if (mail->expunged)
 			return -1;
 		/* the headers were readable: send the item without a
 		   body rather than not at all */
 		i_zero(&f->info);
 		t_array_init(&f->info.attachments, 1);
+		choose_body(params->options, &f->info, &f->body);
 		f->unreadable_body = TRUE;
 	}
 	f->message_class = message_class(&f->info);
