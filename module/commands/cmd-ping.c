@@ -59,6 +59,10 @@ enum ping_status {
 /* Plugin datagrams: the first re-check runs at once, further ones at most
    this often (a flood for one user costs at most 10 checks a second) */
 #define PING_NOTIFY_MIN_INTERVAL_MSECS 100
+/* After lost notifications every held Ping re-checks, at random times
+   over this much per held Ping (at most a minute): ~200 checks/s */
+#define PING_LOST_SPREAD_MSECS_PER_PING 5
+#define PING_LOST_SPREAD_MAX_MSECS 60000
 
 enum ping_check_result {
 	PING_CHECK_ERROR = -1,
@@ -462,10 +466,10 @@ static void ping_notify_check(struct ping_context *ping)
 		as_cmd_release_user(ping->cmd);
 }
 
-static void ping_schedule_check(struct ping_context *ping)
+static void
+ping_schedule_check(struct ping_context *ping, unsigned int delay)
 {
 	long long elapsed;
-	unsigned int delay = 0;
 
 	if (ping->to_check != NULL)
 		return;
@@ -473,7 +477,8 @@ static void ping_schedule_check(struct ping_context *ping)
 		elapsed = timeval_diff_usecs(&ioloop_timeval,
 					     &ping->last_check) / 1000;
 		if (elapsed >= 0 && elapsed < PING_NOTIFY_MIN_INTERVAL_MSECS)
-			delay = PING_NOTIFY_MIN_INTERVAL_MSECS - elapsed;
+			delay = I_MAX(delay, PING_NOTIFY_MIN_INTERVAL_MSECS -
+				      elapsed);
 	}
 	ping->to_check = timeout_add_short(delay, ping_notify_check, ping);
 }
@@ -488,6 +493,16 @@ ping_folder_find_guid(struct ping_context *ping, const guid_128_t guid)
 			return folder;
 	}
 	return NULL;
+}
+
+static unsigned int ping_lost_delay(void)
+{
+	unsigned int held = hash_table_is_created(ping_registry) ?
+		hash_table_count(ping_registry) : 0;
+	unsigned int spread = I_MIN(held * PING_LOST_SPREAD_MSECS_PER_PING,
+				    PING_LOST_SPREAD_MAX_MSECS);
+
+	return spread == 0 ? 0 : i_rand_limit(spread);
 }
 
 /* A process that can change the user's mail anyway: root, our own uid
@@ -550,9 +565,16 @@ ping_notify_callback(const struct as_notify_msg *msg,
 	default:
 		/* mailbox created, or notifications lost */
 		ping->recheck_all = TRUE;
+		if ((int)msg->kind == AS_NOTIFY_LOST) {
+			/* every held Ping of the process re-checks: spread
+			   them out, or thousands of user reopens at once
+			   stall the process */
+			ping_schedule_check(ping, ping_lost_delay());
+			return;
+		}
 		break;
 	}
-	ping_schedule_check(ping);
+	ping_schedule_check(ping, 0);
 }
 
 static void ping_heartbeat_timeout(struct ping_context *ping)

@@ -28,6 +28,7 @@
 /* Room for bursts; the kernel's net.unix.max_dgram_qlen also limits the
    queue, a sender that finds it full touches the .lost marker */
 #define AS_NOTIFY_RCVBUF (1024 * 1024)
+#define AS_NOTIFY_RECOMMENDED_QLEN 1024
 
 struct as_notify_user {
 	char *username;
@@ -344,6 +345,33 @@ static void as_notify_input(struct as_notify *notify)
 	as_notify_lost_check(notify);
 }
 
+/* The kernel queues at most net.unix.max_dgram_qlen datagrams per
+   socket (10 by default) whatever SO_RCVBUF says: a process busy for a
+   few milliseconds on a busy server overflows that. */
+static const char *as_notify_qlen_hint(void)
+{
+	const char *path = "/proc/sys/net/unix/max_dgram_qlen";
+	char buf[32];
+	unsigned int qlen;
+	ssize_t ret;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return "";
+	ret = read(fd, buf, sizeof(buf) - 1);
+	i_close_fd(&fd);
+	if (ret <= 0)
+		return "";
+	buf[ret] = '\0';
+	if (str_to_uint(t_strcut(buf, '\n'), &qlen) < 0 ||
+	    qlen >= AS_NOTIFY_RECOMMENDED_QLEN)
+		return "";
+	return t_strdup_printf(" (net.unix.max_dgram_qlen is %u: raise it "
+			       "to %u or more with sysctl)", qlen,
+			       AS_NOTIFY_RECOMMENDED_QLEN);
+}
+
 static void as_notify_lost_check(struct as_notify *notify)
 {
 	struct as_notify_msg msg;
@@ -357,8 +385,8 @@ static void as_notify_lost_check(struct as_notify *notify)
 	if (notify->sub_count == 0)
 		return;
 	e_warning(notify->event, "Change notifications were lost (queue "
-		  "full): re-checking all %u waiting requests",
-		  notify->sub_count);
+		  "full): re-checking all %u waiting requests%s",
+		  notify->sub_count, as_notify_qlen_hint());
 	i_zero(&msg);
 	msg.kind = AS_NOTIFY_LOST;
 	T_BEGIN {

@@ -257,3 +257,31 @@ def test_receiver_that_never_reads(dc):
         sk.close()
         os.unlink(path)
         os.unlink(lost)
+
+
+def test_lost_notifications_are_rechecked(dc):
+    """A change whose datagram never arrived (here: a message written
+    straight into the maildir, which no plugin sees) is still pushed once
+    the process learns that notifications were lost (its .lost marker
+    was touched by a sender that found the queue full)."""
+    c, user, _, by_type, _ = setup_device(dc, "faultlost")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    mark = dc.log_offset()
+    bg = Background(ping, c, 60, [(inbox, "Email")])
+    wait_held(dc, mark)
+    new = os.path.join(dc.home_root, user, "Maildir", "new")
+    name = "%d.M1P1.lostmail" % int(time.time())
+    tmp = os.path.join(dc.home_root, user, "Maildir", "tmp", name)
+    with open(tmp, "wb") as f:
+        f.write(sample_message("written past the plugin", to=user))
+    os.chown(tmp, dc.uid, dc.gid)
+    os.rename(tmp, os.path.join(new, name))
+    time.sleep(0.5)
+    assert bg.done_at is None, "answered without a notification"
+    for pid in service_pids(dc):
+        os.utime(os.path.join(notify_dir(dc), "%d.lost" % pid))
+    r = bg.wait(30)
+    assert status_of(r) == "2", r
+    log = dc.log_since(mark)
+    assert "Change notifications were lost" in log, log[-2000:]
