@@ -1574,6 +1574,117 @@ sync_collection_empty(struct sync_context *sctx, struct sync_collection *coll,
 	return AS_SYNC_STATUS_OK;
 }
 
+/* ---- no changes, answered without opening the folder ---- */
+
+/* Could a Sync of this collection be nothing but "no changes" if the
+   folder's UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ equal the state's? Not
+   with client Commands, without GetChanges, when the state has work left
+   (a whole-folder compare after a window or a filter change, flag changes
+   a window could not send) or when the filter or the mail age limit
+   changed. Isolation and skipped items only act on Adds, so they need
+   nothing here. */
+static bool
+sync_collection_may_be_unchanged(struct sync_context *sctx,
+				 const struct sync_collection *coll,
+				 const struct as_sync_state_extra *extra)
+{
+	if (coll->commands != NULL || !coll->get_changes)
+		return FALSE;
+	if (extra->full || array_count(&extra->pending_changes) > 0)
+		return FALSE;
+	if (extra->max_age != sctx->max_age)
+		return FALSE;
+	if (coll->have_options &&
+	    !as_sync_options_filter_equals(&coll->options, &extra->options))
+		return FALSE;
+	return TRUE;
+}
+
+/* TRUE if the folder's status from the mailbox list index equals the
+   state: the folder has not changed since, and it is not opened (on a
+   large maildir, opening re-reads the whole uidlist). FALSE when that
+   is not known: the caller opens the folder and compares as usual;
+   *box_r is the folder if Dovecot opened it already, else NULL. */
+static bool
+sync_folder_unchanged(struct sync_context *sctx,
+		      const struct sync_collection *coll,
+		      const struct as_folder_info *folder,
+		      const struct as_collection_state *state,
+		      struct mailbox **box_r)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+	struct mailbox *box;
+	struct mailbox_status status;
+	struct mailbox_metadata metadata;
+	const char *reason = NULL;
+	bool unchanged = FALSE, opened;
+	int ret;
+
+	*box_r = NULL;
+	box = mailbox_alloc(as_folders_namespace(ctx)->list, folder->vname, 0);
+	/* recorded for the open that may follow; opens nothing */
+	(void)mailbox_enable(box, MAILBOX_FEATURE_CONDSTORE);
+	ret = as_sync_changes_index_status(box, folder->guid, &status,
+					   &opened, &reason);
+	if (ret < 0) {
+		reason = t_strdup(mailbox_get_last_internal_error(box, NULL));
+		opened = FALSE;
+	} else if (ret > 0) {
+		unchanged = status.uidvalidity == state->uid_validity &&
+			status.uidnext == state->uid_next &&
+			status.highest_modseq == state->highest_modseq;
+		if (!unchanged) {
+			reason = t_strdup_printf("index status differs "
+				"(UIDNEXT %u, HIGHESTMODSEQ %"PRIu64")",
+				status.uidnext, status.highest_modseq);
+		}
+	}
+	if (unchanged) {
+		e_debug(ctx->event, "Sync %s: no changes (answered from the "
+			"mailbox list index status, folder not opened)",
+			coll->collection_id);
+	} else {
+		e_debug(ctx->event, "Sync %s: opening the folder: %s",
+			coll->collection_id, reason);
+	}
+	if (opened && !unchanged &&
+	    mailbox_get_metadata(box, MAILBOX_METADATA_GUID, &metadata) == 0 &&
+	    guid_128_equals(metadata.guid, folder->guid)) {
+		/* Dovecot opened and synced it to answer: use it */
+		*box_r = box;
+		return FALSE;
+	}
+	mailbox_free(&box);
+	return unchanged;
+}
+
+/* What sync_mail_collection_run() answers and stores when nothing
+   changed and the client sent no Commands */
+static void sync_collection_unchanged(struct sync_mail_run *run)
+{
+	struct sync_context *sctx = run->sctx;
+	struct sync_collection *coll = run->coll;
+	struct as_collection_state new_state;
+	struct as_sync_state_extra new_extra;
+	unsigned int new_key = coll->sync_key + 1;
+	const char *error;
+
+	new_extra = run->extra;
+	if (coll->have_options)
+		new_extra.options = coll->options;
+	new_extra.max_age = sctx->max_age;
+	new_state = run->state;
+	new_state.options = as_sync_state_extra_write(&new_extra);
+
+	sync_write_collection_start(sctx, coll, dec2str(new_key),
+				    AS_SYNC_STATUS_OK);
+	wbxml_end(sctx->w);
+	if (sync_state_put(sctx, coll, new_key, &new_state, &error) < 0) {
+		e_error(sctx->ctx->event, "Sync: storing state %u of %s "
+			"failed: %s", new_key, coll->collection_id, error);
+	}
+}
+
 static void sync_collection(struct sync_context *sctx,
 			    struct sync_collection *coll)
 {
@@ -1634,7 +1745,14 @@ static void sync_collection(struct sync_context *sctx,
 		(void)sync_collection_empty(sctx, coll, &run.state);
 		return;
 	}
-	if (as_folders_open(ctx, &run.folder, 0, &run.box, &error) < 0) {
+	if (sync_collection_may_be_unchanged(sctx, coll, &run.extra) &&
+	    sync_folder_unchanged(sctx, coll, &run.folder, &run.state,
+				  &run.box)) {
+		sync_collection_unchanged(&run);
+		return;
+	}
+	if (run.box == NULL &&
+	    as_folders_open(ctx, &run.folder, 0, &run.box, &error) < 0) {
 		e_info(ctx->event, "Sync: folder %s: %s",
 		       run.folder.server_id, error);
 		sync_write_collection_status(sctx, coll,
@@ -1689,6 +1807,15 @@ static void sync_request_cache_save(struct sync_context *sctx)
 			    coll->have_options ? str_tabescape(str_c(opts)) :
 			    "-");
 	}
+	/* a device usually sends the same request again and again: a read
+	   is much cheaper than a durable write */
+	i_zero(&state);
+	if (as_store_collection_get(ctx->store, pool_datastack_create(),
+				    ctx->username, ctx->req->device_id,
+				    AS_SYNC_REQUEST_CACHE_ID, 1, &state,
+				    &error) > 0 &&
+	    strcmp(state.options, str_c(str)) == 0)
+		return;
 	i_zero(&state);
 	t_array_init(&state.uids, 1);
 	state.options = str_c(str);
@@ -1880,8 +2007,13 @@ static bool sync_collection_has_work(struct sync_context *sctx,
 		return TRUE;
 	if (!array_is_created(&state.uids))
 		t_array_init(&state.uids, 1);
+	box = NULL;
+	if (sync_collection_may_be_unchanged(sctx, coll, &extra) &&
+	    sync_folder_unchanged(sctx, coll, &folder, &state, &box))
+		return FALSE;
 
-	if (as_folders_open(ctx, &folder, 0, &box, &error) < 0)
+	if (box == NULL &&
+	    as_folders_open(ctx, &folder, 0, &box, &error) < 0)
 		return TRUE;
 	if (mailbox_enable(box, MAILBOX_FEATURE_CONDSTORE) < 0 ||
 	    sync_mailbox_status(box, &status) < 0 ||

@@ -3,7 +3,7 @@
 #include "lib.h"
 #include "array.h"
 #include "seq-range-array.h"
-#include "mail-storage.h"
+#include "mail-storage-private.h"
 #include "mail-search-build.h"
 #include "as-store.h"
 #include "sync/as-sync-changes.h"
@@ -18,6 +18,63 @@ bool as_sync_changes_none(const struct as_sync_changes_input *in)
 		return FALSE;
 	return in->status->uidnext == in->state->uid_next &&
 		in->status->highest_modseq == in->state->highest_modseq;
+}
+
+static int
+index_status(struct mailbox *box, const guid_128_t guid,
+	     struct mailbox_status *status_r, const char **reason_r)
+{
+	const struct mail_storage_settings *set = mailbox_get_settings(box);
+	struct mailbox_metadata metadata;
+
+	if (box->opened) {
+		*reason_r = "mailbox is open";
+		return 0;
+	}
+	if (!set->mailbox_list_index) {
+		*reason_r = "mailbox_list_index = no";
+		return 0;
+	}
+	if (mailbox_is_any_inbox(box) &&
+	    !set->mailbox_list_index_include_inbox) {
+		*reason_r = "INBOX is not in the mailbox list index "
+			"(mailbox_list_index_include_inbox = no)";
+		return 0;
+	}
+	if (mailbox_get_status(box, STATUS_UIDVALIDITY | STATUS_UIDNEXT |
+			       STATUS_HIGHESTMODSEQ, status_r) < 0)
+		return -1;
+	if (box->opened) {
+		/* Dovecot found the record out of date (or missing) and
+		   opened and synced the mailbox instead */
+		*reason_r = "list index record not current";
+		return 0;
+	}
+	if (mailbox_get_metadata(box, MAILBOX_METADATA_GUID, &metadata) < 0)
+		return -1;
+	if (box->opened) {
+		*reason_r = "GUID not in the list index";
+		return 0;
+	}
+	if (!guid_128_equals(metadata.guid, guid)) {
+		*reason_r = "mailbox GUID differs";
+		return 0;
+	}
+	return 1;
+}
+
+int as_sync_changes_index_status(struct mailbox *box,
+				 const guid_128_t guid,
+				 struct mailbox_status *status_r,
+				 bool *opened_r, const char **reason_r)
+{
+	int ret;
+
+	i_zero(status_r);
+	*reason_r = NULL;
+	ret = index_status(box, guid, status_r, reason_r);
+	*opened_r = box->opened;
+	return ret;
 }
 
 /* UIDs matching uidset (NULL = all) AND modseq >= min_modseq (0 = any)

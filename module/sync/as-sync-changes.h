@@ -1,6 +1,7 @@
 #ifndef AS_SYNC_CHANGES_H
 #define AS_SYNC_CHANGES_H
 
+#include "guid.h"
 #include "seq-range-array.h"
 
 struct mailbox;
@@ -41,6 +42,23 @@ struct as_sync_changes {
 
 /* TRUE if nothing can have changed (the O(1) check). */
 bool as_sync_changes_none(const struct as_sync_changes_input *in);
+
+/* UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ of a folder that is allocated
+   but not opened, from Dovecot's mailbox list index. Dovecot answers from
+   there only while the list index record is current (it compares the
+   mailbox's index log size and mtime, and for maildir the mtimes of new/
+   and cur/, with what it recorded); otherwise it opens and syncs the
+   mailbox itself. Returns 1 if the status came from the list index (the
+   mailbox is still not opened), 0 if it did not (reason_r says why; the
+   mailbox may be open now: *opened_r), -1 on error. The mailbox's GUID
+   (also from the list index) must be guid, else 0 (renamed or
+   replaced). INBOX is in the list index only
+   with mailbox_list_index_include_inbox = yes: without it, 0 is returned
+   without asking, so the mailbox isn't opened twice. */
+int as_sync_changes_index_status(struct mailbox *box,
+				 const guid_128_t guid,
+				 struct mailbox_status *status_r,
+				 bool *opened_r, const char **reason_r);
 
 /* Arrays are allocated from pool. Returns 0 or -1 with error_r. */
 int as_sync_changes_compute(pool_t pool,
