@@ -747,22 +747,33 @@ positions_copy(struct message_part *dest, const struct message_part *src)
 /* Where the parts are in the message: Dovecot's part tree (cached, or
    one parse without decoding). */
 static int body_positions(struct mail *mail, struct as_body_info *info,
-			  const char **error_r)
+			  bool only_cached, const char **error_r)
 {
+	enum mail_lookup_abort old_abort = mail->lookup_abort;
 	struct message_part *parts;
+	enum mail_error error;
+	int ret;
 
 	if (info->have_positions)
-		return 0;
-	if (mail_get_parts(mail, &parts) < 0) {
-		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
-		return -1;
+		return 1;
+	if (only_cached) {
+		/* and have it cached from the next parse on */
+		mail->lookup_abort =
+			MAIL_LOOKUP_ABORT_NOT_IN_CACHE_START_CACHING;
+	}
+	ret = mail_get_parts(mail, &parts);
+	mail->lookup_abort = old_abort;
+	if (ret < 0) {
+		*error_r = mailbox_get_last_internal_error(mail->box, &error);
+		return only_cached && error == MAIL_ERROR_LOOKUP_ABORTED ?
+			0 : -1;
 	}
 	if (!positions_copy(info->parts, parts)) {
 		*error_r = "BODYSTRUCTURE doesn't match the message parts";
 		return -1;
 	}
 	info->have_positions = TRUE;
-	return 0;
+	return 1;
 }
 
 /* ---- reading parts at their offsets ---- */
@@ -958,36 +969,176 @@ static void text_sink_callback(const unsigned char *data, size_t size,
 	text_sink_more(context, data, size);
 }
 
+static void text_sink_init(struct text_sink *sink, pool_t pool,
+			   const struct message_part *part,
+			   size_t max_text_size)
+{
+	const char *charset = part_charset(part);
+	uoff_t size = part->body_size.physical_size > 0 ?
+		part->body_size.physical_size : part->body_size.virtual_size;
+
+	i_zero(sink);
+	sink->max_size = max_text_size;
+	/* the whole text when it's small: no reallocations */
+	sink->dest = str_new(pool, I_MIN(size, max_text_size) + 1);
+	if (!charset_is_passthrough(charset) &&
+	    charset_to_utf8_begin(charset, NULL, &sink->trans) == 0)
+		sink->conv = t_buffer_create(8192);
+}
+
+static void text_sink_finish(struct text_sink *sink, string_t **text_r,
+			     uoff_t *size_r)
+{
+	if (sink->trans != NULL) {
+		if (sink->pending_size > 0) {
+			/* a character cut at the end of the part */
+			text_sink_put(sink, (const unsigned char *)
+				      UNICODE_REPLACEMENT_CHAR_UTF8,
+				      strlen(UNICODE_REPLACEMENT_CHAR_UTF8));
+		}
+		charset_to_utf8_end(&sink->trans);
+	}
+	*text_r = sink->dest;
+	*size_r = sink->size;
+}
+
 static int
 text_part_read(pool_t pool, struct istream *input,
 	       const struct message_part *part, size_t max_text_size,
 	       string_t **text_r, uoff_t *size_r, const char **error_r)
 {
 	struct text_sink sink;
-	const char *charset = part_charset(part);
 	int ret;
 
-	i_zero(&sink);
-	sink.max_size = max_text_size;
-	/* the whole text when it's small: no reallocations */
-	sink.dest = str_new(pool, I_MIN(part->body_size.physical_size,
-					max_text_size) + 1);
-	if (!charset_is_passthrough(charset) &&
-	    charset_to_utf8_begin(charset, NULL, &sink.trans) == 0)
-		sink.conv = t_buffer_create(8192);
+	text_sink_init(&sink, pool, part, max_text_size);
 	ret = part_body_read(input, part, text_sink_callback, &sink, error_r);
-	if (sink.trans != NULL) {
-		if (sink.pending_size > 0) {
-			/* a character cut at the end of the part */
-			text_sink_put(&sink, (const unsigned char *)
-				      UNICODE_REPLACEMENT_CHAR_UTF8,
-				      strlen(UNICODE_REPLACEMENT_CHAR_UTF8));
-		}
-		charset_to_utf8_end(&sink.trans);
-	}
-	*text_r = sink.dest;
-	*size_r = sink.size;
+	text_sink_finish(&sink, text_r, size_r);
 	return ret;
+}
+
+/* Preorder index of part in the tree (as a parser meets the parts) */
+static bool part_preorder_idx(const struct message_part *tree,
+			      const struct message_part *part,
+			      unsigned int *idx)
+{
+	for (; tree != NULL; tree = tree->next) {
+		if (tree == part)
+			return TRUE;
+		(*idx)++;
+		if (part_preorder_idx(tree->children, part, idx))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+struct stream_text {
+	const struct message_part *part;
+	unsigned int idx;
+	struct text_sink sink;
+	struct part_decoder dec;
+	string_t **text_r;
+	uoff_t *size_r;
+};
+
+/* Without the part positions cached: one pass of message-parser from
+   the start, decoding the text parts' blocks as they come, and stopping
+   after the last of them (attachments usually follow the text). */
+static int body_texts_stream(pool_t pool, struct mail *mail,
+			     size_t max_text_size, struct as_body_info *info,
+			     const char **error_r)
+{
+	const struct message_parser_settings parser_set = {
+		.hdr_flags = MESSAGE_HEADER_PARSER_FLAG_SKIP_INITIAL_LWSP |
+			MESSAGE_HEADER_PARSER_FLAG_DROP_CR,
+	};
+	struct stream_text texts[2], *cur = NULL;
+	struct message_parser_ctx *parser;
+	struct message_block block;
+	struct message_part *parts, *cur_part = NULL;
+	struct istream *input;
+	const unsigned char *out;
+	size_t out_size;
+	const enum message_part_flags shape =
+		MESSAGE_PART_FLAG_MULTIPART | MESSAGE_PART_FLAG_MESSAGE_RFC822;
+	unsigned int i, count = 0, idx = 0, last_idx = 0, seen = 0;
+	bool mismatch = FALSE;
+	pool_t part_pool;
+	int ret;
+
+	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
+		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
+		return -1;
+	}
+	i_zero(&texts);
+	if (info->plain_part != NULL) {
+		texts[count].part = info->plain_part;
+		texts[count].text_r = &info->plain;
+		texts[count++].size_r = &info->plain_size;
+	}
+	if (info->html_part != NULL) {
+		texts[count].part = info->html_part;
+		texts[count].text_r = &info->html;
+		texts[count++].size_r = &info->html_size;
+	}
+	for (i = 0; i < count; i++) {
+		idx = 0;
+		if (!part_preorder_idx(info->parts, texts[i].part, &idx))
+			i_unreached();
+		texts[i].idx = idx;
+		last_idx = I_MAX(last_idx, idx);
+		text_sink_init(&texts[i].sink, pool, texts[i].part,
+			       max_text_size);
+		part_decoder_init(&texts[i].dec, texts[i].part);
+	}
+
+	part_pool = pool_alloconly_create("activesync text parts", 1024);
+	parser = message_parser_init(part_pool, input, &parser_set);
+	while ((ret = message_parser_parse_next_block(parser, &block)) > 0) {
+		if (block.part != cur_part) {
+			cur_part = block.part;
+			cur = NULL;
+			if (cur_part->context == NULL) {
+				/* a new part (not a multipart's epilogue) */
+				cur_part->context = POINTER_CAST(1);
+				if (seen > last_idx)
+					break;
+				for (i = 0; i < count; i++) {
+					if (texts[i].idx == seen)
+						cur = &texts[i];
+				}
+				seen++;
+				if (cur != NULL &&
+				    (cur_part->flags & shape) !=
+				    (cur->part->flags & shape)) {
+					mismatch = TRUE;
+					break;
+				}
+			}
+		}
+		if (cur == NULL || block.hdr != NULL || block.size == 0)
+			continue;
+		part_decoder_more(&cur->dec, block.data, block.size,
+				  &out, &out_size);
+		text_sink_more(&cur->sink, out, out_size);
+	}
+	(void)message_parser_deinit(&parser, &parts);
+	pool_unref(&part_pool);
+	for (i = 0; i < count; i++) {
+		part_decoder_deinit(&texts[i].dec);
+		text_sink_finish(&texts[i].sink, texts[i].text_r,
+				 texts[i].size_r);
+	}
+	if (input->stream_errno != 0) {
+		*error_r = t_strdup_printf("read(%s) failed: %s",
+					   i_stream_get_name(input),
+					   i_stream_get_error(input));
+		return -1;
+	}
+	if (mismatch) {
+		*error_r = "BODYSTRUCTURE doesn't match the message parts";
+		return -1;
+	}
+	return 0;
 }
 
 int as_body_texts(pool_t pool, struct mail *mail, size_t max_text_size,
@@ -996,19 +1147,25 @@ int as_body_texts(pool_t pool, struct mail *mail, size_t max_text_size,
 	struct as_body_attachment *att;
 	struct istream *input;
 
+	int ret;
+
 	if (info->plain_part == NULL && info->html_part == NULL)
 		return 0;
-	if (body_positions(mail, info, error_r) < 0)
+	if ((ret = body_positions(mail, info, TRUE, error_r)) < 0)
 		return -1;
-	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
+	if (ret == 0) {
+		if (body_texts_stream(pool, mail, max_text_size, info,
+				      error_r) < 0)
+			return -1;
+	} else if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
 		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
 		return -1;
 	}
-	if (info->plain_part != NULL && info->plain == NULL &&
+	if (ret > 0 && info->plain_part != NULL &&
 	    text_part_read(pool, input, info->plain_part, max_text_size,
 			   &info->plain, &info->plain_size, error_r) < 0)
 		return -1;
-	if (info->html_part != NULL && info->html == NULL &&
+	if (ret > 0 && info->html_part != NULL &&
 	    text_part_read(pool, input, info->html_part, max_text_size,
 			   &info->html, &info->html_size, error_r) < 0)
 		return -1;
@@ -1109,8 +1266,6 @@ int as_body_attachment_sizes(struct mail *mail, struct as_body_info *info,
 
 	if (array_count(&info->attachments) == 0 || info->parts == NULL)
 		return 0;
-	if (body_positions(mail, info, error_r) < 0)
-		return -1;
 	array_foreach_modifiable(&info->attachments, att) {
 		if (att->part == NULL ||
 		    (att->part->flags & MESSAGE_PART_FLAG_MESSAGE_RFC822) != 0)
@@ -1124,11 +1279,14 @@ int as_body_attachment_sizes(struct mail *mail, struct as_body_info *info,
 		case PART_CTE_QP:
 			break;
 		}
-		if (input == NULL &&
-		    mail_get_stream(mail, NULL, NULL, &input) < 0) {
-			*error_r = mailbox_get_last_internal_error(mail->box,
-								   NULL);
-			return -1;
+		if (input == NULL) {
+			if (body_positions(mail, info, FALSE, error_r) < 0)
+				return -1;
+			if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
+				*error_r = mailbox_get_last_internal_error(
+					mail->box, NULL);
+				return -1;
+			}
 		}
 		if (part_cte(att->part) == PART_CTE_BASE64 &&
 		    base64_size_from_layout(input, att->part, &size)) {
