@@ -223,6 +223,18 @@ def test_receiver_that_never_reads(dc):
     sk = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sk.bind(path)
     os.chmod(path, 0o666)
+    # fill its queue (net.unix.max_dgram_qlen datagrams, whatever the
+    # sysctl says here) so the very first delivery finds it full
+    filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    filler.setblocking(False)
+    for _ in range(1 << 20):
+        try:
+            filler.sendto(b"filler", path)
+        except BlockingIOError:
+            break
+    else:
+        raise AssertionError("the stuck socket never filled up")
+    filler.close()
     with open(lost, "w"):
         pass
     os.chmod(lost, 0o666)
