@@ -224,17 +224,24 @@ def test_receiver_that_never_reads(dc):
     sk.bind(path)
     os.chmod(path, 0o666)
     # fill its queue (net.unix.max_dgram_qlen datagrams, whatever the
-    # sysctl says here) so the very first delivery finds it full
-    filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    filler.setblocking(False)
-    for _ in range(1 << 20):
+    # sysctl says here) so the very first delivery finds it full; one
+    # sender also stops when its own send buffer is used up, so take new
+    # ones until a fresh one can't send a single datagram
+    for _ in range(1000):
+        filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        filler.setblocking(False)
+        sent = 0
         try:
-            filler.sendto(b"filler", path)
+            while True:
+                filler.sendto(b"filler", path)
+                sent += 1
         except BlockingIOError:
+            pass
+        filler.close()
+        if sent == 0:
             break
     else:
         raise AssertionError("the stuck socket never filled up")
-    filler.close()
     with open(lost, "w"):
         pass
     os.chmod(lost, 0o666)
