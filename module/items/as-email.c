@@ -85,6 +85,17 @@ email_props(struct mail *mail, const struct as_email_params *params)
 	return value;
 }
 
+struct mailbox_header_lookup_ctx *as_email_wanted_headers(struct mailbox *box)
+{
+	static const char *const headers[] = {
+		"From", "To", "Cc", "Reply-To", "Subject", "Importance",
+		"X-Priority", "Thread-Index", "References", "In-Reply-To",
+		"Message-ID", NULL
+	};
+
+	return mailbox_header_lookup_init(box, headers);
+}
+
 const char *as_email_server_id(const char *folder_id, uint32_t uid)
 {
 	return t_strdup_printf("%s:%u", folder_id, uid);

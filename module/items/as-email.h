@@ -2,6 +2,7 @@
 #define AS_EMAIL_H
 
 struct mail;
+struct mailbox;
 struct wbxml_writer;
 struct as_sync_options;
 struct as_store;
@@ -22,6 +23,14 @@ struct as_email_params {
 };
 
 struct as_email;
+
+/* What as_email_read() looks up, for mail_alloc(): Dovecot then gets the
+   headers in one cache lookup (or one header parse when not cached). */
+#define AS_EMAIL_WANTED_FIELDS \
+	(MAIL_FETCH_FLAGS | MAIL_FETCH_RECEIVED_DATE | MAIL_FETCH_DATE | \
+	 MAIL_FETCH_VIRTUAL_SIZE | MAIL_FETCH_IMAP_BODYSTRUCTURE)
+/* Unref with mailbox_header_lookup_unref() */
+struct mailbox_header_lookup_ctx *as_email_wanted_headers(struct mailbox *box);
 
 /* Read everything an Add or Fetch needs, from the data stack. Returns 0,
    or -1 with error_r (mail unreadable, e.g. expunged meanwhile). Reading
