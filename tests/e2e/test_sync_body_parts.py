@@ -239,3 +239,28 @@ def test_text_parts_decoded_at_their_offsets(dc):
         in data, data
     assert "\r" not in data and data.endswith("</body></html>"), data
     assert xtext(item, "ApplicationData/AirSyncBase:NativeBodyType") == "1"
+
+
+def test_utf8_check_keeps_valid_and_replaces_invalid(dc):
+    c = new_account(dc, "utf8check")
+    inbox = folders(c)[T_INBOX]
+    valid = "ascii \u00e9 \u20ac \U0001f600 end"
+    # overlong '/', a UTF-16 surrogate, a code point above U+10FFFF,
+    # a lone continuation byte, a cut 3-byte sequence: each invalid
+    bad = [b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\x80",
+           b"\xe2\x82"]
+    raw = valid.encode("utf-8") + b" | " + b" | ".join(bad) + b" | tail"
+    dc.deliver(c.user, (
+        b"From: a@example.test\r\nTo: " + c.user.encode() + b"\r\n"
+        b"Subject: Check\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\n" + raw + b"\r\n"))
+    r = start(c, inbox, options=body_pref(1))
+    data = xtext(body_of(r.adds[0]), "AirSyncBase:Data")
+    # the valid text (4-byte character included) unchanged
+    assert data.startswith(valid + " | "), data
+    assert data.endswith(" | tail"), data
+    # nothing of the invalid sequences survives, each is replaced
+    middle = data[len(valid) + 3:-len(" | tail")]
+    for piece in middle.split(" | "):
+        assert piece and set(piece) == {"\ufffd"}, (piece, data)
