@@ -101,9 +101,16 @@ struct as_store_collection_ctx {
 	pool_t pool;
 	const char *user, *device_id, *collection_id;
 	unsigned int sync_key;
+	/* put: also delete the keys below this one (0/1 = none) */
+	unsigned int keep_from;
 	const struct as_collection_state *state;
 	struct as_collection_state *state_r;
 };
+
+static int
+as_store_collection_del_below(struct as_store_txn *txn,
+			      const struct as_store_collection_ctx *ctx,
+			      unsigned int below, const char **error_r);
 
 static const char *
 as_store_collection_name(const struct as_store_collection_ctx *ctx)
@@ -134,6 +141,10 @@ as_store_collection_put_txn(struct as_store_txn *txn, void *context,
 	if (as_store_txn_put(txn, AS_STORE_DB_COLLECTIONS, key, data,
 			     error_r) < 0)
 		return -1;
+	if (ctx->keep_from > 1 &&
+	    as_store_collection_del_below(txn, ctx, ctx->keep_from,
+					  error_r) < 0)
+		return -1;
 	return 1;
 }
 
@@ -143,11 +154,24 @@ int as_store_collection_put(struct as_store *store, const char *user,
 			    const struct as_collection_state *state,
 			    const char **error_r)
 {
+	return as_store_collection_advance(store, user, device_id,
+					   collection_id, sync_key, state, 0,
+					   error_r);
+}
+
+int as_store_collection_advance(struct as_store *store, const char *user,
+				const char *device_id,
+				const char *collection_id,
+				unsigned int sync_key,
+				const struct as_collection_state *state,
+				unsigned int keep_from, const char **error_r)
+{
 	struct as_store_collection_ctx ctx = {
 		.user = user,
 		.device_id = device_id,
 		.collection_id = collection_id,
 		.sync_key = sync_key,
+		.keep_from = keep_from,
 		.state = state,
 	};
 	const struct seq_range *range;
@@ -255,25 +279,35 @@ int as_store_collection_latest(struct as_store *store, const char *user,
 	return ret;
 }
 
-/* Deletes keys of the collection below ctx->sync_key, or all of them if
-   ctx->sync_key is 0. */
+/* Deletes keys of the collection below `below`, or all of them if it
+   is 0. */
 static int
-as_store_collection_purge_txn(struct as_store_txn *txn, void *context,
-			      const char **error_r)
+as_store_collection_del_below(struct as_store_txn *txn,
+			      const struct as_store_collection_ctx *ctx,
+			      unsigned int below, const char **error_r)
 {
-	struct as_store_collection_ctx *ctx = context;
 	buffer_t *prefix, *end_key = NULL;
 	unsigned int count;
 
 	prefix = as_store_key_collection(ctx->user, ctx->device_id,
 					 ctx->collection_id);
-	if (ctx->sync_key != 0) {
+	if (below != 0) {
 		end_key = as_store_key_new();
 		buffer_append_buf(end_key, prefix, 0, SIZE_MAX);
-		as_store_key_add_u32(end_key, ctx->sync_key);
+		as_store_key_add_u32(end_key, below);
 	}
-	if (as_store_txn_del_prefix(txn, AS_STORE_DB_COLLECTIONS, prefix,
-				    end_key, &count, error_r) < 0)
+	return as_store_txn_del_prefix(txn, AS_STORE_DB_COLLECTIONS, prefix,
+				       end_key, &count, error_r);
+}
+
+static int
+as_store_collection_purge_txn(struct as_store_txn *txn, void *context,
+			      const char **error_r)
+{
+	struct as_store_collection_ctx *ctx = context;
+
+	if (as_store_collection_del_below(txn, ctx, ctx->sync_key,
+					  error_r) < 0)
 		return -1;
 	return 1;
 }

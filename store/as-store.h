@@ -129,6 +129,14 @@ int as_store_collection_put(struct as_store *store, const char *user,
 			    unsigned int sync_key,
 			    const struct as_collection_state *state,
 			    const char **error_r);
+/* Store the state of sync_key and delete the keys below keep_from in
+   one durable commit (keep_from 0 or 1: delete nothing). */
+int as_store_collection_advance(struct as_store *store, const char *user,
+				const char *device_id,
+				const char *collection_id,
+				unsigned int sync_key,
+				const struct as_collection_state *state,
+				unsigned int keep_from, const char **error_r);
 int as_store_collection_get(struct as_store *store, pool_t pool,
 			    const char *user, const char *device_id,
 			    const char *collection_id, unsigned int sync_key,

@@ -744,6 +744,41 @@ static void test_store_collection_purge_many(void)
 	pool_unref(&pool);
 }
 
+static void test_store_collection_advance(void)
+{
+	struct as_store *store = test_store_open();
+	pool_t pool = pool_alloconly_create("test advance", 1024*16);
+	struct as_collection_state state, state2;
+	const char *error;
+	unsigned int i, sync_key;
+
+	test_begin("store collection advance (put and purge in one commit)");
+	test_fill_state(&state, pool, 3);
+	test_assert(as_store_collection_advance(store, "u", "d", "a", 1,
+						&state, 0, &error) == 1);
+	/* like Sync: store key i, keep i-1 for a replay */
+	for (i = 2; i <= 5; i++) {
+		test_assert_idx(as_store_collection_advance(store, "u", "d",
+			"a", i, &state, i - 1, &error) == 1, i);
+	}
+	test_assert(test_db_entries(store, AS_STORE_DB_COLLECTIONS) == 2);
+	test_assert(as_store_collection_get(store, pool, "u", "d", "a", 3,
+					    &state2, &error) == 0);
+	test_assert(as_store_collection_get(store, pool, "u", "d", "a", 4,
+					    &state2, &error) == 1);
+	test_assert(as_store_collection_latest(store, "u", "d", "a",
+					       &sync_key, &error) == 1 &&
+		    sync_key == 5);
+	/* an invalid state fails and deletes nothing */
+	test_assert(as_store_collection_advance(store, "u", "d", "a", 0,
+						&state, 5, &error) == -1);
+	test_assert(test_db_entries(store, AS_STORE_DB_COLLECTIONS) == 2);
+	test_end();
+
+	as_store_close(&store);
+	pool_unref(&pool);
+}
+
 static void test_store_big_uid_sets(void)
 {
 	struct as_store *store = test_store_open();
@@ -1231,6 +1266,7 @@ int main(int argc, char *argv[])
 		test_store_hierarchy,
 		test_store_collection,
 		test_store_collection_purge_many,
+		test_store_collection_advance,
 		test_store_big_uid_sets,
 		test_store_record_decode,
 		test_store_corrupted,

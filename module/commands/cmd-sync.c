@@ -380,15 +380,11 @@ sync_state_put(struct sync_context *sctx, const struct sync_collection *coll,
 {
 	struct as_cmd_context *ctx = sctx->ctx;
 
-	if (as_store_collection_put(ctx->store, ctx->username,
-				    ctx->req->device_id, coll->collection_id,
-				    key, state, error_r) < 0)
-		return -1;
-	/* keep key-1 (the key the device sent) for a replay */
-	if (key > 1 &&
-	    as_store_collection_purge(ctx->store, ctx->username,
-				      ctx->req->device_id, coll->collection_id,
-				      key - 1, error_r) < 0)
+	/* keep key-1 (the key the device sent) for a replay; one commit */
+	if (as_store_collection_advance(ctx->store, ctx->username,
+					ctx->req->device_id,
+					coll->collection_id, key, state,
+					key - 1, error_r) < 0)
 		return -1;
 	return 0;
 }
@@ -1088,7 +1084,6 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 {
 	struct as_cmd_context *ctx = run->sctx->ctx;
 	struct wbxml_writer *w = run->sctx->w;
-	struct mailbox_header_lookup_ctx *headers;
 	struct mail *mail;
 	struct as_email *email;
 	const uint32_t *uidp;
@@ -1117,11 +1112,6 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 		wbxml_end(w);
 		win->left--;
 	}
-	/* Adds read much more: tell Dovecot what, so it is fetched at once */
-	mail_free(&mail);
-	headers = as_email_wanted_headers(run->box);
-	mail = mail_alloc(t, AS_EMAIL_WANTED_FIELDS, headers);
-	mailbox_header_lookup_unref(&headers);
 	array_foreach(&changes->adds, uidp) {
 		if (win->left == 0) {
 			win->unsent_other = TRUE;
