@@ -14,6 +14,7 @@
 #include "as-folders.h"
 #include "push/as-watch.h"
 #include "push/as-notify.h"
+#include "sync/as-sync-changes.h"
 #include "sync/as-sync-notice.h"
 
 /* Ping (MS-ASCMD 2.2.1.13): hold the request until one of the listed
@@ -176,6 +177,35 @@ static void ping_write_changes(struct ping_context *ping)
 	wbxml_end(ctx->writer);
 }
 
+/* The folder's status from the mailbox list index, without opening it
+   (a large maildir's open re-reads its whole uidlist). FALSE if the
+   index can't answer for sure; then the folder is opened. */
+static bool
+ping_index_status(struct ping_context *ping, const struct ping_folder *folder,
+		  struct mailbox_status *status_r)
+{
+	struct as_cmd_context *ctx = ping->cmd;
+	struct mailbox *box;
+	const char *reason;
+	bool opened;
+	int ret;
+
+	box = mailbox_alloc(as_folders_namespace(ctx)->list,
+			    folder->info.vname, MAILBOX_FLAG_READONLY);
+	ret = as_sync_changes_index_status(box, folder->info.guid, status_r,
+					   &opened, &reason);
+	mailbox_free(&box);
+	if (ret > 0) {
+		e_debug(ctx->event, "Folder %s: status from the mailbox list "
+			"index", folder->info.server_id);
+		return TRUE;
+	}
+	e_debug(ctx->event, "Folder %s: opening it: %s",
+		folder->info.server_id, ret < 0 ? "index status failed" :
+		reason);
+	return FALSE;
+}
+
 /* Compare one folder with the device's latest sync state. */
 static enum ping_check_result
 ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
@@ -224,6 +254,8 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 		return PING_CHECK_UNCHANGED;
 	}
 
+	if (ping_index_status(ping, folder, &status))
+		goto compare;
 	if (as_folders_open(ctx, &folder->info, MAILBOX_FLAG_READONLY,
 			    &box, &error) < 0) {
 		/* deleted or renamed away meanwhile? */
@@ -258,6 +290,7 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 				STATUS_HIGHESTMODSEQ, &status);
 	mailbox_free(&box);
 
+compare:
 	if (status.uidvalidity != state.uid_validity ||
 	    status.uidnext != state.uid_next ||
 	    status.highest_modseq != state.highest_modseq) {

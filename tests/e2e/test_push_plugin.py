@@ -215,3 +215,31 @@ def test_sync_wait_woken_through_plugin(dc):
         (bg.done_at - t0) * 1000))
     log = dc.log_since(mark)
     assert "Change notification M" in log, log[-2000:]
+
+
+def test_ping_checks_from_list_index(dc):
+    """A settled folder's status comes from the mailbox list index: a
+    re-armed Ping opens no mailbox (a large maildir's open re-reads its
+    whole uidlist), and a delivery still wakes it."""
+    c, user, _, by_type, _ = setup_device(dc, "pluglistidx")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    # Dovecot trusts a list index record once the folder's files are a
+    # couple of seconds old; the first Ping's check (which may have to
+    # open the folder, the Sync having just written its index) brings
+    # the record up to date for the next one
+    time.sleep(2.5)
+    mark = dc.log_offset()
+    first = Background(ping, c, 60, [(inbox, "Email")])
+    wait_held(dc, mark)
+    time.sleep(2.5)
+    mark = dc.log_offset()
+    bg = Background(ping, c, 60, [(inbox, "Email")])
+    assert status_of(first.wait(30)) == "1"
+    wait_held(dc, mark)
+    log = dc.log_since(mark)
+    assert "Folder %s: status from the mailbox list index" % inbox in log, \
+        log[-2000:]
+    assert "Folder %s: opening it" % inbox not in log, log[-2000:]
+    dc.deliver(user, sample_message("after an index-only arm", to=user))
+    assert status_of(bg.wait(30)) == "2"
