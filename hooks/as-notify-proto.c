@@ -16,13 +16,22 @@
 /* More service processes than this in one directory are ignored */
 #define AS_NOTIFY_MAX_SOCKETS 1024
 
+/* One sending socket per receiver: datagrams queued at a receiver count
+   against the sending socket's buffer, so with a shared socket one
+   receiver that stops reading would soon block sends to all others. */
+struct as_notify_dest {
+	pid_t pid;
+	int fd;
+};
+ARRAY_DEFINE_TYPE(as_notify_dest, struct as_notify_dest);
+
 struct as_notify_sender {
 	char *dir;
-	int fd;
-	ARRAY(pid_t) pids;
+	ARRAY_TYPE(as_notify_dest) dests;
 	struct timespec dir_mtime;
 	bool scanned:1;
 	bool dirty:1;
+	bool no_lost_marker:1;
 };
 
 void as_notify_msg_format(string_t *dest, const struct as_notify_msg *msg)
@@ -147,9 +156,19 @@ struct as_notify_sender *as_notify_sender_init(const char *dir)
 
 	sender = i_new(struct as_notify_sender, 1);
 	sender->dir = i_strdup(dir);
-	sender->fd = -1;
-	i_array_init(&sender->pids, 4);
+	i_array_init(&sender->dests, 4);
 	return sender;
+}
+
+static void as_notify_dests_close(ARRAY_TYPE(as_notify_dest) *dests)
+{
+	struct as_notify_dest *dest;
+
+	array_foreach_modifiable(dests, dest) {
+		if (dest->fd != -1)
+			i_close_fd(&dest->fd);
+	}
+	array_clear(dests);
 }
 
 void as_notify_sender_deinit(struct as_notify_sender **_sender)
@@ -159,8 +178,8 @@ void as_notify_sender_deinit(struct as_notify_sender **_sender)
 	if (sender == NULL)
 		return;
 	*_sender = NULL;
-	i_close_fd(&sender->fd);
-	array_free(&sender->pids);
+	as_notify_dests_close(&sender->dests);
+	array_free(&sender->dests);
 	i_free(sender->dir);
 	i_free(sender);
 }
@@ -178,8 +197,11 @@ static bool as_notify_sender_refresh(struct as_notify_sender *sender)
 	DIR *dirp;
 	pid_t pid;
 
+	ARRAY_TYPE(as_notify_dest) old_dests;
+	struct as_notify_dest *dest, new_dest;
+
 	if (stat(sender->dir, &st) < 0) {
-		array_clear(&sender->pids);
+		as_notify_dests_close(&sender->dests);
 		sender->scanned = FALSE;
 		return FALSE;
 	}
@@ -188,22 +210,40 @@ static bool as_notify_sender_refresh(struct as_notify_sender *sender)
 	    st.st_mtim.tv_nsec == sender->dir_mtime.tv_nsec)
 		return TRUE;
 
-	array_clear(&sender->pids);
 	dirp = opendir(sender->dir);
 	if (dirp == NULL)
 		return FALSE;
+	/* keep the sockets of receivers that are still there */
+	old_dests = sender->dests;
+	i_array_init(&sender->dests, I_MAX(array_count(&old_dests), 4));
 	while ((d = readdir(dirp)) != NULL &&
-	       array_count(&sender->pids) < AS_NOTIFY_MAX_SOCKETS) {
+	       array_count(&sender->dests) < AS_NOTIFY_MAX_SOCKETS) {
 		/* sockets are named by pid only; skip the .lost markers */
 		if (str_to_pid(d->d_name, &pid) < 0 || pid <= 0)
 			continue;
-		array_push_back(&sender->pids, &pid);
+		new_dest.pid = pid;
+		new_dest.fd = -1;
+		array_foreach_modifiable(&old_dests, dest) {
+			if (dest->pid == pid) {
+				new_dest.fd = dest->fd;
+				dest->fd = -1;
+				break;
+			}
+		}
+		array_push_back(&sender->dests, &new_dest);
 	}
 	(void)closedir(dirp);
+	as_notify_dests_close(&old_dests);
+	array_free(&old_dests);
 	sender->dir_mtime = st.st_mtim;
 	sender->scanned = TRUE;
 	sender->dirty = FALSE;
 	return TRUE;
+}
+
+void as_notify_sender_no_lost_marker(struct as_notify_sender *sender)
+{
+	sender->no_lost_marker = TRUE;
 }
 
 static void
@@ -224,26 +264,30 @@ void as_notify_send(struct as_notify_sender *sender, const void *data,
 		struct sockaddr sa;
 		struct sockaddr_un un;
 	} addr;
+	struct as_notify_dest *dest;
 	string_t *path;
 	pid_t pid;
 
 	i_zero(result_r);
 	if (!as_notify_sender_refresh(sender) ||
-	    array_count(&sender->pids) == 0)
+	    array_count(&sender->dests) == 0)
 		return;
-	if (sender->fd == -1) {
-		sender->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (sender->fd == -1) {
-			result_r->failed++;
-			result_r->error = t_strdup_printf("socket() failed: %m");
-			return;
-		}
-	}
 
 	path = t_str_new(128);
-	array_foreach_elem(&sender->pids, pid) {
+	array_foreach_modifiable(&sender->dests, dest) {
+		pid = dest->pid;
 		if (pid == skip_pid)
 			continue;
+		if (dest->fd == -1) {
+			dest->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC,
+					  0);
+			if (dest->fd == -1) {
+				result_r->failed++;
+				result_r->error = t_strdup_printf(
+					"socket() failed: %m");
+				continue;
+			}
+		}
 		str_truncate(path, 0);
 		if (!as_notify_socket_path(sender->dir, pid, path)) {
 			result_r->failed++;
@@ -253,7 +297,7 @@ void as_notify_send(struct as_notify_sender *sender, const void *data,
 		i_zero(&addr);
 		addr.un.sun_family = AF_UNIX;
 		memcpy(addr.un.sun_path, str_data(path), str_len(path));
-		if (sendto(sender->fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL,
+		if (sendto(dest->fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL,
 			   &addr.sa, sizeof(addr.un)) >= 0) {
 			result_r->sent++;
 			continue;
@@ -267,7 +311,8 @@ void as_notify_send(struct as_notify_sender *sender, const void *data,
 		case EAGAIN:
 		case ENOBUFS:
 			result_r->full++;
-			as_notify_mark_lost(sender, pid);
+			if (!sender->no_lost_marker)
+				as_notify_mark_lost(sender, pid);
 			break;
 		default:
 			result_r->failed++;

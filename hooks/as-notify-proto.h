@@ -80,6 +80,10 @@ struct as_notify_sender_result {
 struct as_notify_sender *as_notify_sender_init(const char *dir);
 void as_notify_sender_deinit(struct as_notify_sender **_sender);
 const char *as_notify_sender_get_dir(const struct as_notify_sender *sender);
+/* A full queue is counted but the receiver's .lost marker is left alone:
+   for messages whose loss costs less than making the receiver re-check
+   every held request (the service's "a Ping started" messages). */
+void as_notify_sender_no_lost_marker(struct as_notify_sender *sender);
 /* Send to all sockets but the one of skip_pid (0 = none). A missing
    directory or stale sockets (service not running) are not errors. */
 void as_notify_send(struct as_notify_sender *sender, const void *data,

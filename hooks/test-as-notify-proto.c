@@ -156,6 +156,24 @@ static void test_sender(void)
 	}
 	test_assert(result.full == 1);
 	test_assert(stat(lost_path, &st) == 0 && st.st_mtime > 1);
+
+	/* another receiver still gets everything: the stuck one's backlog
+	   is charged to its own sending socket only */
+	fd2 = test_bind(t_strdup_printf("%s/%ld", dir, (long)getppid()));
+	for (i = 0; i < 50; i++) {
+		as_notify_send(sender, "more", 4, 0, &result);
+		test_assert_idx(result.sent == 1 && result.full == 1, i);
+		test_assert_idx(recv(fd2, buf, sizeof(buf), 0) == 4, i);
+	}
+	i_close_fd(&fd2);
+	i_unlink(t_strdup_printf("%s/%ld", dir, (long)getppid()));
+
+	/* a sender that leaves the marker alone */
+	as_notify_sender_no_lost_marker(sender);
+	test_assert(utime(lost_path, &old) == 0);
+	as_notify_send(sender, "flood", 5, 0, &result);
+	test_assert(result.full == 1 && result.sent == 0);
+	test_assert(stat(lost_path, &st) == 0 && st.st_mtime == 1);
 	i_close_fd(&fd);
 
 	as_notify_sender_deinit(&sender);

@@ -419,6 +419,10 @@ void as_notify_init(const char *dir, struct event *event)
 	hash_table_create(&notify->users, default_pool, 0, str_hash, strcmp);
 	notify->io = io_add(notify->fd, IO_READ, as_notify_input, notify);
 	notify->sender = as_notify_sender_init(dir);
+	/* it only says "a Ping started": a lost one leaves an older Ping
+	   of the device held until its heartbeat, which is cheaper than
+	   every held Ping of the receiver re-checking its user */
+	as_notify_sender_no_lost_marker(notify->sender);
 	as_notify = notify;
 	e_debug(notify->event, "Listening on %s", notify->socket_path);
 }
