@@ -139,6 +139,37 @@ estimate_parse_collection(const struct wbxml_node *node,
 
 /* ---- the estimate ---- */
 
+/* TRUE if the mailbox list index shows the folder just as the last
+   Sync left it (and nothing else is pending): the estimate is 0
+   without opening the folder. */
+static bool
+estimate_index_unchanged(struct as_cmd_context *ctx,
+			 const struct as_folder_info *folder,
+			 struct as_sync_changes_input *in)
+{
+	struct mailbox_status status;
+	struct mailbox *box;
+	const char *reason;
+	bool opened, unchanged;
+
+	box = mailbox_alloc(as_folders_namespace(ctx)->list, folder->vname,
+			    MAILBOX_FLAG_READONLY);
+	unchanged = as_sync_changes_index_status(box, folder->guid, &status,
+						 &opened, &reason) > 0 &&
+		status.uidvalidity == in->state->uid_validity;
+	mailbox_free(&box);
+	if (unchanged) {
+		in->status = &status;
+		unchanged = as_sync_changes_none(in);
+		in->status = NULL;
+	}
+	if (unchanged) {
+		e_debug(ctx->event, "GetItemEstimate: folder %s unchanged "
+			"(mailbox list index status)", folder->server_id);
+	}
+	return unchanged;
+}
+
 static unsigned int
 estimate_compute(struct as_cmd_context *ctx,
 		 const struct estimate_collection *coll,
@@ -169,6 +200,15 @@ estimate_compute(struct as_cmd_context *ctx,
 		filter_type = coll->filter_type;
 	}
 
+	i_zero(&in);
+	in.state = state;
+	in.full = extra.full || filter_changed;
+	in.pending_changes = &extra.pending_changes;
+	if (estimate_index_unchanged(ctx, folder, &in)) {
+		/* nothing new since the last Sync, the folder not opened */
+		return ESTIMATE_STATUS_OK;
+	}
+
 	if (as_folders_open(ctx, folder, 0, &box, &error) < 0) {
 		e_info(ctx->event, "GetItemEstimate: folder %s: %s",
 		       folder->server_id, error);
@@ -192,12 +232,8 @@ estimate_compute(struct as_cmd_context *ctx,
 		return ESTIMATE_STATUS_INVALID_SYNC_KEY;
 	}
 
-	i_zero(&in);
 	in.box = box;
 	in.status = &status;
-	in.state = state;
-	in.full = extra.full || filter_changed;
-	in.pending_changes = &extra.pending_changes;
 	/* the mail age limit in effect at the last Sync narrows it too */
 	in.since = as_sync_state_since(filter_type, extra.max_age, ioloop_time);
 	if (as_sync_changes_none(&in))

@@ -341,3 +341,21 @@ def test_other_folder_fast_answer(dc):
         m.logout()
     r = sync(c, coll, key).ok()
     assert len(r.changes) == 1, r.resp
+
+
+def test_estimate_from_list_index(dc):
+    """GetItemEstimate answers 0 from the list index status too, and
+    still counts a delivery made afterwards."""
+    from test_estimate import estimate
+    c, inbox, r = account(dc, "estim")
+    key = settle(dc, c, inbox, r.key)
+    off = dc.log_offset()
+    assert estimate(c, inbox, key) == 0
+    log = dc.log_since(off)
+    assert "GetItemEstimate: folder %s unchanged (mailbox list index " \
+        "status)" % inbox in log, log[-3000:]
+    assert "Mailbox INBOX: Mailbox opened" not in log, log[-3000:]
+    dc.deliver(c.user, sample_message("Estimate me", "New.\n", to=c.user))
+    assert estimate(c, inbox, key) == 1
+    r = sync(c, inbox, key).ok()
+    assert len(r.adds) == 1, r.resp
