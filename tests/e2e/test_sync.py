@@ -537,6 +537,15 @@ def test_bad_requests(dc):
                         top="<HeartbeatInterval>10</HeartbeatInterval>")
     assert xrequire(resp, "Sync/Status") == "14", resp
     assert xrequire(resp, "Sync/Limit") == "60", resp
+    # more collections than a Sync takes (1,000): 15, nothing stored
+    many = "".join("<Collection><SyncKey>0</SyncKey><CollectionId>%d"
+                   "</CollectionId></Collection>" % (900000 + i)
+                   for i in range(1001))
+    resp = c.request_provisioned(
+        "Sync", '<Sync xmlns="AirSync:"><Collections>%s</Collections>'
+        '</Sync>' % many)
+    assert resp.status == 200 and xrequire(resp, "Sync/Status") == "15", \
+        resp
     # empty body, nothing usable cached (only the unknown collection):
     # the client must send the full request
     resp = c.request_provisioned("Sync", None)
