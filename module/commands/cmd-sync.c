@@ -1084,6 +1084,7 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 {
 	struct as_cmd_context *ctx = run->sctx->ctx;
 	struct wbxml_writer *w = run->sctx->w;
+	struct mailbox_header_lookup_ctx *headers;
 	struct mail *mail;
 	struct as_email *email;
 	const uint32_t *uidp;
@@ -1112,6 +1113,11 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 		wbxml_end(w);
 		win->left--;
 	}
+	/* Adds read much more: tell Dovecot what, so it is fetched at once */
+	mail_free(&mail);
+	headers = as_email_wanted_headers(run->box);
+	mail = mail_alloc(t, AS_EMAIL_WANTED_FIELDS, headers);
+	mailbox_header_lookup_unref(&headers);
 	array_foreach(&changes->adds, uidp) {
 		if (win->left == 0) {
 			win->unsent_other = TRUE;
