@@ -513,43 +513,61 @@ class Bench:
         log("initial sync: %d messages, %.1f MB (generated in %.1f s)" % (
             count, vsize / 1e6, gen))
 
+        hz = os.sysconf("SC_CLK_TCK")
+
         def fetch():
             cmd = harness._as_user_prefix() + [
                 "doveadm", "-c", self.dc.conf_path, "fetch", "-u", user,
                 "text", "mailbox", "INBOX", "all"]
+            ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.monotonic()
             r = subprocess.run(cmd, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, env=self.dc._env(),
                                cwd=self.dc.dir)
             dt = time.monotonic() - t
+            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             if r.returncode != 0:
                 raise PhaseError("doveadm fetch failed: %s" % r.stderr)
-            return dt, len(r.stdout)
+            cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime -
+                                                   ru0.ru_stime)
+            return dt, len(r.stdout), cpu
         fetch()                                 # warm index and page cache
-        dt, nbytes = fetch()
+        dt, nbytes, cpu = fetch()
         res = {"messages": count, "mailbox_mb": round(vsize / 1e6, 1),
                "doveadm_fetch": {
                    "command": "doveadm fetch -u bulk text mailbox INBOX all",
                    "seconds": round(dt, 3),
+                   "cpu_seconds": round(cpu, 3),
                    "items_per_s": round(count / dt, 1),
                    "mb_per_s": round(nbytes / 1e6 / dt, 1)}}
         ref = count / dt
+        ref_cpu = count / cpu if cpu > 0 else None
 
         async def eas(tmpl):
             d = self.device(user)
             await self._setup_no_sync(d)
+            _, ticks0 = activesync_usage(self.dc.proc.pid)
             t = time.monotonic()
             reqs, items, nbytes = await d.initial_sync(self.T, tmpl)
             dt = time.monotonic() - t
+            _, ticks1 = activesync_usage(self.dc.proc.pid)
             d.close()
             if items != count:
                 raise PhaseError("initial Sync (%s) gave %d items, want %d"
                                  % (tmpl, items, count))
+            # the service's own CPU time, without the client's share of
+            # the two cores (it decodes every response in Python)
+            cpu = sum(ticks1[p] - ticks0.get(p, 0) for p in ticks1) / hz
             return {"seconds": round(dt, 3), "requests": reqs,
                     "items": items, "items_per_s": round(items / dt, 1),
                     "mb_per_s": round(nbytes / 1e6 / dt, 1),
                     "ratio_to_doveadm": round(items / dt / ref, 3),
-                    "client_decode_seconds": round(d.decode_secs, 3)}
+                    "client_decode_seconds": round(d.decode_secs, 3),
+                    "service_cpu_seconds": round(cpu, 3),
+                    "items_per_cpu_s": round(items / cpu, 1)
+                    if cpu > 0 else None,
+                    "cpu_ratio_to_doveadm": round(items / cpu / ref_cpu, 3)
+                    if cpu > 0 and ref_cpu else None}
         await eas("sync_mime")                  # warm the mail cache
         res["mime"] = await eas("sync_mime")
         res["html"] = await eas("sync_html")
@@ -760,6 +778,10 @@ def table(res):
                          "%s items/s, %s MB/s (%.2fx doveadm)" % (
                              s[k]["items_per_s"], s[k]["mb_per_s"],
                              s[k]["ratio_to_doveadm"])))
+            if s[k].get("cpu_ratio_to_doveadm") is not None:
+                rows.append(("  per CPU second", "%s items (%.2fx doveadm)"
+                             % (s[k]["items_per_cpu_s"],
+                                s[k]["cpu_ratio_to_doveadm"])))
     nc = res.get("nochange_sync")
     if nc:
         rows.append(("no-change Sync %d / %d msgs" % (
