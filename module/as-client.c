@@ -147,6 +147,11 @@ static void as_client_send_get(struct as_client_request *creq)
 	http_server_response_submit(resp);
 }
 
+static void as_client_response_payload_free(buffer_t *payload)
+{
+	buffer_free(&payload);
+}
+
 void as_client_request_send_response(struct as_cmd_context *ctx)
 {
 	struct as_client_request *creq = ctx->client_request;
@@ -171,11 +176,23 @@ void as_client_request_send_response(struct as_cmd_context *ctx)
 		return;
 	}
 	if (ctx->response->used > 0) {
+		buffer_t *payload = ctx->response;
+		struct istream *input;
+
 		http_server_response_add_header(resp, "Content-Type",
 						AS_CONTENT_TYPE_WBXML);
+		/* The payload stream takes the buffer over instead of a copy
+		   (http_server_response_set_payload_data() copies, and a Sync
+		   window can be megabytes); freed with the stream. */
+		ctx->response = NULL;
+		input = i_stream_create_from_data(payload->data,
+						  payload->used);
+		i_stream_add_destroy_callback(input,
+					      as_client_response_payload_free,
+					      payload);
+		http_server_response_set_payload(resp, input);
+		i_stream_unref(&input);
 	}
-	http_server_response_set_payload_data(resp, ctx->response->data,
-					      ctx->response->used);
 	http_server_response_submit(resp);
 }
 

@@ -120,7 +120,8 @@ struct as_cmd_context {
 	const buffer_t *raw_body;
 
 	/* WBXML response written by the command; nothing written = empty
-	   200 response (e.g. Ping/Sync "no changes" forms where allowed) */
+	   200 response (e.g. Ping/Sync "no changes" forms where allowed).
+	   The HTTP response takes it over in as_cmd_finish(): NULL after. */
 	buffer_t *response;
 	struct wbxml_writer *writer;
 	/* Optional: the response body as a stream instead of ctx->response
