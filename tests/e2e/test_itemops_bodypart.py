@@ -68,16 +68,8 @@ def schema(*props):
 
 
 def body_part_pref(btype=2, size=None, all_or_none=None, preview=None):
-    x = "<airsyncbase:BodyPartPreference><airsyncbase:Type>%d" \
-        "</airsyncbase:Type>" % btype
-    if size is not None:
-        x += "<airsyncbase:TruncationSize>%d</airsyncbase:TruncationSize>" \
-            % size
-    if all_or_none is not None:
-        x += "<airsyncbase:AllOrNone>%d</airsyncbase:AllOrNone>" % all_or_none
-    if preview is not None:
-        x += "<airsyncbase:Preview>%d</airsyncbase:Preview>" % preview
-    return x + "</airsyncbase:BodyPartPreference>"
+    return body_pref(btype, size, all_or_none, preview,
+                     element="BodyPartPreference")
 
 
 def setup(dc, tag, version):

@@ -188,23 +188,28 @@ def notices(dc, user, password):
         imap.logout()
 
 
+def imap_create_folder(dc, c, user, password, name):
+    """Create a folder over IMAP; its id from the device's FolderSync."""
+    imap = dc.imap(user, password)
+    try:
+        typ, data = imap.create(name)
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+    r = c.foldersync()
+    ids = [xrequire(a, "ServerId") for a in xall(r, "Changes/Add")
+           if xrequire(a, "DisplayName") == name]
+    assert len(ids) == 1, r
+    return ids[0]
+
+
 def check_deleted_folder_notice(dc, version):
     """A device that keeps Pinging a deleted folder without a FolderSync
     is counted like Sync Status 12: after Status 7 was ignored three
     times its user gets the one-time notice."""
     name = "pinggone" + version.replace(".", "")
     c, user, password, by_type, _ = setup_device(dc, name, version)
-    imap = dc.imap(user, password)
-    try:
-        typ, data = imap.create("Doomed")
-        assert typ == "OK", data
-    finally:
-        imap.logout()
-    r = c.foldersync()
-    doomed = [xrequire(a, "ServerId") for a in xall(r, "Changes/Add")
-              if xrequire(a, "DisplayName") == "Doomed"]
-    assert len(doomed) == 1, r
-    doomed = doomed[0]
+    doomed = imap_create_folder(dc, c, user, password, "Doomed")
     inbox = by_type["2"]
     sync_all(c, inbox)
     sync_all(c, doomed)
@@ -245,15 +250,7 @@ def test_deleted_folder_notice_16_1(dc):
 def test_folder_deleted_during_held_ping(dc):
     """The folder goes away while the Ping is held: Status 7, counted."""
     c, user, password, by_type, _ = setup_device(dc, "pingheldgone")
-    imap = dc.imap(user, password)
-    try:
-        typ, data = imap.create("Shortlived")
-        assert typ == "OK", data
-    finally:
-        imap.logout()
-    r = c.foldersync()
-    fid = [xrequire(a, "ServerId") for a in xall(r, "Changes/Add")
-           if xrequire(a, "DisplayName") == "Shortlived"][0]
+    fid = imap_create_folder(dc, c, user, password, "Shortlived")
     sync_all(c, fid)
     mark = dc.log_offset()
     bg = Background(ping, c, 60, [(fid, "Email")])

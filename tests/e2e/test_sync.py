@@ -50,9 +50,11 @@ def folders(c):
     return out
 
 
-def body_pref(btype, size=None, all_or_none=None, preview=None):
-    x = "<airsyncbase:BodyPreference><airsyncbase:Type>%d</airsyncbase:Type>" \
-        % btype
+def body_pref(btype, size=None, all_or_none=None, preview=None,
+              element="BodyPreference"):
+    """airsyncbase:BodyPreference (or element="BodyPartPreference")."""
+    x = "<airsyncbase:%s><airsyncbase:Type>%d</airsyncbase:Type>" % (
+        element, btype)
     if size is not None:
         x += "<airsyncbase:TruncationSize>%d</airsyncbase:TruncationSize>" \
             % size
@@ -60,7 +62,7 @@ def body_pref(btype, size=None, all_or_none=None, preview=None):
         x += "<airsyncbase:AllOrNone>%d</airsyncbase:AllOrNone>" % all_or_none
     if preview is not None:
         x += "<airsyncbase:Preview>%d</airsyncbase:Preview>" % preview
-    return x + "</airsyncbase:BodyPreference>"
+    return x + "</airsyncbase:%s>" % element
 
 
 def sync_request(c, coll_id, key, options=None, commands=None,
