@@ -243,3 +243,32 @@ def test_ping_checks_from_list_index(dc):
     assert "Folder %s: opening it" % inbox not in log, log[-2000:]
     dc.deliver(user, sample_message("after an index-only arm", to=user))
     assert status_of(bg.wait(30)) == "2"
+
+
+def test_thousand_pings_of_one_device(dc):
+    """A device that opens Ping after Ping keeps exactly one alive: each
+    new one ends the one before with Status 1, and nothing piles up in
+    the service (connections, file descriptors)."""
+    c, user, _, by_type, _ = setup_device(dc, "plugthousand")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    mark = dc.log_offset()
+    prev = Background(ping, c, 60, [(inbox, "Email")])
+    wait_held(dc, mark)
+    pids = service_pids(dc)
+    fds_before = sum(len(os.listdir("/proc/%d/fd" % p)) for p in pids)
+    n = 1000
+    t0 = time.monotonic()
+    for i in range(n - 1):
+        # the previous one's Status 1 comes only once this one was taken
+        # in, so the next is always the newest
+        nxt = Background(ping, c, 60, [(inbox, "Email")])
+        r = prev.wait(30)
+        assert status_of(r) == "1", (i, r)
+        prev = nxt
+    print("  %d Pings of one device in %.1f s" % (n, time.monotonic() - t0))
+    assert service_pids(dc) == pids
+    fds_after = sum(len(os.listdir("/proc/%d/fd" % p)) for p in pids)
+    assert fds_after <= fds_before + 5, (fds_before, fds_after)
+    dc.deliver(user, sample_message("to the last of many", to=user))
+    assert status_of(prev.wait(30)) == "2"
