@@ -1128,9 +1128,12 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 		T_BEGIN {
 			if (as_email_read(mail, params, &email, &error) < 0) {
 				e_warning(ctx->event,
-					  "Sync: skipping UID %u of %s: %s",
-					  *uidp, mailbox_get_vname(run->box),
-					  error);
+					  "Sync: skipping UID %u of %s for now: "
+					  "%s", *uidp,
+					  mailbox_get_vname(run->box), error);
+				/* not in the state: the next Sync compares
+				   the whole folder and sends it then */
+				win->unsent_other = TRUE;
 			} else {
 				wbxml_start(w, EAS_AIRSYNC_ADD);
 				wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,

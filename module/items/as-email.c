@@ -62,7 +62,6 @@ struct as_email {
 	struct as_body_info info;
 	struct email_body body;
 	const char *message_class;
-	bool unreadable_body;
 	/* item properties from the store, NULL if none */
 	const char *props;
 	const char *const *categories;
@@ -554,26 +553,17 @@ static int email_fields_read(struct mail *mail,
 			f->conversation_id, f->conversation_index) == 0;
 	}
 
-	if (email_body_read(mail, params, f, error_r) < 0) {
-		if (mail->expunged)
-			return -1;
-		/* the headers were readable: send the item without a
-		   body rather than not at all */
-		i_zero(&f->info);
-		t_array_init(&f->info.attachments, 1);
-		choose_body(params->options, &f->info, &f->body);
-		f->unreadable_body = TRUE;
-	}
+	/* Broken MIME and unknown charsets don't fail here (they are
+	   converted); a failure is the storage's (the file unreadable, an
+	   I/O error). Then the item is not sent now rather than sent with
+	   an empty body the device would keep: Sync tries it again later
+	   (and isolates it if it keeps failing), ItemOperations says 14. */
+	if (email_body_read(mail, params, f, error_r) < 0)
+		return -1;
 	f->message_class = message_class(&f->info);
 	if (fill_body(mail, params->options, params->version, f,
-		      error_r) < 0) {
-		if (mail->expunged)
-			return -1;
-		i_zero(&f->body);
-		f->body.type = AS_BODY_TYPE_PLAIN;
-		f->body.data = "";
-		f->unreadable_body = TRUE;
-	}
+		      error_r) < 0)
+		return -1;
 	return 0;
 }
 

@@ -714,3 +714,28 @@ def test_large_attachment_bounded_memory(dc):
     r = itemops(c, fetch_att_xml(refs["notes.txt"]))
     assert xtext(ok_top(r)[0], "Status") == "1", r
     assert _activesync_pids(dc) == [pid]
+
+
+def test_fetch_unreadable_item_is_14(dc):
+    """The message exists but its file can't be read (here: no read
+    permission for the service): Status 14, an error logged, nothing
+    changed; readable again, it is fetched."""
+    import glob
+    import os
+    c, inbox, sid, _ = setup_mail(dc, "fetchunread")
+    maildir = os.path.join(dc.home_root, c.user, "Maildir")
+    files = glob.glob(os.path.join(maildir, "cur", "*")) + \
+        glob.glob(os.path.join(maildir, "new", "*"))
+    assert len(files) == 1, files
+    mark = dc.log_offset()
+    os.chmod(files[0], 0)
+    try:
+        r = itemops(c, fetch_item_xml(inbox, sid))
+        f = ok_top(r)[0]
+        assert xtext(f, "Status") == "14", r
+        assert xfind(f, "Properties") is None, r
+        dc.wait_for_log_text(mark, "ItemOperations: reading %s failed" % sid)
+    finally:
+        os.chmod(files[0], 0o600)
+    r = itemops(c, fetch_item_xml(inbox, sid))
+    assert xtext(ok_top(r)[0], "Status") == "1", r

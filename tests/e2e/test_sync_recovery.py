@@ -101,3 +101,36 @@ def test_vanished_folder_notice(dc):
     r = sync(c, inbox, r.key).ok()
     assert [xtext(a, "ApplicationData/Email:Subject")
             for a in r.adds] == [HIERARCHY_SUBJECT], r.resp
+
+
+def test_unreadable_message_is_sent_once_readable(dc):
+    """A message whose file can't be read is not sent with an empty
+    body the device would keep: it is left out (a warning logged) and
+    sent, whole, by a Sync after it became readable."""
+    import glob
+    import os
+    c = new_account(dc, "unreadable")
+    deliver_plain(dc, c, "Readable", "First body.\n")
+    deliver_plain(dc, c, "Locked", "Second body.\n")
+    maildir = os.path.join(dc.home_root, c.user, "Maildir")
+    locked = [p for p in glob.glob(os.path.join(maildir, "new", "*")) +
+              glob.glob(os.path.join(maildir, "cur", "*"))
+              if b"Subject: Locked" in open(p, "rb").read()]
+    assert len(locked) == 1, locked
+    inbox = folders(c)[T_INBOX]
+    r = sync(c, inbox, "0", options=body_pref(1)).ok()
+    mark = dc.log_offset()
+    os.chmod(locked[0], 0)
+    try:
+        r = sync(c, inbox, r.key).ok()
+        subjects = [xtext(a, "ApplicationData/Email:Subject")
+                    for a in r.adds]
+        assert subjects == ["Readable"], r.resp
+        dc.wait_for_log_text(mark, "Sync: skipping UID")
+    finally:
+        os.chmod(locked[0], 0o600)
+    r = sync(c, inbox, r.key).ok()
+    assert [xtext(a, "ApplicationData/Email:Subject") for a in r.adds] == \
+        ["Locked"], r.resp
+    assert "Second body." in xtext(
+        r.adds[0], "ApplicationData/AirSyncBase:Body/AirSyncBase:Data")
