@@ -101,6 +101,19 @@ def imap(dc, c):
     return m
 
 
+def imap_store(dc, c, uid, flags, expunge=False):
+    """Add flags to one INBOX message over IMAP (and expunge)."""
+    m = imap(dc, c)
+    try:
+        typ, data = m.uid("STORE", str(uid), "+FLAGS", flags)
+        assert typ == "OK", data
+        if expunge:
+            typ, data = m.expunge()
+            assert typ == "OK", data
+    finally:
+        m.logout()
+
+
 def test_nochange_sync_does_not_open_the_folder(dc):
     c, inbox, r = account(dc, "plain")
     key = settle(dc, c, inbox, r.key)
@@ -127,12 +140,7 @@ def test_imap_flag_change_seen_after_fast_answer(dc):
     c, inbox, r = account(dc, "flag")
     target = uid_of(xtext(r.adds[0], "ServerId"))
     key = settle(dc, c, inbox, r.key)
-    m = imap(dc, c)
-    try:
-        typ, data = m.uid("STORE", str(target), "+FLAGS", "(\\Seen)")
-        assert typ == "OK", data
-    finally:
-        m.logout()
+    imap_store(dc, c, target, "(\\Seen)")
     r = sync(c, inbox, key).ok()
     assert len(r.changes) == 1 and not r.adds and not r.deletes, r.resp
     ch = r.changes[0]
@@ -145,14 +153,7 @@ def test_imap_expunge_seen_after_fast_answer(dc):
     c, inbox, r = account(dc, "expunge")
     target = uid_of(xtext(r.adds[1], "ServerId"))
     key = settle(dc, c, inbox, r.key)
-    m = imap(dc, c)
-    try:
-        typ, data = m.uid("STORE", str(target), "+FLAGS", "(\\Deleted)")
-        assert typ == "OK", data
-        typ, data = m.expunge()
-        assert typ == "OK", data
-    finally:
-        m.logout()
+    imap_store(dc, c, target, "(\\Deleted)", expunge=True)
     r = sync(c, inbox, key).ok()
     assert [uid_of(d) for d in r.deletes] == [target] and not r.adds, r.resp
     settle(dc, c, inbox, r.key)
@@ -162,12 +163,7 @@ def test_keyword_change_seen_after_fast_answer(dc):
     c, inbox, r = account(dc, "keyword")
     target = uid_of(xtext(r.adds[0], "ServerId"))
     key = settle(dc, c, inbox, r.key)
-    m = imap(dc, c)
-    try:
-        typ, data = m.uid("STORE", str(target), "+FLAGS", "(Project)")
-        assert typ == "OK", data
-    finally:
-        m.logout()
+    imap_store(dc, c, target, "(Project)")
     r = sync(c, inbox, key).ok()
     assert len(r.changes) == 1, r.resp
     assert uid_of(xtext(r.changes[0], "ServerId")) == target, r.resp
