@@ -161,11 +161,6 @@ as_cmd_fail_status(struct as_cmd_context *ctx, unsigned int status,
    stalls every held Ping of the process */
 #define AS_DEVICE_LAST_SEEN_PRECISION_SECS 60
 
-static bool as_str_changed(const char *old, const char *new)
-{
-	return null_strcmp(old, new) != 0;
-}
-
 static int as_cmd_device_update(struct as_cmd_context *ctx,
 				const char **error_r)
 {
@@ -187,10 +182,11 @@ static int as_cmd_device_update(struct as_cmd_context *ctx,
 		       str_sanitize(ctx->req->device_type, 64));
 	}
 	changed = ret == 0 ||
-		as_str_changed(dev->device_type, ctx->req->device_type) ||
+		null_strcmp(dev->device_type, ctx->req->device_type) != 0 ||
 		(ctx->req->user_agent != NULL &&
-		 as_str_changed(dev->user_agent, ctx->req->user_agent)) ||
-		as_str_changed(dev->protocol_version, ctx->req->version_str) ||
+		 null_strcmp(dev->user_agent, ctx->req->user_agent) != 0) ||
+		null_strcmp(dev->protocol_version,
+			    ctx->req->version_str) != 0 ||
 		dev->last_seen > ioloop_time ||
 		ioloop_time - dev->last_seen >=
 			AS_DEVICE_LAST_SEEN_PRECISION_SECS;

@@ -148,16 +148,13 @@ estimate_index_unchanged(struct as_cmd_context *ctx,
 			 struct as_sync_changes_input *in)
 {
 	struct mailbox_status status;
-	struct mailbox *box;
 	const char *reason;
-	bool opened, unchanged;
+	bool unchanged;
 
-	box = mailbox_alloc(as_folders_namespace(ctx)->list, folder->vname,
-			    MAILBOX_FLAG_READONLY);
-	unchanged = as_sync_changes_index_status(box, folder->guid, &status,
-						 &opened, &reason) > 0 &&
+	unchanged = as_sync_changes_folder_index_status(
+			as_folders_namespace(ctx)->list, folder->vname,
+			folder->guid, &status, &reason) > 0 &&
 		status.uidvalidity == in->state->uid_validity;
-	mailbox_free(&box);
 	if (unchanged) {
 		in->status = &status;
 		unchanged = as_sync_changes_none(in);

@@ -185,24 +185,17 @@ ping_index_status(struct ping_context *ping, const struct ping_folder *folder,
 		  struct mailbox_status *status_r)
 {
 	struct as_cmd_context *ctx = ping->cmd;
-	struct mailbox *box;
 	const char *reason;
-	bool opened;
-	int ret;
 
-	box = mailbox_alloc(as_folders_namespace(ctx)->list,
-			    folder->info.vname, MAILBOX_FLAG_READONLY);
-	ret = as_sync_changes_index_status(box, folder->info.guid, status_r,
-					   &opened, &reason);
-	mailbox_free(&box);
-	if (ret > 0) {
+	if (as_sync_changes_folder_index_status(
+		as_folders_namespace(ctx)->list, folder->info.vname,
+		folder->info.guid, status_r, &reason) > 0) {
 		e_debug(ctx->event, "Folder %s: status from the mailbox list "
 			"index", folder->info.server_id);
 		return TRUE;
 	}
 	e_debug(ctx->event, "Folder %s: opening it: %s",
-		folder->info.server_id, ret < 0 ? "index status failed" :
-		reason);
+		folder->info.server_id, reason);
 	return FALSE;
 }
 
@@ -568,26 +561,26 @@ ping_notify_callback(const struct as_notify_msg *msg,
 		folder = ping_folder_find_guid(ping, msg->guid);
 		if (folder == NULL)
 			return;
-		if (msg->value != 0 && folder->known_modseq != 0 &&
-		    msg->value <= folder->known_modseq) {
-			/* the last check already saw it */
-			return;
-		}
-		if (msg->value != 0 && folder->known_modseq != 0 &&
-		    ping_sender_trusted(ping, msg->sender_uid)) {
+		if (msg->value != 0 && folder->known_modseq != 0) {
+			if (msg->value <= folder->known_modseq) {
+				/* the last check already saw it */
+				return;
+			}
 			/* The plugin sends the folder's HIGHESTMODSEQ after a
 			   committed change, and known_modseq is the device's
 			   synced position: a higher value is exactly what the
 			   check would find. Answer now, without opening the
 			   user: that is the whole push latency. Datagrams
 			   of other senders are only hints, re-checked. */
-			e_debug(ctx->event, "Folder %s changed: modseq %"PRIu64
-				" > %"PRIu64" (notification)",
-				folder->info.server_id, msg->value,
-				folder->known_modseq);
-			folder->changed = TRUE;
-			ping_finish(ping, PING_STATUS_CHANGES);
-			return;
+			if (ping_sender_trusted(ping, msg->sender_uid)) {
+				e_debug(ctx->event, "Folder %s changed: modseq "
+					"%"PRIu64" > %"PRIu64" (notification)",
+					folder->info.server_id, msg->value,
+					folder->known_modseq);
+				folder->changed = TRUE;
+				ping_finish(ping, PING_STATUS_CHANGES);
+				return;
+			}
 		}
 		folder->pending = TRUE;
 		break;

@@ -77,6 +77,25 @@ int as_sync_changes_index_status(struct mailbox *box,
 	return ret;
 }
 
+int as_sync_changes_folder_index_status(struct mailbox_list *list,
+					const char *vname,
+					const guid_128_t guid,
+					struct mailbox_status *status_r,
+					const char **reason_r)
+{
+	struct mailbox *box;
+	bool opened;
+	int ret;
+
+	box = mailbox_alloc(list, vname, MAILBOX_FLAG_READONLY);
+	ret = as_sync_changes_index_status(box, guid, status_r, &opened,
+					   reason_r);
+	if (ret < 0)
+		*reason_r = t_strdup(mailbox_get_last_internal_error(box, NULL));
+	mailbox_free(&box);
+	return ret;
+}
+
 /* UIDs matching uidset (NULL = all) AND modseq >= min_modseq (0 = any)
    AND received >= since (0 = any). Only index data is looked at, except
    for the received date, which comes from the cache. */

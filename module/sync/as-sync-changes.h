@@ -60,6 +60,15 @@ int as_sync_changes_index_status(struct mailbox *box,
 				 struct mailbox_status *status_r,
 				 bool *opened_r, const char **reason_r);
 
+/* The same for a folder by name, in a read-only mailbox that is freed
+   again: for callers that open the folder themselves if this can't
+   answer. Returns 1 with the status, 0 with reason_r, -1 on error. */
+int as_sync_changes_folder_index_status(struct mailbox_list *list,
+					const char *vname,
+					const guid_128_t guid,
+					struct mailbox_status *status_r,
+					const char **reason_r);
+
 /* Arrays are allocated from pool. Returns 0 or -1 with error_r. */
 int as_sync_changes_compute(pool_t pool,
 			    const struct as_sync_changes_input *in,
