@@ -16,6 +16,7 @@ const struct as_settings as_default_settings = {
 	.max_send_size = 25 * 1024 * 1024,
 	.max_window_size = 512,
 	.auth_cache_ttl = 300,
+	.search_timeout_msecs = 45 * 1000,
 	.provisioning = TRUE,
 	.debug = FALSE,
 };
@@ -24,6 +25,8 @@ enum as_setting_type {
 	AS_SET_STR,
 	AS_SET_UINT,
 	AS_SET_TIME,
+	/* like AS_SET_TIME, stored in milliseconds ("200 ms" allowed) */
+	AS_SET_TIME_MSECS,
 	AS_SET_SIZE,
 	AS_SET_BOOL,
 };
@@ -49,6 +52,7 @@ static const struct as_setting_def as_setting_defs[] = {
 	DEF(AS_SET_STR, "sender_domain", sender_domain),
 	DEF(AS_SET_UINT, "max_window_size", max_window_size),
 	DEF(AS_SET_TIME, "auth_cache_ttl", auth_cache_ttl),
+	DEF(AS_SET_TIME_MSECS, "search_timeout", search_timeout_msecs),
 	DEF(AS_SET_BOOL, "provisioning", provisioning),
 	DEF(AS_SET_BOOL, "debug", debug),
 };
@@ -60,6 +64,7 @@ as_setting_parse(const struct as_setting_def *def, const char *value,
 {
 	void *ptr = PTR_OFFSET(set, def->offset);
 	const char *error;
+	unsigned int secs;
 
 	switch (def->type) {
 	case AS_SET_STR:
@@ -77,6 +82,21 @@ as_setting_parse(const struct as_setting_def *def, const char *value,
 		if (str_to_uint(value, ptr) == 0)
 			return 0;
 		if (settings_get_time(value, ptr, &error) < 0) {
+			*error_r = error;
+			return -1;
+		}
+		return 0;
+	case AS_SET_TIME_MSECS:
+		/* a bare number is seconds here too */
+		if (str_to_uint(value, &secs) == 0) {
+			if (secs > UINT_MAX / 1000) {
+				*error_r = "too large";
+				return -1;
+			}
+			*(unsigned int *)ptr = secs * 1000;
+			return 0;
+		}
+		if (settings_get_time_msecs(value, ptr, &error) < 0) {
 			*error_r = error;
 			return -1;
 		}
@@ -136,6 +156,10 @@ int as_settings_read(const struct mail_user_settings *user_set,
 	    set_r->ping_min_heartbeat > set_r->ping_max_heartbeat) {
 		*error_r = "activesync_ping_min_heartbeat must be > 0 and "
 			"<= activesync_ping_max_heartbeat";
+		return -1;
+	}
+	if (set_r->search_timeout_msecs == 0) {
+		*error_r = "activesync_search_timeout must be > 0";
 		return -1;
 	}
 	if (set_r->max_window_size == 0) {

@@ -29,6 +29,8 @@ struct as_settings {
 	unsigned int max_window_size;
 	/* Seconds a verified password stays cached (hashed) */
 	unsigned int auth_cache_ttl;
+	/* Milliseconds a Search may run before it answers "timed out" */
+	unsigned int search_timeout_msecs;
 	/* Require Provision (policy key) before other commands */
 	bool provisioning;
 	bool debug;

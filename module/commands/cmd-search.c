@@ -11,9 +11,11 @@
    stays in its folder.
 
    The search runs from the ioloop in steps (Dovecot's non-blocking
-   search yields about every quarter second), so other clients of this
-   process are served meanwhile; a search taking longer than
-   AS_SEARCH_TIMEOUT_SECS answers Store Status 10. */
+   search yields about every quarter second, and at the end of each
+   folder), so other clients of this process are served meanwhile; a
+   search still running after activesync_search_timeout answers Store
+   Status 10. The time is checked at every step, so a limit is kept to
+   about a quarter second. */
 
 #include "lib.h"
 #include "array.h"
@@ -34,7 +36,6 @@
 /* Mailbox store: default Range 0-99, at most 100 results per request */
 #define AS_SEARCH_DEFAULT_RANGE_END 99
 #define AS_SEARCH_MAX_RESULTS 100
-#define AS_SEARCH_TIMEOUT_SECS 45
 
 /* Search element Status (MS-ASCMD 2.2.3.177.13) */
 #define SEARCH_STATUS_OK 1
@@ -367,6 +368,16 @@ static bool search_conversation_match(struct search_run *run,
 	return match;
 }
 
+static bool search_timed_out(struct search_run *run)
+{
+	struct timeval now;
+
+	/* not ioloop_timeval: a step may have taken a quarter second */
+	i_gettimeofday(&now);
+	return timeval_diff_msecs(&now, &run->start_time) >=
+		(long long)run->ctx->set->search_timeout_msecs;
+}
+
 /* Returns 1 when all folders are done, 0 to be called again, -1 with
    status_r on failure. */
 static int search_continue(struct search_run *run,
@@ -405,24 +416,26 @@ static int search_continue(struct search_run *run,
 		match->scope_idx = run->scope_pos;
 		match->uid = mail->uid;
 	}
-	if (tryagain) {
-		if (timeval_diff_msecs(&ioloop_timeval, &run->start_time) >
-		    AS_SEARCH_TIMEOUT_SECS * 1000) {
-			*status_r = STORE_STATUS_TIMED_OUT;
-			*error_r = t_strdup_printf(
-				"Gave up after %u s, %u of %u folders done",
-				AS_SEARCH_TIMEOUT_SECS, run->scope_pos,
-				array_count(&run->scope));
+	if (!tryagain) {
+		if (search_folder_close(run, error_r) < 0) {
+			*status_r = STORE_STATUS_SERVER_ERROR;
 			return -1;
 		}
-		return 0;
+		run->scope_pos++;
+		if (run->scope_pos == array_count(&run->scope))
+			return 1;
 	}
-	if (search_folder_close(run, error_r) < 0) {
-		*status_r = STORE_STATUS_SERVER_ERROR;
+	/* more to do: within the time limit? */
+	if (search_timed_out(run)) {
+		*status_r = STORE_STATUS_TIMED_OUT;
+		*error_r = t_strdup_printf(
+			"activesync_search_timeout (%u ms) reached, "
+			"%u of %u folders done",
+			run->ctx->set->search_timeout_msecs,
+			run->scope_pos, array_count(&run->scope));
 		return -1;
 	}
-	run->scope_pos++;
-	return run->scope_pos < array_count(&run->scope) ? 0 : 1;
+	return 0;
 }
 
 /* ---- response ---- */
