@@ -10,6 +10,7 @@
 #include "mail-storage.h"
 #include "mailbox-list-iter.h"
 #include "as-command.h"
+#include "http/as-request.h"
 #include "as-folders.h"
 
 /* SPECIAL-USE flags that make a default EAS folder. \Junk and \Archive
@@ -27,18 +28,50 @@ static const struct {
 /* A top-level mailbox with this name is the EAS Outbox. */
 #define AS_FOLDERS_OUTBOX_NAME "Outbox"
 
-/* METADATA /private/vendor/kolab/folder-type values (without the
-   ".default" suffix) and the EAS types of user-created and default
-   folders of that class. */
+/* The METADATA entry that types a groupware folder (the convention other
+   IMAP groupware uses), read private first, then shared. */
+#define AS_FOLDERS_KOLAB_TYPE_KEY "vendor/kolab/folder-type"
+
+/* METADATA folder-type values (without the ".default" suffix), the EAS
+   types of user-created and default folders of that class, and the first
+   protocol version whose devices get the class natively. 0 = no converter
+   yet: such folders are listed as mail folders, so the items are still
+   seen, as messages (the GroupWare-as-Email view). */
 static const struct {
 	const char *folder_type;
 	unsigned int user_type, default_type;
+	unsigned int min_version;
 } as_folders_groupware_types[] = {
-	{ "event", AS_FOLDER_TYPE_USER_CALENDAR, AS_FOLDER_TYPE_CALENDAR },
-	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS },
-	{ "task", AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_TYPE_TASKS },
-	{ "note", AS_FOLDER_TYPE_USER_NOTES, AS_FOLDER_TYPE_NOTES },
-	{ "journal", AS_FOLDER_TYPE_USER_JOURNAL, AS_FOLDER_TYPE_JOURNAL },
+	{ "event", AS_FOLDER_TYPE_USER_CALENDAR, AS_FOLDER_TYPE_CALENDAR, 0 },
+	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS, 0 },
+	{ "task", AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_TYPE_TASKS, 0 },
+	/* the Notes class exists from 14.0 (MS-ASNOTE) */
+	{ "note", AS_FOLDER_TYPE_USER_NOTES, AS_FOLDER_TYPE_NOTES,
+	  AS_VERSION_14_0 },
+	{ "journal", AS_FOLDER_TYPE_USER_JOURNAL, AS_FOLDER_TYPE_JOURNAL, 0 },
+};
+
+static const struct {
+	unsigned int type;
+	enum as_folder_class class;
+} as_folders_type_classes[] = {
+	{ AS_FOLDER_TYPE_USER_GENERIC, AS_FOLDER_CLASS_MAIL },
+	{ AS_FOLDER_TYPE_INBOX, AS_FOLDER_CLASS_MAIL },
+	{ AS_FOLDER_TYPE_DRAFTS, AS_FOLDER_CLASS_MAIL },
+	{ AS_FOLDER_TYPE_DELETED, AS_FOLDER_CLASS_MAIL },
+	{ AS_FOLDER_TYPE_SENT, AS_FOLDER_CLASS_MAIL },
+	{ AS_FOLDER_TYPE_OUTBOX, AS_FOLDER_CLASS_MAIL },
+	{ AS_FOLDER_TYPE_USER_MAIL, AS_FOLDER_CLASS_MAIL },
+	{ AS_FOLDER_TYPE_CALENDAR, AS_FOLDER_CLASS_CALENDAR },
+	{ AS_FOLDER_TYPE_USER_CALENDAR, AS_FOLDER_CLASS_CALENDAR },
+	{ AS_FOLDER_TYPE_CONTACTS, AS_FOLDER_CLASS_CONTACTS },
+	{ AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_CLASS_CONTACTS },
+	{ AS_FOLDER_TYPE_TASKS, AS_FOLDER_CLASS_TASKS },
+	{ AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_CLASS_TASKS },
+	{ AS_FOLDER_TYPE_NOTES, AS_FOLDER_CLASS_NOTES },
+	{ AS_FOLDER_TYPE_USER_NOTES, AS_FOLDER_CLASS_NOTES },
+	{ AS_FOLDER_TYPE_JOURNAL, AS_FOLDER_CLASS_JOURNAL },
+	{ AS_FOLDER_TYPE_USER_JOURNAL, AS_FOLDER_CLASS_JOURNAL },
 };
 
 /* For each special type, the mailbox that gets it. If several mailboxes
@@ -241,11 +274,53 @@ static int as_folders_special_init(struct mail_namespace *ns,
 	return 0;
 }
 
-static unsigned int as_folders_type(struct mail_namespace *ns,
+/* The folder-type METADATA value of a mailbox, NULL if it has none (or
+   attributes are not enabled: mail_attribute_dict unset). */
+static const char *as_folders_kolab_type(struct mail_namespace *ns,
+					 const char *vname)
+{
+	static const enum mail_attribute_type types[] = {
+		MAIL_ATTRIBUTE_TYPE_PRIVATE, MAIL_ATTRIBUTE_TYPE_SHARED,
+	};
+	struct mail_attribute_value value;
+	struct mailbox *box;
+	const char *result = NULL;
+	enum mail_error error;
+	unsigned int i;
+	int ret;
+
+	box = mailbox_alloc(ns->list, vname, 0);
+	for (i = 0; i < N_ELEMENTS(types) && result == NULL; i++) {
+		ret = mailbox_attribute_get(box, types[i],
+					    AS_FOLDERS_KOLAB_TYPE_KEY, &value);
+		if (ret > 0)
+			result = t_strdup(value.value);
+		else if (ret < 0) {
+			const char *errstr =
+				mailbox_get_last_internal_error(box, &error);
+
+			/* NOTPOSSIBLE: no mail_attribute_dict; NOTFOUND:
+			   deleted meanwhile. Either way: a mail folder. */
+			if (error != MAIL_ERROR_NOTPOSSIBLE &&
+			    error != MAIL_ERROR_NOTFOUND) {
+				i_warning("activesync: mailbox %s: reading "
+					  "its folder type failed: %s",
+					  vname, errstr);
+			}
+			break;
+		}
+	}
+	mailbox_free(&box);
+	return result;
+}
+
+static unsigned int as_folders_type(struct as_cmd_context *ctx,
+				    struct mail_namespace *ns,
 				    const struct as_folders_special *special,
 				    const char *vname)
 {
-	unsigned int i;
+	const char *kolab_type;
+	unsigned int i, type;
 
 	if (as_folders_is_inbox(ns, vname))
 		return AS_FOLDER_TYPE_INBOX;
@@ -258,11 +333,39 @@ static unsigned int as_folders_type(struct mail_namespace *ns,
 	    strcmp(as_folders_display_name(ns, vname),
 		   AS_FOLDERS_OUTBOX_NAME) == 0)
 		return AS_FOLDER_TYPE_OUTBOX;
-	/* Groupware hook: calendar/contacts/tasks/notes folders will be
-	   typed here from the mailbox's METADATA
-	   /private/vendor/kolab/folder-type, mapped with
-	   as_folders_groupware_type(), once Sync handles those classes. */
+	kolab_type = as_folders_kolab_type(ns, vname);
+	if (kolab_type != NULL &&
+	    as_folders_groupware_type(kolab_type, ctx->req->version, &type))
+		return type;
 	return AS_FOLDER_TYPE_USER_MAIL;
+}
+
+enum as_folder_class as_folder_type_class(unsigned int type)
+{
+	unsigned int i;
+
+	for (i = 0; i < N_ELEMENTS(as_folders_type_classes); i++) {
+		if (as_folders_type_classes[i].type == type)
+			return as_folders_type_classes[i].class;
+	}
+	return AS_FOLDER_CLASS_NONE;
+}
+
+enum as_folder_class as_folder_class(const struct as_folder_info *folder)
+{
+	return folder->noselect ? AS_FOLDER_CLASS_NONE :
+		as_folder_type_class(folder->type);
+}
+
+bool as_folder_is_synced(const struct as_folder_info *folder)
+{
+	switch (as_folder_class(folder)) {
+	case AS_FOLDER_CLASS_MAIL:
+	case AS_FOLDER_CLASS_NOTES:
+		return TRUE;
+	default:
+		return FALSE;
+	}
 }
 
 bool as_folder_type_is_default(unsigned int type)
@@ -285,7 +388,8 @@ bool as_folder_type_is_default(unsigned int type)
 	}
 }
 
-bool as_folders_groupware_type(const char *folder_type, unsigned int *type_r)
+bool as_folders_groupware_type(const char *folder_type, unsigned int version,
+			       unsigned int *type_r)
 {
 	const char *suffix;
 	unsigned int i;
@@ -293,21 +397,66 @@ bool as_folders_groupware_type(const char *folder_type, unsigned int *type_r)
 
 	for (i = 0; i < N_ELEMENTS(as_folders_groupware_types); i++) {
 		const char *name = as_folders_groupware_types[i].folder_type;
+		unsigned int min_version =
+			as_folders_groupware_types[i].min_version;
 
 		len = strlen(name);
 		if (strncmp(folder_type, name, len) != 0)
 			continue;
 		suffix = folder_type + len;
-		if (*suffix == '\0') {
-			*type_r = as_folders_groupware_types[i].user_type;
-			return TRUE;
-		}
-		if (strcmp(suffix, ".default") == 0) {
-			*type_r = as_folders_groupware_types[i].default_type;
-			return TRUE;
-		}
+		if (*suffix != '\0' && strcmp(suffix, ".default") != 0)
+			continue;
+		if (min_version == 0 || version < min_version)
+			return FALSE;
+		*type_r = *suffix == '\0' ?
+			as_folders_groupware_types[i].user_type :
+			as_folders_groupware_types[i].default_type;
+		return TRUE;
 	}
 	return FALSE;
+}
+
+const char *as_folders_groupware_create_value(unsigned int type,
+					      unsigned int version)
+{
+	unsigned int i;
+
+	for (i = 0; i < N_ELEMENTS(as_folders_groupware_types); i++) {
+		if (as_folders_groupware_types[i].user_type != type)
+			continue;
+		if (as_folders_groupware_types[i].min_version == 0 ||
+		    version < as_folders_groupware_types[i].min_version)
+			return NULL;
+		return as_folders_groupware_types[i].folder_type;
+	}
+	return NULL;
+}
+
+int as_folders_set_groupware_type(struct mailbox *box, const char *value,
+				  const char **error_r)
+{
+	struct mailbox_transaction_context *t;
+	struct mail_attribute_value attr;
+
+	if (mailbox_open(box) < 0) {
+		*error_r = mailbox_get_last_internal_error(box, NULL);
+		return -1;
+	}
+	i_zero(&attr);
+	attr.value = value;
+	t = mailbox_transaction_begin(box, MAILBOX_TRANSACTION_FLAG_EXTERNAL,
+				      "activesync folder type");
+	if (mailbox_attribute_set(t, MAIL_ATTRIBUTE_TYPE_PRIVATE,
+				  AS_FOLDERS_KOLAB_TYPE_KEY, &attr) < 0) {
+		*error_r = mailbox_get_last_internal_error(box, NULL);
+		mailbox_transaction_rollback(&t);
+		return -1;
+	}
+	if (mailbox_transaction_commit(&t) < 0) {
+		*error_r = mailbox_get_last_internal_error(box, NULL);
+		return -1;
+	}
+	return 0;
 }
 
 static int as_folders_entry_cmp(const struct as_folders_entry *a,
@@ -390,6 +539,30 @@ static int as_folders_list_names(struct mail_namespace *ns,
 	return ret;
 }
 
+/* A device expects one default folder of each groupware class: of
+   several folders marked ".default", the first in folder order keeps the
+   default type, the others become user folders of that class. */
+static void as_folders_unique_defaults(ARRAY_TYPE(as_folder_info) *folders)
+{
+	struct as_folder_info *folder;
+	unsigned int i;
+	bool seen[N_ELEMENTS(as_folders_groupware_types)];
+
+	memset(seen, 0, sizeof(seen));
+	array_foreach_modifiable(folders, folder) {
+		for (i = 0; i < N_ELEMENTS(as_folders_groupware_types); i++) {
+			if (folder->type !=
+			    as_folders_groupware_types[i].default_type)
+				continue;
+			if (seen[i]) {
+				folder->type =
+					as_folders_groupware_types[i].user_type;
+			}
+			seen[i] = TRUE;
+		}
+	}
+}
+
 int as_folders_list(struct as_cmd_context *ctx,
 		    ARRAY_TYPE(as_folder_info) *folders_r,
 		    const char **error_r)
@@ -446,10 +619,12 @@ int as_folders_list(struct as_cmd_context *ctx,
 		folder->display_name = p_strdup(ctx->pool,
 			as_folders_display_name(ns, entry->vname));
 		folder->type = folder->noselect ? AS_FOLDER_TYPE_USER_MAIL :
-			as_folders_type(ns, &special, entry->vname);
+			as_folders_type(ctx, ns, &special, entry->vname);
 		ret = 0;
 	}
 	hash_table_destroy(&ids);
+	if (ret == 0)
+		as_folders_unique_defaults(folders_r);
 	if (ret < 0) {
 		array_clear(folders_r);
 		return -1;
@@ -521,7 +696,7 @@ int as_folders_lookup_vname(struct as_cmd_context *ctx, const char *vname,
 	folder_r->vname = p_strdup(ctx->pool, vname);
 	folder_r->display_name = p_strdup(ctx->pool,
 		as_folders_display_name(ns, vname));
-	folder_r->type = as_folders_type(ns, &special, vname);
+	folder_r->type = as_folders_type(ctx, ns, &special, vname);
 	return 1;
 }
 

@@ -30,6 +30,18 @@ enum as_folder_type {
 	AS_FOLDER_TYPE_RECIPIENT_CACHE = 19,
 };
 
+/* What a folder holds: folders of one class exchange items (MoveItems),
+   and the class picks the item format Sync uses. */
+enum as_folder_class {
+	AS_FOLDER_CLASS_NONE = 0, /* \NoSelect parent, recipient cache */
+	AS_FOLDER_CLASS_MAIL,
+	AS_FOLDER_CLASS_CALENDAR,
+	AS_FOLDER_CLASS_CONTACTS,
+	AS_FOLDER_CLASS_TASKS,
+	AS_FOLDER_CLASS_NOTES,
+	AS_FOLDER_CLASS_JOURNAL,
+};
+
 /* One folder of the user's private namespace as EAS sees it. */
 struct as_folder_info {
 	const char *server_id;	/* short stable id from the mailbox GUID */
@@ -73,11 +85,28 @@ int as_folders_lookup_vname(struct as_cmd_context *ctx, const char *vname,
 /* Default folders (Inbox, Drafts, Deleted Items, Sent Items, Outbox,
    ...) can't be renamed, moved or deleted by the client. */
 bool as_folder_type_is_default(unsigned int type);
+/* The class of the folder's items; NONE if it holds none */
+enum as_folder_class as_folder_class(const struct as_folder_info *folder);
+/* Does Sync serve the folder's items (mail, notes)? Items of the other
+   classes are not served until their converters exist. */
+bool as_folder_is_synced(const struct as_folder_info *folder);
+/* The class of an EAS folder type */
+enum as_folder_class as_folder_type_class(unsigned int type);
+
 /* EAS folder type for a /private/vendor/kolab/folder-type METADATA value
-   ("event", "contact.default", ...). Returns FALSE for "mail" and
-   unknown values. Hook for groupware folders: not used by
-   as_folders_list() yet. */
-bool as_folders_groupware_type(const char *folder_type,
+   ("event", "note.default", ...) when a device of this protocol version
+   is served that class natively. Returns FALSE for "mail", unknown
+   values and classes served as mail folders (no converter yet, or the
+   version lacks the class): the folder is then a mail folder. */
+bool as_folders_groupware_type(const char *folder_type, unsigned int version,
 			       unsigned int *type_r);
+/* The folder-type METADATA value for a folder a device creates with
+   this EAS type, NULL if the type is not a natively served groupware
+   type for this version. */
+const char *as_folders_groupware_create_value(unsigned int type,
+					      unsigned int version);
+/* Set the folder-type METADATA of a mailbox (open or not). */
+int as_folders_set_groupware_type(struct mailbox *box, const char *value,
+				  const char **error_r);
 
 #endif

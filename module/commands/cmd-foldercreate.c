@@ -7,6 +7,7 @@
 #include "mail-storage.h"
 #include "as-command.h"
 #include "as-folders.h"
+#include "http/as-request.h"
 #include "as-hierarchy.h"
 
 /* MS-ASCMD 2.2.3.177.3 */
@@ -55,14 +56,40 @@ static int foldercreate_parse(struct as_cmd_context *ctx,
 	return 0;
 }
 
-/* Only mail folders for now: calendar (13), contacts (14), tasks (15)
-   and notes (17) folders need the groupware folder-type METADATA and
-   their own Sync classes. The default types (2-11, 19) can't be created
-   by a client at all. Both are answered as a malformed request. */
-static bool foldercreate_type_supported(unsigned int type)
+/* Mail folders, and groupware folders of the classes served natively
+   to this version (notes from 14.0: the folder gets the folder-type
+   METADATA). Calendar, contacts and tasks folders wait for their
+   converters. The default types (2-11, 19) can't be created by a client
+   at all. The others are answered as a malformed request. */
+static bool foldercreate_type_supported(struct as_cmd_context *ctx,
+					unsigned int type)
 {
 	return type == AS_FOLDER_TYPE_USER_MAIL ||
-		type == AS_FOLDER_TYPE_USER_GENERIC;
+		type == AS_FOLDER_TYPE_USER_GENERIC ||
+		as_folders_groupware_create_value(type,
+						  ctx->req->version) != NULL;
+}
+
+/* Type the new mailbox; on failure it is deleted again, so a failed
+   FolderCreate leaves nothing behind. */
+static int foldercreate_set_type(struct as_cmd_context *ctx,
+				 struct mailbox *box, unsigned int type)
+{
+	const char *value, *error;
+
+	value = as_folders_groupware_create_value(type, ctx->req->version);
+	if (value == NULL)
+		return 0;
+	if (as_folders_set_groupware_type(box, value, &error) == 0)
+		return 0;
+	e_error(ctx->event, "FolderCreate: setting the folder type of %s "
+		"failed: %s", mailbox_get_vname(box), error);
+	if (mailbox_delete(box) < 0) {
+		e_error(ctx->event, "FolderCreate: deleting %s again failed: "
+			"%s", mailbox_get_vname(box),
+			mailbox_get_last_internal_error(box, NULL));
+	}
+	return -1;
 }
 
 static bool foldercreate_name_valid(struct mail_namespace *ns,
@@ -87,7 +114,7 @@ foldercreate_run(struct as_cmd_context *ctx,
 	unsigned int key;
 	int ret;
 
-	if (!foldercreate_type_supported(req->type)) {
+	if (!foldercreate_type_supported(ctx, req->type)) {
 		e_info(ctx->event, "FolderCreate: folder type %u can't be "
 		       "created", req->type);
 		return FOLDERCREATE_STATUS_MALFORMED;
@@ -158,6 +185,10 @@ foldercreate_run(struct as_cmd_context *ctx,
 				"%s failed: %s", vname, error);
 			return FOLDERCREATE_STATUS_SERVER_ERROR;
 		}
+	}
+	if (foldercreate_set_type(ctx, box, req->type) < 0) {
+		mailbox_free(&box);
+		return FOLDERCREATE_STATUS_SERVER_ERROR;
 	}
 	mailbox_free(&box);
 	e_info(ctx->event, "FolderCreate: created mailbox %s", vname);

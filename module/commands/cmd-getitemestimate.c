@@ -34,12 +34,6 @@ enum estimate_status {
 
 #define ESTIMATE_MAX_COLLECTIONS 1000
 
-static const unsigned int estimate_mail_folder_types[] = {
-	AS_FOLDER_TYPE_USER_GENERIC, AS_FOLDER_TYPE_INBOX,
-	AS_FOLDER_TYPE_DRAFTS, AS_FOLDER_TYPE_DELETED, AS_FOLDER_TYPE_SENT,
-	AS_FOLDER_TYPE_OUTBOX, AS_FOLDER_TYPE_USER_MAIL,
-};
-
 struct estimate_collection {
 	const char *collection_id;
 	const char *class_name;
@@ -50,19 +44,6 @@ struct estimate_collection {
 };
 
 ARRAY_DEFINE_TYPE(estimate_collection, struct estimate_collection);
-
-static bool estimate_is_mail_folder(const struct as_folder_info *folder)
-{
-	unsigned int i;
-
-	if (folder->noselect)
-		return FALSE;
-	for (i = 0; i < N_ELEMENTS(estimate_mail_folder_types); i++) {
-		if (folder->type == estimate_mail_folder_types[i])
-			return TRUE;
-	}
-	return FALSE;
-}
 
 /* ---- parsing ---- */
 
@@ -185,7 +166,7 @@ estimate_compute(struct as_cmd_context *ctx,
 	unsigned int ret = ESTIMATE_STATUS_OK;
 
 	*estimate_r = 0;
-	if (!estimate_is_mail_folder(folder)) {
+	if (!as_folder_is_synced(folder)) {
 		/* Sync sends no items for these (yet) */
 		return ESTIMATE_STATUS_OK;
 	}
@@ -231,8 +212,12 @@ estimate_compute(struct as_cmd_context *ctx,
 
 	in.box = box;
 	in.status = &status;
-	/* the mail age limit in effect at the last Sync narrows it too */
-	in.since = as_sync_state_since(filter_type, extra.max_age, ioloop_time);
+	/* the mail age limit in effect at the last Sync narrows it too;
+	   neither applies to notes (as in Sync) */
+	if (as_folder_class(folder) == AS_FOLDER_CLASS_MAIL) {
+		in.since = as_sync_state_since(filter_type, extra.max_age,
+					       ioloop_time);
+	}
 	if (as_sync_changes_none(&in))
 		*estimate_r = 0;
 	else if (as_sync_changes_compute(pool_datastack_create(), &in,

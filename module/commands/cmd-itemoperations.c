@@ -93,24 +93,11 @@ struct itemops_context {
 	unsigned int parse_status;
 };
 
-/* EAS folder types that hold mail (the same set Sync serves) */
-static const unsigned int itemops_mail_folder_types[] = {
-	AS_FOLDER_TYPE_USER_GENERIC, AS_FOLDER_TYPE_INBOX,
-	AS_FOLDER_TYPE_DRAFTS, AS_FOLDER_TYPE_DELETED, AS_FOLDER_TYPE_SENT,
-	AS_FOLDER_TYPE_OUTBOX, AS_FOLDER_TYPE_USER_MAIL,
-};
-
+/* Fetch, EmptyFolderContents and Move act on mail folders (notes are
+   fetched with Sync) */
 static bool itemops_is_mail_folder(const struct as_folder_info *folder)
 {
-	unsigned int i;
-
-	if (folder->noselect)
-		return FALSE;
-	for (i = 0; i < N_ELEMENTS(itemops_mail_folder_types); i++) {
-		if (folder->type == itemops_mail_folder_types[i])
-			return TRUE;
-	}
-	return FALSE;
+	return as_folder_class(folder) == AS_FOLDER_CLASS_MAIL;
 }
 
 /* ---- parsing ---- */

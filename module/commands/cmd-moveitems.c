@@ -37,40 +37,6 @@ enum moveitems_status {
 
 #define MOVEITEMS_MAX_MOVES 512
 
-/* Folder classes: items move only within one */
-enum moveitems_class {
-	MOVEITEMS_CLASS_MAIL,
-	MOVEITEMS_CLASS_CALENDAR,
-	MOVEITEMS_CLASS_CONTACTS,
-	MOVEITEMS_CLASS_TASKS,
-	MOVEITEMS_CLASS_NOTES,
-	MOVEITEMS_CLASS_JOURNAL,
-	MOVEITEMS_CLASS_OTHER,
-};
-
-static const struct {
-	unsigned int type;
-	enum moveitems_class class;
-} moveitems_folder_classes[] = {
-	{ AS_FOLDER_TYPE_USER_GENERIC, MOVEITEMS_CLASS_MAIL },
-	{ AS_FOLDER_TYPE_INBOX, MOVEITEMS_CLASS_MAIL },
-	{ AS_FOLDER_TYPE_DRAFTS, MOVEITEMS_CLASS_MAIL },
-	{ AS_FOLDER_TYPE_DELETED, MOVEITEMS_CLASS_MAIL },
-	{ AS_FOLDER_TYPE_SENT, MOVEITEMS_CLASS_MAIL },
-	{ AS_FOLDER_TYPE_OUTBOX, MOVEITEMS_CLASS_MAIL },
-	{ AS_FOLDER_TYPE_USER_MAIL, MOVEITEMS_CLASS_MAIL },
-	{ AS_FOLDER_TYPE_CALENDAR, MOVEITEMS_CLASS_CALENDAR },
-	{ AS_FOLDER_TYPE_USER_CALENDAR, MOVEITEMS_CLASS_CALENDAR },
-	{ AS_FOLDER_TYPE_CONTACTS, MOVEITEMS_CLASS_CONTACTS },
-	{ AS_FOLDER_TYPE_USER_CONTACTS, MOVEITEMS_CLASS_CONTACTS },
-	{ AS_FOLDER_TYPE_TASKS, MOVEITEMS_CLASS_TASKS },
-	{ AS_FOLDER_TYPE_USER_TASKS, MOVEITEMS_CLASS_TASKS },
-	{ AS_FOLDER_TYPE_NOTES, MOVEITEMS_CLASS_NOTES },
-	{ AS_FOLDER_TYPE_USER_NOTES, MOVEITEMS_CLASS_NOTES },
-	{ AS_FOLDER_TYPE_JOURNAL, MOVEITEMS_CLASS_JOURNAL },
-	{ AS_FOLDER_TYPE_USER_JOURNAL, MOVEITEMS_CLASS_JOURNAL },
-};
-
 struct moveitems_move {
 	const char *src_msg_id, *src_folder_id, *dst_folder_id;
 };
@@ -81,17 +47,6 @@ struct moveitems_result {
 	unsigned int status;
 	const char *dst_msg_id;
 };
-
-static enum moveitems_class moveitems_folder_class(unsigned int type)
-{
-	unsigned int i;
-
-	for (i = 0; i < N_ELEMENTS(moveitems_folder_classes); i++) {
-		if (moveitems_folder_classes[i].type == type)
-			return moveitems_folder_classes[i].class;
-	}
-	return MOVEITEMS_CLASS_OTHER;
-}
 
 /* ---- the collection states ---- */
 
@@ -262,7 +217,7 @@ moveitems_move(struct as_cmd_context *ctx, const struct moveitems_move *move,
 	       struct moveitems_result *result_r)
 {
 	struct as_folder_info src, dst;
-	enum moveitems_class src_class, dst_class;
+	enum as_folder_class src_class, dst_class;
 	const char *error;
 	uint32_t uid, new_uid = 0;
 	int ret;
@@ -302,8 +257,9 @@ moveitems_move(struct as_cmd_context *ctx, const struct moveitems_move *move,
 		result_r->status = MOVEITEMS_STATUS_SAME_FOLDER;
 		return;
 	}
-	src_class = moveitems_folder_class(src.type);
-	dst_class = moveitems_folder_class(dst.type);
+	/* items move only within one class */
+	src_class = as_folder_class(&src);
+	dst_class = as_folder_class(&dst);
 	if (src_class != dst_class) {
 		e_info(ctx->event, "MoveItems: %s: folder %s is of another "
 		       "class (type %u) than folder %s (type %u)",
@@ -312,8 +268,8 @@ moveitems_move(struct as_cmd_context *ctx, const struct moveitems_move *move,
 		result_r->status = MOVEITEMS_STATUS_FAILED;
 		return;
 	}
-	if (src_class != MOVEITEMS_CLASS_MAIL) {
-		/* no items of other classes are served yet */
+	if (!as_folder_is_synced(&src)) {
+		/* no items of this class are served yet */
 		e_info(ctx->event, "MoveItems: %s: no such item in folder %s",
 		       str_sanitize(move->src_msg_id, 64), src.server_id);
 		result_r->status = MOVEITEMS_STATUS_INVALID_SOURCE;

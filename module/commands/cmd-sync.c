@@ -35,6 +35,7 @@
 #include "items/as-flag.h"
 #include "items/as-categories.h"
 #include "items/as-draft.h"
+#include "items/as-note.h"
 #include "send/as-send-draft.h"
 #include "items/as-mail-save.h"
 #include "as-store-itemprops.h"
@@ -79,13 +80,6 @@ enum as_sync_status {
 #define AS_SYNC_WAIT_MAX 59
 #define AS_SYNC_HEARTBEAT_MIN 60
 #define AS_SYNC_HEARTBEAT_MAX 3540
-
-/* EAS folder types that hold mail */
-static const unsigned int as_sync_mail_folder_types[] = {
-	AS_FOLDER_TYPE_USER_GENERIC, AS_FOLDER_TYPE_INBOX,
-	AS_FOLDER_TYPE_DRAFTS, AS_FOLDER_TYPE_DELETED, AS_FOLDER_TYPE_SENT,
-	AS_FOLDER_TYPE_OUTBOX, AS_FOLDER_TYPE_USER_MAIL,
-};
 
 /* One entry of the collection's <Responses> */
 struct sync_response {
@@ -155,12 +149,20 @@ struct sync_mail_run {
 	ARRAY(struct sync_props_update) props_updates;
 	guid_128_t box_guid;
 	bool have_box_guid;
+	/* a notes folder: items are written and saved as notes */
+	bool note;
 };
 
 /* Oldest received date to sync: the device's FilterType, narrowed by
    the server's mail age limit */
-static time_t sync_since(struct sync_context *sctx, unsigned int filter_type)
+static time_t sync_since(struct sync_context *sctx,
+			 const struct as_folder_info *folder,
+			 unsigned int filter_type)
 {
+	/* FilterType and the mail age limit are about mail: notes are
+	   kept whatever their age */
+	if (as_folder_class(folder) != AS_FOLDER_CLASS_MAIL)
+		return 0;
 	return as_sync_state_since(filter_type, sctx->max_age, ioloop_time);
 }
 
@@ -207,19 +209,6 @@ static unsigned int sync_max_age(struct as_cmd_context *ctx)
 	if (user_age == 0 || (dev_age != 0 && dev_age < user_age))
 		return dev_age;
 	return user_age;
-}
-
-static bool sync_is_mail_folder(const struct as_folder_info *folder)
-{
-	unsigned int i;
-
-	if (folder->noselect)
-		return FALSE;
-	for (i = 0; i < N_ELEMENTS(as_sync_mail_folder_types); i++) {
-		if (folder->type == as_sync_mail_folder_types[i])
-			return TRUE;
-	}
-	return FALSE;
 }
 
 /* ---- request parsing ---- */
@@ -620,6 +609,70 @@ sync_draft_save(struct sync_mail_run *run, const struct wbxml_node *data,
 	return 0;
 }
 
+/* ---- notes ---- */
+
+static int
+sync_note_save(struct sync_mail_run *run, const struct wbxml_node *data,
+	       enum mail_flags flags, uint32_t *uid_r,
+	       unsigned int *status_r)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	struct mail_keywords *kw = NULL;
+	string_t *msg = t_str_new(1024);
+	const char *const *keywords, *error;
+	int ret;
+
+	if (as_note_build(data, sync_user_address(ctx), msg, &keywords,
+			  &error) < 0) {
+		e_info(ctx->event, "Sync: note refused: %s", error);
+		*status_r = AS_SYNC_STATUS_CONVERSION_ERROR;
+		return -1;
+	}
+	if (keywords[0] != NULL)
+		kw = mailbox_keywords_create_valid(run->box, keywords);
+	ret = as_mail_save(run->box, str_data(msg), str_len(msg), flags, kw,
+			   uid_r, &error);
+	if (kw != NULL)
+		mailbox_keywords_unref(&kw);
+	if (ret < 0 || *uid_r == 0) {
+		e_error(ctx->event, "Sync: saving a note to %s failed: %s",
+			mailbox_get_vname(run->box),
+			ret < 0 ? error : "no UID assigned");
+		*status_r = AS_SYNC_STATUS_SERVER_ERROR;
+		return -1;
+	}
+	return 0;
+}
+
+/* A note's Change carries the whole note: save it as a new message and
+   expunge the old one. As with drafts, the rest of this response then
+   deletes the old ServerId and adds the new one on the device. */
+static void
+sync_client_note_replace(struct sync_mail_run *run, struct mail *mail,
+			 const struct wbxml_node *data, const char *server_id)
+{
+	unsigned int status;
+	uint32_t uid;
+
+	if (sync_client_change_conflicts(run, mail)) {
+		e_debug(run->sctx->ctx->event, "Sync: conflict on note UID %u "
+			"of %s, server wins", mail->uid,
+			mailbox_get_vname(run->box));
+		sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
+				  AS_SYNC_STATUS_CONFLICT, 0);
+		return;
+	}
+	if (sync_note_save(run, data, mail_get_flags(mail) &
+			   ENUM_NEGATE(MAIL_RECENT), &uid, &status) < 0) {
+		sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
+				  status, 0);
+		return;
+	}
+	mail_expunge(mail);
+	e_debug(run->sctx->ctx->event, "Sync: note UID %u replaced by UID %u",
+		mail->uid, uid);
+}
+
 static void
 sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
 		const char *client_id)
@@ -639,9 +692,9 @@ sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
 				  AS_SYNC_STATUS_PROTOCOL_ERROR, 0);
 		return;
 	}
-	if (!sync_client_is_draft_folder(run)) {
-		/* mail arrives by delivery; only 16.x drafts are created
-		   by Sync */
+	if (!run->note && !sync_client_is_draft_folder(run)) {
+		/* mail arrives by delivery; only 16.x drafts (and notes)
+		   are created by Sync */
 		e_info(ctx->event, "Sync: client Add to mail folder %s "
 		       "refused", run->folder.server_id);
 		sync_response_add(run, EAS_AIRSYNC_ADD, NULL, client_id,
@@ -672,7 +725,9 @@ sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
 		(void)mailbox_transaction_commit(&t);
 	}
 	if (!exists) {
-		if (sync_draft_save(run, data, NULL, MAIL_SEEN, NULL, &uid,
+		if (run->note ?
+		    sync_note_save(run, data, MAIL_SEEN, &uid, &status) < 0 :
+		    sync_draft_save(run, data, NULL, MAIL_SEEN, NULL, &uid,
 				    &status) < 0) {
 			sync_response_add(run, EAS_AIRSYNC_ADD, NULL,
 					  client_id, status, 0);
@@ -682,10 +737,12 @@ sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
 					     ctx->req->device_id, prop,
 					     dec2str(uid), &error) < 0)
 			e_error(ctx->event, "Sync: ClientId record: %s", error);
-		e_debug(ctx->event, "Sync: draft %s saved as UID %u",
+		e_debug(ctx->event, "Sync: %s %s saved as UID %u",
+			run->note ? "note" : "draft",
 			str_sanitize(client_id, 64), uid);
 	}
-	if (wbxml_node_child(data, EAS_EMAIL2_SEND) != NULL &&
+	if (!run->note &&
+	    wbxml_node_child(data, EAS_EMAIL2_SEND) != NULL &&
 	    (status = as_send_draft(ctx, run->box, uid, client_id)) !=
 	    AS_SYNC_STATUS_OK) {
 		/* saved but not sent: the device keeps it to retry */
@@ -771,6 +828,10 @@ sync_client_change(struct sync_mail_run *run, struct mail *mail,
 	if (data == NULL) {
 		sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
 				  AS_SYNC_STATUS_PROTOCOL_ERROR, 0);
+		return;
+	}
+	if (run->note) {
+		sync_client_note_replace(run, mail, data, server_id);
 		return;
 	}
 	value = wbxml_node_child_text(data, EAS_EMAIL_READ);
@@ -1005,6 +1066,16 @@ static int sync_client_commands(struct sync_mail_run *run)
 
 /* ---- output ---- */
 
+/* <ApplicationData> of an item in the folder's class */
+static void sync_write_item(struct sync_mail_run *run,
+			    const struct as_email *email)
+{
+	if (run->note)
+		as_note_write(run->sctx->w, email);
+	else
+		as_email_write(run->sctx->w, email);
+}
+
 static void
 sync_write_responses(struct sync_mail_run *run,
 		     const struct as_email_params *params,
@@ -1039,7 +1110,7 @@ sync_write_responses(struct sync_mail_run *run,
 				       resp->server_id);
 		wbxml_elem_uint(w, EAS_AIRSYNC_STATUS, status);
 		if (email != NULL)
-			as_email_write(w, email);
+			sync_write_item(run, email);
 		wbxml_end(w);
 	}
 	wbxml_end(w);
@@ -1076,6 +1147,46 @@ sync_write_removes(struct sync_mail_run *run, struct sync_window *win,
 	}
 }
 
+/* Changed notes, each written whole (mail has the fields to read) */
+static void
+sync_write_note_changes(struct sync_mail_run *run, struct sync_window *win,
+			const ARRAY_TYPE(seq_range) *uids,
+			const struct as_email_params *params, struct mail *mail)
+{
+	struct wbxml_writer *w = run->sctx->w;
+	struct seq_range_iter iter;
+	struct as_email *email;
+	const char *error;
+	unsigned int n = 0;
+	uint32_t uid;
+
+	seq_range_array_iter_init(&iter, uids);
+	while (seq_range_array_iter_nth(&iter, n++, &uid)) {
+		if (win->left == 0) {
+			seq_range_array_add(&win->unsent_changes, uid);
+			continue;
+		}
+		if (!mail_set_uid(mail, uid))
+			continue;
+		T_BEGIN {
+			if (as_email_read(mail, params, &email, &error) < 0) {
+				e_warning(run->sctx->ctx->event,
+					  "Sync: note UID %u of %s: %s", uid,
+					  mailbox_get_vname(run->box), error);
+				seq_range_array_add(&win->unsent_changes, uid);
+			} else {
+				wbxml_start(w, EAS_AIRSYNC_CHANGE);
+				wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
+					as_email_server_id(
+						run->folder.server_id, uid));
+				as_note_write(w, email);
+				wbxml_end(w);
+				win->left--;
+			}
+		} T_END;
+	}
+}
+
 static void
 sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 		   const struct as_sync_changes *changes,
@@ -1088,10 +1199,12 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 	struct mail *mail;
 	struct as_email *email;
 	const uint32_t *uidp;
+	ARRAY_TYPE(seq_range) note_changes;
 	const char *error;
 
 	if (as_sync_changes_count(changes) == 0)
 		return;
+	t_array_init(&note_changes, 4);
 	wbxml_start(w, EAS_AIRSYNC_COMMANDS);
 	sync_write_removes(run, win, &changes->deletes, EAS_AIRSYNC_DELETE);
 	sync_write_removes(run, win, &changes->soft_deletes,
@@ -1105,6 +1218,11 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 		}
 		if (!mail_set_uid(mail, *uidp))
 			continue;
+		if (run->note) {
+			/* a note's Change is the whole note: like an Add */
+			seq_range_array_add(&note_changes, *uidp);
+			continue;
+		}
 		wbxml_start(w, EAS_AIRSYNC_CHANGE);
 		wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
 			       as_email_server_id(run->folder.server_id,
@@ -1118,6 +1236,7 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 	headers = as_email_wanted_headers(run->box);
 	mail = mail_alloc(t, AS_EMAIL_WANTED_FIELDS, headers);
 	mailbox_header_lookup_unref(&headers);
+	sync_write_note_changes(run, win, &note_changes, params, mail);
 	array_foreach(&changes->adds, uidp) {
 		if (win->left == 0) {
 			win->unsent_other = TRUE;
@@ -1139,7 +1258,7 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 				wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
 					as_email_server_id(
 						run->folder.server_id, *uidp));
-				as_email_write(w, email);
+				sync_write_item(run, email);
 				wbxml_end(w);
 				seq_range_array_add(&win->sent_adds, *uidp);
 				win->left--;
@@ -1427,7 +1546,8 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 		in.full = run->extra.full || filter_changed;
 		in.pending_changes = &run->extra.pending_changes;
 		in.exclude_changes = &run->client_changed;
-		in.since = sync_since(sctx, run->extra.options.filter_type);
+		in.since = sync_since(sctx, &run->folder,
+				      run->extra.options.filter_type);
 		if (as_sync_changes_compute(pool_datastack_create(), &in,
 					    &changes, &error) < 0) {
 			e_error(ctx->event, "Sync: computing changes of %s "
@@ -1528,7 +1648,7 @@ sync_collection_prime(struct sync_context *sctx, struct sync_collection *coll,
 	extra.full = TRUE;
 	extra.max_age = sctx->max_age;
 
-	if (sync_is_mail_folder(folder)) {
+	if (as_folder_is_synced(folder)) {
 		if (as_folders_open(ctx, folder, 0, &box, &error) < 0) {
 			e_info(ctx->event, "Sync: folder %s: %s",
 			       folder->server_id, error);
@@ -1746,10 +1866,11 @@ static void sync_collection(struct sync_context *sctx,
 		t_array_init(&run.state.uids, 1);
 	as_sync_state_extra_read(run.state.options, &run.extra);
 
-	if (!sync_is_mail_folder(&run.folder)) {
+	if (!as_folder_is_synced(&run.folder)) {
 		(void)sync_collection_empty(sctx, coll, &run.state);
 		return;
 	}
+	run.note = as_folder_class(&run.folder) == AS_FOLDER_CLASS_NOTES;
 	if (sync_collection_may_be_unchanged(sctx, coll, &run.extra) &&
 	    sync_folder_unchanged(sctx, coll, &run.folder, &run.state,
 				  &run.box)) {
@@ -2002,7 +2123,7 @@ static bool sync_collection_has_work(struct sync_context *sctx,
 	if (sync_state_get(sctx, coll, pool_datastack_create(), &state,
 			   &replay, &error) <= 0 || replay)
 		return TRUE;
-	if (!sync_is_mail_folder(&folder) || !coll->get_changes)
+	if (!as_folder_is_synced(&folder) || !coll->get_changes)
 		return FALSE;
 	as_sync_state_extra_read(state.options, &extra);
 	if (coll->have_options &&
@@ -2031,7 +2152,7 @@ static bool sync_collection_has_work(struct sync_context *sctx,
 		in.state = &state;
 		in.full = extra.full;
 		in.pending_changes = &extra.pending_changes;
-		in.since = sync_since(sctx, extra.options.filter_type);
+		in.since = sync_since(sctx, &folder, extra.options.filter_type);
 		if (as_sync_changes_none(&in))
 			work = FALSE;
 		else if (as_sync_changes_compute(pool_datastack_create(), &in,

@@ -43,7 +43,7 @@ static bool str_is_ascii(const char *str)
 	return TRUE;
 }
 
-static const char *utf8_valid(const char *value)
+const char *as_draft_utf8_valid(const char *value)
 {
 	string_t *valid = t_str_new(strlen(value) + 8);
 
@@ -53,13 +53,12 @@ static const char *utf8_valid(const char *value)
 	return str_c(valid);
 }
 
-/* Header-safe text: valid UTF-8, no CR/LF */
-static const char *header_text(const char *value)
+const char *as_draft_header_text(const char *value)
 {
 	string_t *out;
 	const char *p;
 
-	value = utf8_valid(value);
+	value = as_draft_utf8_valid(value);
 	out = t_str_new(strlen(value) + 1);
 	for (p = value; *p != '\0'; p++)
 		str_append_c(out, *p == '\r' || *p == '\n' ? ' ' : *p);
@@ -72,7 +71,7 @@ static void address_list_append(string_t *dest, const char *name,
 	struct message_address *addr;
 	bool first = TRUE;
 
-	value = header_text(value);
+	value = as_draft_header_text(value);
 	addr = message_address_parse(pool_datastack_create(),
 				     (const unsigned char *)value,
 				     strlen(value), AS_DRAFT_MAX_ADDRESSES, 0);
@@ -183,7 +182,7 @@ int as_draft_build(const struct wbxml_node *data, struct mail *base,
 	if (draft_body(data, base, &text, &html, error_r) < 0)
 		return -1;
 
-	str_printfa(dest, "From: <%s>\r\n", header_text(from));
+	str_printfa(dest, "From: <%s>\r\n", as_draft_header_text(from));
 	if ((value = draft_field(data, EAS_EMAIL_TO, base, "To")) != NULL)
 		address_list_append(dest, "To", value);
 	if ((value = draft_field(data, EAS_EMAIL_CC, base, "Cc")) != NULL)
@@ -193,14 +192,15 @@ int as_draft_build(const struct wbxml_node *data, struct mail *base,
 	value = draft_field(data, EAS_EMAIL_SUBJECT, base, "Subject");
 	if (value != NULL && *value != '\0') {
 		str_append(dest, "Subject: ");
-		message_header_encode(header_text(value), dest);
+		message_header_encode(as_draft_header_text(value), dest);
 		str_append(dest, "\r\n");
 	}
 	value = wbxml_node_child_text(data, EAS_EMAIL_IMPORTANCE);
 	value = value != NULL ? importance_header(value) :
 		base_header(base, "Importance");
 	if (value != NULL)
-		str_printfa(dest, "Importance: %s\r\n", header_text(value));
+		str_printfa(dest, "Importance: %s\r\n",
+			    as_draft_header_text(value));
 	str_printfa(dest, "Date: %s\r\n", message_date_create(ioloop_time));
 	str_printfa(dest, "Message-ID: <%s.%s@%s>\r\n", dec2str(ioloop_time),
 		    dec2str(ioloop_timeval.tv_usec ^ (unsigned int)getpid()),
@@ -209,7 +209,7 @@ int as_draft_build(const struct wbxml_node *data, struct mail *base,
 		    "Content-Type: text/%s; charset=utf-8\r\n"
 		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
 		    html ? "html" : "plain");
-	text = utf8_valid(text);
+	text = as_draft_utf8_valid(text);
 	qp = qp_encoder_init(dest, 76, 0);
 	qp_encoder_more(qp, text, strlen(text));
 	qp_encoder_finish(qp);

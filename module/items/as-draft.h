@@ -19,4 +19,9 @@ bool as_draft_has_content(const struct wbxml_node *data);
 int as_draft_build(const struct wbxml_node *data, struct mail *base,
 		   const char *from, string_t *dest, const char **error_r);
 
+/* Valid UTF-8 (invalid sequences replaced), data stack */
+const char *as_draft_utf8_valid(const char *value);
+/* Header-safe text: valid UTF-8, no CR/LF (also for notes) */
+const char *as_draft_header_text(const char *value);
+
 #endif

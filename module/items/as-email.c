@@ -57,6 +57,7 @@ struct as_email {
 	const char *to, *cc, *from, *reply_to, *subject, *thread_topic;
 	const char *display_to;
 	const char *date_received;
+	time_t received;
 	enum as_importance importance;
 	enum mail_flags flags;
 	struct as_body_info info;
@@ -543,6 +544,7 @@ static int email_fields_read(struct mail *mail,
 			pool_datastack_create(), f->subject, &is_reply);
 	}
 	f->date_received = date_format(received);
+	f->received = received;
 	f->importance = get_importance(mail);
 	f->flags = mail_get_flags(mail);
 	f->props = email_props(mail, params);
@@ -709,6 +711,26 @@ void as_email_write_properties(struct wbxml_writer *w,
 	if (params->version >= AS_VERSION_16_0 &&
 	    (f.flags & MAIL_DRAFT) != 0)
 		wbxml_elem_uint(w, EAS_EMAIL2_ISDRAFT, 1);
+}
+
+const char *as_email_get_subject(const struct as_email *email)
+{
+	return email->subject;
+}
+
+time_t as_email_get_received(const struct as_email *email)
+{
+	return email->received;
+}
+
+const char *const *as_email_get_categories(const struct as_email *email)
+{
+	return email->categories;
+}
+
+void as_email_write_body(struct wbxml_writer *w, const struct as_email *email)
+{
+	write_body(w, &email->body, email->params->body_part);
 }
 
 bool as_email_body_data(const struct as_email *email, const void **data_r,

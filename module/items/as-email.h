@@ -45,6 +45,14 @@ void as_email_write(struct wbxml_writer *w, const struct as_email *email);
 void as_email_write_properties(struct wbxml_writer *w,
 			       const struct as_email *email);
 
+/* What a note (items/as-note.c) takes of a message read as an email:
+   Subject (NULL if none), INTERNALDATE, categories, and the <Body>
+   element chosen by the BodyPreference. */
+const char *as_email_get_subject(const struct as_email *email);
+time_t as_email_get_received(const struct as_email *email);
+const char *const *as_email_get_categories(const struct as_email *email);
+void as_email_write_body(struct wbxml_writer *w, const struct as_email *email);
+
 /* The body data the email carries (text or MIME), FALSE if none
    (e.g. AllOrNone and too large). */
 bool as_email_body_data(const struct as_email *email, const void **data_r,

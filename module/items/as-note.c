@@ -1,0 +1,126 @@
+/* Copyright (c) dovecot-activesync authors, see the included COPYING file */
+
+#include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "strnum.h"
+#include "ioloop.h"
+#include "unichar.h"
+#include "message-date.h"
+#include "message-header-encode.h"
+#include "qp-encoder.h"
+#include "wbxml.h"
+#include "items/as-body.h"
+#include "items/as-email.h"
+#include "items/as-categories.h"
+#include "items/as-draft.h"
+#include "items/as-note.h"
+
+#include <time.h>
+
+/* MS-ASDTYPE Compact DateTime */
+static const char *note_date_format(time_t t)
+{
+	struct tm *tm = gmtime(&t);
+
+	return t_strdup_printf("%04d%02d%02dT%02d%02d%02dZ",
+			       tm->tm_year + 1900, tm->tm_mon + 1,
+			       tm->tm_mday, tm->tm_hour, tm->tm_min,
+			       tm->tm_sec);
+}
+
+void as_note_write(struct wbxml_writer *w, const struct as_email *email)
+{
+	const char *const *cats = as_email_get_categories(email);
+	const char *subject = as_email_get_subject(email);
+
+	wbxml_start(w, EAS_AIRSYNC_APPLICATIONDATA);
+	wbxml_elem_str(w, EAS_NOTES_SUBJECT, subject == NULL ? "" : subject);
+	as_email_write_body(w, email);
+	wbxml_elem_str(w, EAS_NOTES_MESSAGECLASS, AS_NOTE_MESSAGE_CLASS);
+	wbxml_elem_str(w, EAS_NOTES_LASTMODIFIEDDATE,
+		       note_date_format(as_email_get_received(email)));
+	if (cats[0] == NULL)
+		wbxml_empty(w, EAS_NOTES_CATEGORIES);
+	else {
+		wbxml_start(w, EAS_NOTES_CATEGORIES);
+		for (; *cats != NULL; cats++)
+			wbxml_elem_str(w, EAS_NOTES_CATEGORY, *cats);
+		wbxml_end(w);
+	}
+	wbxml_end(w);
+}
+
+static int
+note_keywords(const struct wbxml_node *data, const char *const **keywords_r,
+	      const char **error_r)
+{
+	const struct wbxml_node *cats, *cat;
+	ARRAY_TYPE(const_string) keywords;
+	const char *keyword;
+
+	t_array_init(&keywords, 4);
+	cats = wbxml_node_child(data, EAS_NOTES_CATEGORIES);
+	if (cats != NULL) {
+		wbxml_node_foreach_child(cats, cat) {
+			if (cat->tag != EAS_NOTES_CATEGORY)
+				continue;
+			keyword = as_category_to_keyword(wbxml_node_text(cat));
+			if (keyword == NULL) {
+				*error_r = "invalid Category";
+				return -1;
+			}
+			array_push_back(&keywords, &keyword);
+		}
+	}
+	array_append_zero(&keywords);
+	*keywords_r = array_front(&keywords);
+	return 0;
+}
+
+int as_note_build(const struct wbxml_node *data, const char *from,
+		  string_t *dest, const char *const **keywords_r,
+		  const char **error_r)
+{
+	const struct wbxml_node *body;
+	const char *subject, *type, *text = "";
+	struct qp_encoder *qp;
+	unsigned int num = AS_BODY_TYPE_PLAIN;
+
+	body = wbxml_node_child(data, EAS_AIRSYNCBASE_BODY);
+	if (body != NULL) {
+		type = wbxml_node_child_text(body, EAS_AIRSYNCBASE_TYPE);
+		if (type == NULL || str_to_uint(type, &num) < 0 ||
+		    (num != AS_BODY_TYPE_PLAIN && num != AS_BODY_TYPE_HTML)) {
+			*error_r = "note Body must be plain text or HTML";
+			return -1;
+		}
+		body = wbxml_node_child(body, EAS_AIRSYNCBASE_DATA);
+		if (body != NULL)
+			text = wbxml_node_text(body);
+	}
+	if (note_keywords(data, keywords_r, error_r) < 0)
+		return -1;
+
+	str_printfa(dest, "From: <%s>\r\n", as_draft_header_text(from));
+	subject = wbxml_node_child_text(data, EAS_NOTES_SUBJECT);
+	if (subject != NULL && *subject != '\0') {
+		str_append(dest, "Subject: ");
+		message_header_encode(as_draft_header_text(subject), dest);
+		str_append(dest, "\r\n");
+	}
+	str_printfa(dest, "Date: %s\r\n", message_date_create(ioloop_time));
+	/* the header IMAP notes apps (Apple Notes) mark their notes with */
+	str_append(dest, "X-Uniform-Type-Identifier: com.apple.mail-note\r\n");
+	str_printfa(dest, "MIME-Version: 1.0\r\n"
+		    "Content-Type: text/%s; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+		    num == AS_BODY_TYPE_HTML ? "html" : "plain");
+	text = as_draft_utf8_valid(text);
+	qp = qp_encoder_init(dest, 76, 0);
+	qp_encoder_more(qp, text, strlen(text));
+	qp_encoder_finish(qp);
+	qp_encoder_deinit(&qp);
+	str_append(dest, "\r\n");
+	return 0;
+}
