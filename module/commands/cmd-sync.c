@@ -575,6 +575,32 @@ static const char *sync_user_address(struct as_cmd_context *ctx)
 	return t_strconcat(ctx->username, "@", my_hostname, NULL);
 }
 
+/* Save a message the device created (a draft, a note) into the folder */
+static int
+sync_save_message(struct sync_mail_run *run, const string_t *msg,
+		  enum mail_flags flags, const char *const *keywords,
+		  const char *what, uint32_t *uid_r, unsigned int *status_r)
+{
+	struct mail_keywords *kw = NULL;
+	const char *error;
+	int ret;
+
+	if (keywords != NULL && keywords[0] != NULL)
+		kw = mailbox_keywords_create_valid(run->box, keywords);
+	ret = as_mail_save(run->box, str_data(msg), str_len(msg), flags, kw,
+			   uid_r, &error);
+	if (kw != NULL)
+		mailbox_keywords_unref(&kw);
+	if (ret < 0 || *uid_r == 0) {
+		e_error(run->sctx->ctx->event, "Sync: saving a %s to %s "
+			"failed: %s", what, mailbox_get_vname(run->box),
+			ret < 0 ? error : "no UID assigned");
+		*status_r = AS_SYNC_STATUS_SERVER_ERROR;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 sync_draft_save(struct sync_mail_run *run, const struct wbxml_node *data,
 		struct mail *base, enum mail_flags flags,
@@ -582,10 +608,8 @@ sync_draft_save(struct sync_mail_run *run, const struct wbxml_node *data,
 		unsigned int *status_r)
 {
 	struct as_cmd_context *ctx = run->sctx->ctx;
-	struct mail_keywords *kw = NULL;
 	string_t *msg = t_str_new(1024);
 	const char *error;
-	int ret;
 
 	if (as_draft_build(data, base, sync_user_address(ctx), msg,
 			   &error) < 0) {
@@ -593,20 +617,8 @@ sync_draft_save(struct sync_mail_run *run, const struct wbxml_node *data,
 		*status_r = AS_SYNC_STATUS_CONVERSION_ERROR;
 		return -1;
 	}
-	if (keywords != NULL && keywords[0] != NULL)
-		kw = mailbox_keywords_create_valid(run->box, keywords);
-	ret = as_mail_save(run->box, str_data(msg), str_len(msg),
-			   flags | MAIL_DRAFT, kw, uid_r, &error);
-	if (kw != NULL)
-		mailbox_keywords_unref(&kw);
-	if (ret < 0 || *uid_r == 0) {
-		e_error(ctx->event, "Sync: saving a draft to %s failed: %s",
-			mailbox_get_vname(run->box),
-			ret < 0 ? error : "no UID assigned");
-		*status_r = AS_SYNC_STATUS_SERVER_ERROR;
-		return -1;
-	}
-	return 0;
+	return sync_save_message(run, msg, flags | MAIL_DRAFT, keywords,
+				 "draft", uid_r, status_r);
 }
 
 /* ---- notes ---- */
@@ -617,10 +629,8 @@ sync_note_save(struct sync_mail_run *run, const struct wbxml_node *data,
 	       unsigned int *status_r)
 {
 	struct as_cmd_context *ctx = run->sctx->ctx;
-	struct mail_keywords *kw = NULL;
 	string_t *msg = t_str_new(1024);
 	const char *const *keywords, *error;
-	int ret;
 
 	if (as_note_build(data, sync_user_address(ctx), msg, &keywords,
 			  &error) < 0) {
@@ -628,20 +638,8 @@ sync_note_save(struct sync_mail_run *run, const struct wbxml_node *data,
 		*status_r = AS_SYNC_STATUS_CONVERSION_ERROR;
 		return -1;
 	}
-	if (keywords[0] != NULL)
-		kw = mailbox_keywords_create_valid(run->box, keywords);
-	ret = as_mail_save(run->box, str_data(msg), str_len(msg), flags, kw,
-			   uid_r, &error);
-	if (kw != NULL)
-		mailbox_keywords_unref(&kw);
-	if (ret < 0 || *uid_r == 0) {
-		e_error(ctx->event, "Sync: saving a note to %s failed: %s",
-			mailbox_get_vname(run->box),
-			ret < 0 ? error : "no UID assigned");
-		*status_r = AS_SYNC_STATUS_SERVER_ERROR;
-		return -1;
-	}
-	return 0;
+	return sync_save_message(run, msg, flags, keywords, "note", uid_r,
+				 status_r);
 }
 
 /* A note's Change carries the whole note: save it as a new message and

@@ -135,29 +135,51 @@ static const char *importance_header(const char *value)
 	return num == 0 ? "low" : "high";
 }
 
+int as_draft_body_text(const struct wbxml_node *body, const char **text_r,
+		       bool *html_r, const char **error_r)
+{
+	const char *type;
+	unsigned int num;
+
+	type = wbxml_node_child_text(body, EAS_AIRSYNCBASE_TYPE);
+	if (type == NULL || str_to_uint(type, &num) < 0 ||
+	    (num != AS_BODY_TYPE_PLAIN && num != AS_BODY_TYPE_HTML)) {
+		*error_r = "Body must be plain text or HTML";
+		return -1;
+	}
+	*html_r = num == AS_BODY_TYPE_HTML;
+	body = wbxml_node_child(body, EAS_AIRSYNCBASE_DATA);
+	*text_r = body == NULL ? "" : wbxml_node_text(body);
+	return 0;
+}
+
+void as_draft_append_text_body(string_t *dest, const char *text, bool html)
+{
+	struct qp_encoder *qp;
+
+	str_printfa(dest, "MIME-Version: 1.0\r\n"
+		    "Content-Type: text/%s; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+		    html ? "html" : "plain");
+	text = as_draft_utf8_valid(text);
+	qp = qp_encoder_init(dest, 76, 0);
+	qp_encoder_more(qp, text, strlen(text));
+	qp_encoder_finish(qp);
+	qp_encoder_deinit(&qp);
+	str_append(dest, "\r\n");
+}
+
 static int
 draft_body(const struct wbxml_node *data, struct mail *base,
 	   const char **text_r, bool *html_r, const char **error_r)
 {
 	const struct wbxml_node *body;
 	struct as_body_info info;
-	const char *type;
-	unsigned int num;
 	uoff_t full;
 
 	body = wbxml_node_child(data, EAS_AIRSYNCBASE_BODY);
-	if (body != NULL) {
-		type = wbxml_node_child_text(body, EAS_AIRSYNCBASE_TYPE);
-		if (type == NULL || str_to_uint(type, &num) < 0 ||
-		    (num != AS_BODY_TYPE_PLAIN && num != AS_BODY_TYPE_HTML)) {
-			*error_r = "Draft Body must be plain text or HTML";
-			return -1;
-		}
-		*html_r = num == AS_BODY_TYPE_HTML;
-		body = wbxml_node_child(body, EAS_AIRSYNCBASE_DATA);
-		*text_r = body == NULL ? "" : wbxml_node_text(body);
-		return 0;
-	}
+	if (body != NULL)
+		return as_draft_body_text(body, text_r, html_r, error_r);
 	*html_r = FALSE;
 	*text_r = "";
 	if (base == NULL)
@@ -176,7 +198,6 @@ int as_draft_build(const struct wbxml_node *data, struct mail *base,
 		   const char *from, string_t *dest, const char **error_r)
 {
 	const char *value, *text;
-	struct qp_encoder *qp;
 	bool html;
 
 	if (draft_body(data, base, &text, &html, error_r) < 0)
@@ -205,15 +226,6 @@ int as_draft_build(const struct wbxml_node *data, struct mail *base,
 	str_printfa(dest, "Message-ID: <%s.%s@%s>\r\n", dec2str(ioloop_time),
 		    dec2str(ioloop_timeval.tv_usec ^ (unsigned int)getpid()),
 		    my_hostname);
-	str_printfa(dest, "MIME-Version: 1.0\r\n"
-		    "Content-Type: text/%s; charset=utf-8\r\n"
-		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-		    html ? "html" : "plain");
-	text = as_draft_utf8_valid(text);
-	qp = qp_encoder_init(dest, 76, 0);
-	qp_encoder_more(qp, text, strlen(text));
-	qp_encoder_finish(qp);
-	qp_encoder_deinit(&qp);
-	str_append(dest, "\r\n");
+	as_draft_append_text_body(dest, text, html);
 	return 0;
 }

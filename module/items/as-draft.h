@@ -19,6 +19,14 @@ bool as_draft_has_content(const struct wbxml_node *data);
 int as_draft_build(const struct wbxml_node *data, struct mail *base,
 		   const char *from, string_t *dest, const char **error_r);
 
+/* Text and type of an airsyncbase:Body the device sent (plain or HTML).
+   Returns 0, or -1 with error_r for another type. */
+int as_draft_body_text(const struct wbxml_node *body, const char **text_r,
+		       bool *html_r, const char **error_r);
+/* MIME-Version, Content-Type and the text as quoted-printable: the end
+   of the header and the whole body of a one-part text message */
+void as_draft_append_text_body(string_t *dest, const char *text, bool html);
+
 /* Valid UTF-8 (invalid sequences replaced), data stack */
 const char *as_draft_utf8_valid(const char *value);
 /* Header-safe text: valid UTF-8, no CR/LF (also for notes) */

@@ -3,14 +3,10 @@
 #include "lib.h"
 #include "array.h"
 #include "str.h"
-#include "strnum.h"
 #include "ioloop.h"
-#include "unichar.h"
 #include "message-date.h"
 #include "message-header-encode.h"
-#include "qp-encoder.h"
 #include "wbxml.h"
-#include "items/as-body.h"
 #include "items/as-email.h"
 #include "items/as-categories.h"
 #include "items/as-draft.h"
@@ -83,22 +79,13 @@ int as_note_build(const struct wbxml_node *data, const char *from,
 		  const char **error_r)
 {
 	const struct wbxml_node *body;
-	const char *subject, *type, *text = "";
-	struct qp_encoder *qp;
-	unsigned int num = AS_BODY_TYPE_PLAIN;
+	const char *subject, *text = "";
+	bool html = FALSE;
 
 	body = wbxml_node_child(data, EAS_AIRSYNCBASE_BODY);
-	if (body != NULL) {
-		type = wbxml_node_child_text(body, EAS_AIRSYNCBASE_TYPE);
-		if (type == NULL || str_to_uint(type, &num) < 0 ||
-		    (num != AS_BODY_TYPE_PLAIN && num != AS_BODY_TYPE_HTML)) {
-			*error_r = "note Body must be plain text or HTML";
-			return -1;
-		}
-		body = wbxml_node_child(body, EAS_AIRSYNCBASE_DATA);
-		if (body != NULL)
-			text = wbxml_node_text(body);
-	}
+	if (body != NULL &&
+	    as_draft_body_text(body, &text, &html, error_r) < 0)
+		return -1;
 	if (note_keywords(data, keywords_r, error_r) < 0)
 		return -1;
 
@@ -112,15 +99,6 @@ int as_note_build(const struct wbxml_node *data, const char *from,
 	str_printfa(dest, "Date: %s\r\n", message_date_create(ioloop_time));
 	/* the header IMAP notes apps (Apple Notes) mark their notes with */
 	str_append(dest, "X-Uniform-Type-Identifier: com.apple.mail-note\r\n");
-	str_printfa(dest, "MIME-Version: 1.0\r\n"
-		    "Content-Type: text/%s; charset=utf-8\r\n"
-		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-		    num == AS_BODY_TYPE_HTML ? "html" : "plain");
-	text = as_draft_utf8_valid(text);
-	qp = qp_encoder_init(dest, 76, 0);
-	qp_encoder_more(qp, text, strlen(text));
-	qp_encoder_finish(qp);
-	qp_encoder_deinit(&qp);
-	str_append(dest, "\r\n");
+	as_draft_append_text_body(dest, text, html);
 	return 0;
 }

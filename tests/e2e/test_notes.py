@@ -15,7 +15,7 @@ from email.header import decode_header, make_header
 
 from harness import xall, xfind, xml_escape, xrequire, xtext
 from test_sync import T_INBOX, body_pref, folders, imap_session, \
-    new_account, start, sync, Result
+    new_account, start, sync, sync_request, Result
 from test_moveitems import move_items
 from test_itemops import itemops, ok_top
 from harness import sample_message
@@ -92,25 +92,9 @@ def imap_notes(dc, c, mailbox):
         imap.logout()
 
 
-def notes_request(c, coll, key, options=None, commands=None,
-                  deletes_as_moves=None):
-    x = "<Class>Notes</Class><SyncKey>%s</SyncKey>" \
-        "<CollectionId>%s</CollectionId>" % (xml_escape(key),
-                                             xml_escape(coll))
-    if deletes_as_moves is not None:
-        x += "<DeletesAsMoves>%d</DeletesAsMoves>" % deletes_as_moves
-    if options is not None:
-        x += "<Options>%s</Options>" % options
-    if commands is not None:
-        x += "<Commands>%s</Commands>" % commands
-    return c.request_provisioned(
-        "Sync", '<Sync xmlns="AirSync:" xmlns:airsyncbase="AirSyncBase:" '
-        'xmlns:notes="Notes:"><Collections><Collection>%s</Collection>'
-        '</Collections></Sync>' % x)
-
-
 def note_sync(c, coll, key, **kw):
-    return Result(notes_request(c, coll, key, **kw))
+    return Result(sync_request(c, coll, key, cls="Notes",
+                               xmlns='xmlns:notes="Notes:"', **kw))
 
 
 def notes_start(c, coll, options=None):
@@ -347,15 +331,19 @@ def test_itemops_move_to_notes_folder(dc):
     assert set(imap_notes(dc, c, "Notes")) == {"Old note", "Shopping"}
 
 
+def folder_create(c, key, name, ftype):
+    return c.request_provisioned(
+        "FolderCreate",
+        '<FolderCreate xmlns="FolderHierarchy:"><SyncKey>%s</SyncKey>'
+        '<ParentId>0</ParentId><DisplayName>%s</DisplayName>'
+        '<Type>%d</Type></FolderCreate>' % (key, xml_escape(name), ftype))
+
+
 def test_foldercreate_notes_folder(dc):
     c = new_account(dc, "ncreate", version="14.1")
     r = c.foldersync()
     key = xtext(r, "FolderSync/SyncKey")
-    r = c.request_provisioned(
-        "FolderCreate",
-        '<FolderCreate xmlns="FolderHierarchy:"><SyncKey>%s</SyncKey>'
-        '<ParentId>0</ParentId><DisplayName>Jottings</DisplayName>'
-        '<Type>17</Type></FolderCreate>' % key)
+    r = folder_create(c, key, "Jottings", T_USER_NOTES)
     assert xtext(r, "FolderCreate/Status") == "1", r
     sid = xtext(r, "FolderCreate/ServerId")
     out = dc.doveadm("mailbox", "metadata", "get", "-u", c.user,
@@ -370,11 +358,7 @@ def test_foldercreate_notes_folder(dc):
     r = c12.foldersync()
     key12 = xtext(r, "FolderSync/SyncKey")
     mark = dc.log_offset()
-    r = c12.request_provisioned(
-        "FolderCreate",
-        '<FolderCreate xmlns="FolderHierarchy:"><SyncKey>%s</SyncKey>'
-        '<ParentId>0</ParentId><DisplayName>Old jottings</DisplayName>'
-        '<Type>17</Type></FolderCreate>' % key12)
+    r = folder_create(c12, key12, "Old jottings", T_USER_NOTES)
     assert xtext(r, "FolderCreate/Status") == "10", r
     dc.wait_for_log_text(mark, "folder type 17 can't be created")
     assert "Old jottings" not in hierarchy(c)

@@ -67,7 +67,7 @@ def body_pref(btype, size=None, all_or_none=None, preview=None,
 
 def sync_request(c, coll_id, key, options=None, commands=None,
                  window=None, deletes_as_moves=None, get_changes=None,
-                 cls=None, top=""):
+                 cls=None, top="", xmlns='xmlns:email="Email:"'):
     coll = ""
     if cls is not None:
         coll += "<Class>%s</Class>" % cls
@@ -85,8 +85,8 @@ def sync_request(c, coll_id, key, options=None, commands=None,
         coll += "<Commands>%s</Commands>" % commands
     return c.request_provisioned(
         "Sync", '<Sync xmlns="AirSync:" xmlns:airsyncbase="AirSyncBase:" '
-        'xmlns:email="Email:"><Collections><Collection>%s</Collection>'
-        '</Collections>%s</Sync>' % (coll, top))
+        '%s><Collections><Collection>%s</Collection>'
+        '</Collections>%s</Sync>' % (xmlns, coll, top))
 
 
 class Result:
