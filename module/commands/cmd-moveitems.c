@@ -103,6 +103,12 @@ static unsigned int moveitems_mail_error_status(struct mailbox *box)
 
 	(void)mailbox_get_last_internal_error(box, &error);
 	switch (error) {
+	case MAIL_ERROR_TEMP:
+		/* maildir reports a lock it waited for in vain this way */
+		if (strcmp(mailbox_get_last_error(box, NULL),
+			   MAIL_ERRSTR_LOCK_TIMEOUT) == 0)
+			return MOVEITEMS_STATUS_LOCKED;
+		return MOVEITEMS_STATUS_FAILED;
 	case MAIL_ERROR_INUSE:
 		return MOVEITEMS_STATUS_LOCKED;
 	case MAIL_ERROR_EXPUNGED:

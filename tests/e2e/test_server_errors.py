@@ -151,11 +151,11 @@ def test_itemoperations_server_error_3(dc):
         assert xtext(fetch, "Properties/Email:Subject") == "first", r
 
 
-# MS-ASCMD has Status 7 for "the source or destination item was
-# locked"; the server answers a lock timeout with 5 (failure, retry) for
-# now, because Dovecot reports maildir lock timeouts as MAIL_ERROR_TEMP
-# with the text MAIL_ERRSTR_LOCK_TIMEOUT, not as MAIL_ERROR_INUSE.
-MOVE_STATUS_LOCKED = "5"
+# MS-ASCMD Status 7: "the source or destination item was locked".
+# Dovecot reports a maildir lock timeout as MAIL_ERROR_TEMP with the text
+# MAIL_ERRSTR_LOCK_TIMEOUT; the server maps that (and MAIL_ERROR_INUSE)
+# to 7.
+MOVE_STATUS_LOCKED = "7"
 
 
 def test_moveitems_destination_locked(dc):
