@@ -15,6 +15,7 @@ flagged or moved), and the same search answered in full once the
 limit is back to its normal value (reload)."""
 
 import random
+import time
 
 from harness import sample_message, xfind, xml_escape, xrequire
 
@@ -106,6 +107,22 @@ class Account:
             imap.logout()
 
 
+def _set_timeout(dc, value):
+    """Reload with another activesync_search_timeout and wait until the
+    service answers again: right after the reload a connection may
+    still reach an old process the master is stopping."""
+    dc.plugin_settings["activesync_search_timeout"] = value
+    mark = dc.log_offset()
+    dc.reload()
+    dc.wait_for_log_text(mark, "reloading configuration")
+    deadline = time.monotonic() + 20
+    ok = 0
+    while ok < 2:
+        ok = ok + 1 if dc.service_alive() else 0
+        assert time.monotonic() < deadline, "service not back after reload"
+        time.sleep(0.1)
+
+
 def _assert_timed_out(dc, r, since, folders_done):
     assert xrequire(r, "Response/Store/Status") == "10", r
     for elem in ("Result", "Range", "Total"):
@@ -143,8 +160,7 @@ def test_same_search_within_normal_limit(dc):
     assert xrequire(r, "Response/Store/Status") == "10", r
     try:
         # the default (45 s), written as Dovecot writes times
-        dc.plugin_settings["activesync_search_timeout"] = "45s"
-        dc.reload()
+        _set_timeout(dc, "45s")
         r = a.search(scoped=True, options="<Range>0-9</Range>")
         assert xrequire(r, "Response/Store/Status") == "1", r
         results = list(r.xml.iter("{Search:}Result"))
@@ -155,5 +171,4 @@ def test_same_search_within_normal_limit(dc):
             assert res.findtext("{AirSync:}CollectionId") == a.inbox
         assert a.mailbox_state() == before
     finally:
-        dc.plugin_settings["activesync_search_timeout"] = "200 ms"
-        dc.reload()
+        _set_timeout(dc, "200 ms")
