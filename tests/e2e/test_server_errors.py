@@ -10,7 +10,7 @@ with EACCES while the test (root, or the owner) can restore them.
   Ping 8           the user's mail root unreadable: the folders can't
                    be looked up
   ItemOperations 3 the same, for a Fetch
-  MoveItems        another process holds the destination's
+  MoveItems 7      another process holds the destination's
                    dovecot-uidlist.lock (mail_max_lock_timeout here is
                    2 s): the move times out waiting for the lock
 
