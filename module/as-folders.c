@@ -700,6 +700,15 @@ int as_folders_lookup_vname(struct as_cmd_context *ctx, const char *vname,
 	return 1;
 }
 
+int as_folders_check_writable(struct mailbox *box, const char **error_r)
+{
+	if (!mailbox_is_readonly(box))
+		return 0;
+	*error_r = t_strdup_printf("Mailbox %s is read-only (no write "
+				   "permission)", mailbox_get_vname(box));
+	return -1;
+}
+
 int as_folders_lookup(struct as_cmd_context *ctx, const char *server_id,
 		      struct as_folder_info *folder_r, const char **error_r)
 {

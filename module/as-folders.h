@@ -75,6 +75,11 @@ int as_folders_open(struct as_cmd_context *ctx,
 		    enum mailbox_flags flags, struct mailbox **box_r,
 		    const char **error_r);
 
+/* -1 with error_r if Dovecot opened the folder read-only (no write
+   permission): its expunges and flag changes would be lost, so a
+   command must not report them done. */
+int as_folders_check_writable(struct mailbox *box, const char **error_r);
+
 /* The inbox namespace, where all EAS folders live. */
 struct mail_namespace *as_folders_namespace(struct as_cmd_context *ctx);
 /* The folder that has this full mailbox name. Returns 1 found, 0 no such

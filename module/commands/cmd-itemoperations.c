@@ -689,7 +689,8 @@ itemops_empty_folder(struct itemops_context *ictx,
 		       folder.server_id, error);
 		status = ITEMOPS_STATUS_NOT_FOUND;
 	} else {
-		if (itemops_expunge_all(box, &error) < 0) {
+		if (as_folders_check_writable(box, &error) < 0 ||
+		    itemops_expunge_all(box, &error) < 0) {
 			e_error(ctx->event, "ItemOperations: emptying %s "
 				"failed: %s", folder.vname, error);
 			status = ITEMOPS_STATUS_SERVER_ERROR;
@@ -764,6 +765,8 @@ itemops_move_uids(struct as_cmd_context *ctx, struct mailbox *src,
 	struct mail_transaction_commit_changes changes;
 	ARRAY_TYPE(uint32_t) moved;
 
+	if (as_folders_check_writable(src, error_r) < 0)
+		return -1;
 	t_array_init(&moved, seq_range_count(uids));
 	src_t = mailbox_transaction_begin(src, 0, "activesync conversation");
 	dst_t = mailbox_transaction_begin(dst,

@@ -145,6 +145,13 @@ moveitems_mailbox_move(struct as_cmd_context *ctx,
 		mailbox_free(&src_box);
 		return MOVEITEMS_STATUS_INVALID_DESTINATION;
 	}
+	if (as_folders_check_writable(src_box, &error) < 0) {
+		/* the copy would be made, the original never removed */
+		e_error(ctx->event, "MoveItems: %s", error);
+		mailbox_free(&dst_box);
+		mailbox_free(&src_box);
+		return MOVEITEMS_STATUS_FAILED;
+	}
 
 	src_t = mailbox_transaction_begin(src_box, 0, "activesync move");
 	dst_t = mailbox_transaction_begin(dst_box,

@@ -967,15 +967,26 @@ sync_trash_open(struct sync_mail_run *run, struct mailbox **trash_r)
 	return 0;
 }
 
-static bool sync_commands_have_delete(const struct wbxml_node *commands)
+static bool sync_commands_have(const struct wbxml_node *commands,
+			       bool (*match)(unsigned int tag))
 {
 	const struct wbxml_node *cmd;
 
 	wbxml_node_foreach_child(commands, cmd) {
-		if (cmd->tag == EAS_AIRSYNC_DELETE)
+		if (match(cmd->tag))
 			return TRUE;
 	}
 	return FALSE;
+}
+
+static bool sync_tag_is_delete(unsigned int tag)
+{
+	return tag == EAS_AIRSYNC_DELETE;
+}
+
+static bool sync_tag_changes_mail(unsigned int tag)
+{
+	return tag != EAS_AIRSYNC_FETCH;
 }
 
 /* Apply the client's Commands. Returns 0, or -1 if the changes couldn't
@@ -988,13 +999,20 @@ static int sync_client_commands(struct sync_mail_run *run)
 	struct mailbox *trash = NULL;
 	struct mail_save_context *save_ctx = NULL;
 	struct mail *mail;
-	const char *server_id, *client_id;
+	const char *server_id, *client_id, *error;
 	int ret = 0;
 
 	if (commands == NULL)
 		return 0;
+	if (sync_commands_have(commands, sync_tag_changes_mail) &&
+	    as_folders_check_writable(run->box, &error) < 0) {
+		/* nothing applied, no new state: the device retries */
+		e_error(ctx->event, "Sync: the client's changes can't be "
+			"applied: %s", error);
+		return -1;
+	}
 	if (run->coll->deletes_as_moves &&
-	    sync_commands_have_delete(commands)) {
+	    sync_commands_have(commands, sync_tag_is_delete)) {
 		if (sync_trash_open(run, &trash) < 0)
 			return -1;
 		if (trash != NULL) {

@@ -23,8 +23,8 @@ import socket
 import stat
 
 from harness import sample_message, xall, xfind, xrequire, xtext
-from test_sync import T_INBOX, folders, imap_flags, imap_subjects, \
-    new_account, start, sync_request, uid_of
+from test_sync import T_INBOX, folders, imap_flags, imap_session, \
+    imap_subjects, new_account, start, sync_request, uid_of
 from test_ping import ping
 from test_itemops import fetch_item_xml, itemops
 from test_moveitems import move_items, setup as move_setup
@@ -185,3 +185,76 @@ def test_moveitems_destination_locked(dc):
     assert res[0][1] == "3" and res[0][2], r
     assert imap_subjects(dc, c, "INBOX") == []
     assert imap_subjects(dc, c, "Archive") == ["Mail 0"]
+
+
+# A folder Dovecot can only open read-only (no write permission): its
+# expunges would never reach the disk, so nothing may be reported done.
+
+def _archive_with_mail(dc, tag):
+    c, f = move_setup(dc, tag, n=1)
+    imap = imap_session(dc, c)
+    try:
+        assert imap.uid("COPY", "1", "Archive")[0] == "OK"
+    finally:
+        imap.logout()
+    d = _maildir(dc, c, "Archive")
+    return c, f["Archive"], [d] + [os.path.join(d, s)
+                                   for s in ("cur", "new", "tmp")]
+
+
+def test_sync_delete_in_read_only_folder_is_5(dc):
+    for version in ("14.1", "16.1"):
+        c, archive, paths = _archive_with_mail(
+            dc, "errro" + version.replace(".", ""))
+        r = start(c, archive)
+        sid = r.add_ids()[0]
+        delete = "<Delete><ServerId>%s</ServerId></Delete>" % sid
+        mark = dc.log_offset()
+        with Chmod(paths, 0o555):
+            resp = sync_request(c, archive, r.key, commands=delete,
+                                deletes_as_moves=0)
+        coll = xfind(resp, "Collections/Collection")
+        assert xrequire(coll, "Status") == "5", resp
+        dc.wait_for_log(r"Error: .*Sync: the client's changes can't be "
+                        r"applied: .*read-only", since=mark)
+        assert imap_subjects(dc, c, "Archive") == ["Mail 0"]
+        # writable again: the same request deletes it
+        resp = sync_request(c, archive, r.key, commands=delete,
+                            deletes_as_moves=0)
+        assert xrequire(resp, "Collections/Collection/Status") == "1", resp
+        assert imap_subjects(dc, c, "Archive") == []
+
+
+def test_empty_read_only_folder_is_3(dc):
+    c, archive, paths = _archive_with_mail(dc, "erremp")
+    xml = ("<EmptyFolderContents><airsync:CollectionId>%s"
+           "</airsync:CollectionId></EmptyFolderContents>" % archive)
+    mark = dc.log_offset()
+    with Chmod(paths, 0o555):
+        r = itemops(c, xml)
+    assert xtext(r, "ItemOperations/Response/EmptyFolderContents/Status") \
+        == "3", r
+    dc.wait_for_log(r"Error: .*ItemOperations: emptying .*read-only",
+                    since=mark)
+    assert imap_subjects(dc, c, "Archive") == ["Mail 0"]
+    r = itemops(c, xml)
+    assert xtext(r, "ItemOperations/Response/EmptyFolderContents/Status") \
+        == "1", r
+    assert imap_subjects(dc, c, "Archive") == []
+
+
+def test_move_from_read_only_folder_is_5(dc):
+    c, archive, paths = _archive_with_mail(dc, "errmvro")
+    r = start(c, archive)
+    sid = r.add_ids()[0]
+    inbox = folders(c)[T_INBOX]
+    before = imap_subjects(dc, c, "INBOX")
+    with Chmod(paths, 0o555):
+        r, res = move_items(c, [(sid, archive, inbox)])
+    assert res[0][1] == "5" and res[0][2] is None, r
+    # no copy made: the original could not be removed
+    assert imap_subjects(dc, c, "INBOX") == before
+    assert imap_subjects(dc, c, "Archive") == ["Mail 0"]
+    r, res = move_items(c, [(sid, archive, inbox)])
+    assert res[0][1] == "3", r
+    assert imap_subjects(dc, c, "Archive") == []
