@@ -276,7 +276,8 @@ static int as_folders_special_init(struct mail_namespace *ns,
 
 /* The folder-type METADATA value of a mailbox, NULL if it has none (or
    attributes are not enabled: mail_attribute_dict unset). */
-static const char *as_folders_kolab_type(struct mail_namespace *ns,
+static const char *as_folders_kolab_type(struct as_cmd_context *ctx,
+					 struct mail_namespace *ns,
 					 const char *vname)
 {
 	static const enum mail_attribute_type types[] = {
@@ -303,7 +304,7 @@ static const char *as_folders_kolab_type(struct mail_namespace *ns,
 			   deleted meanwhile. Either way: a mail folder. */
 			if (error != MAIL_ERROR_NOTPOSSIBLE &&
 			    error != MAIL_ERROR_NOTFOUND) {
-				i_warning("activesync: mailbox %s: reading "
+				e_warning(ctx->event, "Mailbox %s: reading "
 					  "its folder type failed: %s",
 					  vname, errstr);
 			}
@@ -333,7 +334,7 @@ static unsigned int as_folders_type(struct as_cmd_context *ctx,
 	    strcmp(as_folders_display_name(ns, vname),
 		   AS_FOLDERS_OUTBOX_NAME) == 0)
 		return AS_FOLDER_TYPE_OUTBOX;
-	kolab_type = as_folders_kolab_type(ns, vname);
+	kolab_type = as_folders_kolab_type(ctx, ns, vname);
 	if (kolab_type != NULL &&
 	    as_folders_groupware_type(kolab_type, ctx->req->version, &type))
 		return type;

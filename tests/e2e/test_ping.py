@@ -203,6 +203,15 @@ def imap_create_folder(dc, c, user, password, name):
     return ids[0]
 
 
+def imap_delete_folder(dc, user, password, name):
+    imap = dc.imap(user, password)
+    try:
+        typ, data = imap.delete(name)
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+
+
 def check_deleted_folder_notice(dc, version):
     """A device that keeps Pinging a deleted folder without a FolderSync
     is counted like Sync Status 12: after Status 7 was ignored three
@@ -213,12 +222,7 @@ def check_deleted_folder_notice(dc, version):
     inbox = by_type["2"]
     sync_all(c, inbox)
     sync_all(c, doomed)
-    imap = dc.imap(user, password)
-    try:
-        typ, data = imap.delete("Doomed")
-        assert typ == "OK", data
-    finally:
-        imap.logout()
+    imap_delete_folder(dc, user, password, "Doomed")
     mark = dc.log_offset()
     for i in range(3):
         r = ping(c, 10, [(inbox, "Email"), (doomed, "Email")])
@@ -255,12 +259,7 @@ def test_folder_deleted_during_held_ping(dc):
     mark = dc.log_offset()
     bg = Background(ping, c, 60, [(fid, "Email")])
     wait_held(dc, mark)
-    imap = dc.imap(user, password)
-    try:
-        typ, data = imap.delete("Shortlived")
-        assert typ == "OK", data
-    finally:
-        imap.logout()
+    imap_delete_folder(dc, user, password, "Shortlived")
     r = bg.wait(30)
     assert status_of(r) == "7", r
     log = dc.log_since(mark)
