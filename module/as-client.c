@@ -160,6 +160,16 @@ void as_client_request_send_response(struct as_cmd_context *ctx)
 	const char *reason = ctx->http_reason != NULL ? ctx->http_reason :
 		(status == 200 ? "OK" : "Error");
 
+	if (status == 503) {
+		/* a fault on our side that passes (state store full or
+		   unwritable): devices wait and retry */
+		resp = http_server_response_create(creq->http_req, status,
+						   reason);
+		as_client_add_common_headers(resp);
+		http_server_response_add_header(resp, "Retry-After", "60");
+		http_server_response_submit(resp);
+		return;
+	}
 	if (status >= 400 && status != 449) {
 		http_server_request_fail(creq->http_req, status, reason);
 		return;
@@ -351,6 +361,29 @@ static void as_client_request_authenticate(struct as_client_request *creq)
 				    as_client_auth_callback, creq);
 }
 
+/* The service could not start: answer at once, so that devices retry
+   later instead of waiting on a connection nobody serves. */
+static void as_client_request_unavailable(struct as_client_request *creq)
+{
+	struct http_server_response *resp;
+
+	/* the reason once a minute, not once per request */
+	if (as_service->unavailable_last_log + 60 <= ioloop_time) {
+		as_service->unavailable_last_log = ioloop_time;
+		e_error(creq->event, "503 Service Unavailable: %s",
+			as_service->unavailable_reason);
+	}
+	resp = http_server_response_create(creq->http_req, 503,
+					   "Service Unavailable");
+	as_client_add_common_headers(resp);
+	http_server_response_add_header(resp, "Retry-After", "300");
+	http_server_response_add_header(resp, "Content-Type",
+					"text/plain; charset=utf-8");
+	http_server_response_set_payload_data(resp,
+		(const unsigned char *)"Service Unavailable\r\n", 21);
+	http_server_response_submit_close(resp);
+}
+
 static bool as_client_path_matches(const char *path, const char *prefix)
 {
 	size_t len = strlen(prefix);
@@ -378,6 +411,10 @@ as_client_handle_request(void *context, struct http_server_request *req)
 	http_server_request_set_destroy_callback(req,
 		as_client_request_destroyed, creq);
 
+	if (as_service->unavailable_reason != NULL) {
+		as_client_request_unavailable(creq);
+		return;
+	}
 	path = hreq->target.url == NULL ? "" : hreq->target.url->path;
 	if (path == NULL || !as_client_path_matches(path, AS_PATH)) {
 		as_client_request_fail(creq, 404, "Not Found", t_strdup_printf(
@@ -439,8 +476,6 @@ as_client_handle_request(void *context, struct http_server_request *req)
 	value = http_request_header_get(hreq, "MS-ASAcceptMultiPart");
 	if (value != NULL && strcasecmp(value, "T") == 0)
 		creq->req.accept_multipart = TRUE;
-	/* lib-http wants the body claimed before this callback returns, so it
-	   is read first and authentication follows */
 	/* lib-http wants the body claimed before this callback returns, so it
 	   is read first and authentication follows */
 	creq->payload = buffer_create_dynamic(pool, 1024);

@@ -14,6 +14,10 @@ struct as_service {
 	struct as_store *store;
 	struct http_server *http_server;
 	struct event *event;
+	/* Set when the service could not start (the state store didn't
+	   open): every request gets 503 with this logged */
+	const char *unavailable_reason;
+	time_t unavailable_last_log;
 };
 extern struct as_service *as_service;
 

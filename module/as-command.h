@@ -188,6 +188,12 @@ void as_cmd_finish(struct as_cmd_context *ctx);
 void as_cmd_release_user(struct as_cmd_context *ctx);
 int as_cmd_reopen_user(struct as_cmd_context *ctx, const char **error_r);
 
+/* A fault on our side that passes (the state store is full or can't be
+   written): the response written so far is dropped and HTTP 503 with
+   Retry-After goes out instead, so that the device retries with the keys
+   it has. Call before as_cmd_finish() (or returning AS_CMD_DONE). */
+void as_cmd_set_retry_later(struct as_cmd_context *ctx);
+
 /* Convenience: write <response_tag><status_tag>status</status_tag></...>
    as the whole response (for errors before any output). */
 void as_cmd_write_status(struct as_cmd_context *ctx, unsigned int status);

@@ -126,6 +126,12 @@ void as_cmd_finish(struct as_cmd_context *ctx)
 	as_client_request_send_response(ctx);
 }
 
+void as_cmd_set_retry_later(struct as_cmd_context *ctx)
+{
+	ctx->http_status = 503;
+	ctx->http_reason = "Service Unavailable";
+}
+
 static void as_cmd_fail_http(struct as_cmd_context *ctx, unsigned int status,
 			     const char *reason)
 {
@@ -392,7 +398,7 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 
 	if (as_cmd_device_update(ctx, &error) < 0) {
 		e_error(ctx->event, "State store: %s", error);
-		as_cmd_fail_http(ctx, 500, "Internal Server Error");
+		as_cmd_fail_http(ctx, 503, "Service Unavailable");
 		*error_r = error;
 		return -1;
 	}

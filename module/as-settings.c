@@ -18,6 +18,7 @@ const struct as_settings as_default_settings = {
 	.auth_cache_ttl = 300,
 	.search_timeout_msecs = 45 * 1000,
 	.provisioning = TRUE,
+	.special_folders = TRUE,
 	.debug = FALSE,
 };
 
@@ -41,6 +42,7 @@ struct as_setting_def {
 	{ "activesync_"key, type, offsetof(struct as_settings, field) }
 static const struct as_setting_def as_setting_defs[] = {
 	DEF(AS_SET_STR, "state_dir", state_dir),
+	DEF(AS_SET_SIZE, "state_max_size", state_max_size),
 	DEF(AS_SET_STR, "auth_socket_path", auth_socket_path),
 	DEF(AS_SET_STR, "notify_socket", notify_socket),
 	DEF(AS_SET_STR, "realm", realm),
@@ -54,6 +56,7 @@ static const struct as_setting_def as_setting_defs[] = {
 	DEF(AS_SET_TIME, "auth_cache_ttl", auth_cache_ttl),
 	DEF(AS_SET_TIME_MSECS, "search_timeout", search_timeout_msecs),
 	DEF(AS_SET_BOOL, "provisioning", provisioning),
+	DEF(AS_SET_BOOL, "special_folders", special_folders),
 	DEF(AS_SET_BOOL, "debug", debug),
 };
 #undef DEF

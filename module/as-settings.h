@@ -7,6 +7,9 @@ struct mail_user_settings;
    accepts them without a settings module (activesync_* names). */
 struct as_settings {
 	const char *state_dir;
+	/* Largest the state store may grow (0 = as far as half of the
+	   process's vsz_limit allows) */
+	uoff_t state_max_size;
 	const char *auth_socket_path;
 	/* Directory of the per-process sockets the activesync mail plugin
 	   sends change notifications to */
@@ -33,6 +36,9 @@ struct as_settings {
 	unsigned int search_timeout_msecs;
 	/* Require Provision (policy key) before other commands */
 	bool provisioning;
+	/* Create missing \Sent, \Drafts, \Trash and \Junk folders on
+	   a device's first FolderSync */
+	bool special_folders;
 	bool debug;
 };
 

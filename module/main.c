@@ -16,6 +16,8 @@
 #include "as-client.h"
 #include "push/as-notify.h"
 
+#include <sys/resource.h>
+
 #define AS_CLIENT_IDLE_TIMEOUT_MSECS (5 * 60 * 1000)
 
 static struct mail_storage_service_ctx *storage_service;
@@ -62,6 +64,31 @@ static void main_settings_read(struct as_settings *set_r)
 	pool_unref(&pool);
 }
 
+/* The state store's map is address space, so it must fit under the
+   vsz_limit Dovecot's master set for this process (RLIMIT_AS). Half of
+   it goes to the map at most; the rest is the process's own. */
+static void main_store_limits(const struct as_settings *set,
+			      struct as_store_settings *store_set)
+{
+	struct rlimit rl;
+	uoff_t vsz_half = 0;
+
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		vsz_half = rl.rlim_cur / 2;
+	if (set->state_max_size != 0 &&
+	    (vsz_half == 0 || set->state_max_size <= vsz_half)) {
+		store_set->max_map_size = set->state_max_size;
+		store_set->max_map_size_source = t_strdup_printf(
+			"activesync_state_max_size = %s",
+			as_store_size_str(set->state_max_size));
+	} else if (vsz_half != 0) {
+		store_set->max_map_size = vsz_half;
+		store_set->max_map_size_source = t_strdup_printf(
+			"half of service activesync { vsz_limit = %s }: "
+			"raise vsz_limit", as_store_size_str(vsz_half * 2));
+	}
+}
+
 static void main_init(void)
 {
 	/* the user's submission_host / sendmail_path for SendMail: index 1
@@ -98,8 +125,19 @@ static void main_init(void)
 
 	i_zero(&store_set);
 	store_set.dir = set->state_dir;
-	if (as_store_open(&store_set, &as_service->store, &error) < 0)
-		i_fatal("activesync_state_dir %s: %s", set->state_dir, error);
+	main_store_limits(set, &store_set);
+	if (as_store_open(&store_set, &as_service->store, &error) < 0) {
+		/* Exiting would make the master throttle restarts while it
+		   keeps accepting connections that nobody answers: stay up
+		   and answer every request 503 instead (as-client.c). */
+		as_service->unavailable_reason = p_strdup_printf(
+			as_settings_pool, "activesync_state_dir %s: %s",
+			set->state_dir, error);
+		e_error(as_service->event, "Can't open the state store, so "
+			"every request is answered 503 until this is fixed "
+			"and Dovecot reloaded: %s",
+			as_service->unavailable_reason);
+	}
 
 	as_auth_init(set->auth_socket_path, set->auth_cache_ttl,
 		     as_service->event);

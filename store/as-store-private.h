@@ -37,6 +37,8 @@ extern const char *const as_store_db_names[AS_STORE_DB_COUNT];
 
 struct as_store {
 	char *dir;
+	char *max_map_size_source;
+	size_t max_map_size;
 	MDB_env *env;
 	MDB_dbi dbi[AS_STORE_DB_COUNT];
 	/* LMDB return code of the last failed mdb call in the current

@@ -4,13 +4,18 @@
 #include "mkdir-parents.h"
 #include "as-store-private.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 /* Crash safety: LMDB commits are durable (we never use MDB_NOSYNC or
    MDB_NOMETASYNC), and each API call is one short transaction. Callers
    must commit the mailbox change first and store the new state after it:
    a crash in between then leaves an older state, which makes the device
    resync or re-fetch, never lose or skip mail. */
 
-#define AS_STORE_DEFAULT_MAP_SIZE (1024ULL * 1024 * 1024)
+/* The map is address space, counted against the process's vsz_limit:
+   start small and double it when it fills (as_store_write()). */
+#define AS_STORE_DEFAULT_MAP_SIZE (32ULL * 1024 * 1024)
 /* Room for our named databases and a few future ones */
 #define AS_STORE_MAX_DBS 16
 /* Every service process and doveadm holds at most one reader slot at a
@@ -30,6 +35,13 @@ const char *const as_store_db_names[AS_STORE_DB_COUNT] = {
 	[AS_STORE_DB_DEVICE_PROPS] = "device_props",
 	[AS_STORE_DB_CLIENT_IDS] = "client_ids",
 };
+
+const char *as_store_size_str(uoff_t size)
+{
+	if (size >= 1024 * 1024)
+		return t_strdup_printf("%"PRIuUOFF_T" MB", size / (1024 * 1024));
+	return t_strdup_printf("%"PRIuUOFF_T" KB", size / 1024);
+}
 
 const char *as_store_mdb_error(struct as_store *store, int rc,
 			       const char *func)
@@ -70,20 +82,43 @@ static int as_store_grow(struct as_store *store, const char **error_r)
 		*error_r = as_store_mdb_error(store, rc, "mdb_env_info");
 		return -1;
 	}
-	if (info.me_mapsize > SIZE_MAX / 2) {
-		*error_r = t_strdup_printf("LMDB map of %s is full and can't "
-					   "grow beyond %zu bytes",
-					   store->dir, info.me_mapsize);
+	if (info.me_mapsize > SIZE_MAX / 2)
+		new_size = SIZE_MAX;
+	else
+		new_size = info.me_mapsize * 2;
+	if (store->max_map_size != 0 && new_size > store->max_map_size)
+		new_size = store->max_map_size;
+	if (new_size <= info.me_mapsize) {
+		*error_r = t_strdup_printf(
+			"LMDB map of %s is full at %s, the most it may use "
+			"(%s)", store->dir, as_store_size_str(info.me_mapsize),
+			store->max_map_size_source != NULL ?
+			store->max_map_size_source : "address space");
 		return -1;
 	}
-	new_size = info.me_mapsize * 2;
 	rc = mdb_env_set_mapsize(store->env, new_size);
 	if (rc != 0) {
-		*error_r = as_store_mdb_error(store, rc, "mdb_env_set_mapsize");
+		*error_r = t_strdup_printf(
+			"LMDB map of %s is full at %s and can't grow to "
+			"%s: %s", store->dir, as_store_size_str(info.me_mapsize),
+			as_store_size_str(new_size), mdb_strerror(rc));
+		store->last_rc = rc;
 		return -1;
 	}
 	store->map_grow_count++;
 	return 0;
+}
+
+void as_store_get_sizes(struct as_store *store, size_t *map_size_r,
+			uoff_t *file_size_r)
+{
+	MDB_envinfo info;
+	struct stat st;
+
+	*map_size_r = mdb_env_info(store->env, &info) == 0 ?
+		info.me_mapsize : 0;
+	*file_size_r = stat(t_strconcat(store->dir, "/data.mdb", NULL),
+			    &st) == 0 ? (uoff_t)st.st_size : 0;
 }
 
 int as_store_read(struct as_store *store, as_store_txn_func_t *func,
@@ -377,6 +412,36 @@ as_store_open_dbs(struct as_store_txn *txn, void *context ATTR_UNUSED,
 	return 1;
 }
 
+/* An mdb_env_open() failure in words an admin can act on. */
+static const char *
+as_store_open_error(struct as_store *store, int rc, size_t map_size)
+{
+	const char *error = as_store_mdb_error(store, rc, "mdb_env_open");
+
+	switch (rc) {
+	case ENOMEM:
+		return t_strdup_printf("%s: can't map %s of address "
+			"space for it (%s)", error, as_store_size_str(map_size),
+			store->max_map_size_source != NULL ?
+			store->max_map_size_source : "no limit set");
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return t_strdup_printf("%s (the process runs as uid %s, "
+			"gid %s: it must be able to write the directory)",
+			error, dec2str(geteuid()), dec2str(getegid()));
+	case MDB_VERSION_MISMATCH:
+	case MDB_INVALID:
+		return t_strdup_printf("%s: %s/data.mdb is not a state store "
+			"this LMDB can read (written by a newer version, or "
+			"not LMDB): move the directory away to start afresh "
+			"(devices then resync; no mail is lost)",
+			error, store->dir);
+	default:
+		return error;
+	}
+}
+
 int as_store_open(const struct as_store_settings *set,
 		  struct as_store **store_r, const char **error_r)
 {
@@ -390,14 +455,20 @@ int as_store_open(const struct as_store_settings *set,
 		return -1;
 	}
 	if (mkdir_parents(set->dir, 0700) < 0 && errno != EEXIST) {
-		*error_r = t_strdup_printf("mkdir(%s) failed: %m", set->dir);
+		*error_r = t_strdup_printf("mkdir(%s) failed: %m (the process "
+					   "runs as uid %s)", set->dir,
+					   dec2str(geteuid()));
 		return -1;
 	}
 
 	store = i_new(struct as_store, 1);
 	store->dir = i_strdup(set->dir);
+	store->max_map_size = set->max_map_size;
+	store->max_map_size_source = i_strdup(set->max_map_size_source);
 	map_size = set->map_size != 0 ? set->map_size :
 		AS_STORE_DEFAULT_MAP_SIZE;
+	if (store->max_map_size != 0 && map_size > store->max_map_size)
+		map_size = store->max_map_size;
 
 	if ((rc = mdb_env_create(&store->env)) != 0) {
 		*error_r = as_store_mdb_error(store, rc, "mdb_env_create");
@@ -413,12 +484,30 @@ int as_store_open(const struct as_store_settings *set,
 		as_store_close(&store);
 		return -1;
 	}
-	/* MDB_NOTLS: reader slots belong to transactions, not threads */
+	/* MDB_NOTLS: reader slots belong to transactions, not threads.
+	   LMDB raises the map to the data file's size if that is larger. */
 	rc = mdb_env_open(store->env, store->dir, MDB_NOTLS, 0600);
 	if (rc != 0) {
-		*error_r = as_store_mdb_error(store, rc, "mdb_env_open");
+		*error_r = as_store_open_error(store, rc, map_size);
 		as_store_close(&store);
 		return -1;
+	}
+	if (store->max_map_size != 0) {
+		size_t cur_map;
+		uoff_t file_size;
+
+		as_store_get_sizes(store, &cur_map, &file_size);
+		if (cur_map > store->max_map_size) {
+			*error_r = t_strdup_printf(
+				"%s holds %s of state, more than the "
+				"%s it may map (%s)", store->dir,
+				as_store_size_str(cur_map),
+				as_store_size_str(store->max_map_size),
+				store->max_map_size_source != NULL ?
+				store->max_map_size_source : "limit");
+			as_store_close(&store);
+			return -1;
+		}
 	}
 	/* free reader slots left behind by crashed processes */
 	(void)mdb_reader_check(store->env, &dead);
@@ -441,5 +530,6 @@ void as_store_close(struct as_store **_store)
 	if (store->env != NULL)
 		mdb_env_close(store->env);
 	i_free(store->dir);
+	i_free(store->max_map_size_source);
 	i_free(store);
 }

@@ -16,7 +16,15 @@ struct as_store;
 
 struct as_store_settings {
 	const char *dir;	/* created if missing (0700) */
-	size_t map_size;	/* 0 = default 1 GiB */
+	/* Initial size of the memory map (0 = default 32 MiB, or the data
+	   file's size when that is larger). The map doubles when it fills. */
+	size_t map_size;
+	/* The map never grows past this (0 = no limit). It is address
+	   space: the service derives it from its vsz_limit. */
+	size_t max_map_size;
+	/* Where max_map_size comes from, for error messages (e.g. "half of
+	   service activesync { vsz_limit = 512 MB }") */
+	const char *max_map_size_source;
 };
 
 struct as_device {
@@ -62,6 +70,11 @@ struct as_collection_state {
 
 int as_store_open(const struct as_store_settings *set,
 		  struct as_store **store_r, const char **error_r);
+/* "12 MB" / "256 KB", for messages */
+const char *as_store_size_str(uoff_t size);
+/* Size of the map now and of the data file, in bytes. */
+void as_store_get_sizes(struct as_store *store, size_t *map_size_r,
+			uoff_t *file_size_r);
 void as_store_close(struct as_store **_store);
 
 /* All functions return 1 = found/ok, 0 = not found, -1 = error with

@@ -3,11 +3,13 @@
 #include "buffer.h"
 #include "str.h"
 #include "unlink-directory.h"
+#include "mkdir-parents.h"
 #include "test-common.h"
 #include "as-store-private.h"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 static const char *test_root;
@@ -1151,6 +1153,89 @@ static void test_store_map_growth(void)
 	pool_unref(&pool);
 }
 
+/* A map bounded by max_map_size fills with a clear error that names the
+   limit, keeps what was stored, and a store whose data outgrew a lower
+   limit refuses to open instead of failing later. */
+static void test_store_map_limit(void)
+{
+	const char *dir = test_store_dir();
+	struct as_store_settings set = {
+		.dir = dir,
+		.map_size = 64 * 1024,
+		.max_map_size = 256 * 1024,
+		.max_map_size_source = "the test's limit",
+	};
+	pool_t pool = pool_alloconly_create("map limit", 1024*256);
+	struct as_collection_state state, state2;
+	struct as_store *store;
+	const char *error = NULL;
+	unsigned int i, stored = 0;
+	uint32_t uid;
+	size_t map_size;
+	uoff_t file_size;
+
+	test_begin("store map limit");
+	test_assert(as_store_open(&set, &store, &error) == 0);
+	i_zero(&state);
+	state.options = "";
+	p_array_init(&state.uids, pool, 2048);
+	for (uid = 1; uid < 2 * 2000; uid += 2)
+		seq_range_array_add(&state.uids, uid);
+	/* 16 KB records: 256 KiB holds about a dozen */
+	for (i = 1; i <= 100; i++) {
+		state.uid_validity = i;
+		if (as_store_collection_put(store, "u", "d", "c", i, &state,
+					    &error) != 1)
+			break;
+		stored = i;
+	}
+	test_assert(stored > 0 && stored < 100);
+	test_assert(error != NULL &&
+		    strstr(error, "the most it may use (the test's limit)") != NULL);
+	as_store_get_sizes(store, &map_size, &file_size);
+	test_assert(map_size == 256 * 1024);
+	/* what was stored before the map filled is all there */
+	for (i = 1; i <= stored; i++) {
+		state.uid_validity = i;
+		test_assert_idx(as_store_collection_get(store, pool, "u", "d",
+				"c", i, &state2, &error) == 1 &&
+				test_state_equals(&state, &state2), i);
+	}
+	as_store_close(&store);
+
+	/* the data no longer fits a lower limit: refused at open */
+	set.max_map_size = 64 * 1024;
+	error = NULL;
+	test_assert(as_store_open(&set, &store, &error) < 0 && store == NULL);
+	test_assert(error != NULL && strstr(error, "holds") != NULL &&
+		    strstr(error, "the test's limit") != NULL);
+	/* and opens again with room */
+	set.max_map_size = 0;
+	test_assert(as_store_open(&set, &store, &error) == 0);
+	as_store_close(&store);
+
+	/* a data file that isn't LMDB: a message that says what to do */
+	dir = test_store_dir();
+	if (mkdir_parents(dir, 0700) < 0)
+		i_fatal("mkdir(%s) failed: %m", dir);
+	{
+		int fd = open(t_strconcat(dir, "/data.mdb", NULL),
+			      O_WRONLY | O_CREAT, 0600);
+		char junk[8192];
+
+		memset(junk, 'x', sizeof(junk));
+		if (fd == -1 || write(fd, junk, sizeof(junk)) != sizeof(junk))
+			i_fatal("write(%s/data.mdb) failed: %m", dir);
+		i_close_fd(&fd);
+	}
+	set.dir = dir;
+	error = NULL;
+	test_assert(as_store_open(&set, &store, &error) < 0);
+	test_assert(error != NULL && strstr(error, "move the directory away") != NULL);
+	test_end();
+	pool_unref(&pool);
+}
+
 /* The child process: open its own handle, verify the parent's write,
    write enough to grow the map, and answer with a device and a folder id.
    Returns the number of failed checks. */
@@ -1271,6 +1356,7 @@ int main(int argc, char *argv[])
 		test_store_record_decode,
 		test_store_corrupted,
 		test_store_map_growth,
+		test_store_map_limit,
 		test_store_two_processes,
 		NULL
 	};

@@ -123,6 +123,10 @@ struct sync_context {
 	   the smaller one (seconds, 0 = unlimited); FilterType can only
 	   narrow it */
 	unsigned int max_age;
+
+	/* A new state could not be stored: the response must not reach
+	   the device (its SyncKeys would be unknown), 503 goes instead */
+	bool state_failed;
 };
 
 /* Changes arriving in a burst are looked at once */
@@ -373,8 +377,10 @@ sync_state_put(struct sync_context *sctx, const struct sync_collection *coll,
 	if (as_store_collection_advance(ctx->store, ctx->username,
 					ctx->req->device_id,
 					coll->collection_id, key, state,
-					key - 1, error_r) < 0)
+					key - 1, error_r) < 0) {
+		sctx->state_failed = TRUE;
 		return -1;
+	}
 	return 0;
 }
 
@@ -1175,6 +1181,7 @@ sync_write_note_changes(struct sync_mail_run *run, struct sync_window *win,
 	const char *error;
 	unsigned int n = 0;
 	uint32_t uid;
+	bool sent;
 
 	seq_range_array_iter_init(&iter, uids);
 	while (seq_range_array_iter_nth(&iter, n++, &uid)) {
@@ -1184,12 +1191,14 @@ sync_write_note_changes(struct sync_mail_run *run, struct sync_window *win,
 		}
 		if (!mail_set_uid(mail, uid))
 			continue;
+		/* the window's arrays live in the caller's data stack frame:
+		   they may only grow outside this item's frame */
 		T_BEGIN {
 			if (as_email_read(mail, params, &email, &error) < 0) {
 				e_warning(run->sctx->ctx->event,
 					  "Sync: note UID %u of %s: %s", uid,
 					  mailbox_get_vname(run->box), error);
-				seq_range_array_add(&win->unsent_changes, uid);
+				sent = FALSE;
 			} else {
 				wbxml_start(w, EAS_AIRSYNC_CHANGE);
 				wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
@@ -1197,9 +1206,13 @@ sync_write_note_changes(struct sync_mail_run *run, struct sync_window *win,
 						run->folder.server_id, uid));
 				as_note_write(w, email);
 				wbxml_end(w);
-				win->left--;
+				sent = TRUE;
 			}
 		} T_END;
+		if (sent)
+			win->left--;
+		else
+			seq_range_array_add(&win->unsent_changes, uid);
 	}
 }
 
@@ -1217,6 +1230,7 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 	const uint32_t *uidp;
 	ARRAY_TYPE(seq_range) note_changes;
 	const char *error;
+	bool sent;
 
 	if (as_sync_changes_count(changes) == 0)
 		return;
@@ -1269,6 +1283,7 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 				/* not in the state: the next Sync compares
 				   the whole folder and sends it then */
 				win->unsent_other = TRUE;
+				sent = FALSE;
 			} else {
 				wbxml_start(w, EAS_AIRSYNC_ADD);
 				wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
@@ -1276,10 +1291,15 @@ sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 						run->folder.server_id, *uidp));
 				sync_write_item(run, email);
 				wbxml_end(w);
-				seq_range_array_add(&win->sent_adds, *uidp);
-				win->left--;
+				sent = TRUE;
 			}
 		} T_END;
+		/* grown outside the item's data stack frame: sent_adds lives
+		   in the caller's (more than 64 gappy UIDs used to panic) */
+		if (sent) {
+			seq_range_array_add(&win->sent_adds, *uidp);
+			win->left--;
+		}
 	}
 	mail_free(&mail);
 	wbxml_end(w);
@@ -1633,10 +1653,11 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 		sync_props_forget(run, &changes.deletes);
 	new_state.options = as_sync_state_extra_write(&new_extra);
 	if (sync_state_put(sctx, coll, new_key, &new_state, &error) < 0) {
-		/* the response is written already; the device will get
-		   Status 3 with the next key and start over */
-		e_error(ctx->event, "Sync: storing state %u of %s failed: %s",
-			new_key, coll->collection_id, error);
+		/* the whole response is replaced by 503 (state_failed):
+		   the device retries with the key it has */
+		e_error(ctx->event, "Sync: storing state %u of %s failed, "
+			"answering 503: %s", new_key, coll->collection_id,
+			error);
 	}
 	return AS_SYNC_STATUS_OK;
 }
@@ -2224,6 +2245,8 @@ static void sync_wait_finish(struct sync_context *sctx, bool work)
 	if (work) T_BEGIN {
 		sync_write_response(sctx);
 	} T_END;
+	if (sctx->state_failed)
+		as_cmd_set_retry_later(sctx->ctx);
 	as_cmd_finish(sctx->ctx);
 }
 
@@ -2374,5 +2397,7 @@ enum as_command_result cmd_sync(struct as_cmd_context *ctx)
 		return AS_CMD_PENDING;
 	}
 	sync_write_response(sctx);
+	if (sctx->state_failed)
+		as_cmd_set_retry_later(ctx);
 	return AS_CMD_DONE;
 }

@@ -1075,9 +1075,11 @@ service lmtp {{
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         return env
 
-    def start(self, timeout=30):
+    def start(self, timeout=30, check_service=True):
         """Start Dovecot in the foreground (as a child) and wait for its
-        listeners; on failure raise HarnessError with the log tail."""
+        listeners; on failure raise HarnessError with the log tail.
+        check_service=False: don't insist that the activesync service
+        answers OPTIONS (for tests of a service that can't start)."""
         if self.proc is not None:
             raise HarnessError("already started")
         cmd = self._cmd(["dovecot", "-F", "-c", self.conf_path])
@@ -1104,7 +1106,8 @@ service lmtp {{
                     raise HarnessError(
                         "%s port %d not listening after %ds:\n%s" % (
                             name, port, timeout, self._failure_context()))
-        if self.activesync_enabled and not self.service_alive():
+        if self.activesync_enabled and check_service and \
+                not self.service_alive():
             # The master listens for the service; only a request shows
             # whether the binary starts (settings errors are Fatal).
             ctx = self._failure_context()
@@ -1159,6 +1162,48 @@ service lmtp {{
         if os.geteuid() == 0:
             os.chown(self.conf_path, self.uid, self.gid)
         self.doveadm("reload")
+
+    def service_pids(self):
+        """Pids of this instance's activesync service processes (the
+        master's children running the service binary)."""
+        pids = []
+        if self.activesync_binary is None or self.proc is None:
+            return pids
+        want = os.path.realpath(self.activesync_binary)
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                if os.readlink("/proc/%s/exe" % d) != want:
+                    continue
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == self.proc.pid:
+                pids.append(int(d))
+        return pids
+
+    def reload_service(self, timeout=20):
+        """reload(), then wait until the activesync processes of the old
+        configuration are gone and a new one answers: until then a new
+        connection may still reach an old process."""
+        old = self.service_pids()
+        mark = self.log_offset()
+        self.reload()
+        self.wait_for_log_text(mark, "reloading configuration")
+        deadline = time.monotonic() + timeout
+        while any(os.path.exists("/proc/%d" % p) for p in old):
+            if time.monotonic() > deadline:
+                raise HarnessError("old activesync processes %r still "
+                                   "running %ds after the reload" %
+                                   (old, timeout))
+            time.sleep(0.05)
+        while not self.service_alive():
+            if time.monotonic() > deadline:
+                raise HarnessError("activesync not answering after the "
+                                   "reload")
+            time.sleep(0.05)
 
     # -- log
 
