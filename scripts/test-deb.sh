@@ -10,7 +10,8 @@
 #      Depends on the dovecot-abi-* of the installed dovecot-dev.
 #   3. lintian: no errors.
 #   4. as root: dpkg -i into this system, check the installed files and
-#      that doveconf accepts the stock /etc/dovecot config with ours,
+#      that doveconf accepts the stock /etc/dovecot config with ours;
+#      dpkg -r (the conffile stays, activesync must leave "protocols"),
 #      then dpkg --purge, leaving the machine as found.  A policy-rc.d
 #      keeps dovecot-core's plugin trigger from (re)starting the system
 #      dovecot.  Skipped when not root, with --no-install, or when the
@@ -96,6 +97,18 @@ has() {
 has usr/lib/dovecot/activesync -rwxr-xr-x
 has usr/lib/dovecot/modules/lib90_activesync_plugin.so -rw-r--r--
 has etc/dovecot/conf.d/20-activesync.conf -rw-r--r--
+has usr/share/dovecot/protocols.d/activesync.protocol -rw-r--r--
+# The protocol is enabled by protocols.d (removed with the package), not
+# by the conffile (kept after "apt-get remove").
+conf=$(dpkg-deb --fsys-tarfile "$DEB" |
+	tar -xOf - ./etc/dovecot/conf.d/20-activesync.conf 2>/dev/null)
+if printf '%s\n' "$conf" | grep -q '^[[:space:]]*protocols[[:space:]]*='; then
+	bad "the conffile sets protocols (Dovecot fails after remove without purge)"
+fi
+proto=$(dpkg-deb --fsys-tarfile "$DEB" |
+	tar -xOf - ./usr/share/dovecot/protocols.d/activesync.protocol 2>/dev/null)
+[ "$proto" = 'protocols = $protocols activesync' ] ||
+	bad "activesync.protocol says '$proto'"
 if printf '%s\n' "$contents" | grep -q '\.la$'; then
 	bad "libtool .la files are packaged"
 fi
@@ -217,16 +230,32 @@ if dpkg -i "$DEB" >"$WORK/install.log" 2>&1; then
 		ok "/var/lib/dovecot/activesync root:root 0700" ||
 		bad "/var/lib/dovecot/activesync is '$st', not root:root 700"
 	# The stock Debian config plus ours must parse (doveconf reads
-	# /etc/dovecot/dovecot.conf); the service must be in it.
+	# /etc/dovecot/dovecot.conf) and enable the service.
 	if doveconf -n >"$WORK/doveconf.log" 2>&1; then
-		if grep -q '^service activesync' "$WORK/doveconf.log"; then
-			ok "doveconf -n accepts /etc/dovecot with 20-activesync.conf"
+		if grep -q '^service activesync' "$WORK/doveconf.log" &&
+		   doveconf -h protocols | grep -qw activesync; then
+			ok "doveconf -n: /etc/dovecot with our files enables activesync"
 		else
-			bad "doveconf -n: no service activesync"
+			bad "doveconf -n: activesync not enabled"
 		fi
 	else
 		sed 's/^/    /' "$WORK/doveconf.log" | tail -n 5
 		bad "doveconf -n rejects /etc/dovecot with 20-activesync.conf"
+	fi
+	# Removed, not purged: the conffile stays, the protocol must not.
+	if dpkg -r "$PKG" >>"$WORK/install.log" 2>&1; then
+		ok "dpkg -r"
+		[ -f /etc/dovecot/conf.d/20-activesync.conf ] ||
+			bad "conffile gone after remove (expected until purge)"
+		[ -e /usr/lib/dovecot/activesync ] &&
+			bad "/usr/lib/dovecot/activesync left after remove"
+		if doveconf -h protocols 2>/dev/null | grep -qw activesync; then
+			bad "activesync still in protocols after remove (dovecot would not start)"
+		else
+			ok "after remove: activesync not in protocols"
+		fi
+	else
+		bad "dpkg -r failed (log: $WORK/install.log)"
 	fi
 else
 	sed 's/^/    /' "$WORK/install.log" | tail -n 20
@@ -242,7 +271,8 @@ cleanup
 trap - INT TERM HUP
 for f in /usr/lib/dovecot/activesync \
 	 /usr/lib/dovecot/modules/lib90_activesync_plugin.so \
-	 /etc/dovecot/conf.d/20-activesync.conf /var/lib/dovecot/activesync; do
+	 /etc/dovecot/conf.d/20-activesync.conf /var/lib/dovecot/activesync \
+	 /usr/share/dovecot/protocols.d/activesync.protocol; do
 	[ -e "$f" ] && bad "$f left after purge"
 done
 master_after=$(cat /run/dovecot/master.pid 2>/dev/null)
