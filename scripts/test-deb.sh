@@ -119,7 +119,9 @@ fi
 # once the tree installs one there, it must be in the package.
 settings_so=$(printf '%s\n' "$contents" |
 	awk '$6 ~ /^\.\/usr\/lib\/dovecot\/modules\/settings\/.*\.so$/ { print $6 }')
-if grep -qs 'modules/settings\|settings_moduledir' \
+# (a Makefile.am installing into .../settings, e.g.
+# "settingsdir = $(dovecot_moduledir)/settings")
+if grep -qsE 'modules/settings|^[A-Za-z_]+dir[[:space:]]*=.*/settings([[:space:]]|$)' \
 	"$WORK/src/configure.ac" $(find "$WORK/src" -name Makefile.am); then
 	if [ -n "$settings_so" ]; then
 		ok "settings module: $settings_so"
