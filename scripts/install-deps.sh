@@ -10,6 +10,7 @@ liblmdb-dev lmdb-utils libsodium-dev libxml2-dev libwbxml2-utils libical-dev
 autoconf automake libtool pkg-config make gcc clang libclang-rt-14-dev
 python3 valgrind curl util-linux passwd openssl
 dovecot-lucene
+debhelper dh-autoreconf dpkg-dev lintian
 "
 
 if [ "$(id -u)" != 0 ]; then

@@ -9,9 +9,13 @@
 #      private Dovecot running our service)
 #   4. plain build in _build/plain: make distcheck (builds and tests the
 #      release tarball)
+#   5. scripts/test-deb.sh: the Debian package (dpkg-buildpackage in
+#      _build/deb, contents, Depends, lintian; as root also installs it
+#      into the system and purges it again). Last, so that the package
+#      is never installed while an earlier step's tests run.
 #
 # Options: --no-deps (skip step 1), --quick (skip step 4),
-#          -j N (parallel make jobs, default 2).
+#          --no-deb (skip step 5), -j N (parallel make jobs, default 2).
 # Logs of every step land in _build/logs/.  Exit status 0 only if every
 # step passed.
 set -u
@@ -21,13 +25,15 @@ SRC=$(pwd)
 JOBS=2
 DEPS=1
 DISTCHECK=1
+DEB=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-deps) DEPS= ;;
 	--quick) DISTCHECK= ;;
+	--no-deb) DEB= ;;
 	-j) shift; JOBS=$1 ;;
 	-j*) JOBS=${1#-j} ;;
-	*) echo "usage: $0 [--no-deps] [--quick] [-j N]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--no-deps] [--quick] [--no-deb] [-j N]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -107,6 +113,16 @@ if [ -n "$DISTCHECK" ]; then
 	}
 	if step configure-plain plain; then
 		step distcheck make -C _build/plain -j"$JOBS" distcheck
+	fi
+fi
+
+if [ -n "$DEB" ]; then
+	if command -v dpkg-buildpackage >/dev/null 2>&1 &&
+	   command -v dh >/dev/null 2>&1; then
+		step deb ./scripts/test-deb.sh -j "$JOBS"
+	else
+		echo "==> deb: skipped (no dpkg-buildpackage/debhelper;" \
+		     "scripts/install-deps.sh installs them)"
 	fi
 fi
 
