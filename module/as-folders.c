@@ -12,6 +12,7 @@
 #include "as-command.h"
 #include "http/as-request.h"
 #include "as-folders.h"
+#include "as-special-folders.h"
 
 /* SPECIAL-USE flags that make a default EAS folder. \Junk and \Archive
    stay user mail folders: EAS has no type for them. */
@@ -328,6 +329,18 @@ static unsigned int as_folders_type(struct as_cmd_context *ctx,
 	for (i = 0; i < AS_FOLDERS_SPECIAL_COUNT; i++) {
 		if (special->vnames[i] != NULL &&
 		    strcmp(special->vnames[i], vname) == 0)
+			return as_folders_special_types[i].type;
+	}
+	/* No mailbox has the flag (the configuration names none, and a
+	   created one can't carry it): the top-level folder of the name
+	   as-special-folders.c creates gets the type. */
+	for (i = 0; i < AS_FOLDERS_SPECIAL_COUNT; i++) {
+		const char *name = as_special_folder_default_name(
+			as_folders_special_types[i].special_use);
+
+		if (special->vnames[i] == NULL && name != NULL &&
+		    as_folders_parent_vname(ns, vname) == NULL &&
+		    strcmp(as_folders_display_name(ns, vname), name) == 0)
 			return as_folders_special_types[i].type;
 	}
 	if (as_folders_parent_vname(ns, vname) == NULL &&

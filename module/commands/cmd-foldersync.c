@@ -7,6 +7,7 @@
 #include "as-command.h"
 #include "as-folders.h"
 #include "as-hierarchy.h"
+#include "as-special-folders.h"
 
 /* MS-ASCMD 2.2.3.177.5 */
 enum foldersync_status {
@@ -152,6 +153,10 @@ foldersync_run(struct as_cmd_context *ctx, unsigned int key,
 	if (key == 0) {
 		/* full resync: everything is new; a fresh key so states
 		   the device had before can't be confused with it */
+		if (ctx->set->special_folders) T_BEGIN {
+			as_special_folders_ensure(ctx,
+				as_folders_namespace(ctx));
+		} T_END;
 		if (foldersync_current(ctx, &cur, &error) < 0) {
 			e_error(ctx->event, "FolderSync: %s", error);
 			return FOLDERSYNC_STATUS_SERVER_ERROR;

@@ -57,6 +57,28 @@ DEFAULT_USERS = {
 
 EAS_PATH = "/Microsoft-Server-ActiveSync"
 
+# The private namespace of every instance unless a test gives its own.
+DEFAULT_NAMESPACE = """namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Drafts {
+    special_use = \\Drafts
+    auto = subscribe
+  }
+  mailbox Sent {
+    special_use = \\Sent
+    auto = subscribe
+  }
+  mailbox Trash {
+    special_use = \\Trash
+    auto = subscribe
+  }
+  mailbox Junk {
+    special_use = \\Junk
+    auto = subscribe
+  }
+}"""
+
 # Log lines that mean something went badly wrong, whatever the test did.
 BAD_LOG_RE = re.compile(
     r"Panic|Fatal|ASAN|AddressSanitizer|LeakSanitizer|runtime error|"
@@ -796,7 +818,7 @@ class DovecotInstance:
 
     def __init__(self, builddir=None, keep=False, users=None,
                  activesync=None, plugin_settings=None, extra_conf="",
-                 name="dovecot"):
+                 name="dovecot", namespace_conf=None):
         if shutil.which("dovecot") is None and not os.path.exists(
                 "/usr/sbin/dovecot"):
             raise HarnessError("dovecot not installed "
@@ -816,6 +838,9 @@ class DovecotInstance:
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.plugin_settings = dict(plugin_settings or {})
         self.extra_conf = extra_conf
+        # replaces the namespace block below (the private namespace must
+        # stay "inbox" with separator "/")
+        self.namespace_conf = namespace_conf
         self.imap_port, self.lmtp_port, self.eas_port = free_ports(3)
         binary = os.path.join(self.builddir, "module", "activesync")
         self.activesync_binary = binary if os.access(binary, os.X_OK) \
@@ -949,26 +974,7 @@ userdb {{
   args = {passwd}/%Lu
 }}
 
-namespace inbox {{
-  inbox = yes
-  separator = /
-  mailbox Drafts {{
-    special_use = \\Drafts
-    auto = subscribe
-  }}
-  mailbox Sent {{
-    special_use = \\Sent
-    auto = subscribe
-  }}
-  mailbox Trash {{
-    special_use = \\Trash
-    auto = subscribe
-  }}
-  mailbox Junk {{
-    special_use = \\Junk
-    auto = subscribe
-  }}
-}}
+{namespace}
 
 service imap-login {{
   chroot =
@@ -1011,6 +1017,8 @@ service lmtp {{
   }}
 }}
 """.format(protocols=protocols, base_dir=self.base_dir,
+           namespace=self.namespace_conf if self.namespace_conf is not None
+           else DEFAULT_NAMESPACE,
            state_dir=self.state_dir, log=self.log_path,
            tag=os.path.basename(d), user=self.run_user,
            group=grp.getgrgid(self.gid).gr_name,
