@@ -29,6 +29,7 @@ struct as_auth_request {
 	struct as_auth_request *prev, *next;
 	char *login;
 	char *password;
+	char *session_id;
 	struct as_auth_conn_info info;
 	struct auth_client_request *auth_request;
 	/* we called auth_client_request_abort(): ignore its callback */
@@ -56,6 +57,7 @@ static void as_auth_request_free(struct as_auth_request **_request)
 	safe_memset(request->password, 0, strlen(request->password));
 	i_free(request->password);
 	i_free(request->login);
+	i_free(request->session_id);
 	i_free(request);
 }
 
@@ -314,7 +316,10 @@ as_auth_verify(const char *login, const char *password,
 	request->login = i_strdup(login);
 	request->password = i_strdup(password);
 	request->info = *info;
-	request->info.session_id = NULL;
+	/* the request may outlive the caller's string (queued until auth
+	   connects) */
+	request->session_id = i_strdup(info->session_id);
+	request->info.session_id = request->session_id;
 	request->callback = callback;
 	request->context = context;
 

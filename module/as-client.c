@@ -3,6 +3,8 @@
 #include "lib.h"
 #include "array.h"
 #include "base64.h"
+#include "randgen.h"
+#include "time-util.h"
 #include "safe-memset.h"
 #include "buffer.h"
 #include "llist.h"
@@ -239,7 +241,9 @@ as_client_auth_callback(enum as_auth_result result, const char *username,
 		return;
 	case AS_AUTH_RESULT_FAILED:
 		as_client_request_fail_auth(creq, t_strdup_printf(
-			"login=%s: %s", str_sanitize(creq->login, 128), error));
+			"login=%s, session=<%s>: %s",
+			str_sanitize(creq->login, 128),
+			creq->client->session_id, error));
 		return;
 	case AS_AUTH_RESULT_OK:
 		break;
@@ -354,6 +358,7 @@ static void as_client_request_authenticate(struct as_client_request *creq)
 	info.real_remote_ip = client->real_remote_ip;
 	info.real_local_port = client->real_local_port;
 	info.real_remote_port = client->real_remote_port;
+	info.session_id = client->session_id;
 	info.tls = client->ssl;
 	info.secured = client->ssl || net_ip_compare(&client->remote_ip,
 						     &client->local_ip);
@@ -493,6 +498,7 @@ static void as_client_destroy(struct as_client *client)
 	DLLIST_REMOVE(&as_clients, client);
 	as_clients_num--;
 	event_unref(&client->event);
+	i_free(client->session_id);
 	i_free(client);
 	master_service_client_connection_destroyed(master_service);
 }
@@ -510,6 +516,28 @@ static const struct http_server_callbacks as_client_http_callbacks = {
 	.connection_destroy = as_client_connection_destroy,
 };
 
+/* A connection's id as imap-login makes them: the time in microseconds
+   (48 bits) and the client's port, plus random bytes because one process
+   of ours accepts many connections at once; base64, 16 characters. */
+static char *as_client_session_id(const struct master_service_connection *conn)
+{
+	unsigned char data[12];
+	string_t *str = t_str_new(24);
+	struct timeval tv;
+	unsigned long long usecs;
+	unsigned int i;
+
+	i_gettimeofday(&tv);
+	usecs = (unsigned long long)tv.tv_sec * 1000000ULL + tv.tv_usec;
+	for (i = 0; i < 6; i++)
+		data[i] = (usecs >> (i * 8)) & 0xff;
+	data[6] = conn->remote_port & 0xff;
+	data[7] = (conn->remote_port >> 8) & 0xff;
+	random_fill(data + 8, 4);
+	base64_encode(data, sizeof(data), str);
+	return i_strdup(str_c(str));
+}
+
 struct as_client *as_client_create(const struct master_service_connection *conn)
 {
 	struct as_client *client;
@@ -524,8 +552,10 @@ struct as_client *as_client_create(const struct master_service_connection *conn)
 	client->real_local_port = conn->real_local_port;
 	client->real_remote_port = conn->real_remote_port;
 	client->ssl = conn->ssl;
+	client->session_id = as_client_session_id(conn);
 	client->event = event_create(as_service->event);
 	event_add_str(client->event, "remote_ip", net_ip2addr(&conn->remote_ip));
+	event_add_str(client->event, "session", client->session_id);
 	DLLIST_PREPEND(&as_clients, client);
 	as_clients_num++;
 

@@ -29,6 +29,9 @@ struct as_client {
 
 	struct ip_addr local_ip, remote_ip, real_local_ip, real_remote_ip;
 	in_port_t local_port, remote_port, real_local_port, real_remote_port;
+	/* Like imap's session=<...>: passed to auth and the userdb lookup
+	   (%{session}, mail_log_prefix) and set on the event */
+	char *session_id;
 	bool ssl;
 	bool destroyed;
 };

@@ -329,6 +329,15 @@ as_cmd_user_lookup(struct as_cmd_context *ctx, struct as_user_lookup *lookup_r)
 	lookup_r->username = ctx->username;
 	lookup_r->remote_ip = ctx->remote_ip;
 	lookup_r->secured = ctx->ssl;
+	/* the connection's addresses and session id, so that local { } and
+	   remote { } blocks, %{lip}, %{session} and mail_log_prefix work
+	   as for imap */
+	if (ctx->client != NULL) {
+		lookup_r->session_id = ctx->client->session_id;
+		lookup_r->local_ip = ctx->client->local_ip;
+		lookup_r->local_port = ctx->client->local_port;
+		lookup_r->remote_port = ctx->client->remote_port;
+	}
 	lookup_r->event_parent = ctx->event;
 }
 

@@ -38,6 +38,12 @@ int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 					       &user_r->mail_user, error_r);
 	if (ret <= 0)
 		return ret;
+	/* One process serves many users, so the service does no log init
+	   per user (NO_LOG_INIT); the user's own lines (lib-storage errors,
+	   mail_log) still get mail_log_prefix, with %{session} and %{lip},
+	   as in imap. */
+	event_replace_log_prefix(user_r->mail_user->event,
+		mail_storage_service_user_get_log_prefix(user_r->service_user));
 	return 1;
 }
 
