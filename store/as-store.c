@@ -10,7 +10,7 @@
    a crash in between then leaves an older state, which makes the device
    resync or re-fetch, never lose or skip mail. */
 
-#define AS_STORE_DEFAULT_MAP_SIZE (1024ULL * 1024 * 1024)
+#define AS_STORE_DEFAULT_MAP_SIZE (64ULL * 1024 * 1024)
 /* Room for our named databases and a few future ones */
 #define AS_STORE_MAX_DBS 16
 /* Every service process and doveadm holds at most one reader slot at a
