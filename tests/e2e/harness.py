@@ -93,6 +93,13 @@ class HarnessError(Exception):
     Tests fail with this; they are never skipped silently."""
 
 
+class TestSkipped(Exception):
+    """Raised by a test that cannot apply in this build (the reason is
+    printed and counted as SKIP by run.py, never hidden).  Only for
+    what the build makes impossible, e.g. a memory limit under ASan;
+    a missing tool or service is a failure (HarnessError)."""
+
+
 # ---------------------------------------------------------------- utilities
 
 def free_port():
@@ -159,6 +166,56 @@ def _chown_tree(path, uid, gid):
         os.chown(root, uid, gid)
         for f in dirs + files:
             os.lchown(os.path.join(root, f), uid, gid)
+
+
+def _elf_dynamic_strings(path):
+    """The dynamic string table of an ELF file (names of the dynamic
+    symbols and of the libraries it needs), or None if not ELF."""
+    with open(path, "rb") as f:
+        ident = f.read(16)
+        if ident[:4] != b"\x7fELF":
+            return None
+        end = "<" if ident[5] == 1 else ">"
+        if ident[4] == 2:       # ELF64
+            f.seek(0x28)
+            shoff, = struct.unpack(end + "Q", f.read(8))
+            f.seek(0x3A)
+            shentsize, shnum = struct.unpack(end + "HH", f.read(4))
+            fmt = end + "IIQQQQIIQQ"
+        else:                   # ELF32
+            f.seek(0x20)
+            shoff, = struct.unpack(end + "I", f.read(4))
+            f.seek(0x2E)
+            shentsize, shnum = struct.unpack(end + "HH", f.read(4))
+            fmt = end + "IIIIIIIIII"
+        sections = []
+        for i in range(shnum):
+            f.seek(shoff + i * shentsize)
+            sections.append(struct.unpack(
+                fmt, f.read(struct.calcsize(fmt))))
+        for sh in sections:
+            if sh[1] == 11:     # SHT_DYNSYM; sh_link is its string table
+                strtab = sections[sh[6]]
+                f.seek(strtab[4])
+                return f.read(strtab[5])
+    return b""
+
+
+def is_sanitizer_build(binary):
+    """True if the program is built with AddressSanitizer: its dynamic
+    symbols include __asan_init (also with -static-libasan) or it needs
+    libasan.  A libtool wrapper script is followed to .libs/."""
+    strings = _elf_dynamic_strings(binary)
+    if strings is None:
+        real = os.path.join(os.path.dirname(binary), ".libs",
+                            os.path.basename(binary))
+        strings = _elf_dynamic_strings(real) if os.path.exists(real) \
+            else None
+    if strings is None:
+        raise HarnessError("%s is not an ELF program (nor a libtool "
+                           "wrapper of one)" % binary)
+    return b"\0__asan_init\0" in b"\0" + strings or \
+        b"libasan.so" in strings
 
 
 def find_builddir(builddir=None):
@@ -786,17 +843,31 @@ class EasClient:
 
 # ---------------------------------------------------------------- Dovecot
 
+# mail_location per Dovecot mail storage driver (DovecotInstance's
+# mail_driver), all in the user's home.  mbox keeps INBOX in a file of
+# its own, the way /var/mail/%u is kept apart on real systems.
+MAIL_LOCATIONS = {
+    "maildir": "maildir:~/Maildir",
+    "sdbox": "sdbox:~/sdbox",
+    "mdbox": "mdbox:~/mdbox",
+    "mbox": "mbox:~/mail:INBOX=~/mbox-inbox",
+}
+
+
 class DovecotInstance:
     """A private Dovecot in a temporary directory.
 
     Attributes after construction: dir, conf_path, log_path, base_dir,
     state_dir, imap_port, lmtp_port, eas_port, builddir,
     activesync_binary (None if module/activesync is not built),
-    activesync_enabled, user/uid/gid it runs as."""
+    activesync_enabled, sanitizer_build (the service binary has ASan),
+    mail_driver, user/uid/gid it runs as.
+
+    mail_driver: one of MAIL_LOCATIONS (default maildir)."""
 
     def __init__(self, builddir=None, keep=False, users=None,
                  activesync=None, plugin_settings=None, extra_conf="",
-                 name="dovecot"):
+                 name="dovecot", mail_driver="maildir"):
         if shutil.which("dovecot") is None and not os.path.exists(
                 "/usr/sbin/dovecot"):
             raise HarnessError("dovecot not installed "
@@ -826,6 +897,12 @@ class DovecotInstance:
             raise HarnessError("activesync service binary not built: %s "
                                "(run make)" % binary)
         self.activesync_enabled = bool(activesync)
+        self.sanitizer_build = self.activesync_binary is not None and \
+            is_sanitizer_build(self.activesync_binary)
+        if mail_driver not in MAIL_LOCATIONS:
+            raise HarnessError("unknown mail_driver %r (one of %s)" % (
+                mail_driver, ", ".join(sorted(MAIL_LOCATIONS))))
+        self.mail_driver = mail_driver
         self.proc = None
         self._log_mark = 0
         for d in (self.base_dir, self.state_dir, self.home_root,
@@ -884,12 +961,17 @@ class DovecotInstance:
         inc = self.activesync_conf_path()
         if inc:
             lines.append("!include %s" % inc)
+        # The shipped file as it is: only the executable, the user,
+        # ports and paths are ours.  ASan reserves terabytes of address
+        # space, so a sanitizer build can't run under any vsz_limit.
         lines += [
             "service activesync {",
             "  executable = %s" % self.activesync_binary,
             "  user = %s" % self.run_user,
-            # ASan reserves terabytes of address space
-            "  vsz_limit = 0",
+        ]
+        if self.sanitizer_build:
+            lines.append("  vsz_limit = 0")
+        lines += [
             "  inet_listener activesync {",
             "    address = 127.0.0.1",
             "    port = %d" % self.eas_port,
@@ -934,7 +1016,7 @@ auth_mechanisms = plain login
 import_environment = TZ CORE_OUTOFMEM CORE_ERROR ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 postmaster_address = postmaster@example.test
 hostname = eas-e2e.example.test
-mail_location = maildir:~/Maildir
+mail_location = {mail_location}
 mailbox_list_index = yes
 mail_attribute_dict = file:%h/dovecot-attributes
 mail_plugins =
@@ -1016,7 +1098,8 @@ service lmtp {{
            group=grp.getgrgid(self.gid).gr_name,
            uid=self.uid if self.uid > 0 else 1,
            passwd=self.passwd_dir, imap=self.imap_port,
-           lmtp=self.lmtp_port)
+           lmtp=self.lmtp_port,
+           mail_location=MAIL_LOCATIONS[self.mail_driver])
 
     def _write_conf(self):
         protocols = "imap lmtp"
