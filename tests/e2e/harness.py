@@ -24,6 +24,7 @@ Run `python3 tests/e2e/harness.py demo` for an interactive instance.
 
 import atexit
 import base64
+import email
 import grp
 import http.client
 import imaplib
@@ -35,10 +36,12 @@ import shutil
 import signal
 import smtplib
 import socket
+import socketserver
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -1424,6 +1427,488 @@ def sample_message(subject="Hello", body="Hi there.\n",
     lines += list(extra_headers)
     text = "\r\n".join(lines) + "\r\n\r\n" + body.replace("\n", "\r\n")
     return text.encode("utf-8")
+
+
+# ---------------------------------------------------------------- command helpers
+# Requests and checks many test modules share.
+
+# -- Sync
+
+# FolderSync Type of the Inbox and of Deleted Items
+T_INBOX, T_DELETED = 2, 4
+
+_account_serial = [0]
+
+
+def new_account(dc, tag, version="14.1"):
+    """A fresh user (its own mailboxes) and device."""
+    _account_serial[0] += 1
+    user = "sync-%s-%d@example.test" % (tag, _account_serial[0])
+    password = "pw-%s-%d" % (tag, _account_serial[0])
+    dc.add_user(user, password)
+    c = dc.eas_client(user, password,
+                      device_id="SY%s%d" % (tag.upper().replace("-", ""),
+                                            _account_serial[0]),
+                      device_type="E2ETest", version=version)
+    # a new user's INBOX exists once something opened it
+    imap = dc.imap(user, password)
+    try:
+        assert imap.select("INBOX")[0] == "OK"
+    finally:
+        imap.logout()
+    return c
+
+
+def folders(c):
+    """FolderSync 0: {type: server_id} of the default folders."""
+    r = c.request_provisioned(
+        "FolderSync", '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0'
+        '</SyncKey></FolderSync>')
+    assert r.status == 200 and xrequire(r, "FolderSync/Status") == "1", r
+    out = {}
+    for add in xall(r, "Changes/Add"):
+        t = int(xtext(add, "FolderHierarchy:Type"))
+        out.setdefault(t, xtext(add, "FolderHierarchy:ServerId"))
+    return out
+
+
+def body_pref(btype, size=None, all_or_none=None, preview=None,
+              element="BodyPreference"):
+    """airsyncbase:BodyPreference (or element="BodyPartPreference")."""
+    x = "<airsyncbase:%s><airsyncbase:Type>%d</airsyncbase:Type>" % (
+        element, btype)
+    if size is not None:
+        x += "<airsyncbase:TruncationSize>%d</airsyncbase:TruncationSize>" \
+            % size
+    if all_or_none is not None:
+        x += "<airsyncbase:AllOrNone>%d</airsyncbase:AllOrNone>" % all_or_none
+    if preview is not None:
+        x += "<airsyncbase:Preview>%d</airsyncbase:Preview>" % preview
+    return x + "</airsyncbase:%s>" % element
+
+
+def sync_request(c, coll_id, key, options=None, commands=None,
+                 window=None, deletes_as_moves=None, get_changes=None,
+                 cls=None, top="", xmlns='xmlns:email="Email:"'):
+    coll = ""
+    if cls is not None:
+        coll += "<Class>%s</Class>" % cls
+    coll += "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>" % (
+        xml_escape(key), xml_escape(coll_id))
+    if deletes_as_moves is not None:
+        coll += "<DeletesAsMoves>%d</DeletesAsMoves>" % deletes_as_moves
+    if get_changes is not None:
+        coll += "<GetChanges>%d</GetChanges>" % get_changes
+    if window is not None:
+        coll += "<WindowSize>%d</WindowSize>" % window
+    if options is not None:
+        coll += "<Options>%s</Options>" % options
+    if commands is not None:
+        coll += "<Commands>%s</Commands>" % commands
+    return c.request_provisioned(
+        "Sync", '<Sync xmlns="AirSync:" xmlns:airsyncbase="AirSyncBase:" '
+        '%s><Collections><Collection>%s</Collection>'
+        '</Collections>%s</Sync>' % (xmlns, coll, top))
+
+
+class SyncResult:
+    """A parsed Sync response for one collection."""
+
+    def __init__(self, r):
+        assert r.status == 200, r
+        self.resp = r
+        self.coll = xfind(r, "Collections/Collection")
+        assert self.coll is not None, r
+        self.status = xrequire(self.coll, "Status")
+        self.key = xtext(self.coll, "SyncKey")
+        self.more = xfind(self.coll, "MoreAvailable") is not None
+        self.adds = xall(self.coll, "Commands/Add")
+        self.changes = xall(self.coll, "Commands/Change")
+        self.deletes = [xtext(e, "ServerId")
+                        for e in xall(self.coll, "Commands/Delete")]
+        self.soft_deletes = [xtext(e, "ServerId")
+                             for e in xall(self.coll, "Commands/SoftDelete")]
+        self.responses = xfind(self.coll, "Responses")
+
+    def ok(self):
+        assert self.status == "1", self.resp
+        return self
+
+    def add_ids(self):
+        return [xtext(a, "ServerId") for a in self.adds]
+
+    def add_by_subject(self, subject):
+        found = [a for a in self.adds
+                 if xtext(a, "ApplicationData/Email:Subject") == subject]
+        assert len(found) == 1, (subject, self.resp)
+        return found[0]
+
+
+def sync(c, coll_id, key, **kw):
+    return SyncResult(sync_request(c, coll_id, key, **kw))
+
+
+def start(c, coll_id, options=None, **kw):
+    """SyncKey 0 (priming), then the first Sync with changes."""
+    r = sync(c, coll_id, "0", options=options).ok()
+    assert r.key == "1" and not r.adds, r.resp
+    return sync(c, coll_id, r.key, **kw).ok()
+
+
+def uid_of(server_id):
+    return int(server_id.split(":")[1])
+
+
+def imap_session(dc, c, mailbox="INBOX"):
+    imap = dc.imap(c.user, c.password)
+    typ, data = imap.select('"%s"' % mailbox)
+    assert typ == "OK", data
+    return imap
+
+
+def imap_flags(dc, c, uid, mailbox="INBOX"):
+    imap = imap_session(dc, c, mailbox)
+    try:
+        typ, data = imap.uid("FETCH", str(uid), "(FLAGS)")
+        assert typ == "OK", data
+        return b" ".join(d for d in data if isinstance(d, bytes)).decode()
+    finally:
+        imap.logout()
+
+
+def imap_subjects(dc, c, mailbox):
+    imap = imap_session(dc, c, mailbox)
+    try:
+        typ, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS "
+                             "(SUBJECT)])")
+        assert typ == "OK", data
+        out = []
+        for d in data:
+            if isinstance(d, tuple):
+                msg = email.message_from_bytes(d[1])
+                out.append(msg["Subject"])
+        return out
+    finally:
+        imap.logout()
+
+
+def deliver_plain(dc, c, subject, body="Hello there.\n"):
+    dc.deliver(c.user, sample_message(subject, body, to=c.user))
+
+
+# -- MoveItems
+
+def move_items(c, moves, raw=None):
+    """moves: [(src_msg_id, src_fld, dst_fld)]; returns the response and
+    {src_msg_id: (status, dst_msg_id)} (in request order as a list)."""
+    body = raw if raw is not None else "".join(
+        "<Move><SrcMsgId>%s</SrcMsgId><SrcFldId>%s</SrcFldId>"
+        "<DstFldId>%s</DstFldId></Move>" % tuple(map(xml_escape, m))
+        for m in moves)
+    r = c.request_provisioned(
+        "MoveItems", '<MoveItems xmlns="Move:">%s</MoveItems>' % body)
+    assert r.status == 200, r
+    out = [(xtext(resp, "SrcMsgId"), xrequire(resp, "Status"),
+            xtext(resp, "DstMsgId"))
+           for resp in xall(r, "MoveItems/Response")]
+    return r, out
+
+
+# -- ItemOperations
+
+def itemops(c, body_xml, **kw):
+    return c.request_provisioned(
+        "ItemOperations",
+        '<ItemOperations xmlns="ItemOperations:" xmlns:airsync="AirSync:" '
+        'xmlns:airsyncbase="AirSyncBase:" xmlns:search="Search:">%s'
+        '</ItemOperations>' % body_xml, **kw)
+
+
+def fetch_item_xml(coll, server_id, options=""):
+    return ("<Fetch><Store>Mailbox</Store><airsync:CollectionId>%s"
+            "</airsync:CollectionId><airsync:ServerId>%s</airsync:ServerId>"
+            "<Options>%s</Options></Fetch>" % (coll, server_id, options))
+
+
+def ok_top(r):
+    assert r.status == 200, r
+    assert xrequire(r, "ItemOperations/Status") == "1", r
+    return xall(r, "ItemOperations/Response/*")
+
+
+# -- Search
+
+SEARCH_NS = ('xmlns="Search:" xmlns:airsync="AirSync:" xmlns:email="Email:" '
+      'xmlns:airsyncbase="AirSyncBase:"')
+
+
+def store_status(r):
+    return xrequire(r, "Search/Response/Store/Status")
+
+
+def search_subjects(r):
+    return [xtext(res, "Properties/Email:Subject")
+            for res in xall(r, "Response/Store/Result")
+            if xfind(res, "Properties") is not None]
+
+
+def and_query(*terms):
+    return "<And><airsync:Class>Email</airsync:Class>%s</And>" % "".join(
+        terms)
+
+
+def freetext(text):
+    return "<FreeText>%s</FreeText>" % xml_escape(text)
+
+
+# -- Ping
+
+def ping_xml(heartbeat=None, folders=None):
+    parts = ['<Ping xmlns="Ping:">']
+    if heartbeat is not None:
+        parts.append("<HeartbeatInterval>%s</HeartbeatInterval>" % heartbeat)
+    if folders is not None:
+        parts.append("<Folders>")
+        for fid, cls in folders:
+            parts.append("<Folder><Id>%s</Id><Class>%s</Class></Folder>" % (
+                xml_escape(fid), cls))
+        parts.append("</Folders>")
+    parts.append("</Ping>")
+    return "".join(parts)
+
+
+def setup_device(dc, name, version="14.1"):
+    """A provisioned device with its folder hierarchy; returns
+    (client, user, {type: server id}, [all server ids])."""
+    user = "%s@example.test" % name
+    password = "pw-" + name
+    dc.add_user(user, password)
+    # create the mailbox with one message before the first FolderSync
+    dc.deliver(user, sample_message("first", to=user))
+    c = dc.eas_client(user, password, version=version)
+    r = c.foldersync()
+    assert r.status == 200 and xrequire(r, "FolderSync/Status") == "1", r
+    by_type = {}
+    ids = []
+    for add in xall(r, "Changes/Add"):
+        sid = xrequire(add, "ServerId")
+        ids.append(sid)
+        by_type.setdefault(xrequire(add, "Type"), sid)
+    assert "2" in by_type, "no Inbox in FolderSync: %r" % r
+    return c, user, password, by_type, ids
+
+
+# Last SyncKey per (device id, collection id)
+_sync_keys = {}
+
+
+def sync_all(c, collection_id):
+    """Sync a collection until the device has everything (SyncKey 0 on
+    the first call); returns the last SyncKey."""
+    sync_key = _sync_keys.get((c.device_id, collection_id), "0")
+    for _ in range(50):
+        if sync_key == "0":
+            body = ('<Sync xmlns="AirSync:"><Collections><Collection>'
+                    '<SyncKey>0</SyncKey><CollectionId>%s</CollectionId>'
+                    '</Collection></Collections></Sync>' % collection_id)
+        else:
+            body = ('<Sync xmlns="AirSync:"><Collections><Collection>'
+                    '<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>'
+                    '<GetChanges/><WindowSize>100</WindowSize>'
+                    '</Collection></Collections></Sync>' % (
+                        sync_key, collection_id))
+        r = c.request("Sync", body)
+        assert r.status == 200, r
+        if not r.body:
+            break  # empty response: nothing changed
+        assert xtext(r, "Collections/Collection/Status") == "1", r
+        was_initial = sync_key == "0"
+        sync_key = xrequire(r, "Collections/Collection/SyncKey")
+        _sync_keys[(c.device_id, collection_id)] = sync_key
+        more = xall(r, "Collections/Collection/MoreAvailable")
+        if not was_initial and not more:
+            break
+    else:
+        raise AssertionError("Sync did not settle")
+    return sync_key
+
+
+def ping(c, heartbeat=None, folders=None, timeout=None, **kw):
+    xml = None
+    if heartbeat is not None or folders is not None:
+        xml = ping_xml(heartbeat, folders)
+    return c.request("Ping", xml, timeout=timeout, **kw)
+
+
+class Background:
+    """Run a request in a thread; .result / .error / .done_at."""
+
+    def __init__(self, fn, *args, **kw):
+        self.result = None
+        self.error = None
+        self.done_at = None
+        self.thread = threading.Thread(target=self._run, args=(fn, args, kw),
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, fn, args, kw):
+        try:
+            self.result = fn(*args, **kw)
+        except BaseException as e:  # noqa: B902
+            self.error = e
+        self.done_at = time.monotonic()
+
+    def wait(self, timeout):
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise AssertionError("request still running after %ss" % timeout)
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def wait_held(dc, since, count=1, timeout=15):
+    """Wait until `count` Pings are held (debug log) after log offset."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = dc.log_since(since).count("Ping: Holding for")
+        if n >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError("Ping not held within %ss; log:\n%s" % (
+        timeout, dc.log_since(since)[-3000:]))
+
+
+def ping_status(r):
+    assert r.status == 200, r
+    return xrequire(r, "Ping/Status")
+
+
+# -- SendMail
+
+class SmtpSink:
+    """A minimal SMTP server: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
+    QUIT.  mode: "accept", "reject_data" (554 after DATA),
+    "reject_rcpt" (550 for every RCPT), "reject_some" (550 for RCPTs
+    containing "refuse", the others accepted), "slow" (the reply to DATA
+    waits for slow_event)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.messages = []
+        self.mode = "accept"
+        self.lock = threading.Lock()
+        self.server = None
+        # "slow" mode holds the reply to DATA until this is set
+        self.slow_event = threading.Event()
+        self.data_seen = threading.Event()
+
+    def start(self):
+        if self.server is not None:
+            return
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            timeout = 30
+
+            def reply(self, line):
+                self.wfile.write(line.encode() + b"\r\n")
+                self.wfile.flush()
+
+            def handle(self):
+                mail_from, rcpts = None, []
+                self.reply("220 sink.example.test ESMTP test sink")
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    cmd = line.decode("latin-1").rstrip("\r\n")
+                    verb = cmd.split(" ", 1)[0].upper()
+                    if verb in ("EHLO", "HELO"):
+                        self.reply("250 sink.example.test")
+                    elif verb == "MAIL":
+                        mail_from, rcpts = cmd[10:].strip(), []
+                        self.reply("250 2.1.0 Ok")
+                    elif verb == "RCPT":
+                        if sink.mode == "reject_rcpt" or (
+                                sink.mode == "reject_some" and
+                                "refuse" in cmd.lower()):
+                            self.reply("550 5.1.1 No such user")
+                        else:
+                            rcpts.append(cmd[8:].strip())
+                            self.reply("250 2.1.5 Ok")
+                    elif verb == "DATA":
+                        self.reply("354 End data with <CR><LF>.<CR><LF>")
+                        data = []
+                        while True:
+                            dl = self.rfile.readline()
+                            if not dl or dl == b".\r\n":
+                                break
+                            if dl.startswith(b".."):
+                                dl = dl[1:]
+                            data.append(dl)
+                        if sink.mode == "slow":
+                            sink.data_seen.set()
+                            sink.slow_event.wait(30)
+                        if sink.mode == "reject_data":
+                            self.reply("554 5.7.1 Message refused by test")
+                        else:
+                            with sink.lock:
+                                sink.messages.append(dict(
+                                    mail_from=mail_from, rcpts=list(rcpts),
+                                    data=b"".join(data)))
+                            self.reply("250 2.0.0 Ok: queued")
+                    elif verb == "RSET":
+                        mail_from, rcpts = None, []
+                        self.reply("250 2.0.0 Ok")
+                    elif verb == "NOOP":
+                        self.reply("250 2.0.0 Ok")
+                    elif verb == "QUIT":
+                        self.reply("221 2.0.0 Bye")
+                        return
+                    else:
+                        self.reply("502 5.5.2 Command not recognized")
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def find(self, marker):
+        """Messages whose data contains marker (bytes or str)."""
+        if isinstance(marker, str):
+            marker = marker.encode()
+        with self.lock:
+            return [m for m in self.messages if marker in m["data"]]
+
+
+def compose_xml(cmd, mime, client_id=None, save=True, source=None,
+                replace=False):
+    """A ComposeMail request; Mime goes out as WBXML opaque data."""
+    x = '<%s xmlns="ComposeMail:">' % cmd
+    if client_id is not None:
+        x += "<ClientId>%s</ClientId>" % xml_escape(client_id)
+    if save:
+        x += "<SaveInSentItems/>"
+    if replace:
+        x += "<ReplaceMime/>"
+    if source is not None:
+        x += "<Source>"
+        for k, v in source.items():
+            x += "<%s>%s</%s>" % (k, xml_escape(v), k)
+        x += "</Source>"
+    # libwbxml2 spells Mime "MIME" and encodes it as opaque from base64
+    x += "<MIME>%s</MIME>" % base64.b64encode(mime).decode()
+    return x + "</%s>" % cmd
 
 
 # ---------------------------------------------------------------- demo

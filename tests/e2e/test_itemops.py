@@ -12,10 +12,9 @@ import os
 import struct
 import time
 
-from harness import decode_wbxml, default_asan_options, parse_xml, xall, \
-    xfind, xml_escape, xrequire, xtext
-from test_sync import T_INBOX, body_pref, folders, imap_session, \
-    new_account, start, sync
+from harness import body_pref, decode_wbxml, default_asan_options, \
+    fetch_item_xml, folders, imap_session, itemops, new_account, ok_top, \
+    parse_xml, start, sync, T_INBOX, xall, xfind, xml_escape, xtext
 
 # One activesync process, so its peak RSS tells what a fetch cost.
 # AddressSanitizer keeps freed memory in a quarantine (256 MB): RSS would
@@ -62,24 +61,10 @@ def attachment_message(subject, to, data=ATT_BYTES, name="data.bin",
 NOTES_DECODED = "caf\u00e9 line one\r\nline two continued".encode()
 
 
-def itemops(c, body_xml, **kw):
-    return c.request_provisioned(
-        "ItemOperations",
-        '<ItemOperations xmlns="ItemOperations:" xmlns:airsync="AirSync:" '
-        'xmlns:airsyncbase="AirSyncBase:" xmlns:search="Search:">%s'
-        '</ItemOperations>' % body_xml, **kw)
-
-
 def fetch_att_xml(ref, rng=None):
     opts = "" if rng is None else "<Options><Range>%s</Range></Options>" % rng
     return ("<Fetch><Store>Mailbox</Store><airsyncbase:FileReference>%s"
             "</airsyncbase:FileReference>%s</Fetch>" % (xml_escape(ref), opts))
-
-
-def fetch_item_xml(coll, server_id, options=""):
-    return ("<Fetch><Store>Mailbox</Store><airsync:CollectionId>%s"
-            "</airsync:CollectionId><airsync:ServerId>%s</airsync:ServerId>"
-            "<Options>%s</Options></Fetch>" % (coll, server_id, options))
 
 
 def setup_mail(dc, tag, version="14.1", subject="With attachment"):
@@ -96,12 +81,6 @@ def setup_mail(dc, tag, version="14.1", subject="With attachment"):
         refs[xtext(att, "DisplayName")] = xtext(att, "FileReference")
     assert set(refs) == {"data.bin", "notes.txt"}, refs
     return c, inbox, xtext(add, "ServerId"), refs
-
-
-def ok_top(r):
-    assert r.status == 200, r
-    assert xrequire(r, "ItemOperations/Status") == "1", r
-    return xall(r, "ItemOperations/Response/*")
 
 
 def parse_multipart(r):

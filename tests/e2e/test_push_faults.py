@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 
-from harness import plugin_dir_conf, sample_message, xall
-from test_ping import Background, notify_dir, ping, service_pids, \
-    setup_device, status_of, sync_all, wait_held
+from harness import Background, ping, ping_status as status_of, \
+    plugin_dir_conf, sample_message, setup_device, sync_all, wait_held, xall
+from test_ping import notify_dir, service_pids
 
 INSTANCE = dict(activesync=True, plugin_settings={
     "activesync_ping_min_heartbeat": "1s",
