@@ -379,6 +379,13 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 	as_cmd_user_lookup(ctx, &lookup);
 	ctx->user = p_new(ctx->pool, struct as_user, 1);
 	ret = as_user_open(&lookup, ctx->user, &error);
+	if (ret == -2) {
+		e_error(ctx->event, "503: %s", error);
+		ctx->http_retry_after_secs = AS_USER_UNAVAILABLE_RETRY_SECS;
+		as_cmd_fail_http(ctx, 503, "Service Unavailable");
+		*error_r = error;
+		return -1;
+	}
 	if (ret <= 0) {
 		if (ret == 0)
 			error = "User not found in userdb";
