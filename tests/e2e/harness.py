@@ -1639,7 +1639,21 @@ def ok_top(r):
 # -- Search
 
 SEARCH_NS = ('xmlns="Search:" xmlns:airsync="AirSync:" xmlns:email="Email:" '
-      'xmlns:airsyncbase="AirSyncBase:"')
+             'xmlns:airsyncbase="AirSyncBase:"')
+
+
+def search(c, query, options="", store="Mailbox", raw=None):
+    """A Search of one store (raw: the whole request document instead);
+    the response must have top-level Status 1."""
+    xml = raw or ('<Search %s><Store><Name>%s</Name><Query>%s</Query>'
+                  '%s</Store></Search>' % (
+                      SEARCH_NS, store, query,
+                      "<Options>%s</Options>" % options if options
+                      else ""))
+    r = c.request_provisioned("Search", xml)
+    assert r.status == 200, r
+    assert xrequire(r, "Search/Status") == "1", r
+    return r
 
 
 def store_status(r):
@@ -1677,12 +1691,13 @@ def ping_xml(heartbeat=None, folders=None):
     return "".join(parts)
 
 
-def setup_device(dc, name, version="14.1"):
+def setup_device(dc, name, version="14.1", extra_fields=None):
     """A provisioned device with its folder hierarchy; returns
-    (client, user, {type: server id}, [all server ids])."""
+    (client, user, {type: server id}, [all server ids]).
+    extra_fields: userdb extra fields of the new user."""
     user = "%s@example.test" % name
     password = "pw-" + name
-    dc.add_user(user, password)
+    dc.add_user(user, password, extra_fields)
     # create the mailbox with one message before the first FolderSync
     dc.deliver(user, sample_message("first", to=user))
     c = dc.eas_client(user, password, version=version)
@@ -1782,6 +1797,38 @@ def wait_held(dc, since, count=1, timeout=15):
 def ping_status(r):
     assert r.status == 200, r
     return xrequire(r, "Ping/Status")
+
+
+def notify_dir(dc):
+    return os.path.join(dc.base_dir, "activesync-notify")
+
+
+def service_pids(dc):
+    """pids of the activesync processes, from their sockets"""
+    d = notify_dir(dc)
+    if not os.path.isdir(d):
+        return []
+    return sorted(int(n) for n in os.listdir(d) if n.isdigit())
+
+
+def open_paths(pid):
+    """what a process has open (needs /proc access: same user or root)"""
+    out = []
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            out.append(os.readlink(os.path.join(fd_dir, fd)))
+        except OSError:
+            pass
+    return out
+
+
+def proc_status_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("%s not in /proc/%d/status" % (field, pid))
 
 
 # -- SendMail

@@ -14,7 +14,8 @@ import time
 
 from harness import body_pref, decode_wbxml, default_asan_options, \
     fetch_item_xml, folders, imap_session, itemops, new_account, ok_top, \
-    parse_xml, start, sync, T_INBOX, xall, xfind, xml_escape, xtext
+    parse_xml, proc_status_kb, start, sync, T_INBOX, xall, xfind, \
+    xml_escape, xtext
 
 # One activesync process, so its peak RSS tells what a fetch cost.
 # AddressSanitizer keeps freed memory in a quarantine (256 MB): RSS would
@@ -589,14 +590,6 @@ def _activesync_pids(dc):
     return pids
 
 
-def _status_kb(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError("%s not in /proc/%d/status" % (field, pid))
-
-
 def _wbxml_skip_data(body, b64):
     """The response with the big base64 text cut out (to decode it)."""
     pos = body.find(b64[:64])
@@ -626,7 +619,7 @@ def test_large_attachment_bounded_memory(dc):
     pids = _activesync_pids(dc)
     assert len(pids) == 1, pids
     pid = pids[0]
-    hwm_before = _status_kb(pid, "VmHWM")
+    hwm_before = proc_status_kb(pid, "VmHWM")
 
     body = c.headers()
     body.pop("Content-Type")
@@ -640,7 +633,7 @@ def test_large_attachment_bounded_memory(dc):
     elapsed = time.monotonic() - t0
     assert resp.status == 200, resp
     assert _activesync_pids(dc) == [pid], "another process served it"
-    hwm_after = _status_kb(pid, "VmHWM")
+    hwm_after = proc_status_kb(pid, "VmHWM")
     growth_mb = (hwm_after - hwm_before) / 1024.0
     print("50 MB attachment inline: response %d bytes in %.1f s, "
           "activesync VmHWM %d kB -> %d kB (growth %.1f MB)" % (
@@ -667,7 +660,7 @@ def test_large_attachment_bounded_memory(dc):
     assert parts[int(xtext(ops[1], "Properties/Part"))] == data[-100:]
     assert xtext(ops[1], "Properties/Total") == str(size)
     assert _activesync_pids(dc) == [pid], "another process served it"
-    hwm_multi = _status_kb(pid, "VmHWM")
+    hwm_multi = proc_status_kb(pid, "VmHWM")
     print("50 MB attachment multipart: activesync VmHWM %d kB" % hwm_multi)
     assert (hwm_multi - hwm_before) / 1024.0 < 16
 

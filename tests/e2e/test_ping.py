@@ -402,33 +402,6 @@ def test_dropped_client_is_cleaned_up(dc):
 
 # ------------------------------------------------ helpers for test_push_*
 
-def notify_dir(dc):
-    import os
-    return os.path.join(dc.base_dir, "activesync-notify")
-
-
-def service_pids(dc):
-    """pids of the activesync processes, from their sockets"""
-    import os
-    d = notify_dir(dc)
-    if not os.path.isdir(d):
-        return []
-    return sorted(int(n) for n in os.listdir(d) if n.isdigit())
-
-
-def open_paths(pid):
-    """what a process has open (needs /proc access: same user or root)"""
-    import os
-    out = []
-    fd_dir = "/proc/%d/fd" % pid
-    for fd in os.listdir(fd_dir):
-        try:
-            out.append(os.readlink(os.path.join(fd_dir, fd)))
-        except OSError:
-            pass
-    return out
-
-
 def deliver_timed(dc, user, subject):
     t0 = time.monotonic()
     dc.deliver(user, sample_message(subject, to=user))

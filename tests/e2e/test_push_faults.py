@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 
-from harness import Background, ping, ping_status as status_of, \
-    plugin_dir_conf, sample_message, setup_device, sync_all, wait_held, xall
-from test_ping import notify_dir, service_pids
+from harness import Background, notify_dir, ping, ping_status as status_of, \
+    plugin_dir_conf, sample_message, service_pids, setup_device, sync_all, \
+    wait_held, xall
 
 INSTANCE = dict(activesync=True, plugin_settings={
     "activesync_ping_min_heartbeat": "1s",

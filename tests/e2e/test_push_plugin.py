@@ -6,11 +6,10 @@ import os
 import stat
 import time
 
-from harness import Background, ping, ping_status as status_of, \
-    plugin_dir_conf, sample_message, setup_device, sync_all, wait_held, \
-    xall, xrequire
-from test_ping import deliver_timed, measure_wakeups, notify_dir, \
-    open_paths, service_pids
+from harness import Background, notify_dir, open_paths, ping, \
+    ping_status as status_of, plugin_dir_conf, sample_message, service_pids, \
+    setup_device, sync_all, wait_held, xall, xrequire
+from test_ping import deliver_timed, measure_wakeups
 
 INSTANCE = dict(activesync=True, plugin_settings={
     "activesync_ping_min_heartbeat": "1s",

@@ -13,8 +13,9 @@ import calendar
 import imaplib
 import time
 
-from harness import and_query, freetext, sample_message, SEARCH_NS as NS, \
-    search_subjects as subjects, store_status, xall, xfind, xrequire, xtext
+from harness import and_query, freetext, sample_message, search, \
+    SEARCH_NS as NS, search_subjects as subjects, store_status, xall, \
+    xfind, xrequire, xtext
 
 INSTANCE = dict(activesync=True)
 
@@ -87,15 +88,7 @@ class Account:
         return out
 
     def search(self, query, options="", store="Mailbox", raw=None):
-        xml = raw or ('<Search %s><Store><Name>%s</Name><Query>%s</Query>'
-                      '%s</Store></Search>' % (
-                          NS, store, query,
-                          "<Options>%s</Options>" % options if options
-                          else ""))
-        r = self.c.request_provisioned("Search", xml)
-        assert r.status == 200, r
-        assert xrequire(r, "Search/Status") == "1", r
-        return r
+        return search(self.c, query, options, store, raw)
 
 
 def total(r):
