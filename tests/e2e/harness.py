@@ -1109,21 +1109,32 @@ service lmtp {{
         tail = ""
         if self.activesync_enabled:
             tail = self._activesync_block()
-            # "activesync" goes into protocols only if some service
-            # declares protocol = activesync; doveconf tells us.
-            if self._doveconf_ok(self._base_conf(protocols + " activesync")
-                                 + tail):
+            # the shipped file adds "activesync" to protocols; without
+            # it, "activesync" goes in only if some service declares
+            # protocol = activesync: doveconf tells us.
+            if self.activesync_conf_path() is None and self._doveconf_ok(
+                    self._base_conf(protocols + " activesync") + tail):
                 protocols += " activesync"
         text = self._base_conf(protocols) + tail
         if self.extra_conf:
             text += "\n" + self.extra_conf + "\n"
         with open(self.conf_path, "w") as f:
             f.write(text)
-        self.protocols = protocols.split()
         r = self._doveconf_check(self.conf_path)
         if r is not None:
             raise HarnessError("doveconf rejects the test config: %s\n%s"
                                % (r, text))
+        self.protocols = self.doveconf_value("protocols").split()
+
+    def doveconf_value(self, name):
+        """A setting's effective value in this instance's config
+        (doveconf -h), e.g. "service/activesync/vsz_limit"."""
+        r = subprocess.run(["doveconf", "-c", self.conf_path, "-h", name],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+        if r.returncode != 0:
+            raise HarnessError("doveconf -h %s: %s" % (name, r.stderr))
+        return r.stdout.strip()
 
     def _doveconf_check(self, path):
         r = subprocess.run(["doveconf", "-c", path, "-n"],
