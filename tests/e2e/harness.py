@@ -846,6 +846,17 @@ class EasClient:
 
 # ---------------------------------------------------------------- Dovecot
 
+# Debian's stock configuration, as dovecot-core ships it
+STOCK_CONF_DIR = "/usr/share/dovecot"
+# Lines of it a private instance comments out, (conf.d file, line):
+# PAM passdb and passwd userdb (root's) give way to passwd-file; the
+# certificate files are read when parsed, and are root's.
+STOCK_CONF_COMMENTED = (
+    ("10-auth.conf", "!include auth-system.conf.ext"),
+    ("10-ssl.conf", "ssl_cert = </etc/dovecot/private/dovecot.pem"),
+    ("10-ssl.conf", "ssl_key = </etc/dovecot/private/dovecot.key"),
+)
+
 # mail_location per Dovecot mail storage driver (DovecotInstance's
 # mail_driver), all in the user's home.  mbox keeps INBOX in a file of
 # its own, the way /var/mail/%u is kept apart on real systems.
@@ -866,11 +877,14 @@ class DovecotInstance:
     activesync_enabled, sanitizer_build (the service binary has ASan),
     mail_driver, user/uid/gid it runs as.
 
-    mail_driver: one of MAIL_LOCATIONS (default maildir)."""
+    mail_driver: one of MAIL_LOCATIONS (default maildir).
+    stock_config: Debian's stock configuration instead of ours (see
+    _write_stock_conf(); mail is mbox there, mail_driver is ignored);
+    conf_path is then <dir>/stock/dovecot.conf."""
 
     def __init__(self, builddir=None, keep=False, users=None,
                  activesync=None, plugin_settings=None, extra_conf="",
-                 name="dovecot", mail_driver="maildir"):
+                 name="dovecot", mail_driver="maildir", stock_config=False):
         if shutil.which("dovecot") is None and not os.path.exists(
                 "/usr/sbin/dovecot"):
             raise HarnessError("dovecot not installed "
@@ -906,6 +920,18 @@ class DovecotInstance:
             raise HarnessError("unknown mail_driver %r (one of %s)" % (
                 mail_driver, ", ".join(sorted(MAIL_LOCATIONS))))
         self.mail_driver = mail_driver
+        self.stock_config = stock_config
+        if stock_config:
+            if not os.path.exists(os.path.join(STOCK_CONF_DIR,
+                                               "dovecot.conf")):
+                raise HarnessError("%s/dovecot.conf missing (dovecot-core)"
+                                   % STOCK_CONF_DIR)
+            if self.activesync_conf_path() is None:
+                raise HarnessError("conf.d/20-activesync.conf missing")
+            self.mail_driver = "mbox"
+            self.conf_path = os.path.join(self.dir, "stock", "dovecot.conf")
+        # the mbox INBOX spool of the stock configuration (/var/mail)
+        self.mail_spool = os.path.join(self.dir, "mail-spool")
         self.proc = None
         self._log_mark = 0
         for d in (self.base_dir, self.state_dir, self.home_root,
@@ -959,10 +985,10 @@ class DovecotInstance:
         p = os.path.join(SRCDIR, "conf.d", "20-activesync.conf")
         return p if os.path.exists(p) else None
 
-    def _activesync_block(self):
+    def _activesync_block(self, include=True):
         lines = []
         inc = self.activesync_conf_path()
-        if inc:
+        if inc and include:
             lines.append("!include %s" % inc)
         # The shipped file as it is: only the executable, the user,
         # ports and paths are ours.  ASan reserves terabytes of address
@@ -1104,7 +1130,106 @@ service lmtp {{
            lmtp=self.lmtp_port,
            mail_location=MAIL_LOCATIONS[self.mail_driver])
 
+    def _write_stock_conf(self):
+        """Debian's stock configuration (dovecot-core's /usr/share/dovecot:
+        dovecot.conf and conf.d/, which include each other as shipped)
+        plus our conf.d/20-activesync.conf, copied unchanged into
+        <dir>/stock/.  What an unprivileged private instance must change
+        goes into local.conf (dovecot.conf includes it last): ports,
+        paths (base_dir, state_dir, log, the mail location, no login
+        chroot), the users it runs as, and passwd-file instead of PAM.
+        Three stock lines can't be overridden later and are commented
+        out (STOCK_CONF_COMMENTED)."""
+        stock = os.path.join(self.dir, "stock")
+        if os.path.isdir(stock):
+            shutil.rmtree(stock)
+        os.makedirs(stock)
+        for name in os.listdir(STOCK_CONF_DIR):
+            src = os.path.join(STOCK_CONF_DIR, name)
+            if name == "dovecot.conf" or name.endswith(".conf.ext"):
+                shutil.copy(src, stock)
+            elif name == "conf.d":
+                shutil.copytree(src, os.path.join(stock, name))
+        shutil.copy(self.activesync_conf_path(),
+                    os.path.join(stock, "conf.d"))
+        for name, line in STOCK_CONF_COMMENTED:
+            path = os.path.join(stock, "conf.d", name)
+            with open(path) as f:
+                text = f.read()
+            if "\n%s\n" % line not in text:
+                raise HarnessError("%s: no line %r" % (path, line))
+            with open(path, "w") as f:
+                f.write(text.replace("\n%s\n" % line, "\n#%s\n" % line))
+        os.makedirs(self.mail_spool, mode=0o750, exist_ok=True)
+        local = """# generated by tests/e2e/harness.py: what a private,
+# unprivileged instance must change in the stock configuration
+listen = 127.0.0.1
+base_dir = {base_dir}
+state_dir = {state_dir}
+log_path = {log}
+instance_name = eas-e2e-{tag}
+default_internal_user = {user}
+default_login_user = {user}
+default_internal_group = {group}
+# the stock certificate is root's (and absent here)
+ssl = no
+# the sanitizer options of a sanitizer build
+import_environment = TZ CORE_OUTOFMEM CORE_ERROR ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+# the stock mbox location, with the spool in the test directory
+mail_location = mbox:~/mail:INBOX={spool}/%u
+# passwd-file instead of PAM, for users with the instance's uid
+first_valid_uid = {uid}
+passdb {{
+  driver = passwd-file
+  args = {passwd}/%Lu
+}}
+userdb {{
+  driver = passwd-file
+  args = {passwd}/%Lu
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp}
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+""".format(base_dir=self.base_dir, state_dir=self.state_dir,
+           log=self.log_path, tag=os.path.basename(self.dir),
+           user=self.run_user, group=grp.getgrgid(self.gid).gr_name,
+           spool=self.mail_spool, uid=self.uid if self.uid > 0 else 1,
+           passwd=self.passwd_dir, imap=self.imap_port,
+           lmtp=self.lmtp_port)
+        if self.activesync_enabled:
+            local += self._activesync_block(include=False)
+        if self.extra_conf:
+            local += "\n" + self.extra_conf + "\n"
+        with open(os.path.join(stock, "local.conf"), "w") as f:
+            f.write(local)
+        if os.geteuid() == 0:
+            _chown_tree(stock, self.uid, self.gid)
+            os.chown(self.mail_spool, self.uid, self.gid)
+        r = self._doveconf_check(self.conf_path)
+        if r is not None:
+            raise HarnessError("doveconf rejects the stock config: %s\n%s"
+                               % (r, local))
+        self.protocols = self.doveconf_value("protocols").split()
+
     def _write_conf(self):
+        if self.stock_config:
+            return self._write_stock_conf()
         protocols = "imap lmtp"
         tail = ""
         if self.activesync_enabled:
