@@ -13,7 +13,9 @@ start when the default mail_location is mbox, with the shipped
 process_limit.  A user whose userdb gives mbox while the process serves
 many clients is answered 503 with Retry-After."""
 
+import http.client
 import os
+import time
 import uuid
 
 from harness import and_query, Background, body_pref, compose_xml, \
@@ -323,3 +325,35 @@ def test_userdb_mbox_in_many_client_process(dc):
     # nothing was opened (no half-made mbox)
     assert not os.path.exists(os.path.join(dc.home_root, user,
                                            "mbox-inbox"))
+
+
+def test_keepalive_connections_per_process(dc):
+    """Two devices' keep-alive connections: one process serves both,
+    except on mbox, where each has a process and an idle connection is
+    closed after 10 s (not the usual 5 minutes): it would hold a whole
+    process that other devices need."""
+    c = dc.eas_client("user1@example.test")
+    conns = []
+    try:
+        for _ in range(2):
+            conn = http.client.HTTPConnection("127.0.0.1", dc.eas_port,
+                                              timeout=30)
+            conns.append(conn)
+            conn.request("OPTIONS", "/Microsoft-Server-ActiveSync",
+                         headers={"Authorization": c.auth_header()})
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200 and not r.will_close, r.getheaders()
+        per_pid = _device_connections(dc)
+        if dc.mail_driver != "mbox":
+            assert max(per_pid.values()) == 2, per_pid
+            return
+        assert sorted(per_pid.values())[-2:] == [1, 1], per_pid
+        t0 = time.monotonic()
+        for conn in conns:
+            assert conn.sock.recv(1) == b""     # closed by the server
+        idle = time.monotonic() - t0
+        assert 8 < idle < 20, idle
+    finally:
+        for conn in conns:
+            conn.close()
