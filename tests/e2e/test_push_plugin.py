@@ -192,11 +192,9 @@ def test_stale_notification_is_ignored(dc):
 
 def test_sync_wait_woken_through_plugin(dc):
     """A Sync held with Wait uses the same notifications."""
-    from test_ping import _sync_keys
     c, user, _, by_type, _ = setup_device(dc, "plugsyncwait")
     inbox = by_type["2"]
-    sync_all(c, inbox)
-    key = _sync_keys[(c.device_id, inbox)]
+    key = sync_all(c, inbox)
     body = ('<Sync xmlns="AirSync:"><Collections><Collection>'
             '<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>'
             '<GetChanges/></Collection></Collections><Wait>1</Wait>'
