@@ -162,13 +162,12 @@ void as_client_request_send_response(struct as_cmd_context *ctx)
 	const char *reason = ctx->http_reason != NULL ? ctx->http_reason :
 		(status == 200 ? "OK" : "Error");
 
-	if (status == 503) {
-		/* a fault on our side that passes (state store full or
-		   unwritable): devices wait and retry */
+	if (status >= 400 && status != 449 && ctx->http_retry_after_secs > 0) {
 		resp = http_server_response_create(creq->http_req, status,
 						   reason);
 		as_client_add_common_headers(resp);
-		http_server_response_add_header(resp, "Retry-After", "60");
+		http_server_response_add_header(resp, "Retry-After",
+			dec2str(ctx->http_retry_after_secs));
 		http_server_response_submit(resp);
 		return;
 	}

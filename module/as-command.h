@@ -133,6 +133,8 @@ struct as_cmd_context {
 	/* HTTP status when not 200 (e.g. 449 for 12.x provisioning) */
 	unsigned int http_status;
 	const char *http_reason;
+	/* with an HTTP error: Retry-After (seconds), 0 = none */
+	unsigned int http_retry_after_secs;
 
 	/* For AS_CMD_PENDING: called if the client goes away or the process
 	   shuts down before the command finished. Must free the command's

@@ -126,10 +126,15 @@ void as_cmd_finish(struct as_cmd_context *ctx)
 	as_client_request_send_response(ctx);
 }
 
+/* A full or unwritable state store: long enough for an admin to act,
+   short enough that devices come back soon after */
+#define AS_CMD_STORE_RETRY_SECS 60
+
 void as_cmd_set_retry_later(struct as_cmd_context *ctx)
 {
 	ctx->http_status = 503;
 	ctx->http_reason = "Service Unavailable";
+	ctx->http_retry_after_secs = AS_CMD_STORE_RETRY_SECS;
 }
 
 static void as_cmd_fail_http(struct as_cmd_context *ctx, unsigned int status,
@@ -394,6 +399,13 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 	as_cmd_user_lookup(ctx, &lookup);
 	ctx->user = p_new(ctx->pool, struct as_user, 1);
 	ret = as_user_open(&lookup, ctx->user, &error);
+	if (ret == -2) {
+		e_error(ctx->event, "503: %s", error);
+		ctx->http_retry_after_secs = AS_USER_UNAVAILABLE_RETRY_SECS;
+		as_cmd_fail_http(ctx, 503, "Service Unavailable");
+		*error_r = error;
+		return -1;
+	}
 	if (ret <= 0) {
 		if (ret == 0)
 			error = "User not found in userdb";
@@ -407,6 +419,7 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 
 	if (as_cmd_device_update(ctx, &error) < 0) {
 		e_error(ctx->event, "State store: %s", error);
+		ctx->http_retry_after_secs = AS_CMD_STORE_RETRY_SECS;
 		as_cmd_fail_http(ctx, 503, "Service Unavailable");
 		*error_r = error;
 		return -1;

@@ -1,9 +1,18 @@
 /* Copyright (c) the dovecot-activesync authors, see AUTHORS */
 
 #include "lib.h"
+#include "array.h"
+#include "master-service.h"
+#include "settings-parser.h"
 #include "mail-user.h"
+#include "mail-storage-settings.h"
 #include "mail-storage-service.h"
 #include "as-user.h"
+
+/* The storage's refusal when it finds mbox in a process serving many
+   clients (mbox-storage.c); seen for autodetected locations only, the
+   others are recognised from the settings before. */
+#define AS_MBOX_CLIENT_LIMIT_ERROR "mbox requires client_limit=1"
 
 static struct mail_storage_service_ctx *as_storage_service;
 
@@ -12,10 +21,58 @@ void as_user_service_init(struct mail_storage_service_ctx *storage_service)
 	as_storage_service = storage_service;
 }
 
+/* A string setting's value: those not yet var-expanded carry a marker
+   in front */
+static const char *as_setting_str(const char *value)
+{
+	if (value[0] == SETTING_STRVAR_UNEXPANDED[0] ||
+	    value[0] == SETTING_STRVAR_EXPANDED[0])
+		return value + 1;
+	return value;
+}
+
+static bool as_mail_location_is_mbox(const char *location)
+{
+	/* "driver:data", like mail_storage_set_autodetection() */
+	return location != NULL &&
+		str_begins(as_setting_str(location), "mbox:");
+}
+
+bool as_user_settings_use_mbox(const struct mail_user_settings *user_set,
+			       const struct mail_storage_settings *mail_set)
+{
+	struct mail_namespace_settings *const *ns_set;
+
+	if (as_mail_location_is_mbox(mail_set->mail_location))
+		return TRUE;
+	if (!array_is_created(&user_set->namespaces))
+		return FALSE;
+	array_foreach(&user_set->namespaces, ns_set) {
+		if (!(*ns_set)->disabled &&
+		    as_mail_location_is_mbox((*ns_set)->location))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static const char *as_user_mbox_error(const char *location)
+{
+	return t_strdup_printf(
+		"The user's mail storage is mbox (mail_location=%s), which "
+		"Dovecot serves only in a process with one client, but this "
+		"activesync process serves client_limit=%u: use mbox in the "
+		"default mail_location (the service then runs one device per "
+		"process by itself) or set client_limit = 1 in "
+		"service activesync { }", location,
+		master_service_get_client_limit(master_service));
+}
+
 int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 		 const char **error_r)
 {
 	struct mail_storage_service_input input;
+	const struct mail_storage_settings *mail_set;
+	void **sets;
 	int ret;
 
 	i_zero(user_r);
@@ -33,14 +90,41 @@ int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 	input.remote_port = lookup->remote_port;
 	input.conn_secured = lookup->secured;
 
-	ret = mail_storage_service_lookup_next(as_storage_service, &input,
-					       &user_r->service_user,
-					       &user_r->mail_user, error_r);
+	ret = mail_storage_service_lookup(as_storage_service, &input,
+					  &user_r->service_user, error_r);
 	if (ret <= 0)
 		return ret;
+
+	/* userdb may give this user mbox while the process serves many
+	   clients: the storage would refuse it, a temporary failure for
+	   the device (another process or a config change serves it) */
+	if (master_service_get_client_limit(master_service) > 1) {
+		sets = mail_storage_service_user_get_set(user_r->service_user);
+		mail_set = mail_storage_service_user_get_mail_set(
+			user_r->service_user);
+		if (as_user_settings_use_mbox(sets[0], mail_set)) {
+			*error_r = as_user_mbox_error(
+				as_setting_str(mail_set->mail_location));
+			mail_storage_service_user_unref(&user_r->service_user);
+			return -2;
+		}
+	}
+
+	ret = mail_storage_service_next(as_storage_service,
+					user_r->service_user,
+					&user_r->mail_user, error_r);
+	if (ret < 0) {
+		mail_storage_service_user_unref(&user_r->service_user);
+		if (strstr(*error_r, AS_MBOX_CLIENT_LIMIT_ERROR) != NULL) {
+			/* autodetected mbox */
+			*error_r = as_user_mbox_error("(autodetected)");
+			return -2;
+		}
+		return -1;
+	}
 	/* One process serves many users, so the service does no log init
-	   per user (NO_LOG_INIT); the user's own lines (lib-storage errors,
-	   mail_log) still get mail_log_prefix, with %{session} and %{lip},
+	   per user (NO_LOG_INIT); the user's own lines (lib-storage errors)
+	   still get mail_log_prefix, with %{session} and %{lip},
 	   as in imap. */
 	event_replace_log_prefix(user_r->mail_user->event,
 		mail_storage_service_user_get_log_prefix(user_r->service_user));

@@ -6,6 +6,7 @@
 #include "master-service.h"
 #include "master-service-settings.h"
 #include "mail-storage-service.h"
+#include "mail-storage-settings.h"
 #include "mail-user.h"
 #include "http-server.h"
 #include "smtp-submit-settings.h"
@@ -19,6 +20,9 @@
 #include <sys/resource.h>
 
 #define AS_CLIENT_IDLE_TIMEOUT_MSECS (5 * 60 * 1000)
+/* With one connection per process (mbox) an idle keep-alive connection
+   holds a whole process: give it back soon, devices simply reconnect */
+#define AS_CLIENT_IDLE_TIMEOUT_ONE_CLIENT_MSECS (10 * 1000)
 
 static struct mail_storage_service_ctx *storage_service;
 static struct as_service as_service_global;
@@ -33,7 +37,7 @@ static void client_connected(struct master_service_connection *conn)
 	(void)as_client_create(conn);
 }
 
-static void main_settings_read(struct as_settings *set_r)
+static void main_settings_read(struct as_settings *set_r, bool *mbox_r)
 {
 	const struct master_service_settings *master_set;
 	const struct setting_parser_info *user_info;
@@ -56,6 +60,9 @@ static void main_settings_read(struct as_settings *set_r)
 		i_fatal("%s", error);
 	user_set = master_service_settings_parser_get_others(master_service,
 							     set_parser)[0];
+	*mbox_r = as_user_settings_use_mbox(user_set,
+		mail_user_set_get_driver_settings(user_info, user_set,
+						  MAIL_STORAGE_SET_DRIVER_NAME));
 	master_set = master_service_settings_get(master_service);
 	if (as_settings_read(user_set, master_set->base_dir,
 			     master_set->state_dir, as_settings_pool,
@@ -101,6 +108,7 @@ static void main_init(void)
 	struct as_store_settings store_set;
 	struct http_server_settings http_set;
 	const char *error;
+	bool mbox;
 
 	as_settings_pool = pool_alloconly_create("activesync settings", 1024);
 	storage_service = mail_storage_service_init(master_service, set_roots,
@@ -114,7 +122,19 @@ static void main_init(void)
 	as_user_service_init(storage_service);
 
 	set = p_new(as_settings_pool, struct as_settings, 1);
-	main_settings_read(set);
+	main_settings_read(set, &mbox);
+	if (mbox && master_service_get_client_limit(master_service) > 1) {
+		/* Dovecot's mbox refuses a process serving more than one
+		   client (locking). Serve like imap does: the master hands
+		   this process one connection at a time and starts others,
+		   up to process_limit, for the rest. Only possible before
+		   master_service_init_finish(), with no client yet. */
+		master_service_set_client_limit(master_service, 1);
+		i_info("mbox: one device connection per process "
+		       "(client_limit=1); process_limit=%u bounds the devices "
+		       "served at once",
+		       master_service_get_process_limit(master_service));
+	}
 
 	as_service = &as_service_global;
 	as_service->set = set;
@@ -144,7 +164,10 @@ static void main_init(void)
 	as_notify_init(set->notify_socket, as_service->event);
 
 	i_zero(&http_set);
-	http_set.max_client_idle_time_msecs = AS_CLIENT_IDLE_TIMEOUT_MSECS;
+	http_set.max_client_idle_time_msecs =
+		master_service_get_client_limit(master_service) == 1 ?
+		AS_CLIENT_IDLE_TIMEOUT_ONE_CLIENT_MSECS :
+		AS_CLIENT_IDLE_TIMEOUT_MSECS;
 	/* two, so that the connection is still read while a Ping is held
 	   and a client that goes away is noticed at once */
 	http_set.max_pipelined_requests = 2;

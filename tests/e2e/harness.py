@@ -24,6 +24,7 @@ Run `python3 tests/e2e/harness.py demo` for an interactive instance.
 
 import atexit
 import base64
+import email
 import grp
 import http.client
 import imaplib
@@ -35,10 +36,12 @@ import shutil
 import signal
 import smtplib
 import socket
+import socketserver
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -115,6 +118,13 @@ class HarnessError(Exception):
     Tests fail with this; they are never skipped silently."""
 
 
+class TestSkipped(Exception):
+    """Raised by a test that cannot apply in this build (the reason is
+    printed and counted as SKIP by run.py, never hidden).  Only for
+    what the build makes impossible, e.g. a memory limit under ASan;
+    a missing tool or service is a failure (HarnessError)."""
+
+
 # ---------------------------------------------------------------- utilities
 
 def free_port():
@@ -181,6 +191,56 @@ def _chown_tree(path, uid, gid):
         os.chown(root, uid, gid)
         for f in dirs + files:
             os.lchown(os.path.join(root, f), uid, gid)
+
+
+def _elf_dynamic_strings(path):
+    """The dynamic string table of an ELF file (names of the dynamic
+    symbols and of the libraries it needs), or None if not ELF."""
+    with open(path, "rb") as f:
+        ident = f.read(16)
+        if ident[:4] != b"\x7fELF":
+            return None
+        end = "<" if ident[5] == 1 else ">"
+        if ident[4] == 2:       # ELF64
+            f.seek(0x28)
+            shoff, = struct.unpack(end + "Q", f.read(8))
+            f.seek(0x3A)
+            shentsize, shnum = struct.unpack(end + "HH", f.read(4))
+            fmt = end + "IIQQQQIIQQ"
+        else:                   # ELF32
+            f.seek(0x20)
+            shoff, = struct.unpack(end + "I", f.read(4))
+            f.seek(0x2E)
+            shentsize, shnum = struct.unpack(end + "HH", f.read(4))
+            fmt = end + "IIIIIIIIII"
+        sections = []
+        for i in range(shnum):
+            f.seek(shoff + i * shentsize)
+            sections.append(struct.unpack(
+                fmt, f.read(struct.calcsize(fmt))))
+        for sh in sections:
+            if sh[1] == 11:     # SHT_DYNSYM; sh_link is its string table
+                strtab = sections[sh[6]]
+                f.seek(strtab[4])
+                return f.read(strtab[5])
+    return b""
+
+
+def is_sanitizer_build(binary):
+    """True if the program is built with AddressSanitizer: its dynamic
+    symbols include __asan_init (also with -static-libasan) or it needs
+    libasan.  A libtool wrapper script is followed to .libs/."""
+    strings = _elf_dynamic_strings(binary)
+    if strings is None:
+        real = os.path.join(os.path.dirname(binary), ".libs",
+                            os.path.basename(binary))
+        strings = _elf_dynamic_strings(real) if os.path.exists(real) \
+            else None
+    if strings is None:
+        raise HarnessError("%s is not an ELF program (nor a libtool "
+                           "wrapper of one)" % binary)
+    return b"\0__asan_init\0" in b"\0" + strings or \
+        b"libasan.so" in strings
 
 
 def find_builddir(builddir=None):
@@ -808,17 +868,46 @@ class EasClient:
 
 # ---------------------------------------------------------------- Dovecot
 
+# Debian's stock configuration, as dovecot-core ships it
+STOCK_CONF_DIR = "/usr/share/dovecot"
+# Lines of it a private instance comments out, (conf.d file, line):
+# PAM passdb and passwd userdb (root's) give way to passwd-file; the
+# certificate files are read when parsed, and are root's.
+STOCK_CONF_COMMENTED = (
+    ("10-auth.conf", "!include auth-system.conf.ext"),
+    ("10-ssl.conf", "ssl_cert = </etc/dovecot/private/dovecot.pem"),
+    ("10-ssl.conf", "ssl_key = </etc/dovecot/private/dovecot.key"),
+)
+
+# mail_location per Dovecot mail storage driver (DovecotInstance's
+# mail_driver), all in the user's home.  mbox keeps INBOX in a file of
+# its own, the way /var/mail/%u is kept apart on real systems.
+MAIL_LOCATIONS = {
+    "maildir": "maildir:~/Maildir",
+    "sdbox": "sdbox:~/sdbox",
+    "mdbox": "mdbox:~/mdbox",
+    "mbox": "mbox:~/mail:INBOX=~/mbox-inbox",
+}
+
+
 class DovecotInstance:
     """A private Dovecot in a temporary directory.
 
     Attributes after construction: dir, conf_path, log_path, base_dir,
     state_dir, imap_port, lmtp_port, eas_port, builddir,
     activesync_binary (None if module/activesync is not built),
-    activesync_enabled, user/uid/gid it runs as."""
+    activesync_enabled, sanitizer_build (the service binary has ASan),
+    mail_driver, user/uid/gid it runs as.
+
+    mail_driver: one of MAIL_LOCATIONS (default maildir).
+    stock_config: Debian's stock configuration instead of ours (see
+    _write_stock_conf(); mail is mbox there, mail_driver is ignored);
+    conf_path is then <dir>/stock/dovecot.conf."""
 
     def __init__(self, builddir=None, keep=False, users=None,
                  activesync=None, plugin_settings=None, extra_conf="",
-                 name="dovecot", namespace_conf=None):
+                 name="dovecot", mail_driver="maildir", stock_config=False,
+                 namespace_conf=None):
         if shutil.which("dovecot") is None and not os.path.exists(
                 "/usr/sbin/dovecot"):
             raise HarnessError("dovecot not installed "
@@ -851,6 +940,24 @@ class DovecotInstance:
             raise HarnessError("activesync service binary not built: %s "
                                "(run make)" % binary)
         self.activesync_enabled = bool(activesync)
+        self.sanitizer_build = self.activesync_binary is not None and \
+            is_sanitizer_build(self.activesync_binary)
+        if mail_driver not in MAIL_LOCATIONS:
+            raise HarnessError("unknown mail_driver %r (one of %s)" % (
+                mail_driver, ", ".join(sorted(MAIL_LOCATIONS))))
+        self.mail_driver = mail_driver
+        self.stock_config = stock_config
+        if stock_config:
+            if not os.path.exists(os.path.join(STOCK_CONF_DIR,
+                                               "dovecot.conf")):
+                raise HarnessError("%s/dovecot.conf missing (dovecot-core)"
+                                   % STOCK_CONF_DIR)
+            if self.activesync_conf_path() is None:
+                raise HarnessError("conf.d/20-activesync.conf missing")
+            self.mail_driver = "mbox"
+            self.conf_path = os.path.join(self.dir, "stock", "dovecot.conf")
+        # the mbox INBOX spool of the stock configuration (/var/mail)
+        self.mail_spool = os.path.join(self.dir, "mail-spool")
         self.proc = None
         self._log_mark = 0
         for d in (self.base_dir, self.state_dir, self.home_root,
@@ -904,17 +1011,22 @@ class DovecotInstance:
         p = os.path.join(SRCDIR, "conf.d", "20-activesync.conf")
         return p if os.path.exists(p) else None
 
-    def _activesync_block(self):
+    def _activesync_block(self, include=True):
         lines = []
         inc = self.activesync_conf_path()
-        if inc:
+        if inc and include:
             lines.append("!include %s" % inc)
+        # The shipped file as it is: only the executable, the user,
+        # ports and paths are ours.  ASan reserves terabytes of address
+        # space, so a sanitizer build can't run under any vsz_limit.
         lines += [
             "service activesync {",
             "  executable = %s" % self.activesync_binary,
             "  user = %s" % self.run_user,
-            # ASan reserves terabytes of address space
-            "  vsz_limit = 0",
+        ]
+        if self.sanitizer_build:
+            lines.append("  vsz_limit = 0")
+        lines += [
             "  inet_listener activesync {",
             "    address = 127.0.0.1",
             "    port = %d" % self.eas_port,
@@ -959,7 +1071,7 @@ auth_mechanisms = plain login
 import_environment = TZ CORE_OUTOFMEM CORE_ERROR ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 postmaster_address = postmaster@example.test
 hostname = eas-e2e.example.test
-mail_location = maildir:~/Maildir
+mail_location = {mail_location}
 mailbox_list_index = yes
 mail_attribute_dict = file:%h/dovecot-attributes
 mail_plugins =
@@ -1024,28 +1136,139 @@ service lmtp {{
            group=grp.getgrgid(self.gid).gr_name,
            uid=self.uid if self.uid > 0 else 1,
            passwd=self.passwd_dir, imap=self.imap_port,
+           lmtp=self.lmtp_port,
+           mail_location=MAIL_LOCATIONS[self.mail_driver])
+
+    def _write_stock_conf(self):
+        """Debian's stock configuration (dovecot-core's /usr/share/dovecot:
+        dovecot.conf and conf.d/, which include each other as shipped)
+        plus our conf.d/20-activesync.conf, copied unchanged into
+        <dir>/stock/.  What an unprivileged private instance must change
+        goes into local.conf (dovecot.conf includes it last): ports,
+        paths (base_dir, state_dir, log, the mail location, no login
+        chroot), the users it runs as, and passwd-file instead of PAM.
+        Three stock lines can't be overridden later and are commented
+        out (STOCK_CONF_COMMENTED)."""
+        stock = os.path.join(self.dir, "stock")
+        if os.path.isdir(stock):
+            shutil.rmtree(stock)
+        os.makedirs(stock)
+        for name in os.listdir(STOCK_CONF_DIR):
+            src = os.path.join(STOCK_CONF_DIR, name)
+            if name == "dovecot.conf" or name.endswith(".conf.ext"):
+                shutil.copy(src, stock)
+            elif name == "conf.d":
+                shutil.copytree(src, os.path.join(stock, name))
+        shutil.copy(self.activesync_conf_path(),
+                    os.path.join(stock, "conf.d"))
+        for name, line in STOCK_CONF_COMMENTED:
+            path = os.path.join(stock, "conf.d", name)
+            with open(path) as f:
+                text = f.read()
+            if "\n%s\n" % line not in text:
+                raise HarnessError("%s: no line %r" % (path, line))
+            with open(path, "w") as f:
+                f.write(text.replace("\n%s\n" % line, "\n#%s\n" % line))
+        os.makedirs(self.mail_spool, mode=0o750, exist_ok=True)
+        local = """# generated by tests/e2e/harness.py: what a private,
+# unprivileged instance must change in the stock configuration
+listen = 127.0.0.1
+base_dir = {base_dir}
+state_dir = {state_dir}
+log_path = {log}
+instance_name = eas-e2e-{tag}
+default_internal_user = {user}
+default_login_user = {user}
+default_internal_group = {group}
+# the stock certificate is root's (and absent here)
+ssl = no
+# the sanitizer options of a sanitizer build
+import_environment = TZ CORE_OUTOFMEM CORE_ERROR ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+# the stock mbox location, with the spool in the test directory
+mail_location = mbox:~/mail:INBOX={spool}/%u
+# passwd-file instead of PAM, for users with the instance's uid
+first_valid_uid = {uid}
+passdb {{
+  driver = passwd-file
+  args = {passwd}/%Lu
+}}
+userdb {{
+  driver = passwd-file
+  args = {passwd}/%Lu
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp}
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+""".format(base_dir=self.base_dir, state_dir=self.state_dir,
+           log=self.log_path, tag=os.path.basename(self.dir),
+           user=self.run_user, group=grp.getgrgid(self.gid).gr_name,
+           spool=self.mail_spool, uid=self.uid if self.uid > 0 else 1,
+           passwd=self.passwd_dir, imap=self.imap_port,
            lmtp=self.lmtp_port)
+        if self.activesync_enabled:
+            local += self._activesync_block(include=False)
+        if self.extra_conf:
+            local += "\n" + self.extra_conf + "\n"
+        with open(os.path.join(stock, "local.conf"), "w") as f:
+            f.write(local)
+        if os.geteuid() == 0:
+            _chown_tree(stock, self.uid, self.gid)
+            os.chown(self.mail_spool, self.uid, self.gid)
+        r = self._doveconf_check(self.conf_path)
+        if r is not None:
+            raise HarnessError("doveconf rejects the stock config: %s\n%s"
+                               % (r, local))
+        self.protocols = self.doveconf_value("protocols").split()
 
     def _write_conf(self):
+        if self.stock_config:
+            return self._write_stock_conf()
         protocols = "imap lmtp"
         tail = ""
         if self.activesync_enabled:
             tail = self._activesync_block()
-            # "activesync" goes into protocols only if some service
-            # declares protocol = activesync; doveconf tells us.
-            if self._doveconf_ok(self._base_conf(protocols + " activesync")
-                                 + tail):
+            # the shipped file adds "activesync" to protocols; without
+            # it, "activesync" goes in only if some service declares
+            # protocol = activesync: doveconf tells us.
+            if self.activesync_conf_path() is None and self._doveconf_ok(
+                    self._base_conf(protocols + " activesync") + tail):
                 protocols += " activesync"
         text = self._base_conf(protocols) + tail
         if self.extra_conf:
             text += "\n" + self.extra_conf + "\n"
         with open(self.conf_path, "w") as f:
             f.write(text)
-        self.protocols = protocols.split()
         r = self._doveconf_check(self.conf_path)
         if r is not None:
             raise HarnessError("doveconf rejects the test config: %s\n%s"
                                % (r, text))
+        self.protocols = self.doveconf_value("protocols").split()
+
+    def doveconf_value(self, name):
+        """A setting's effective value in this instance's config
+        (doveconf -h), e.g. "service/activesync/vsz_limit"."""
+        r = subprocess.run(["doveconf", "-c", self.conf_path, "-h", name],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+        if r.returncode != 0:
+            raise HarnessError("doveconf -h %s: %s" % (name, r.stderr))
+        return r.stdout.strip()
 
     def _doveconf_check(self, path):
         r = subprocess.run(["doveconf", "-c", path, "-n"],
@@ -1171,7 +1394,7 @@ service lmtp {{
             os.chown(self.conf_path, self.uid, self.gid)
         self.doveadm("reload")
 
-    def service_pids(self):
+    def process_pids(self):
         """Pids of this instance's activesync service processes (the
         master's children running the service binary)."""
         pids = []
@@ -1196,7 +1419,7 @@ service lmtp {{
         """reload(), then wait until the activesync processes of the old
         configuration are gone and a new one answers: until then a new
         connection may still reach an old process."""
-        old = self.service_pids()
+        old = self.process_pids()
         mark = self.log_offset()
         self.reload()
         self.wait_for_log_text(mark, "reloading configuration")
@@ -1394,6 +1617,535 @@ def sample_message(subject="Hello", body="Hi there.\n",
     lines += list(extra_headers)
     text = "\r\n".join(lines) + "\r\n\r\n" + body.replace("\n", "\r\n")
     return text.encode("utf-8")
+
+
+# ---------------------------------------------------------------- command helpers
+# Requests and checks many test modules share.
+
+# -- Sync
+
+# FolderSync Type of the Inbox and of Deleted Items
+T_INBOX, T_DELETED = 2, 4
+
+_account_serial = [0]
+
+
+def new_account(dc, tag, version="14.1"):
+    """A fresh user (its own mailboxes) and device."""
+    _account_serial[0] += 1
+    user = "sync-%s-%d@example.test" % (tag, _account_serial[0])
+    password = "pw-%s-%d" % (tag, _account_serial[0])
+    dc.add_user(user, password)
+    c = dc.eas_client(user, password,
+                      device_id="SY%s%d" % (tag.upper().replace("-", ""),
+                                            _account_serial[0]),
+                      device_type="E2ETest", version=version)
+    # a new user's INBOX exists once something opened it
+    imap = dc.imap(user, password)
+    try:
+        assert imap.select("INBOX")[0] == "OK"
+    finally:
+        imap.logout()
+    return c
+
+
+def folders(c):
+    """FolderSync 0: {type: server_id} of the default folders."""
+    r = c.request_provisioned(
+        "FolderSync", '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0'
+        '</SyncKey></FolderSync>')
+    assert r.status == 200 and xrequire(r, "FolderSync/Status") == "1", r
+    out = {}
+    for add in xall(r, "Changes/Add"):
+        t = int(xtext(add, "FolderHierarchy:Type"))
+        out.setdefault(t, xtext(add, "FolderHierarchy:ServerId"))
+    return out
+
+
+def body_pref(btype, size=None, all_or_none=None, preview=None,
+              element="BodyPreference"):
+    """airsyncbase:BodyPreference (or element="BodyPartPreference")."""
+    x = "<airsyncbase:%s><airsyncbase:Type>%d</airsyncbase:Type>" % (
+        element, btype)
+    if size is not None:
+        x += "<airsyncbase:TruncationSize>%d</airsyncbase:TruncationSize>" \
+            % size
+    if all_or_none is not None:
+        x += "<airsyncbase:AllOrNone>%d</airsyncbase:AllOrNone>" % all_or_none
+    if preview is not None:
+        x += "<airsyncbase:Preview>%d</airsyncbase:Preview>" % preview
+    return x + "</airsyncbase:%s>" % element
+
+
+def sync_request(c, coll_id, key, options=None, commands=None,
+                 window=None, deletes_as_moves=None, get_changes=None,
+                 cls=None, top="", xmlns='xmlns:email="Email:"'):
+    coll = ""
+    if cls is not None:
+        coll += "<Class>%s</Class>" % cls
+    coll += "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>" % (
+        xml_escape(key), xml_escape(coll_id))
+    if deletes_as_moves is not None:
+        coll += "<DeletesAsMoves>%d</DeletesAsMoves>" % deletes_as_moves
+    if get_changes is not None:
+        coll += "<GetChanges>%d</GetChanges>" % get_changes
+    if window is not None:
+        coll += "<WindowSize>%d</WindowSize>" % window
+    if options is not None:
+        coll += "<Options>%s</Options>" % options
+    if commands is not None:
+        coll += "<Commands>%s</Commands>" % commands
+    return c.request_provisioned(
+        "Sync", '<Sync xmlns="AirSync:" xmlns:airsyncbase="AirSyncBase:" '
+        '%s><Collections><Collection>%s</Collection>'
+        '</Collections>%s</Sync>' % (xmlns, coll, top))
+
+
+class SyncResult:
+    """A parsed Sync response for one collection."""
+
+    def __init__(self, r):
+        assert r.status == 200, r
+        self.resp = r
+        self.coll = xfind(r, "Collections/Collection")
+        assert self.coll is not None, r
+        self.status = xrequire(self.coll, "Status")
+        self.key = xtext(self.coll, "SyncKey")
+        self.more = xfind(self.coll, "MoreAvailable") is not None
+        self.adds = xall(self.coll, "Commands/Add")
+        self.changes = xall(self.coll, "Commands/Change")
+        self.deletes = [xtext(e, "ServerId")
+                        for e in xall(self.coll, "Commands/Delete")]
+        self.soft_deletes = [xtext(e, "ServerId")
+                             for e in xall(self.coll, "Commands/SoftDelete")]
+        self.responses = xfind(self.coll, "Responses")
+
+    def ok(self):
+        assert self.status == "1", self.resp
+        return self
+
+    def add_ids(self):
+        return [xtext(a, "ServerId") for a in self.adds]
+
+    def add_by_subject(self, subject):
+        found = [a for a in self.adds
+                 if xtext(a, "ApplicationData/Email:Subject") == subject]
+        assert len(found) == 1, (subject, self.resp)
+        return found[0]
+
+
+def sync(c, coll_id, key, **kw):
+    return SyncResult(sync_request(c, coll_id, key, **kw))
+
+
+def start(c, coll_id, options=None, **kw):
+    """SyncKey 0 (priming), then the first Sync with changes."""
+    r = sync(c, coll_id, "0", options=options).ok()
+    assert r.key == "1" and not r.adds, r.resp
+    return sync(c, coll_id, r.key, **kw).ok()
+
+
+def uid_of(server_id):
+    return int(server_id.split(":")[1])
+
+
+def imap_session(dc, c, mailbox="INBOX"):
+    imap = dc.imap(c.user, c.password)
+    typ, data = imap.select('"%s"' % mailbox)
+    assert typ == "OK", data
+    return imap
+
+
+def imap_flags(dc, c, uid, mailbox="INBOX"):
+    imap = imap_session(dc, c, mailbox)
+    try:
+        typ, data = imap.uid("FETCH", str(uid), "(FLAGS)")
+        assert typ == "OK", data
+        return b" ".join(d for d in data if isinstance(d, bytes)).decode()
+    finally:
+        imap.logout()
+
+
+def imap_subjects(dc, c, mailbox):
+    imap = imap_session(dc, c, mailbox)
+    try:
+        typ, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS "
+                             "(SUBJECT)])")
+        assert typ == "OK", data
+        out = []
+        for d in data:
+            if isinstance(d, tuple):
+                msg = email.message_from_bytes(d[1])
+                out.append(msg["Subject"])
+        return out
+    finally:
+        imap.logout()
+
+
+def deliver_plain(dc, c, subject, body="Hello there.\n"):
+    dc.deliver(c.user, sample_message(subject, body, to=c.user))
+
+
+# -- MoveItems
+
+def move_items(c, moves, raw=None):
+    """moves: [(src_msg_id, src_fld, dst_fld)]; returns the response and
+    {src_msg_id: (status, dst_msg_id)} (in request order as a list)."""
+    body = raw if raw is not None else "".join(
+        "<Move><SrcMsgId>%s</SrcMsgId><SrcFldId>%s</SrcFldId>"
+        "<DstFldId>%s</DstFldId></Move>" % tuple(map(xml_escape, m))
+        for m in moves)
+    r = c.request_provisioned(
+        "MoveItems", '<MoveItems xmlns="Move:">%s</MoveItems>' % body)
+    assert r.status == 200, r
+    out = [(xtext(resp, "SrcMsgId"), xrequire(resp, "Status"),
+            xtext(resp, "DstMsgId"))
+           for resp in xall(r, "MoveItems/Response")]
+    return r, out
+
+
+# -- ItemOperations
+
+def itemops(c, body_xml, **kw):
+    return c.request_provisioned(
+        "ItemOperations",
+        '<ItemOperations xmlns="ItemOperations:" xmlns:airsync="AirSync:" '
+        'xmlns:airsyncbase="AirSyncBase:" xmlns:search="Search:">%s'
+        '</ItemOperations>' % body_xml, **kw)
+
+
+def fetch_item_xml(coll, server_id, options=""):
+    return ("<Fetch><Store>Mailbox</Store><airsync:CollectionId>%s"
+            "</airsync:CollectionId><airsync:ServerId>%s</airsync:ServerId>"
+            "<Options>%s</Options></Fetch>" % (coll, server_id, options))
+
+
+def ok_top(r):
+    assert r.status == 200, r
+    assert xrequire(r, "ItemOperations/Status") == "1", r
+    return xall(r, "ItemOperations/Response/*")
+
+
+# -- Search
+
+SEARCH_NS = ('xmlns="Search:" xmlns:airsync="AirSync:" xmlns:email="Email:" '
+             'xmlns:airsyncbase="AirSyncBase:"')
+
+
+def search(c, query, options="", store="Mailbox", raw=None):
+    """A Search of one store (raw: the whole request document instead);
+    the response must have top-level Status 1."""
+    xml = raw or ('<Search %s><Store><Name>%s</Name><Query>%s</Query>'
+                  '%s</Store></Search>' % (
+                      SEARCH_NS, store, query,
+                      "<Options>%s</Options>" % options if options
+                      else ""))
+    r = c.request_provisioned("Search", xml)
+    assert r.status == 200, r
+    assert xrequire(r, "Search/Status") == "1", r
+    return r
+
+
+def store_status(r):
+    return xrequire(r, "Search/Response/Store/Status")
+
+
+def search_subjects(r):
+    return [xtext(res, "Properties/Email:Subject")
+            for res in xall(r, "Response/Store/Result")
+            if xfind(res, "Properties") is not None]
+
+
+def and_query(*terms):
+    return "<And><airsync:Class>Email</airsync:Class>%s</And>" % "".join(
+        terms)
+
+
+def freetext(text):
+    return "<FreeText>%s</FreeText>" % xml_escape(text)
+
+
+# -- Ping
+
+def ping_xml(heartbeat=None, folders=None):
+    parts = ['<Ping xmlns="Ping:">']
+    if heartbeat is not None:
+        parts.append("<HeartbeatInterval>%s</HeartbeatInterval>" % heartbeat)
+    if folders is not None:
+        parts.append("<Folders>")
+        for fid, cls in folders:
+            parts.append("<Folder><Id>%s</Id><Class>%s</Class></Folder>" % (
+                xml_escape(fid), cls))
+        parts.append("</Folders>")
+    parts.append("</Ping>")
+    return "".join(parts)
+
+
+def setup_device(dc, name, version="14.1", extra_fields=None):
+    """A provisioned device with its folder hierarchy; returns
+    (client, user, {type: server id}, [all server ids]).
+    extra_fields: userdb extra fields of the new user."""
+    user = "%s@example.test" % name
+    password = "pw-" + name
+    dc.add_user(user, password, extra_fields)
+    # create the mailbox with one message before the first FolderSync
+    dc.deliver(user, sample_message("first", to=user))
+    c = dc.eas_client(user, password, version=version)
+    r = c.foldersync()
+    assert r.status == 200 and xrequire(r, "FolderSync/Status") == "1", r
+    by_type = {}
+    ids = []
+    for add in xall(r, "Changes/Add"):
+        sid = xrequire(add, "ServerId")
+        ids.append(sid)
+        by_type.setdefault(xrequire(add, "Type"), sid)
+    assert "2" in by_type, "no Inbox in FolderSync: %r" % r
+    return c, user, password, by_type, ids
+
+
+# Last SyncKey per (device id, collection id)
+_sync_keys = {}
+
+
+def sync_all(c, collection_id):
+    """Sync a collection until the device has everything (SyncKey 0 on
+    the first call); returns the last SyncKey."""
+    sync_key = _sync_keys.get((c.device_id, collection_id), "0")
+    for _ in range(50):
+        if sync_key == "0":
+            body = ('<Sync xmlns="AirSync:"><Collections><Collection>'
+                    '<SyncKey>0</SyncKey><CollectionId>%s</CollectionId>'
+                    '</Collection></Collections></Sync>' % collection_id)
+        else:
+            body = ('<Sync xmlns="AirSync:"><Collections><Collection>'
+                    '<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>'
+                    '<GetChanges/><WindowSize>100</WindowSize>'
+                    '</Collection></Collections></Sync>' % (
+                        sync_key, collection_id))
+        r = c.request("Sync", body)
+        assert r.status == 200, r
+        if not r.body:
+            break  # empty response: nothing changed
+        assert xtext(r, "Collections/Collection/Status") == "1", r
+        was_initial = sync_key == "0"
+        sync_key = xrequire(r, "Collections/Collection/SyncKey")
+        _sync_keys[(c.device_id, collection_id)] = sync_key
+        more = xall(r, "Collections/Collection/MoreAvailable")
+        if not was_initial and not more:
+            break
+    else:
+        raise AssertionError("Sync did not settle")
+    return sync_key
+
+
+def ping(c, heartbeat=None, folders=None, timeout=None, **kw):
+    xml = None
+    if heartbeat is not None or folders is not None:
+        xml = ping_xml(heartbeat, folders)
+    return c.request("Ping", xml, timeout=timeout, **kw)
+
+
+class Background:
+    """Run a request in a thread; .result / .error / .done_at."""
+
+    def __init__(self, fn, *args, **kw):
+        self.result = None
+        self.error = None
+        self.done_at = None
+        self.thread = threading.Thread(target=self._run, args=(fn, args, kw),
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, fn, args, kw):
+        try:
+            self.result = fn(*args, **kw)
+        except BaseException as e:  # noqa: B902
+            self.error = e
+        self.done_at = time.monotonic()
+
+    def wait(self, timeout):
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise AssertionError("request still running after %ss" % timeout)
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def wait_held(dc, since, count=1, timeout=15):
+    """Wait until `count` Pings are held (debug log) after log offset."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = dc.log_since(since).count("Ping: Holding for")
+        if n >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError("Ping not held within %ss; log:\n%s" % (
+        timeout, dc.log_since(since)[-3000:]))
+
+
+def ping_status(r):
+    assert r.status == 200, r
+    return xrequire(r, "Ping/Status")
+
+
+def notify_dir(dc):
+    return os.path.join(dc.base_dir, "activesync-notify")
+
+
+def service_pids(dc):
+    """pids of the activesync processes, from their sockets"""
+    d = notify_dir(dc)
+    if not os.path.isdir(d):
+        return []
+    return sorted(int(n) for n in os.listdir(d) if n.isdigit())
+
+
+def open_paths(pid):
+    """what a process has open (needs /proc access: same user or root)"""
+    out = []
+    fd_dir = "/proc/%d/fd" % pid
+    for fd in os.listdir(fd_dir):
+        try:
+            out.append(os.readlink(os.path.join(fd_dir, fd)))
+        except OSError:
+            pass
+    return out
+
+
+def proc_status_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("%s not in /proc/%d/status" % (field, pid))
+
+
+# -- SendMail
+
+class SmtpSink:
+    """A minimal SMTP server: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
+    QUIT.  mode: "accept", "reject_data" (554 after DATA),
+    "reject_rcpt" (550 for every RCPT), "reject_some" (550 for RCPTs
+    containing "refuse", the others accepted), "slow" (the reply to DATA
+    waits for slow_event)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.messages = []
+        self.mode = "accept"
+        self.lock = threading.Lock()
+        self.server = None
+        # "slow" mode holds the reply to DATA until this is set
+        self.slow_event = threading.Event()
+        self.data_seen = threading.Event()
+
+    def start(self):
+        if self.server is not None:
+            return
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            timeout = 30
+
+            def reply(self, line):
+                self.wfile.write(line.encode() + b"\r\n")
+                self.wfile.flush()
+
+            def handle(self):
+                mail_from, rcpts = None, []
+                self.reply("220 sink.example.test ESMTP test sink")
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    cmd = line.decode("latin-1").rstrip("\r\n")
+                    verb = cmd.split(" ", 1)[0].upper()
+                    if verb in ("EHLO", "HELO"):
+                        self.reply("250 sink.example.test")
+                    elif verb == "MAIL":
+                        mail_from, rcpts = cmd[10:].strip(), []
+                        self.reply("250 2.1.0 Ok")
+                    elif verb == "RCPT":
+                        if sink.mode == "reject_rcpt" or (
+                                sink.mode == "reject_some" and
+                                "refuse" in cmd.lower()):
+                            self.reply("550 5.1.1 No such user")
+                        else:
+                            rcpts.append(cmd[8:].strip())
+                            self.reply("250 2.1.5 Ok")
+                    elif verb == "DATA":
+                        self.reply("354 End data with <CR><LF>.<CR><LF>")
+                        data = []
+                        while True:
+                            dl = self.rfile.readline()
+                            if not dl or dl == b".\r\n":
+                                break
+                            if dl.startswith(b".."):
+                                dl = dl[1:]
+                            data.append(dl)
+                        if sink.mode == "slow":
+                            sink.data_seen.set()
+                            sink.slow_event.wait(30)
+                        if sink.mode == "reject_data":
+                            self.reply("554 5.7.1 Message refused by test")
+                        else:
+                            with sink.lock:
+                                sink.messages.append(dict(
+                                    mail_from=mail_from, rcpts=list(rcpts),
+                                    data=b"".join(data)))
+                            self.reply("250 2.0.0 Ok: queued")
+                    elif verb == "RSET":
+                        mail_from, rcpts = None, []
+                        self.reply("250 2.0.0 Ok")
+                    elif verb == "NOOP":
+                        self.reply("250 2.0.0 Ok")
+                    elif verb == "QUIT":
+                        self.reply("221 2.0.0 Bye")
+                        return
+                    else:
+                        self.reply("502 5.5.2 Command not recognized")
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+
+    def stop(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def find(self, marker):
+        """Messages whose data contains marker (bytes or str)."""
+        if isinstance(marker, str):
+            marker = marker.encode()
+        with self.lock:
+            return [m for m in self.messages if marker in m["data"]]
+
+
+def compose_xml(cmd, mime, client_id=None, save=True, source=None,
+                replace=False):
+    """A ComposeMail request; Mime goes out as WBXML opaque data."""
+    x = '<%s xmlns="ComposeMail:">' % cmd
+    if client_id is not None:
+        x += "<ClientId>%s</ClientId>" % xml_escape(client_id)
+    if save:
+        x += "<SaveInSentItems/>"
+    if replace:
+        x += "<ReplaceMime/>"
+    if source is not None:
+        x += "<Source>"
+        for k, v in source.items():
+            x += "<%s>%s</%s>" % (k, xml_escape(v), k)
+        x += "</Source>"
+    # libwbxml2 spells Mime "MIME" and encodes it as opaque from base64
+    x += "<MIME>%s</MIME>" % base64.b64encode(mime).decode()
+    return x + "</%s>" % cmd
 
 
 # ---------------------------------------------------------------- demo

@@ -8,12 +8,19 @@ stopped after its last).  A module may set
     INSTANCE = dict(activesync=True, plugin_settings={...}, users={...})
 
 to pass options to DovecotInstance (activesync=True makes a missing
-module/activesync binary a failure of every test in the module).
+module/activesync binary a failure of every test in the module), or
+
+    INSTANCES = {"sdbox": dict(mail_driver="sdbox"), ...}
+
+to run all its tests once per entry, each with its own instance; they
+are named module[key].test_name.
 
 After every test the runner fails the test if the Dovecot log gained
 Panic/Fatal/sanitizer lines, and, when the activesync service runs,
 if it stopped answering.  A missing prerequisite is a failure, never a
-skip.
+skip.  The one exception: a test that raises harness.TestSkipped
+because this build can't apply it (e.g. a memory limit under ASan) is
+shown as SKIP with its reason and counted in the summary.
 
 Usage: run.py [-k PATTERN] [--builddir DIR] [--keep] [-v] [FILE...]
 """
@@ -31,6 +38,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
+
+# the outcome of a test that raised harness.TestSkipped (True: passed,
+# False: failed); truthy, so a skip is not a failure
+SKIP = "skip"
 
 
 def load_module(path):
@@ -67,23 +78,36 @@ def run_module(path, args, results):
         results.append((os.path.basename(path), False, 0.0))
         print("FAIL %s (import)\n%s" % (path, short_error(e)))
         return
-    tests = tests_of(mod, args.k)
+    variants = getattr(mod, "INSTANCES", None)
+    if variants is None:
+        variants = {None: getattr(mod, "INSTANCE", {})}
+    for key, opts in variants.items():
+        label = mod.__name__ if key is None else "%s[%s]" % (
+            mod.__name__, key)
+        run_instance(mod, label, dict(opts), args, results)
+
+
+def run_instance(mod, label, opts, args, results):
+    tests = [("%s.%s" % (label, full.split(".", 1)[1]), fn)
+             for full, fn in tests_of(mod, None)]
+    if args.k:
+        tests = [t for t in tests if args.k in t[0]]
     if not tests:
         return
-    opts = dict(getattr(mod, "INSTANCE", {}))
     inst = None
     setup_error = None
     t0 = time.monotonic()
     try:
         inst = harness.DovecotInstance(builddir=args.builddir,
                                        keep=args.keep,
-                                       name=mod.__name__, **opts)
+                                       name=label.replace("[", "-")
+                                       .rstrip("]"), **opts)
         inst.start()
     except Exception as e:
         setup_error = e
     setup_time = time.monotonic() - t0
     if args.verbose and inst is not None:
-        print("# %s: %s (%.1fs)" % (mod.__name__, inst.dir, setup_time))
+        print("# %s: %s (%.1fs)" % (label, inst.dir, setup_time))
     try:
         for full, fn in tests:
             if setup_error is not None:
@@ -100,21 +124,24 @@ def run_module(path, args, results):
             except Exception as e:
                 bad = ["stop failed: %s" % e]
             if args.keep:
-                print("# %s kept in %s" % (mod.__name__, inst.dir))
+                print("# %s kept in %s" % (label, inst.dir))
             inst.cleanup()
             if bad and setup_error is None:
                 # A crash during shutdown still fails the run.
-                results.append(("%s.<shutdown>" % mod.__name__, False, 0.0))
+                results.append(("%s.<shutdown>" % label, False, 0.0))
                 print("FAIL %s.<shutdown>\n  %s" % (
-                    mod.__name__, "\n  ".join(bad[:20])))
+                    label, "\n  ".join(bad[:20])))
 
 
 def run_one(inst, full, fn, args, results):
     inst.mark_log()
     t0 = time.monotonic()
     err = None
+    skipped = None
     try:
         fn(inst)
+    except harness.TestSkipped as e:
+        skipped = str(e)
     except BaseException as e:  # noqa: B902 - report everything
         if isinstance(e, KeyboardInterrupt):
             raise
@@ -135,6 +162,11 @@ def run_one(inst, full, fn, args, results):
     ok = err is None and not post
     log_during = inst.log_since(inst._log_mark)
     inst.mark_log()
+    if ok and skipped is not None:
+        results.append((full, SKIP, dt))
+        print("SKIP %s (%.2fs): %s" % (full, dt, skipped))
+        sys.stdout.flush()
+        return
     results.append((full, ok, dt))
     print("%s %s (%.2fs)" % ("ok  " if ok else "FAIL", full, dt))
     if not ok:
@@ -172,9 +204,13 @@ def main():
     for path in files:
         run_module(os.path.abspath(path), args, results)
     failed = [r for r in results if not r[1]]
-    print("\n%d tests, %d passed, %d failed (%.1fs)" % (
-        len(results), len(results) - len(failed), len(failed),
+    skipped = [r for r in results if r[1] is SKIP]
+    print("\n%d tests, %d passed, %d failed%s (%.1fs)" % (
+        len(results), len(results) - len(failed) - len(skipped),
+        len(failed), ", %d skipped" % len(skipped) if skipped else "",
         time.monotonic() - t0))
+    for name, _, _ in skipped:
+        print("  SKIP %s" % name)
     for name, _, _ in failed:
         print("  FAIL %s" % name)
     if not results:

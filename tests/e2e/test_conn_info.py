@@ -11,8 +11,8 @@ session=<...>."""
 import re
 import time
 
-from harness import EasClient, penalty_free_ip, sample_message, xtext
-from test_sync import T_INBOX, folders, start
+from harness import EasClient, T_INBOX, folders, penalty_free_ip, \
+    sample_message, start, xtext
 
 DAY = 86400
 EXTRA = """

@@ -8,9 +8,8 @@ forms of 12.1 (Class/FilterType in the Collection), 14.1 and 16.1
 and malformed requests."""
 
 
-from harness import sample_message, xall, xtext
-from test_sync import T_INBOX, body_pref, folders, imap_session, \
-    new_account, sync, uid_of
+from harness import body_pref, folders, imap_session, new_account, \
+    sample_message, sync, T_INBOX, uid_of, xall, xtext
 
 INSTANCE = dict(activesync=True)
 

@@ -12,10 +12,10 @@ import os
 import struct
 import time
 
-from harness import decode_wbxml, default_asan_options, parse_xml, xall, \
-    xfind, xml_escape, xrequire, xtext
-from test_sync import T_INBOX, body_pref, folders, imap_session, \
-    new_account, start, sync
+from harness import body_pref, decode_wbxml, default_asan_options, \
+    fetch_item_xml, folders, imap_session, itemops, new_account, ok_top, \
+    parse_xml, proc_status_kb, start, sync, T_INBOX, xall, xfind, \
+    xml_escape, xtext
 
 # One activesync process, so its peak RSS tells what a fetch cost.
 # AddressSanitizer keeps freed memory in a quarantine (256 MB): RSS would
@@ -62,24 +62,10 @@ def attachment_message(subject, to, data=ATT_BYTES, name="data.bin",
 NOTES_DECODED = "caf\u00e9 line one\r\nline two continued".encode()
 
 
-def itemops(c, body_xml, **kw):
-    return c.request_provisioned(
-        "ItemOperations",
-        '<ItemOperations xmlns="ItemOperations:" xmlns:airsync="AirSync:" '
-        'xmlns:airsyncbase="AirSyncBase:" xmlns:search="Search:">%s'
-        '</ItemOperations>' % body_xml, **kw)
-
-
 def fetch_att_xml(ref, rng=None):
     opts = "" if rng is None else "<Options><Range>%s</Range></Options>" % rng
     return ("<Fetch><Store>Mailbox</Store><airsyncbase:FileReference>%s"
             "</airsyncbase:FileReference>%s</Fetch>" % (xml_escape(ref), opts))
-
-
-def fetch_item_xml(coll, server_id, options=""):
-    return ("<Fetch><Store>Mailbox</Store><airsync:CollectionId>%s"
-            "</airsync:CollectionId><airsync:ServerId>%s</airsync:ServerId>"
-            "<Options>%s</Options></Fetch>" % (coll, server_id, options))
 
 
 def setup_mail(dc, tag, version="14.1", subject="With attachment"):
@@ -96,12 +82,6 @@ def setup_mail(dc, tag, version="14.1", subject="With attachment"):
         refs[xtext(att, "DisplayName")] = xtext(att, "FileReference")
     assert set(refs) == {"data.bin", "notes.txt"}, refs
     return c, inbox, xtext(add, "ServerId"), refs
-
-
-def ok_top(r):
-    assert r.status == 200, r
-    assert xrequire(r, "ItemOperations/Status") == "1", r
-    return xall(r, "ItemOperations/Response/*")
 
 
 def parse_multipart(r):
@@ -610,14 +590,6 @@ def _activesync_pids(dc):
     return pids
 
 
-def _status_kb(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError("%s not in /proc/%d/status" % (field, pid))
-
-
 def _wbxml_skip_data(body, b64):
     """The response with the big base64 text cut out (to decode it)."""
     pos = body.find(b64[:64])
@@ -647,7 +619,7 @@ def test_large_attachment_bounded_memory(dc):
     pids = _activesync_pids(dc)
     assert len(pids) == 1, pids
     pid = pids[0]
-    hwm_before = _status_kb(pid, "VmHWM")
+    hwm_before = proc_status_kb(pid, "VmHWM")
 
     body = c.headers()
     body.pop("Content-Type")
@@ -661,7 +633,7 @@ def test_large_attachment_bounded_memory(dc):
     elapsed = time.monotonic() - t0
     assert resp.status == 200, resp
     assert _activesync_pids(dc) == [pid], "another process served it"
-    hwm_after = _status_kb(pid, "VmHWM")
+    hwm_after = proc_status_kb(pid, "VmHWM")
     growth_mb = (hwm_after - hwm_before) / 1024.0
     print("50 MB attachment inline: response %d bytes in %.1f s, "
           "activesync VmHWM %d kB -> %d kB (growth %.1f MB)" % (
@@ -688,7 +660,7 @@ def test_large_attachment_bounded_memory(dc):
     assert parts[int(xtext(ops[1], "Properties/Part"))] == data[-100:]
     assert xtext(ops[1], "Properties/Total") == str(size)
     assert _activesync_pids(dc) == [pid], "another process served it"
-    hwm_multi = _status_kb(pid, "VmHWM")
+    hwm_multi = proc_status_kb(pid, "VmHWM")
     print("50 MB attachment multipart: activesync VmHWM %d kB" % hwm_multi)
     assert (hwm_multi - hwm_before) / 1024.0 < 16
 

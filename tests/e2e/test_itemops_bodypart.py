@@ -4,8 +4,8 @@ the message, MS-ASAIRS 2.2.2.10/2.2.2.11, 14.1+)."""
 
 import html
 
-from harness import xall, xfind, xml_escape, xrequire, xtext
-from test_sync import T_INBOX, body_pref, folders, new_account, start
+from harness import body_pref, folders, new_account, start, T_INBOX, xall, \
+    xfind, xml_escape, xrequire, xtext
 
 INSTANCE = dict(activesync=True)
 

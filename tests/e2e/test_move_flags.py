@@ -5,11 +5,9 @@ new folder and UID and drop the old entry."""
 
 import subprocess
 
-from harness import xall, xfind, xtext
-from test_itemops import itemops, ok_top, thread_message
-from test_moveitems import move_items
-from test_sync import T_INBOX, body_pref, folders, imap_session, \
-    new_account, start, sync
+from harness import body_pref, folders, imap_session, itemops, move_items, \
+    new_account, ok_top, start, sync, T_INBOX, xall, xfind, xtext
+from test_itemops import thread_message
 from test_sync_props import FLAG_FIELDS, _with_tasks_ns, change, flag_of, \
     flag_xml
 

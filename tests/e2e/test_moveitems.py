@@ -10,30 +10,12 @@ destination that can't take the mail, malformed requests."""
 import os
 import stat
 
-from harness import xall, xml_escape, xrequire, xtext
-from test_sync import T_INBOX, body_pref, folders, imap_session, \
-    new_account, start, sync, uid_of
-from harness import sample_message
+from harness import body_pref, folders, imap_session, move_items, \
+    new_account, sample_message, start, sync, T_INBOX, uid_of, xall, xtext
 
 INSTANCE = dict(activesync=True)
 
 T_DELETED = 4
-
-
-def move_items(c, moves, raw=None):
-    """moves: [(src_msg_id, src_fld, dst_fld)]; returns the response and
-    {src_msg_id: (status, dst_msg_id)} (in request order as a list)."""
-    body = raw if raw is not None else "".join(
-        "<Move><SrcMsgId>%s</SrcMsgId><SrcFldId>%s</SrcFldId>"
-        "<DstFldId>%s</DstFldId></Move>" % tuple(map(xml_escape, m))
-        for m in moves)
-    r = c.request_provisioned(
-        "MoveItems", '<MoveItems xmlns="Move:">%s</MoveItems>' % body)
-    assert r.status == 200, r
-    out = [(xtext(resp, "SrcMsgId"), xrequire(resp, "Status"),
-            xtext(resp, "DstMsgId"))
-           for resp in xall(r, "MoveItems/Response")]
-    return r, out
 
 
 def setup(dc, tag, version="14.1", n=3):

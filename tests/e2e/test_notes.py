@@ -13,12 +13,9 @@ Status 156, and neither changes anything."""
 import re
 from email.header import decode_header, make_header
 
-from harness import xall, xfind, xml_escape, xrequire, xtext
-from test_sync import T_INBOX, body_pref, folders, imap_session, \
-    new_account, start, sync, sync_request, Result
-from test_moveitems import move_items
-from test_itemops import itemops, ok_top
-from harness import sample_message
+from harness import body_pref, folders, imap_session, itemops, move_items, \
+    new_account, ok_top, sample_message, start, sync, sync_request, \
+    SyncResult as Result, T_INBOX, xall, xfind, xml_escape, xrequire, xtext
 
 INSTANCE = dict(activesync=True)
 

@@ -4,11 +4,11 @@ woken by real mailbox changes (LMTP delivery, IMAP flag change).
 The instance allows heartbeats from 1 s so the expiry path runs fast."""
 
 import socket
-import threading
 import time
 
-from harness import encode_xml, sample_message, xall, xml_escape, \
-    xrequire, xtext
+from harness import Background, encode_xml, ping, ping_status as status_of, \
+    ping_xml, sample_message, setup_device, sync_all, wait_held, xall, \
+    xrequire
 
 MIN_HB = 1
 MAX_HB = 120
@@ -20,127 +20,6 @@ INSTANCE = dict(activesync=True, plugin_settings={
     "activesync_ping_max_folders": str(MAX_FOLDERS),
     "activesync_debug": "yes",
 })
-
-
-def ping_xml(heartbeat=None, folders=None):
-    parts = ['<Ping xmlns="Ping:">']
-    if heartbeat is not None:
-        parts.append("<HeartbeatInterval>%s</HeartbeatInterval>" % heartbeat)
-    if folders is not None:
-        parts.append("<Folders>")
-        for fid, cls in folders:
-            parts.append("<Folder><Id>%s</Id><Class>%s</Class></Folder>" % (
-                xml_escape(fid), cls))
-        parts.append("</Folders>")
-    parts.append("</Ping>")
-    return "".join(parts)
-
-
-def setup_device(dc, name, version="14.1"):
-    """A provisioned device with its folder hierarchy; returns
-    (client, user, {type: server id}, [all server ids])."""
-    user = "%s@example.test" % name
-    password = "pw-" + name
-    dc.add_user(user, password)
-    # create the mailbox with one message before the first FolderSync
-    dc.deliver(user, sample_message("first", to=user))
-    c = dc.eas_client(user, password, version=version)
-    r = c.foldersync()
-    assert r.status == 200 and xrequire(r, "FolderSync/Status") == "1", r
-    by_type = {}
-    ids = []
-    for add in xall(r, "Changes/Add"):
-        sid = xrequire(add, "ServerId")
-        ids.append(sid)
-        by_type.setdefault(xrequire(add, "Type"), sid)
-    assert "2" in by_type, "no Inbox in FolderSync: %r" % r
-    return c, user, password, by_type, ids
-
-
-# Last SyncKey per (device id, collection id)
-_sync_keys = {}
-
-
-def sync_all(c, collection_id):
-    """Sync a collection until the device has everything (SyncKey 0 on
-    the first call); returns the last SyncKey."""
-    sync_key = _sync_keys.get((c.device_id, collection_id), "0")
-    for _ in range(50):
-        if sync_key == "0":
-            body = ('<Sync xmlns="AirSync:"><Collections><Collection>'
-                    '<SyncKey>0</SyncKey><CollectionId>%s</CollectionId>'
-                    '</Collection></Collections></Sync>' % collection_id)
-        else:
-            body = ('<Sync xmlns="AirSync:"><Collections><Collection>'
-                    '<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>'
-                    '<GetChanges/><WindowSize>100</WindowSize>'
-                    '</Collection></Collections></Sync>' % (
-                        sync_key, collection_id))
-        r = c.request("Sync", body)
-        assert r.status == 200, r
-        if not r.body:
-            break  # empty response: nothing changed
-        assert xtext(r, "Collections/Collection/Status") == "1", r
-        was_initial = sync_key == "0"
-        sync_key = xrequire(r, "Collections/Collection/SyncKey")
-        _sync_keys[(c.device_id, collection_id)] = sync_key
-        more = xall(r, "Collections/Collection/MoreAvailable")
-        if not was_initial and not more:
-            break
-    else:
-        raise AssertionError("Sync did not settle")
-    return sync_key
-
-
-def ping(c, heartbeat=None, folders=None, timeout=None, **kw):
-    xml = None
-    if heartbeat is not None or folders is not None:
-        xml = ping_xml(heartbeat, folders)
-    return c.request("Ping", xml, timeout=timeout, **kw)
-
-
-class Background:
-    """Run a request in a thread; .result / .error / .done_at."""
-
-    def __init__(self, fn, *args, **kw):
-        self.result = None
-        self.error = None
-        self.done_at = None
-        self.thread = threading.Thread(target=self._run, args=(fn, args, kw),
-                                       daemon=True)
-        self.thread.start()
-
-    def _run(self, fn, args, kw):
-        try:
-            self.result = fn(*args, **kw)
-        except BaseException as e:  # noqa: B902
-            self.error = e
-        self.done_at = time.monotonic()
-
-    def wait(self, timeout):
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            raise AssertionError("request still running after %ss" % timeout)
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-def wait_held(dc, since, count=1, timeout=15):
-    """Wait until `count` Pings are held (debug log) after log offset."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        n = dc.log_since(since).count("Ping: Holding for")
-        if n >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError("Ping not held within %ss; log:\n%s" % (
-        timeout, dc.log_since(since)[-3000:]))
-
-
-def status_of(r):
-    assert r.status == 200, r
-    return xrequire(r, "Ping/Status")
 
 
 # ------------------------------------------------------------ limits
@@ -522,33 +401,6 @@ def test_dropped_client_is_cleaned_up(dc):
 
 
 # ------------------------------------------------ helpers for test_push_*
-
-def notify_dir(dc):
-    import os
-    return os.path.join(dc.base_dir, "activesync-notify")
-
-
-def service_pids(dc):
-    """pids of the activesync processes, from their sockets"""
-    import os
-    d = notify_dir(dc)
-    if not os.path.isdir(d):
-        return []
-    return sorted(int(n) for n in os.listdir(d) if n.isdigit())
-
-
-def open_paths(pid):
-    """what a process has open (needs /proc access: same user or root)"""
-    import os
-    out = []
-    fd_dir = "/proc/%d/fd" % pid
-    for fd in os.listdir(fd_dir):
-        try:
-            out.append(os.readlink(os.path.join(fd_dir, fd)))
-        except OSError:
-            pass
-    return out
-
 
 def deliver_timed(dc, user, subject):
     t0 = time.monotonic()

@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 
-from harness import plugin_dir_conf, sample_message, xall
-from test_ping import Background, notify_dir, ping, service_pids, \
-    setup_device, status_of, sync_all, wait_held
+from harness import Background, notify_dir, ping, ping_status as status_of, \
+    plugin_dir_conf, sample_message, service_pids, setup_device, sync_all, \
+    wait_held, xall
 
 INSTANCE = dict(activesync=True, plugin_settings={
     "activesync_ping_min_heartbeat": "1s",

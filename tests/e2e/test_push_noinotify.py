@@ -15,9 +15,9 @@ import subprocess
 import tempfile
 import time
 
-from harness import HarnessError, find_builddir, sample_message
-from test_ping import Background, ping, setup_device, status_of, \
-    sync_all, wait_held
+from harness import Background, find_builddir, HarnessError, ping, \
+    ping_status as status_of, sample_message, setup_device, sync_all, \
+    wait_held
 
 SHIM = r"""
 #include <errno.h>

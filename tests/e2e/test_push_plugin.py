@@ -6,10 +6,10 @@ import os
 import stat
 import time
 
-from harness import plugin_dir_conf, sample_message, xall, xrequire
-from test_ping import Background, deliver_timed, measure_wakeups, \
-    notify_dir, open_paths, ping, service_pids, setup_device, status_of, \
-    sync_all, wait_held
+from harness import Background, notify_dir, open_paths, ping, \
+    ping_status as status_of, plugin_dir_conf, sample_message, service_pids, \
+    setup_device, sync_all, wait_held, xall, xrequire
+from test_ping import deliver_timed, measure_wakeups
 
 INSTANCE = dict(activesync=True, plugin_settings={
     "activesync_ping_min_heartbeat": "1s",
@@ -192,11 +192,9 @@ def test_stale_notification_is_ignored(dc):
 
 def test_sync_wait_woken_through_plugin(dc):
     """A Sync held with Wait uses the same notifications."""
-    from test_ping import _sync_keys
     c, user, _, by_type, _ = setup_device(dc, "plugsyncwait")
     inbox = by_type["2"]
-    sync_all(c, inbox)
-    key = _sync_keys[(c.device_id, inbox)]
+    key = sync_all(c, inbox)
     body = ('<Sync xmlns="AirSync:"><Collections><Collection>'
             '<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>'
             '<GetChanges/></Collection></Collections><Wait>1</Wait>'

@@ -13,14 +13,13 @@ import calendar
 import imaplib
 import time
 
-from harness import sample_message, xall, xfind, xml_escape, xrequire, xtext
+from harness import and_query, freetext, sample_message, search, \
+    SEARCH_NS as NS, search_subjects as subjects, store_status, xall, \
+    xfind, xrequire, xtext
 
 INSTANCE = dict(activesync=True)
 
 _serial = [0]
-
-NS = ('xmlns="Search:" xmlns:airsync="AirSync:" xmlns:email="Email:" '
-      'xmlns:airsyncbase="AirSyncBase:"')
 
 # a conversation GUID carried in a Thread-Index header (MS-OXOMSG:
 # 1 reserved byte, 5 bytes of time, 16 bytes GUID)
@@ -89,38 +88,11 @@ class Account:
         return out
 
     def search(self, query, options="", store="Mailbox", raw=None):
-        xml = raw or ('<Search %s><Store><Name>%s</Name><Query>%s</Query>'
-                      '%s</Store></Search>' % (
-                          NS, store, query,
-                          "<Options>%s</Options>" % options if options
-                          else ""))
-        r = self.c.request_provisioned("Search", xml)
-        assert r.status == 200, r
-        assert xrequire(r, "Search/Status") == "1", r
-        return r
-
-
-def store_status(r):
-    return xrequire(r, "Search/Response/Store/Status")
-
-
-def subjects(r):
-    return [xtext(res, "Properties/Email:Subject")
-            for res in xall(r, "Response/Store/Result")
-            if xfind(res, "Properties") is not None]
+        return search(self.c, query, options, store, raw)
 
 
 def total(r):
     return int(xrequire(r, "Response/Store/Total"))
-
-
-def and_query(*terms):
-    return "<And><airsync:Class>Email</airsync:Class>%s</And>" % "".join(
-        terms)
-
-
-def freetext(text):
-    return "<FreeText>%s</FreeText>" % xml_escape(text)
 
 
 def coll(cid):

@@ -5,8 +5,8 @@ header, whose id comes from the thread root's Message-ID."""
 
 import base64
 
-from harness import xall, xfind, xml_escape, xrequire, xtext
-from test_sync import T_INBOX, folders, new_account, sync
+from harness import folders, new_account, sync, T_INBOX, xall, xfind, \
+    xml_escape, xrequire, xtext
 
 INSTANCE = dict(activesync=True)
 

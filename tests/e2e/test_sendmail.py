@@ -10,126 +10,17 @@ reported (Status 120 / HTTP 500) and not saved as sent."""
 import base64
 import email
 import email.policy
-import socketserver
-import threading
 import uuid
 
 import socket
 import time
 
-from harness import encode_xml, free_port, sample_message, xall, \
+from harness import compose_xml, encode_xml, sample_message, SmtpSink, xall, \
     xml_escape, xrequire, xtext
 
 MAX_SEND = 64 * 1024
 
-# ---------------------------------------------------------------- SMTP sink
-
-
-class SmtpSink:
-    """A minimal SMTP server: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP,
-    QUIT.  mode: "accept", "reject_data" (554 after DATA),
-    "reject_rcpt" (550 for every RCPT), "reject_some" (550 for RCPTs
-    containing "refuse", the others accepted), "slow" (the reply to DATA
-    waits for slow_event)."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.messages = []
-        self.mode = "accept"
-        self.lock = threading.Lock()
-        self.server = None
-        # "slow" mode holds the reply to DATA until this is set
-        self.slow_event = threading.Event()
-        self.data_seen = threading.Event()
-
-    def start(self):
-        if self.server is not None:
-            return
-        sink = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            timeout = 30
-
-            def reply(self, line):
-                self.wfile.write(line.encode() + b"\r\n")
-                self.wfile.flush()
-
-            def handle(self):
-                mail_from, rcpts = None, []
-                self.reply("220 sink.example.test ESMTP test sink")
-                while True:
-                    line = self.rfile.readline()
-                    if not line:
-                        return
-                    cmd = line.decode("latin-1").rstrip("\r\n")
-                    verb = cmd.split(" ", 1)[0].upper()
-                    if verb in ("EHLO", "HELO"):
-                        self.reply("250 sink.example.test")
-                    elif verb == "MAIL":
-                        mail_from, rcpts = cmd[10:].strip(), []
-                        self.reply("250 2.1.0 Ok")
-                    elif verb == "RCPT":
-                        if sink.mode == "reject_rcpt" or (
-                                sink.mode == "reject_some" and
-                                "refuse" in cmd.lower()):
-                            self.reply("550 5.1.1 No such user")
-                        else:
-                            rcpts.append(cmd[8:].strip())
-                            self.reply("250 2.1.5 Ok")
-                    elif verb == "DATA":
-                        self.reply("354 End data with <CR><LF>.<CR><LF>")
-                        data = []
-                        while True:
-                            dl = self.rfile.readline()
-                            if not dl or dl == b".\r\n":
-                                break
-                            if dl.startswith(b".."):
-                                dl = dl[1:]
-                            data.append(dl)
-                        if sink.mode == "slow":
-                            sink.data_seen.set()
-                            sink.slow_event.wait(30)
-                        if sink.mode == "reject_data":
-                            self.reply("554 5.7.1 Message refused by test")
-                        else:
-                            with sink.lock:
-                                sink.messages.append(dict(
-                                    mail_from=mail_from, rcpts=list(rcpts),
-                                    data=b"".join(data)))
-                            self.reply("250 2.0.0 Ok: queued")
-                    elif verb == "RSET":
-                        mail_from, rcpts = None, []
-                        self.reply("250 2.0.0 Ok")
-                    elif verb == "NOOP":
-                        self.reply("250 2.0.0 Ok")
-                    elif verb == "QUIT":
-                        self.reply("221 2.0.0 Bye")
-                        return
-                    else:
-                        self.reply("502 5.5.2 Command not recognized")
-
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self.server = Server(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever,
-                         daemon=True).start()
-
-    def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    def find(self, marker):
-        """Messages whose data contains marker (bytes or str)."""
-        if isinstance(marker, str):
-            marker = marker.encode()
-        with self.lock:
-            return [m for m in self.messages if marker in m["data"]]
-
-
+# SmtpSink (harness.py) records what the service submits
 SINK = SmtpSink()
 
 INSTANCE = dict(
@@ -218,26 +109,6 @@ class Account:
 
     def sent(self):
         return self.imap_fetch("Sent")
-
-
-def compose_xml(cmd, mime, client_id=None, save=True, source=None,
-                replace=False):
-    """A ComposeMail request; Mime goes out as WBXML opaque data."""
-    x = '<%s xmlns="ComposeMail:">' % cmd
-    if client_id is not None:
-        x += "<ClientId>%s</ClientId>" % xml_escape(client_id)
-    if save:
-        x += "<SaveInSentItems/>"
-    if replace:
-        x += "<ReplaceMime/>"
-    if source is not None:
-        x += "<Source>"
-        for k, v in source.items():
-            x += "<%s>%s</%s>" % (k, xml_escape(v), k)
-        x += "</Source>"
-    # libwbxml2 spells Mime "MIME" and encodes it as opaque from base64
-    x += "<MIME>%s</MIME>" % base64.b64encode(mime).decode()
-    return x + "</%s>" % cmd
 
 
 def wbxml_str(s):

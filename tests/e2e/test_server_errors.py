@@ -22,12 +22,10 @@ import os
 import socket
 import stat
 
-from harness import sample_message, xall, xfind, xrequire, xtext
-from test_sync import T_INBOX, folders, imap_flags, imap_session, \
-    imap_subjects, new_account, start, sync_request, uid_of
-from test_ping import ping
-from test_itemops import fetch_item_xml, itemops
-from test_moveitems import move_items, setup as move_setup
+from harness import fetch_item_xml, folders, imap_flags, imap_session, \
+    imap_subjects, itemops, move_items, new_account, ping, sample_message, \
+    start, sync_request, T_INBOX, uid_of, xall, xfind, xrequire, xtext
+from test_moveitems import setup as move_setup
 
 INSTANCE = dict(activesync=True,
                 # a held lock fails a request after 2 s, not minutes

@@ -17,8 +17,8 @@ import shutil
 import time
 
 import harness
-from harness import xtext
-from test_sync import folders, new_account, sync, sync_request, Result
+from harness import SyncResult, folders, new_account, sync, sync_request, \
+    xtext
 
 MAX_SIZE = "96K"
 INSTANCE = dict(activesync=True,
@@ -175,7 +175,7 @@ def test_map_full_during_sync(dc):
         if resp.status == 503:
             refused = resp
             break
-        res = Result(resp).ok()
+        res = SyncResult(resp).ok()
         assert _subjects(res) == want, (_subjects(res), want)
         key = res.key
     assert refused is not None, "no Sync was refused in 30 rounds"

@@ -6,168 +6,14 @@ Sync with GetChanges, client Change/Delete/Fetch, WindowSize with
 MoreAvailable).  Mail is put into the mailbox over LMTP and IMAP, and
 every change the device makes is checked over IMAP."""
 
-import email
 import time
 
-from harness import sample_message, xall, xfind, xml_escape, xrequire, xtext
+from harness import body_pref, deliver_plain, folders, imap_flags, \
+    imap_session, imap_subjects, new_account, sample_message, start, sync, \
+    sync_request, SyncResult as Result, T_DELETED, T_INBOX, uid_of, xall, \
+    xfind, xrequire, xtext
 
 INSTANCE = dict(activesync=True)
-
-T_INBOX, T_DELETED = 2, 4
-
-_serial = [0]
-
-
-def new_account(dc, tag, version="14.1"):
-    """A fresh user (its own mailboxes) and device."""
-    _serial[0] += 1
-    user = "sync-%s-%d@example.test" % (tag, _serial[0])
-    password = "pw-%s-%d" % (tag, _serial[0])
-    dc.add_user(user, password)
-    c = dc.eas_client(user, password,
-                      device_id="SY%s%d" % (tag.upper().replace("-", ""),
-                                            _serial[0]),
-                      device_type="E2ETest", version=version)
-    # a new user's INBOX exists once something opened it
-    imap = dc.imap(user, password)
-    try:
-        assert imap.select("INBOX")[0] == "OK"
-    finally:
-        imap.logout()
-    return c
-
-
-def folders(c):
-    """FolderSync 0: {type: server_id} of the default folders."""
-    r = c.request_provisioned(
-        "FolderSync", '<FolderSync xmlns="FolderHierarchy:"><SyncKey>0'
-        '</SyncKey></FolderSync>')
-    assert r.status == 200 and xrequire(r, "FolderSync/Status") == "1", r
-    out = {}
-    for add in xall(r, "Changes/Add"):
-        t = int(xtext(add, "FolderHierarchy:Type"))
-        out.setdefault(t, xtext(add, "FolderHierarchy:ServerId"))
-    return out
-
-
-def body_pref(btype, size=None, all_or_none=None, preview=None,
-              element="BodyPreference"):
-    """airsyncbase:BodyPreference (or element="BodyPartPreference")."""
-    x = "<airsyncbase:%s><airsyncbase:Type>%d</airsyncbase:Type>" % (
-        element, btype)
-    if size is not None:
-        x += "<airsyncbase:TruncationSize>%d</airsyncbase:TruncationSize>" \
-            % size
-    if all_or_none is not None:
-        x += "<airsyncbase:AllOrNone>%d</airsyncbase:AllOrNone>" % all_or_none
-    if preview is not None:
-        x += "<airsyncbase:Preview>%d</airsyncbase:Preview>" % preview
-    return x + "</airsyncbase:%s>" % element
-
-
-def sync_request(c, coll_id, key, options=None, commands=None,
-                 window=None, deletes_as_moves=None, get_changes=None,
-                 cls=None, top="", xmlns='xmlns:email="Email:"'):
-    coll = ""
-    if cls is not None:
-        coll += "<Class>%s</Class>" % cls
-    coll += "<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>" % (
-        xml_escape(key), xml_escape(coll_id))
-    if deletes_as_moves is not None:
-        coll += "<DeletesAsMoves>%d</DeletesAsMoves>" % deletes_as_moves
-    if get_changes is not None:
-        coll += "<GetChanges>%d</GetChanges>" % get_changes
-    if window is not None:
-        coll += "<WindowSize>%d</WindowSize>" % window
-    if options is not None:
-        coll += "<Options>%s</Options>" % options
-    if commands is not None:
-        coll += "<Commands>%s</Commands>" % commands
-    return c.request_provisioned(
-        "Sync", '<Sync xmlns="AirSync:" xmlns:airsyncbase="AirSyncBase:" '
-        '%s><Collections><Collection>%s</Collection>'
-        '</Collections>%s</Sync>' % (xmlns, coll, top))
-
-
-class Result:
-    """A parsed Sync response for one collection."""
-
-    def __init__(self, r):
-        assert r.status == 200, r
-        self.resp = r
-        self.coll = xfind(r, "Collections/Collection")
-        assert self.coll is not None, r
-        self.status = xrequire(self.coll, "Status")
-        self.key = xtext(self.coll, "SyncKey")
-        self.more = xfind(self.coll, "MoreAvailable") is not None
-        self.adds = xall(self.coll, "Commands/Add")
-        self.changes = xall(self.coll, "Commands/Change")
-        self.deletes = [xtext(e, "ServerId")
-                        for e in xall(self.coll, "Commands/Delete")]
-        self.soft_deletes = [xtext(e, "ServerId")
-                             for e in xall(self.coll, "Commands/SoftDelete")]
-        self.responses = xfind(self.coll, "Responses")
-
-    def ok(self):
-        assert self.status == "1", self.resp
-        return self
-
-    def add_ids(self):
-        return [xtext(a, "ServerId") for a in self.adds]
-
-    def add_by_subject(self, subject):
-        found = [a for a in self.adds
-                 if xtext(a, "ApplicationData/Email:Subject") == subject]
-        assert len(found) == 1, (subject, self.resp)
-        return found[0]
-
-
-def sync(c, coll_id, key, **kw):
-    return Result(sync_request(c, coll_id, key, **kw))
-
-
-def start(c, coll_id, options=None, **kw):
-    """SyncKey 0 (priming), then the first Sync with changes."""
-    r = sync(c, coll_id, "0", options=options).ok()
-    assert r.key == "1" and not r.adds, r.resp
-    return sync(c, coll_id, r.key, **kw).ok()
-
-
-def uid_of(server_id):
-    return int(server_id.split(":")[1])
-
-
-def imap_session(dc, c, mailbox="INBOX"):
-    imap = dc.imap(c.user, c.password)
-    typ, data = imap.select('"%s"' % mailbox)
-    assert typ == "OK", data
-    return imap
-
-
-def imap_flags(dc, c, uid, mailbox="INBOX"):
-    imap = imap_session(dc, c, mailbox)
-    try:
-        typ, data = imap.uid("FETCH", str(uid), "(FLAGS)")
-        assert typ == "OK", data
-        return b" ".join(d for d in data if isinstance(d, bytes)).decode()
-    finally:
-        imap.logout()
-
-
-def imap_subjects(dc, c, mailbox):
-    imap = imap_session(dc, c, mailbox)
-    try:
-        typ, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS "
-                             "(SUBJECT)])")
-        assert typ == "OK", data
-        out = []
-        for d in data:
-            if isinstance(d, tuple):
-                msg = email.message_from_bytes(d[1])
-                out.append(msg["Subject"])
-        return out
-    finally:
-        imap.logout()
 
 
 def html_message(subject, text, html, to="user@example.test"):
@@ -210,10 +56,6 @@ def attachment_message(subject, to):
             "Content-Transfer-Encoding: base64\r\n\r\n"
             "iVBORw0KGgo=\r\n"
             "--mix--\r\n" % (to, subject)).encode()
-
-
-def deliver_plain(dc, c, subject, body="Hello there.\n"):
-    dc.deliver(c.user, sample_message(subject, body, to=c.user))
 
 
 # ---------------------------------------------------------------- tests

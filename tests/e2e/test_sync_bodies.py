@@ -4,9 +4,8 @@ charsets, MIME bodies with 8-bit content as opaque data."""
 
 import base64
 
-from harness import xall, xfind, xtext
-from test_sync import (T_INBOX, body_pref, folders, new_account, start,
-                       sync)
+from harness import body_pref, folders, new_account, start, sync, T_INBOX, \
+    xall, xfind, xtext
 
 INSTANCE = dict(activesync=True)
 

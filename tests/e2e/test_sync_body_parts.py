@@ -8,8 +8,8 @@ import base64
 import quopri
 import re
 
-from harness import xall, xfind, xtext
-from test_sync import T_INBOX, body_pref, folders, new_account, start
+from harness import body_pref, folders, new_account, start, T_INBOX, xall, \
+    xfind, xtext
 
 INSTANCE = dict(activesync=True)
 

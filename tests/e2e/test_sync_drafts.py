@@ -4,9 +4,8 @@
 import email
 import email.header
 
-from harness import xall, xfind, xtext
-from test_sync import (body_pref, folders, imap_session, new_account,
-                       start, sync, uid_of)
+from harness import body_pref, folders, imap_session, new_account, start, \
+    sync, uid_of, xall, xfind, xtext
 
 INSTANCE = dict(activesync=True)
 

@@ -11,9 +11,8 @@ import os
 import threading
 import time
 
-from harness import sample_message, xall, xtext
-from test_sync import T_INBOX, body_pref, folders, new_account, sync, \
-    sync_request, uid_of, Result
+from harness import body_pref, folders, new_account, sample_message, sync, \
+    sync_request, SyncResult as Result, T_INBOX, uid_of, xall, xtext
 
 INSTANCE = dict(activesync=True, plugin_settings={
     "activesync_debug": "yes",

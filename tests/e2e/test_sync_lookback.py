@@ -8,8 +8,8 @@ import subprocess
 import tempfile
 import time
 
-from harness import sample_message, xtext
-from test_sync import T_INBOX, body_pref, folders, start, sync
+from harness import body_pref, folders, sample_message, start, sync, \
+    T_INBOX, xtext
 
 INSTANCE = dict(activesync=True)
 

@@ -4,9 +4,9 @@ conversation ids, conflicts (MS-ASEMAIL Flag/Categories, MS-ASCON)."""
 import base64
 import uuid
 
-from harness import sample_message, xall, xfind, xtext
-from test_sync import (T_INBOX, body_pref, folders, imap_flags,
-                       imap_session, new_account, start, sync, uid_of)
+from harness import body_pref, folders, imap_flags, imap_session, \
+    new_account, sample_message, start, sync, T_INBOX, uid_of, xall, xfind, \
+    xtext
 
 INSTANCE = dict(activesync=True)
 

@@ -1,9 +1,8 @@
 """Sync recovery: item isolation for a device that keeps failing on one
 item, and the notice for a device that ignores a vanished folder."""
 
-from harness import xtext
-from test_sync import (T_INBOX, body_pref, deliver_plain, folders,
-                       imap_session, new_account, sync, uid_of)
+from harness import body_pref, deliver_plain, folders, imap_session, \
+    new_account, sync, T_INBOX, uid_of, xtext
 
 INSTANCE = dict(activesync=True)
 
