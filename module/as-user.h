@@ -6,6 +6,17 @@
 struct mail_user;
 struct mail_storage_service_user;
 struct mail_storage_service_ctx;
+struct as_settings;
+
+/* The settings module asked for: none, i.e. all settings. The service's
+   own (activesync_*) come only with module "activesync", which exists
+   only while doveconf has our settings module; the mail settings only
+   with "lda" or another module doveconf always knows. */
+#define AS_USER_SETTINGS_MODULE NULL
+/* Indexes in mail_storage_service_user_get_set(), after the mail user
+   settings (main.c's set_roots) */
+#define AS_USER_SET_INDEX_SMTP_SUBMIT 1
+#define AS_USER_SET_INDEX_ACTIVESYNC 2
 
 /* A mail user opened for one request (or one held Ping). */
 struct as_user {
@@ -28,5 +39,12 @@ void as_user_service_init(struct mail_storage_service_ctx *storage_service);
 int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 		 const char **error_r);
 void as_user_close(struct as_user *user);
+
+/* The user's activesync settings (userdb fields applied), allocated from
+   pool so that they outlive the user. Returns -1 with error_r if a value
+   is invalid. */
+int as_user_get_settings(struct as_user *user, pool_t pool,
+			 const struct as_settings **set_r,
+			 const char **error_r);
 
 #endif

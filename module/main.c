@@ -36,15 +36,15 @@ static void main_settings_read(struct as_settings *set_r)
 	const struct master_service_settings *master_set;
 	const struct setting_parser_info *user_info;
 	const struct setting_parser_context *set_parser;
-	const struct mail_user_settings *user_set;
 	struct mail_storage_service_input input;
+	void **sets;
 	const char *error;
 	pool_t pool;
 
 	i_zero(&input);
 	input.service = "activesync";
 	/* see as_user_open() */
-	input.module = "lda";
+	input.module = AS_USER_SETTINGS_MODULE;
 	input.username = "";
 
 	pool = pool_alloconly_create("activesync service settings", 4096);
@@ -52,22 +52,24 @@ static void main_settings_read(struct as_settings *set_r)
 					       &user_info, &set_parser,
 					       &error) < 0)
 		i_fatal("%s", error);
-	user_set = master_service_settings_parser_get_others(master_service,
-							     set_parser)[0];
+	sets = master_service_settings_parser_get_others(master_service,
+							 set_parser);
 	master_set = master_service_settings_get(master_service);
-	if (as_settings_read(user_set, master_set->base_dir,
-			     master_set->state_dir, as_settings_pool,
-			     set_r, &error) < 0)
+	if (as_settings_read(sets[AS_USER_SET_INDEX_ACTIVESYNC], sets[0],
+			     master_set->base_dir, master_set->state_dir,
+			     as_settings_pool, set_r, &error) < 0)
 		i_fatal("%s", error);
 	pool_unref(&pool);
 }
 
 static void main_init(void)
 {
-	/* the user's submission_host / sendmail_path for SendMail: index 1
-	   of mail_storage_service_user_get_set() */
+	/* the user's submission_host / sendmail_path for SendMail and our
+	   own settings: their indexes in mail_storage_service_user_get_set()
+	   are AS_USER_SET_INDEX_* */
 	static const struct setting_parser_info *set_roots[] = {
 		&smtp_submit_setting_parser_info,
+		&as_setting_parser_info,
 		NULL
 	};
 	struct as_settings *set;
