@@ -10,10 +10,27 @@
 
 static bool as_settings_plugin_warned = FALSE;
 
+static bool
+as_userdb_has_field(const char *const *userdb_fields, const char *key)
+{
+	size_t len = strlen(key);
+
+	if (userdb_fields == NULL)
+		return FALSE;
+	for (; *userdb_fields != NULL; userdb_fields++) {
+		if (strncmp(*userdb_fields, key, len) == 0 &&
+		    (*userdb_fields)[len] == '=')
+			return TRUE;
+	}
+	return FALSE;
+}
+
 /* plugin { activesync_* }, the form before doveconf knew the settings:
-   still read for settings left at their default */
+   still read for settings left at their default and not given by
+   userdb (which may set the default value on purpose) */
 static void
 as_settings_read_plugin(const struct mail_user_settings *user_set,
+			const char *const *userdb_fields,
 			pool_t pool, struct as_settings *set)
 {
 	const struct setting_define *def;
@@ -28,7 +45,8 @@ as_settings_read_plugin(const struct mail_user_settings *user_set,
 		field = PTR_OFFSET(set, def->offset);
 		dvalue = *(const char *const *)
 			CONST_PTR_OFFSET(&as_default_settings, def->offset);
-		if (strcmp(*field, dvalue) != 0)
+		if (strcmp(*field, dvalue) != 0 ||
+		    as_userdb_has_field(userdb_fields, def->key))
 			continue;
 		*field = p_strdup(pool, value);
 		if (str_len(keys) > 0)
@@ -44,7 +62,7 @@ as_settings_read_plugin(const struct mail_user_settings *user_set,
 
 int as_settings_read(const struct as_settings *set_in,
 		     const struct mail_user_settings *user_set,
-		     const char *base_dir, const char *state_dir,
+		     const char *const *userdb_fields, const char *base_dir, const char *state_dir,
 		     pool_t pool, struct as_settings *set_r,
 		     const char **error_r)
 {
@@ -54,7 +72,7 @@ int as_settings_read(const struct as_settings *set_in,
 	   a user that is closed before the request ends */
 	*set_r = *(const struct as_settings *)
 		settings_dup(&as_setting_parser_info, set_in, pool);
-	as_settings_read_plugin(user_set, pool, set_r);
+	as_settings_read_plugin(user_set, userdb_fields, pool, set_r);
 	/* parses the texts (settings_dup() copied only those) */
 	if (!as_setting_parser_info.check_func(set_r, pool, &error)) {
 		*error_r = error;

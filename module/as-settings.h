@@ -83,14 +83,15 @@ extern const struct as_settings as_default_settings;
 extern const struct as_setting_value as_setting_values[];
 
 /* Finish settings as parsed (set_in) into set_r: a value left at its
-   default is taken from plugin { activesync_* } if set there (the older
-   form; warned about once per process), empty paths get their defaults
-   below base_dir and state_dir, and the checks run again. Returns -1 with
-   error_r on an invalid value. */
+   default and not among userdb_fields ("key=value", may be NULL) is
+   taken from plugin { activesync_* } if set there (the older form;
+   warned about once per process), empty paths get their defaults below
+   base_dir and state_dir, and the values are parsed and checked. Returns
+   -1 with error_r on an invalid value. */
 int as_settings_read(const struct as_settings *set_in,
 		     const struct mail_user_settings *user_set,
-		     const char *base_dir, const char *state_dir,
-		     pool_t pool, struct as_settings *set_r,
-		     const char **error_r);
+		     const char *const *userdb_fields, const char *base_dir,
+		     const char *state_dir, pool_t pool,
+		     struct as_settings *set_r, const char **error_r);
 
 #endif

@@ -64,6 +64,7 @@ int as_user_get_settings(struct as_user *user, pool_t pool,
 	set = p_new(pool, struct as_settings, 1);
 	if (as_settings_read(sets[AS_USER_SET_INDEX_ACTIVESYNC],
 			     user->mail_user->set,
+			     user->mail_user->userdb_fields,
 			     user->mail_user->set->base_dir,
 			     master_set->state_dir, pool, set, error_r) < 0)
 		return -1;

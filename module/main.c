@@ -55,7 +55,7 @@ static void main_settings_read(struct as_settings *set_r)
 	sets = master_service_settings_parser_get_others(master_service,
 							 set_parser);
 	master_set = master_service_settings_get(master_service);
-	if (as_settings_read(sets[AS_USER_SET_INDEX_ACTIVESYNC], sets[0],
+	if (as_settings_read(sets[AS_USER_SET_INDEX_ACTIVESYNC], sets[0], NULL,
 			     master_set->base_dir, master_set->state_dir,
 			     as_settings_pool, set_r, &error) < 0)
 		i_fatal("%s", error);

@@ -143,6 +143,9 @@ static void test_as_settings_check(void)
 
 static void test_as_settings_plugin(void)
 {
+	static const char *const userdb_fields[] = {
+		"activesync_ping_min_heartbeat=1 min", "home=/h", NULL
+	};
 	pool_t pool = pool_alloconly_create("test settings", 4096);
 	struct mail_user_settings user_set;
 	struct as_settings parsed, set;
@@ -166,8 +169,8 @@ static void test_as_settings_plugin(void)
 			&(const char *){ "activesync_notify_socket" });
 	array_push_back(&user_set.plugin_envs, &(const char *){ "/run/n" });
 	test_expect_error_string("activesync_ping_min_heartbeat");
-	test_assert(as_settings_read(&parsed, &user_set, "/base", "/state",
-				     pool, &set, &error) == 0);
+	test_assert(as_settings_read(&parsed, &user_set, NULL, "/base",
+				     "/state", pool, &set, &error) == 0);
 	test_expect_no_more_errors();
 	test_assert(set.max_window_size == 100);
 	test_assert(set.ping_min_heartbeat == 90);
@@ -176,12 +179,19 @@ static void test_as_settings_plugin(void)
 	test_assert(strcmp(set.auth_socket_path, "/base/auth-activesync") == 0);
 	test_assert(set.sender_domain == NULL);
 
+	/* a userdb field wins over plugin { }, even with the default */
+	parsed.text.ping_min_heartbeat = "1 min";
+	test_assert(as_settings_read(&parsed, &user_set, userdb_fields,
+				     "/base", "/state", pool, &set,
+				     &error) == 0);
+	test_assert(set.ping_min_heartbeat == 60);
+
 	/* plugin { } values are checked too; warned only once */
 	array_push_back(&user_set.plugin_envs,
 			&(const char *){ "activesync_ping_max_heartbeat" });
 	array_push_back(&user_set.plugin_envs, &(const char *){ "1m" });
-	test_assert(as_settings_read(&parsed, &user_set, "/base", "/state",
-				     pool, &set, &error) < 0 &&
+	test_assert(as_settings_read(&parsed, &user_set, NULL, "/base",
+				     "/state", pool, &set, &error) < 0 &&
 		    strstr(error, "activesync_ping_max_heartbeat") != NULL);
 	pool_unref(&pool);
 	test_end();

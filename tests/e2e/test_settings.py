@@ -167,6 +167,13 @@ def test_userdb_overrides(dc):
     append_aged(dc, c, [0] * 4)
     r = start(c, inbox, options=body_pref(1), window=50)
     assert len(r.adds) == 2 and r.more, r.resp
+    # even when userdb gives the default value
+    c = account(dc, "udbwindef",
+                extra_fields={"activesync_max_window_size": "512"})
+    inbox = folders(c)[T_INBOX]
+    append_aged(dc, c, [0] * 4)
+    r = start(c, inbox, options=body_pref(1), window=50)
+    assert len(r.adds) == 4 and not r.more, r.resp
 
     # activesync_max_mail_age: the top-level 30 days, narrowed for one
     # user and lifted for another (passwd-file values can't have spaces;
