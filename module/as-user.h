@@ -8,10 +8,9 @@ struct mail_storage_service_user;
 struct mail_storage_service_ctx;
 struct as_settings;
 
-/* The settings module asked for: none, i.e. all settings. The service's
-   own (activesync_*) come only with module "activesync", which exists
-   only while doveconf has our settings module; the mail settings only
-   with "lda" or another module doveconf always knows. */
+/* Settings are asked for without a module, i.e. all of them: module
+   "activesync" exists only while doveconf has our settings module, and
+   "lda" (the mail and submission settings) leaves ours out. */
 #define AS_USER_SETTINGS_MODULE NULL
 /* Indexes in mail_storage_service_user_get_set(), after the mail user
    settings (main.c's set_roots) */

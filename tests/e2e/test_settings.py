@@ -190,3 +190,17 @@ def test_userdb_overrides(dc):
         append_aged(dc, c, ages)
         r = start(c, inbox, options=body_pref(1))
         assert subjects(r) == want and not r.more, (age, r.resp)
+
+
+def test_invalid_userdb_value_refuses_user(dc):
+    c = account(dc, "udbbad",
+                extra_fields={"activesync_max_mail_age": "forever"})
+    mark = dc.log_offset()
+    r = c.request("FolderSync", '<FolderSync xmlns="FolderHierarchy:">'
+                  '<SyncKey>0</SyncKey></FolderSync>')
+    assert r.status == 500, r
+    dc.wait_for_log_text(mark, "activesync_max_mail_age: Invalid time "
+                         "interval: forever")
+    # nothing else is affected
+    c = account(dc, "udbgood")
+    assert folders(c)[T_INBOX]
