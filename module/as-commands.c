@@ -416,6 +416,14 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 		return -1;
 	}
 	ctx->mail_user = ctx->user->mail_user;
+	/* from here on the user's own settings (userdb fields) apply */
+	if (as_user_get_settings(ctx->user, ctx->pool, &ctx->set,
+				 &error) < 0) {
+		e_error(ctx->event, "Invalid settings: %s", error);
+		as_cmd_fail_http(ctx, 500, "Internal Server Error");
+		*error_r = error;
+		return -1;
+	}
 
 	if (as_cmd_device_update(ctx, &error) < 0) {
 		e_error(ctx->event, "State store: %s", error);

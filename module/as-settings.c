@@ -1,173 +1,214 @@
 /* Copyright (c) the dovecot-activesync authors, see AUTHORS */
 
+/* The settings definitions. Built twice: into the service, and as the
+   settings module doveconf loads from its modules/settings directory
+   (libactivesync_settings.so), so only Dovecot's settings symbols may be
+   used here, which doveconf has too. */
+
 #include "lib.h"
 #include "settings-parser.h"
-#include "mail-user.h"
+#include "mail-storage-settings.h"
+#include "smtp-submit-settings.h"
 #include "as-settings.h"
 
-const struct as_settings as_default_settings = {
-	.state_dir = NULL,
-	.auth_socket_path = NULL,
-	.realm = "ActiveSync",
-	.ping_min_heartbeat = 60,
-	.ping_max_heartbeat = 1800,
-	.ping_max_folders = 300,
-	.max_request_size = 32 * 1024 * 1024,
-	.max_send_size = 25 * 1024 * 1024,
-	.max_window_size = 512,
-	.auth_cache_ttl = 300,
-	.search_timeout_msecs = 45 * 1000,
-	.provisioning = TRUE,
-	.special_folders = TRUE,
-	.debug = FALSE,
-};
+#include <stddef.h>
 
-enum as_setting_type {
-	AS_SET_STR,
-	AS_SET_UINT,
-	AS_SET_TIME,
-	/* like AS_SET_TIME, stored in milliseconds ("200 ms" allowed) */
-	AS_SET_TIME_MSECS,
-	AS_SET_SIZE,
-	AS_SET_BOOL,
-};
+#undef DEF
+#define DEF(name, field) \
+	SETTING_DEFINE_STRUCT_STR("activesync_"name, field, struct as_settings)
 
-struct as_setting_def {
-	const char *key;
-	enum as_setting_type type;
-	size_t offset;
-};
+static const struct setting_define as_setting_defines[] = {
+	DEF("state_dir", state_dir),
+	DEF("state_max_size", text.state_max_size),
+	DEF("auth_socket_path", auth_socket_path),
+	DEF("realm", realm),
+	DEF("ping_min_heartbeat", text.ping_min_heartbeat),
+	DEF("ping_max_heartbeat", text.ping_max_heartbeat),
+	DEF("ping_max_folders", text.ping_max_folders),
+	DEF("max_request_size", text.max_request_size),
+	DEF("max_send_size", text.max_send_size),
+	DEF("sender_domain", sender_domain),
+	DEF("max_window_size", text.max_window_size),
+	DEF("max_mail_age", text.max_mail_age),
+	DEF("auth_cache_ttl", text.auth_cache_ttl),
+	DEF("search_timeout", text.search_timeout),
+	DEF("provisioning", text.provisioning),
+	DEF("special_folders", text.special_folders),
+	DEF("debug", text.debug),
 
-#define DEF(type, key, field) \
-	{ "activesync_"key, type, offsetof(struct as_settings, field) }
-static const struct as_setting_def as_setting_defs[] = {
-	DEF(AS_SET_STR, "state_dir", state_dir),
-	DEF(AS_SET_SIZE, "state_max_size", state_max_size),
-	DEF(AS_SET_STR, "auth_socket_path", auth_socket_path),
-	DEF(AS_SET_STR, "notify_socket", notify_socket),
-	DEF(AS_SET_STR, "realm", realm),
-	DEF(AS_SET_TIME, "ping_min_heartbeat", ping_min_heartbeat),
-	DEF(AS_SET_TIME, "ping_max_heartbeat", ping_max_heartbeat),
-	DEF(AS_SET_UINT, "ping_max_folders", ping_max_folders),
-	DEF(AS_SET_SIZE, "max_request_size", max_request_size),
-	DEF(AS_SET_SIZE, "max_send_size", max_send_size),
-	DEF(AS_SET_STR, "sender_domain", sender_domain),
-	DEF(AS_SET_UINT, "max_window_size", max_window_size),
-	DEF(AS_SET_TIME, "auth_cache_ttl", auth_cache_ttl),
-	DEF(AS_SET_TIME_MSECS, "search_timeout", search_timeout_msecs),
-	DEF(AS_SET_BOOL, "provisioning", provisioning),
-	DEF(AS_SET_BOOL, "special_folders", special_folders),
-	DEF(AS_SET_BOOL, "debug", debug),
+	SETTING_DEFINE_LIST_END
 };
 #undef DEF
 
+const struct as_settings as_default_settings = {
+	.text = {
+		.state_max_size = "0",
+		.ping_min_heartbeat = "1 min",
+		.ping_max_heartbeat = "30 mins",
+		.ping_max_folders = "300",
+		.max_request_size = "32M",
+		.max_send_size = "25M",
+		.max_window_size = "512",
+		.max_mail_age = "0",
+		.auth_cache_ttl = "5 mins",
+		.search_timeout = "45 s",
+		.provisioning = "yes",
+		.special_folders = "yes",
+		.debug = "no",
+	},
+	.state_dir = "",
+	.auth_socket_path = "",
+	.realm = "ActiveSync",
+	.sender_domain = "",
+};
+
+/* How the text of each non-string setting is parsed, and into which
+   field */
+const struct as_setting_value as_setting_values[] = {
+#define VALUE(type, name, field) \
+	{ type, "activesync_"#name, offsetof(struct as_settings, text.name), \
+	  offsetof(struct as_settings, field) }
+	VALUE(SET_SIZE, state_max_size, state_max_size),
+	VALUE(SET_TIME, ping_min_heartbeat, ping_min_heartbeat),
+	VALUE(SET_TIME, ping_max_heartbeat, ping_max_heartbeat),
+	VALUE(SET_UINT, ping_max_folders, ping_max_folders),
+	VALUE(SET_SIZE, max_request_size, max_request_size),
+	VALUE(SET_SIZE, max_send_size, max_send_size),
+	VALUE(SET_UINT, max_window_size, max_window_size),
+	VALUE(SET_TIME, max_mail_age, max_mail_age),
+	VALUE(SET_TIME, auth_cache_ttl, auth_cache_ttl),
+	VALUE(SET_TIME_MSECS, search_timeout, search_timeout_msecs),
+	VALUE(SET_BOOL, provisioning, provisioning),
+	VALUE(SET_BOOL, special_folders, special_folders),
+	VALUE(SET_BOOL, debug, debug),
+	{ 0, NULL, 0, 0 }
+#undef VALUE
+};
+
 static int
-as_setting_parse(const struct as_setting_def *def, const char *value,
-		 pool_t pool, struct as_settings *set, const char **error_r)
+as_setting_value_parse(const struct as_setting_value *v, const char *text,
+		       struct as_settings *set, const char **error_r)
 {
-	void *ptr = PTR_OFFSET(set, def->offset);
-	const char *error;
+	void *ptr = PTR_OFFSET(set, v->value_offset);
 	unsigned int secs;
 
-	switch (def->type) {
-	case AS_SET_STR:
-		*(const char **)ptr = p_strdup(pool, value);
-		return 0;
-	case AS_SET_UINT:
-		if (str_to_uint(value, ptr) < 0) {
-			*error_r = "not a number";
+	switch (v->type) {
+	case SET_UINT:
+		if (str_to_uint(text, ptr) < 0) {
+			*error_r = t_strconcat("Invalid number: ", text, NULL);
 			return -1;
 		}
 		return 0;
-	case AS_SET_TIME:
-		/* a bare number is seconds (the conf.d examples use that);
-		   Dovecot's parser insists on a unit */
-		if (str_to_uint(value, ptr) == 0)
+	case SET_TIME:
+		/* a bare number is seconds, as in the plugin { } form */
+		if (str_to_uint(text, ptr) == 0)
 			return 0;
-		if (settings_get_time(value, ptr, &error) < 0) {
-			*error_r = error;
-			return -1;
-		}
-		return 0;
-	case AS_SET_TIME_MSECS:
-		/* a bare number is seconds here too */
-		if (str_to_uint(value, &secs) == 0) {
+		return settings_get_time(text, ptr, error_r);
+	case SET_TIME_MSECS:
+		if (str_to_uint(text, &secs) == 0) {
 			if (secs > UINT_MAX / 1000) {
-				*error_r = "too large";
+				*error_r = t_strconcat(
+					"Time interval is too large: ",
+					text, NULL);
 				return -1;
 			}
 			*(unsigned int *)ptr = secs * 1000;
 			return 0;
 		}
-		if (settings_get_time_msecs(value, ptr, &error) < 0) {
-			*error_r = error;
-			return -1;
-		}
-		return 0;
-	case AS_SET_SIZE:
-		if (settings_get_size(value, ptr, &error) < 0) {
-			*error_r = error;
-			return -1;
-		}
-		return 0;
-	case AS_SET_BOOL:
-		if (strcasecmp(value, "yes") == 0)
+		return settings_get_time_msecs(text, ptr, error_r);
+	case SET_SIZE:
+		return settings_get_size(text, ptr, error_r);
+	case SET_BOOL:
+		if (strcasecmp(text, "yes") == 0)
 			*(bool *)ptr = TRUE;
-		else if (strcasecmp(value, "no") == 0)
+		else if (strcasecmp(text, "no") == 0)
 			*(bool *)ptr = FALSE;
 		else {
-			*error_r = "expected yes or no";
+			*error_r = t_strdup_printf(
+				"Invalid boolean value: %s (use yes or no)",
+				text);
 			return -1;
 		}
 		return 0;
+	default:
+		i_unreached();
 	}
-	i_unreached();
 }
 
-int as_settings_read(const struct mail_user_settings *user_set,
-		     const char *base_dir, const char *state_dir,
-		     pool_t pool, struct as_settings *set_r,
-		     const char **error_r)
+/* Parses the texts and checks what involves more than one value; run by
+   doveconf at start-up and by the service for every settings read
+   (userdb fields included) */
+static bool
+as_settings_check(void *_set, pool_t pool ATTR_UNUSED, const char **error_r)
 {
-	unsigned int i;
+	struct as_settings *set = _set;
+	const struct as_setting_value *v;
+	const char *text, *error;
 
-	*set_r = as_default_settings;
-	for (i = 0; i < N_ELEMENTS(as_setting_defs); i++) {
-		const struct as_setting_def *def = &as_setting_defs[i];
-		const char *value, *error;
-
-		value = mail_user_set_plugin_getenv(user_set, def->key);
-		if (value == NULL || value[0] == '\0')
-			continue;
-		if (as_setting_parse(def, value, pool, set_r, &error) < 0) {
-			*error_r = t_strdup_printf("Invalid %s=%s: %s",
-						   def->key, value, error);
-			return -1;
+	for (v = as_setting_values; v->key != NULL; v++) {
+		text = *(const char *const *)CONST_PTR_OFFSET(set,
+							      v->text_offset);
+		if (as_setting_value_parse(v, text, set, &error) < 0) {
+			*error_r = t_strdup_printf("%s: %s", v->key, error);
+			return FALSE;
 		}
 	}
-	if (set_r->state_dir == NULL)
-		set_r->state_dir = p_strconcat(pool, state_dir, "/activesync", NULL);
-	if (set_r->auth_socket_path == NULL) {
-		set_r->auth_socket_path =
-			p_strconcat(pool, base_dir, "/auth-activesync", NULL);
+	if (set->ping_min_heartbeat == 0) {
+		*error_r = "activesync_ping_min_heartbeat must be > 0";
+		return FALSE;
 	}
-	if (set_r->notify_socket == NULL) {
-		set_r->notify_socket =
-			p_strconcat(pool, base_dir, "/activesync-notify", NULL);
+	if (set->ping_min_heartbeat > set->ping_max_heartbeat) {
+		*error_r = t_strdup_printf(
+			"activesync_ping_min_heartbeat (%u s) must not be "
+			"larger than activesync_ping_max_heartbeat (%u s)",
+			set->ping_min_heartbeat, set->ping_max_heartbeat);
+		return FALSE;
 	}
-	if (set_r->ping_min_heartbeat == 0 ||
-	    set_r->ping_min_heartbeat > set_r->ping_max_heartbeat) {
-		*error_r = "activesync_ping_min_heartbeat must be > 0 and "
-			"<= activesync_ping_max_heartbeat";
-		return -1;
+	if (set->ping_max_folders == 0) {
+		*error_r = "activesync_ping_max_folders must be > 0";
+		return FALSE;
 	}
-	if (set_r->search_timeout_msecs == 0) {
-		*error_r = "activesync_search_timeout must be > 0";
-		return -1;
-	}
-	if (set_r->max_window_size == 0) {
+	if (set->max_window_size == 0) {
 		*error_r = "activesync_max_window_size must be > 0";
-		return -1;
+		return FALSE;
 	}
-	return 0;
+	if (set->search_timeout_msecs == 0) {
+		*error_r = "activesync_search_timeout must be > 0";
+		return FALSE;
+	}
+	return TRUE;
 }
+
+/* Not used by the parser; doveconf -m activesync then shows what the
+   service reads besides its own settings */
+static const struct setting_parser_info *as_setting_dependencies[] = {
+	&mail_user_setting_parser_info,
+	&smtp_submit_setting_parser_info,
+	NULL
+};
+
+const struct setting_parser_info as_setting_parser_info = {
+	.module_name = "activesync",
+	.defines = as_setting_defines,
+	.defaults = &as_default_settings,
+
+	.type_offset = (size_t)-1,
+	.struct_size = sizeof(struct as_settings),
+
+	.parent_offset = (size_t)-1,
+	.parent = NULL,
+
+	.check_func = as_settings_check,
+	.dependencies = as_setting_dependencies,
+};
+
+/* What doveconf looks up in a settings module named
+   libactivesync_settings.so */
+extern const struct setting_parser_info *activesync_settings_set_roots[];
+extern const char *activesync_settings_version;
+
+const struct setting_parser_info *activesync_settings_set_roots[] = {
+	&as_setting_parser_info,
+	NULL
+};
+const char *activesync_settings_version = DOVECOT_ABI_VERSION;

@@ -1,19 +1,42 @@
 #ifndef AS_SETTINGS_H
 #define AS_SETTINGS_H
 
+#include "settings-parser.h"
+
 struct mail_user_settings;
 
-/* Service-wide settings, read from the plugin { } block so that doveconf
-   accepts them without a settings module (activesync_* names). */
+/* The activesync_* settings: top-level settings that doveconf knows from
+   the settings module (libactivesync_settings.so, built from
+   as-settings.c). The service parses them as one of its settings roots,
+   so userdb fields override them per user like any Dovecot setting. */
 struct as_settings {
+	/* The non-string settings as written. The check function parses
+	   them into the fields below, so that an invalid value is reported
+	   with the setting's name (Dovecot's parser names only the file and
+	   line), and times may be bare numbers of seconds. */
+	struct {
+		const char *state_max_size;
+		const char *ping_min_heartbeat;
+		const char *ping_max_heartbeat;
+		const char *ping_max_folders;
+		const char *max_request_size;
+		const char *max_send_size;
+		const char *max_window_size;
+		const char *max_mail_age;
+		const char *auth_cache_ttl;
+		const char *search_timeout;
+		const char *provisioning;
+		const char *special_folders;
+		const char *debug;
+	} text;
+
+	/* "" = <state_dir>/activesync (as_settings_read() fills it in) */
 	const char *state_dir;
 	/* Largest the state store may grow (0 = as far as half of the
 	   process's vsz_limit allows) */
 	uoff_t state_max_size;
+	/* "" = <base_dir>/auth-activesync */
 	const char *auth_socket_path;
-	/* Directory of the per-process sockets the activesync mail plugin
-	   sends change notifications to */
-	const char *notify_socket;
 	const char *realm;
 	/* Ping heartbeat bounds in seconds */
 	unsigned int ping_min_heartbeat;
@@ -30,25 +53,49 @@ struct as_settings {
 	const char *sender_domain;
 	/* Largest Sync WindowSize honoured */
 	unsigned int max_window_size;
+	/* Mail older than this (seconds) is not synced; 0 = no limit */
+	unsigned int max_mail_age;
 	/* Seconds a verified password stays cached (hashed) */
 	unsigned int auth_cache_ttl;
 	/* Milliseconds a Search may run before it answers "timed out" */
 	unsigned int search_timeout_msecs;
 	/* Require Provision (policy key) before other commands */
 	bool provisioning;
-	/* Create missing \Sent, \Drafts, \Trash and \Junk folders on
-	   a device's first FolderSync */
+	/* Create missing \Sent \Drafts \Trash \Junk folders on the first
+	   FolderSync */
 	bool special_folders;
 	bool debug;
+
+	/* Not parsed from top-level settings: plugin {
+	   activesync_notify_socket }, the directory of the per-process
+	   sockets the activesync mail plugin sends change notifications
+	   to. The plugin runs in lmtp, imap, doveadm, which see plugin
+	   settings only, and both sides must agree. */
+	const char *notify_socket;
 };
 
-extern const struct as_settings as_default_settings;
+struct as_setting_value {
+	/* SET_UINT, SET_TIME, SET_TIME_MSECS, SET_SIZE or SET_BOOL */
+	enum setting_type type;
+	const char *key;
+	size_t text_offset, value_offset;
+};
 
-/* Fill set_r from the plugin settings; unset keys keep their defaults.
-   Returns -1 with error_r on an invalid value. */
-int as_settings_read(const struct mail_user_settings *user_set,
-		     const char *base_dir, const char *state_dir,
-		     pool_t pool, struct as_settings *set_r,
-		     const char **error_r);
+extern const struct setting_parser_info as_setting_parser_info;
+/* only the texts (and strings) are set; see as_settings_read() */
+extern const struct as_settings as_default_settings;
+extern const struct as_setting_value as_setting_values[];
+
+/* Finish settings as parsed (set_in) into set_r: a value left at its
+   default and not among userdb_fields ("key=value", may be NULL) is
+   taken from plugin { activesync_* } if set there (the older form;
+   warned about once per process), empty paths get their defaults below
+   base_dir and state_dir, and the values are parsed and checked. Returns
+   -1 with error_r on an invalid value. */
+int as_settings_read(const struct as_settings *set_in,
+		     const struct mail_user_settings *user_set,
+		     const char *const *userdb_fields, const char *base_dir,
+		     const char *state_dir, pool_t pool,
+		     struct as_settings *set_r, const char **error_r);
 
 #endif

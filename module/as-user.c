@@ -7,6 +7,9 @@
 #include "mail-user.h"
 #include "mail-storage-settings.h"
 #include "mail-storage-service.h"
+#include "master-service.h"
+#include "master-service-settings.h"
+#include "as-settings.h"
 #include "as-user.h"
 
 /* The storage's refusal when it finds mbox in a process serving many
@@ -78,9 +81,8 @@ int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 	i_zero(user_r);
 	i_zero(&input);
 	input.event_parent = lookup->event_parent;
-	/* "lda": the mail settings plus smtp-submit's (submission_host,
-	   sendmail_path) for SendMail; must equal main.c's module */
-	input.module = "lda";
+	/* must equal main.c's module: one settings cache */
+	input.module = AS_USER_SETTINGS_MODULE;
 	input.service = "activesync";
 	input.username = lookup->username;
 	input.session_id = lookup->session_id;
@@ -92,6 +94,10 @@ int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 
 	ret = mail_storage_service_lookup(as_storage_service, &input,
 					  &user_r->service_user, error_r);
+	/* -2 there is an invalid userdb setting: an error of this user's,
+	   not the temporary condition our -2 means */
+	if (ret == -2)
+		return -1;
 	if (ret <= 0)
 		return ret;
 
@@ -137,4 +143,25 @@ void as_user_close(struct as_user *user)
 		mail_user_deinit(&user->mail_user);
 	if (user->service_user != NULL)
 		mail_storage_service_user_unref(&user->service_user);
+}
+
+int as_user_get_settings(struct as_user *user, pool_t pool,
+			 const struct as_settings **set_r,
+			 const char **error_r)
+{
+	const struct master_service_settings *master_set =
+		master_service_settings_get(master_service);
+	struct as_settings *set;
+	void **sets;
+
+	sets = mail_storage_service_user_get_set(user->service_user);
+	set = p_new(pool, struct as_settings, 1);
+	if (as_settings_read(sets[AS_USER_SET_INDEX_ACTIVESYNC],
+			     user->mail_user->set,
+			     user->mail_user->userdb_fields,
+			     user->mail_user->set->base_dir,
+			     master_set->state_dir, pool, set, error_r) < 0)
+		return -1;
+	*set_r = set;
+	return 0;
 }

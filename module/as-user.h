@@ -8,6 +8,16 @@ struct mail_user_settings;
 struct mail_storage_settings;
 struct mail_storage_service_user;
 struct mail_storage_service_ctx;
+struct as_settings;
+
+/* Settings are asked for without a module, i.e. all of them: module
+   "activesync" exists only while doveconf has our settings module, and
+   "lda" (the mail and submission settings) leaves ours out. */
+#define AS_USER_SETTINGS_MODULE NULL
+/* Indexes in mail_storage_service_user_get_set(), after the mail user
+   settings (main.c's set_roots) */
+#define AS_USER_SET_INDEX_SMTP_SUBMIT 1
+#define AS_USER_SET_INDEX_ACTIVESYNC 2
 
 /* A device may retry a user this process can't serve after this long */
 #define AS_USER_UNAVAILABLE_RETRY_SECS 300
@@ -40,5 +50,12 @@ bool as_user_settings_use_mbox(const struct mail_user_settings *user_set,
 int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 		 const char **error_r);
 void as_user_close(struct as_user *user);
+
+/* The user's activesync settings (userdb fields applied), allocated from
+   pool so that they outlive the user. Returns -1 with error_r if a value
+   is invalid. */
+int as_user_get_settings(struct as_user *user, pool_t pool,
+			 const struct as_settings **set_r,
+			 const char **error_r);
 
 #endif

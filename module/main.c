@@ -42,15 +42,15 @@ static void main_settings_read(struct as_settings *set_r, bool *mbox_r)
 	const struct master_service_settings *master_set;
 	const struct setting_parser_info *user_info;
 	const struct setting_parser_context *set_parser;
-	const struct mail_user_settings *user_set;
 	struct mail_storage_service_input input;
+	void **sets;
 	const char *error;
 	pool_t pool;
 
 	i_zero(&input);
 	input.service = "activesync";
 	/* see as_user_open() */
-	input.module = "lda";
+	input.module = AS_USER_SETTINGS_MODULE;
 	input.username = "";
 
 	pool = pool_alloconly_create("activesync service settings", 4096);
@@ -58,15 +58,15 @@ static void main_settings_read(struct as_settings *set_r, bool *mbox_r)
 					       &user_info, &set_parser,
 					       &error) < 0)
 		i_fatal("%s", error);
-	user_set = master_service_settings_parser_get_others(master_service,
-							     set_parser)[0];
-	*mbox_r = as_user_settings_use_mbox(user_set,
-		mail_user_set_get_driver_settings(user_info, user_set,
+	sets = master_service_settings_parser_get_others(master_service,
+							 set_parser);
+	*mbox_r = as_user_settings_use_mbox(sets[0],
+		mail_user_set_get_driver_settings(user_info, sets[0],
 						  MAIL_STORAGE_SET_DRIVER_NAME));
 	master_set = master_service_settings_get(master_service);
-	if (as_settings_read(user_set, master_set->base_dir,
-			     master_set->state_dir, as_settings_pool,
-			     set_r, &error) < 0)
+	if (as_settings_read(sets[AS_USER_SET_INDEX_ACTIVESYNC], sets[0], NULL,
+			     master_set->base_dir, master_set->state_dir,
+			     as_settings_pool, set_r, &error) < 0)
 		i_fatal("%s", error);
 	pool_unref(&pool);
 }
@@ -98,10 +98,12 @@ static void main_store_limits(const struct as_settings *set,
 
 static void main_init(void)
 {
-	/* the user's submission_host / sendmail_path for SendMail: index 1
-	   of mail_storage_service_user_get_set() */
+	/* the user's submission_host / sendmail_path for SendMail and our
+	   own settings: their indexes in mail_storage_service_user_get_set()
+	   are AS_USER_SET_INDEX_* */
 	static const struct setting_parser_info *set_roots[] = {
 		&smtp_submit_setting_parser_info,
+		&as_setting_parser_info,
 		NULL
 	};
 	struct as_settings *set;

@@ -59,7 +59,6 @@ enum as_sync_status {
 	AS_SYNC_STATUS_RETRY = 16,
 };
 
-#define AS_SYNC_MAX_MAIL_AGE_SETTING "activesync_max_mail_age"
 /* device property (as-store-itemprops.h), same syntax ("30 days") */
 #define AS_SYNC_DEVICE_PROP_MAX_MAIL_AGE "max_mail_age"
 
@@ -187,18 +186,13 @@ static int sync_parse_age(struct as_cmd_context *ctx, const char *what,
 	return 0;
 }
 
-/* activesync_max_mail_age (plugin setting, so per user through userdb
-   extra fields) and the device's "max_mail_age" property: the smaller
-   non-zero one applies */
+/* activesync_max_mail_age (per user through userdb fields) and the
+   device's "max_mail_age" property: the smaller non-zero one applies */
 static unsigned int sync_max_age(struct as_cmd_context *ctx)
 {
 	const char *value, *error;
-	unsigned int user_age, dev_age;
+	unsigned int user_age = ctx->set->max_mail_age, dev_age;
 
-	(void)sync_parse_age(ctx, AS_SYNC_MAX_MAIL_AGE_SETTING,
-		mail_user_plugin_getenv(ctx->mail_user,
-					AS_SYNC_MAX_MAIL_AGE_SETTING),
-		&user_age);
 	if (as_store_device_prop_get(ctx->store, pool_datastack_create(),
 				     ctx->username, ctx->req->device_id,
 				     AS_SYNC_DEVICE_PROP_MAX_MAIL_AGE,

@@ -134,8 +134,8 @@ as_send_smtp_settings(struct as_cmd_context *ctx)
 	void **sets;
 
 	sets = mail_storage_service_user_get_set(ctx->user->service_user);
-	set = settings_dup(&smtp_submit_setting_parser_info, sets[1],
-			   ctx->pool);
+	set = settings_dup(&smtp_submit_setting_parser_info,
+			   sets[AS_USER_SET_INDEX_SMTP_SUBMIT], ctx->pool);
 	if (settings_var_expand(&smtp_submit_setting_parser_info, set,
 				ctx->pool,
 				mail_user_var_expand_table(ctx->mail_user),

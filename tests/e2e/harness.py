@@ -305,6 +305,47 @@ def plugin_dir_conf(builddir=None):
             "mail_plugins = $mail_plugins notify activesync\n" % d)
 
 
+DOVECOT_SETTINGS_DIR = "/usr/lib/dovecot/modules/settings"
+SETTINGS_MODULE = "libactivesync_settings.so"
+
+
+def install_settings_module(builddir=None):
+    """doveconf knows activesync_* only from a settings module in its
+    compiled-in directory, whatever the build's install dirs.  As root,
+    copy the one of this build there (atomically, a copy so that it
+    outlives the build tree; never built with sanitizers, it loads into
+    Dovecot's doveconf).  Otherwise leave what is there."""
+    built = os.path.join(find_builddir(builddir), "module", ".libs",
+                         SETTINGS_MODULE)
+    if not os.path.exists(built):
+        raise HarnessError("settings module missing: %s (run make)" % built)
+    dest = os.path.join(DOVECOT_SETTINGS_DIR, SETTINGS_MODULE)
+    if os.geteuid() != 0 or not os.path.isdir(DOVECOT_SETTINGS_DIR):
+        return
+    with open(built, "rb") as f:
+        data = f.read()
+    try:
+        with open(dest, "rb") as f:
+            if f.read() == data:
+                return
+    except OSError:
+        pass
+    tmp = "%s.%d.tmp" % (dest, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, dest)
+
+
+def doveconf_known_settings(prefix="activesync_"):
+    """Names of the settings doveconf knows that start with prefix."""
+    r = subprocess.run(["doveconf", "-c", "/dev/null", "-a"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    return {line.split(" = ", 1)[0].rstrip(" =")
+            for line in r.stdout.splitlines() if line.startswith(prefix)}
+
+
 def _require_wbxml_tools():
     global _WBXML_TOOLS_CHECKED
     if _WBXML_TOOLS_CHECKED:
@@ -958,6 +999,8 @@ class DovecotInstance:
             self.conf_path = os.path.join(self.dir, "stock", "dovecot.conf")
         # the mbox INBOX spool of the stock configuration (/var/mail)
         self.mail_spool = os.path.join(self.dir, "mail-spool")
+        if self.activesync_enabled:
+            install_settings_module(self.builddir)
         self.proc = None
         self._log_mark = 0
         for d in (self.base_dir, self.state_dir, self.home_root,
@@ -1041,10 +1084,17 @@ class DovecotInstance:
         lines += ["}"]
         settings = {"activesync_state_dir": self.eas_state_dir}
         settings.update(self.plugin_settings)
-        lines.append("plugin {")
+        # at top level what doveconf knows (the settings module), the
+        # rest in plugin { } (activesync_notify_socket; all of them if
+        # the module is missing)
+        known = doveconf_known_settings()
+        plugin = []
         for k, v in settings.items():
-            lines.append("  %s = %s" % (k, v))
-        lines.append("}")
+            if k in known:
+                lines.append("%s = %s" % (k, v))
+            else:
+                plugin.append("  %s = %s" % (k, v))
+        lines += ["plugin {"] + plugin + ["}"]
         return "\n".join(lines) + "\n"
 
     def _base_conf(self, protocols):

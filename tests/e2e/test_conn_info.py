@@ -22,9 +22,7 @@ service activesync {
   }
 }
 local 127.0.0.2 {
-  plugin {
-    activesync_max_mail_age = 3d
-  }
+  activesync_max_mail_age = 3d
 }
 """
 INSTANCE = dict(activesync=True, extra_conf=EXTRA)
