@@ -218,11 +218,12 @@ static int as_folders_server_id(struct as_cmd_context *ctx,
 	return 0;
 }
 
-static bool as_folders_has_special_use(const char *special_use,
-				       const char *flag)
+bool as_folders_has_special_use(const char *special_use, const char *flag)
 {
 	const char *const *uses;
 
+	if (special_use == NULL)
+		return FALSE;
 	for (uses = t_strsplit_spaces(special_use, " "); *uses != NULL; uses++) {
 		if (strcasecmp(*uses, flag) == 0)
 			return TRUE;

@@ -80,6 +80,9 @@ int as_folders_open(struct as_cmd_context *ctx,
    command must not report them done. */
 int as_folders_check_writable(struct mailbox *box, const char **error_r);
 
+/* Does a SPECIAL-USE list (space-separated, NULL for none) hold flag? */
+bool as_folders_has_special_use(const char *special_use, const char *flag);
+
 /* The inbox namespace, where all EAS folders live. */
 struct mail_namespace *as_folders_namespace(struct as_cmd_context *ctx);
 /* The folder that has this full mailbox name. Returns 1 found, 0 no such

@@ -12,6 +12,7 @@
 #include "mail-storage-settings.h"
 #include "mailbox-list-iter.h"
 #include "as-command.h"
+#include "as-folders.h"
 #include "as-special-folders.h"
 
 static const struct {
@@ -36,19 +37,6 @@ const char *as_special_folder_default_name(const char *special_use)
 	return NULL;
 }
 
-static bool as_special_use_has(const char *special_use, const char *flag)
-{
-	const char *const *uses;
-
-	if (special_use == NULL)
-		return FALSE;
-	for (uses = t_strsplit_spaces(special_use, " "); *uses != NULL; uses++) {
-		if (strcasecmp(*uses, flag) == 0)
-			return TRUE;
-	}
-	return FALSE;
-}
-
 /* Which of the flags an existing mailbox has: bit i = as_special_folders[i] */
 static int
 as_special_folders_existing(struct mail_namespace *ns, unsigned int *mask_r,
@@ -67,7 +55,7 @@ as_special_folders_existing(struct mail_namespace *ns, unsigned int *mask_r,
 				    MAILBOX_NONEXISTENT)) != 0)
 			continue;
 		for (i = 0; i < N_ELEMENTS(as_special_folders); i++) {
-			if (as_special_use_has(info->special_use,
+			if (as_folders_has_special_use(info->special_use,
 					as_special_folders[i].special_use))
 				*mask_r |= 1U << i;
 		}
@@ -89,7 +77,7 @@ as_special_folder_vname(struct mail_namespace *ns, unsigned int idx)
 
 	if (ns->set != NULL && array_is_created(&ns->set->mailboxes)) {
 		array_foreach(&ns->set->mailboxes, setp) {
-			if (as_special_use_has((*setp)->special_use,
+			if (as_folders_has_special_use((*setp)->special_use,
 					as_special_folders[idx].special_use)) {
 				name = (*setp)->name;
 				break;
