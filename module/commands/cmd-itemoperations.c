@@ -438,7 +438,7 @@ itemops_fetch_email_read(struct itemops_context *ictx,
 	}
 	params->version = ctx->req->version;
 	params->folder_id = p_strdup(ctx->pool, folder.server_id);
-	params->options = &op->options;
+	params->body = &op->options.body;
 	if (as_email_read(*mail_r, params, email_r, &error) < 0) {
 		enum mail_error mail_error;
 

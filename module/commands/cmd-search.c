@@ -482,7 +482,7 @@ search_write_result(struct search_run *run, struct search_box *sbox,
 		sbox->mail = mail_alloc(sbox->t, 0, NULL);
 		sbox->params.version = ctx->req->version;
 		sbox->params.folder_id = folder->server_id;
-		sbox->params.options = &run->options;
+		sbox->params.body = &run->options.body;
 	}
 	if (!mail_set_uid(sbox->mail, match->uid))
 		return FALSE;	/* expunged meanwhile */

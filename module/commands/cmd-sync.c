@@ -1599,7 +1599,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 	i_zero(&params);
 	params.version = ctx->req->version;
 	params.folder_id = run->folder.server_id;
-	params.options = &run->extra.options;
+	params.body = &run->extra.options.body;
 	if (run->have_box_guid) {
 		params.store = ctx->store;
 		params.user = ctx->username;

@@ -7,7 +7,7 @@
 #include "mail-storage.h"
 #include "wbxml.h"
 #include "items/as-body.h"
-#include "sync/as-sync-options.h"
+#include "items/as-body-prefs.h"
 #include "itemops/as-body-part.h"
 
 /* MS-ASAIRS BodyPart Status */

@@ -19,7 +19,7 @@
 #include "items/as-categories.h"
 #include "items/as-conversation.h"
 #include "as-store-itemprops.h"
-#include "sync/as-sync-options.h"
+#include "items/as-body-prefs.h"
 #include "items/as-email.h"
 
 #include <time.h>
@@ -244,21 +244,21 @@ static const char *date_format(time_t t)
 
 /* How much text to keep while parsing: enough for the largest truncated
    body, with room for HTML -> text conversion. */
-static size_t max_text_size(const struct as_sync_options *opts)
+static size_t max_text_size(const struct as_body_options *opts)
 {
 	uoff_t max = 0;
 	unsigned int i;
 
-	if (opts->body_pref_count == 0) {
+	if (opts->pref_count == 0) {
 		if (opts->truncation == AS_TRUNCATION_NONE)
 			return AS_EMAIL_MAX_TEXT_SIZE;
 		max = opts->truncation;
 	}
-	for (i = 0; i < opts->body_pref_count; i++) {
-		if (opts->body_prefs[i].truncation_size == AS_TRUNCATION_NONE)
+	for (i = 0; i < opts->pref_count; i++) {
+		if (opts->prefs[i].truncation_size == AS_TRUNCATION_NONE)
 			return AS_EMAIL_MAX_TEXT_SIZE;
-		if (opts->body_prefs[i].truncation_size > max)
-			max = opts->body_prefs[i].truncation_size;
+		if (opts->prefs[i].truncation_size > max)
+			max = opts->prefs[i].truncation_size;
 	}
 	max *= 4;
 	if (max < AS_EMAIL_MIN_TEXT_SIZE)
@@ -267,7 +267,7 @@ static size_t max_text_size(const struct as_sync_options *opts)
 }
 
 /* Pick the body type and its limits from the device's preferences. */
-static void choose_body(const struct as_sync_options *opts,
+static void choose_body(const struct as_body_options *opts,
 			const struct as_body_info *info,
 			struct email_body *body_r)
 {
@@ -278,11 +278,11 @@ static void choose_body(const struct as_sync_options *opts,
 	unsigned int i;
 
 	memset(prefs, 0, sizeof(prefs));
-	for (i = 0; i < opts->body_pref_count; i++) {
-		unsigned int type = opts->body_prefs[i].type;
+	for (i = 0; i < opts->pref_count; i++) {
+		unsigned int type = opts->prefs[i].type;
 
 		if (type <= AS_BODY_TYPE_MIME && prefs[type] == NULL)
-			prefs[type] = &opts->body_prefs[i];
+			prefs[type] = &opts->prefs[i];
 	}
 	/* Without MIMESupport a type 4 preference alone is honoured (14.x
 	   clients rely on it); MIMESupport 0/1 restricts it. */
@@ -294,7 +294,7 @@ static void choose_body(const struct as_sync_options *opts,
 	body_r->truncation = AS_TRUNCATION_NONE;
 	if (prefs[AS_BODY_TYPE_MIME] != NULL && mime_allowed)
 		pref = prefs[AS_BODY_TYPE_MIME];
-	else if (opts->body_pref_count == 0 && opts->have_mime_support &&
+	else if (opts->pref_count == 0 && opts->have_mime_support &&
 		 opts->mime_support > 0 && mime_allowed) {
 		/* 12.x form: MIMESupport + MIMETruncation */
 		body_r->type = AS_BODY_TYPE_MIME;
@@ -311,10 +311,10 @@ static void choose_body(const struct as_sync_options *opts,
 		/* nothing usable (no preference, RTF, or MIME refused):
 		   plain text with the 12.x Truncation, if any */
 		body_r->type = AS_BODY_TYPE_PLAIN;
-		body_r->truncation = opts->body_pref_count > 0 ?
-			opts->body_prefs[0].truncation_size : opts->truncation;
-		if (opts->body_pref_count > 0)
-			body_r->all_or_none = opts->body_prefs[0].all_or_none;
+		body_r->truncation = opts->pref_count > 0 ?
+			opts->prefs[0].truncation_size : opts->truncation;
+		if (opts->pref_count > 0)
+			body_r->all_or_none = opts->prefs[0].all_or_none;
 		return;
 	}
 	body_r->type = pref->type == AS_BODY_TYPE_MIME ? AS_BODY_TYPE_MIME :
@@ -428,7 +428,7 @@ static const char *make_preview(const struct as_body_info *info,
 	return str_c(out);
 }
 
-static int fill_body(struct mail *mail, const struct as_sync_options *opts,
+static int fill_body(struct mail *mail, const struct as_body_options *opts,
 		     unsigned int version, struct as_email *f,
 		     const char **error_r)
 {
@@ -473,7 +473,7 @@ static int email_body_read(struct mail *mail,
 			   const struct as_email_params *params,
 			   struct as_email *f, const char **error_r)
 {
-	const struct as_sync_options *opts = params->options;
+	const struct as_body_options *opts = params->body;
 	pool_t pool = pool_datastack_create();
 	bool want_attachments, want_texts;
 
@@ -563,7 +563,7 @@ static int email_fields_read(struct mail *mail,
 	if (email_body_read(mail, params, f, error_r) < 0)
 		return -1;
 	f->message_class = message_class(&f->info);
-	if (fill_body(mail, params->options, params->version, f,
+	if (fill_body(mail, params->body, params->version, f,
 		      error_r) < 0)
 		return -1;
 	return 0;

@@ -4,13 +4,13 @@
 struct mail;
 struct mailbox;
 struct wbxml_writer;
-struct as_sync_options;
+struct as_body_options;
 struct as_store;
 
 struct as_email_params {
 	unsigned int version;		/* enum as_protocol_version */
 	const char *folder_id;		/* for attachment FileReferences */
-	const struct as_sync_options *options;
+	const struct as_body_options *body;
 	/* Multipart ItemOperations responses: the body's data is not
 	   written inline; <itemoperations:Part>body_part</Part> replaces
 	   <Data> (as_email_body_data() gives the data). 0 = inline. */

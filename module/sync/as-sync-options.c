@@ -24,8 +24,7 @@ void as_sync_options_init(struct as_sync_options *opts_r)
 {
 	i_zero(opts_r);
 	opts_r->conflict = 1;
-	opts_r->mime_truncation = AS_TRUNCATION_NONE;
-	opts_r->truncation = AS_TRUNCATION_NONE;
+	as_body_options_init(&opts_r->body);
 }
 
 static int parse_uint(const char *str, unsigned int max, unsigned int *num_r)
@@ -115,36 +114,36 @@ int as_sync_options_parse(const struct wbxml_node *options,
 			}
 			break;
 		case EAS_AIRSYNC_MIMESUPPORT:
-			if (parse_uint(value, 2, &opts->mime_support) < 0) {
+			if (parse_uint(value, 2, &opts->body.mime_support) < 0) {
 				*error_r = "Invalid MIMESupport";
 				return -1;
 			}
-			opts->have_mime_support = TRUE;
+			opts->body.have_mime_support = TRUE;
 			break;
 		case EAS_AIRSYNC_MIMETRUNCATION:
 			if (parse_uint(value, 8, &num) < 0) {
 				*error_r = "Invalid MIMETruncation";
 				return -1;
 			}
-			opts->mime_truncation = legacy_truncation_sizes[num];
+			opts->body.mime_truncation = legacy_truncation_sizes[num];
 			break;
 		case EAS_AIRSYNC_TRUNCATION:
 			if (parse_uint(value, 9, &num) < 0) {
 				*error_r = "Invalid Truncation";
 				return -1;
 			}
-			opts->truncation = legacy_truncation_sizes[num];
+			opts->body.truncation = legacy_truncation_sizes[num];
 			break;
 		case EAS_AIRSYNCBASE_BODYPREFERENCE:
-			if (opts->body_pref_count == AS_SYNC_MAX_BODY_PREFS) {
+			if (opts->body.pref_count == AS_MAX_BODY_PREFS) {
 				*error_r = "Too many BodyPreference elements";
 				return -1;
 			}
 			if (parse_body_pref(child,
-				&opts->body_prefs[opts->body_pref_count],
+				&opts->body.prefs[opts->body.pref_count],
 				error_r) < 0)
 				return -1;
-			opts->body_pref_count++;
+			opts->body.pref_count++;
 			break;
 		default:
 			/* RightsManagementSupport, BodyPartPreference,
@@ -177,14 +176,14 @@ void as_sync_options_write(string_t *dest, const struct as_sync_options *opts)
 	unsigned int i;
 
 	str_printfa(dest, "f=%u c=%u", opts->filter_type, opts->conflict);
-	if (opts->have_mime_support)
-		str_printfa(dest, " ms=%u", opts->mime_support);
+	if (opts->body.have_mime_support)
+		str_printfa(dest, " ms=%u", opts->body.mime_support);
 	str_append(dest, " mt=");
-	write_size(dest, opts->mime_truncation);
+	write_size(dest, opts->body.mime_truncation);
 	str_append(dest, " t=");
-	write_size(dest, opts->truncation);
-	for (i = 0; i < opts->body_pref_count; i++) {
-		const struct as_body_pref *pref = &opts->body_prefs[i];
+	write_size(dest, opts->body.truncation);
+	for (i = 0; i < opts->body.pref_count; i++) {
+		const struct as_body_pref *pref = &opts->body.prefs[i];
 
 		str_printfa(dest, " b=%u,", pref->type);
 		write_size(dest, pref->truncation_size);
@@ -213,22 +212,22 @@ void as_sync_options_read(const char *str, struct as_sync_options *opts_r)
 				opts_r->conflict = num;
 		} else if (strcmp(key, "ms") == 0) {
 			if (parse_uint(value, 2, &num) == 0) {
-				opts_r->mime_support = num;
-				opts_r->have_mime_support = TRUE;
+				opts_r->body.mime_support = num;
+				opts_r->body.have_mime_support = TRUE;
 			}
 		} else if (strcmp(key, "mt") == 0) {
-			opts_r->mime_truncation = read_size(value);
+			opts_r->body.mime_truncation = read_size(value);
 		} else if (strcmp(key, "t") == 0) {
-			opts_r->truncation = read_size(value);
+			opts_r->body.truncation = read_size(value);
 		} else if (strcmp(key, "b") == 0 &&
-			   opts_r->body_pref_count < AS_SYNC_MAX_BODY_PREFS) {
+			   opts_r->body.pref_count < AS_MAX_BODY_PREFS) {
 			struct as_body_pref *pref;
 
 			fields = t_strsplit(value, ",");
 			if (str_array_length(fields) != 4 ||
 			    parse_uint(fields[0], AS_BODY_TYPE_MIME, &num) < 0)
 				continue;
-			pref = &opts_r->body_prefs[opts_r->body_pref_count++];
+			pref = &opts_r->body.prefs[opts_r->body.pref_count++];
 			pref->type = num;
 			pref->truncation_size = read_size(fields[1]);
 			pref->all_or_none = strcmp(fields[2], "1") == 0;

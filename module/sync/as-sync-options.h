@@ -1,32 +1,16 @@
 #ifndef AS_SYNC_OPTIONS_H
 #define AS_SYNC_OPTIONS_H
 
+#include "items/as-body-prefs.h"
+
 struct wbxml_node;
-
-#define AS_SYNC_MAX_BODY_PREFS 4
-/* No truncation requested */
-#define AS_TRUNCATION_NONE ((uoff_t)-1)
-
-/* One AirSyncBase:BodyPreference */
-struct as_body_pref {
-	unsigned int type;		/* enum as_body_type */
-	uoff_t truncation_size;		/* AS_TRUNCATION_NONE if absent */
-	bool all_or_none;
-	unsigned int preview;		/* 14.0+: preview characters, 0 = none */
-};
 
 /* The Options of a Sync collection. They are kept with the collection
    state, so a later Sync without Options uses the same ones. */
 struct as_sync_options {
 	unsigned int filter_type;	/* 0 = all ... 7 = six months */
 	unsigned int conflict;		/* 0 = client wins, 1 = server wins */
-	unsigned int mime_support;	/* 0 never, 1 S/MIME only, 2 always */
-	bool have_mime_support;
-	/* 12.x forms: AirSync:MIMETruncation / Truncation as sizes */
-	uoff_t mime_truncation;
-	uoff_t truncation;
-	struct as_body_pref body_prefs[AS_SYNC_MAX_BODY_PREFS];
-	unsigned int body_pref_count;
+	struct as_body_options body;
 };
 
 void as_sync_options_init(struct as_sync_options *opts_r);

@@ -75,16 +75,16 @@ static void test_sync_options_parse(void)
 	test_assert(as_sync_options_parse(options_tree(pool, fill_full),
 					  &opts, &error) == 1);
 	test_assert(opts.filter_type == 3);
-	test_assert(opts.have_mime_support && opts.mime_support == 2);
-	test_assert(opts.mime_truncation == 4096);
-	test_assert(opts.truncation == AS_TRUNCATION_NONE);
-	test_assert(opts.body_pref_count == 2);
-	test_assert(opts.body_prefs[0].type == 2 &&
-		    opts.body_prefs[0].truncation_size == 200 &&
-		    opts.body_prefs[0].all_or_none);
-	test_assert(opts.body_prefs[1].type == 4 &&
-		    opts.body_prefs[1].truncation_size == AS_TRUNCATION_NONE &&
-		    opts.body_prefs[1].preview == 100);
+	test_assert(opts.body.have_mime_support && opts.body.mime_support == 2);
+	test_assert(opts.body.mime_truncation == 4096);
+	test_assert(opts.body.truncation == AS_TRUNCATION_NONE);
+	test_assert(opts.body.pref_count == 2);
+	test_assert(opts.body.prefs[0].type == 2 &&
+		    opts.body.prefs[0].truncation_size == 200 &&
+		    opts.body.prefs[0].all_or_none);
+	test_assert(opts.body.prefs[1].type == 4 &&
+		    opts.body.prefs[1].truncation_size == AS_TRUNCATION_NONE &&
+		    opts.body.prefs[1].preview == 100);
 
 	as_sync_options_write(str, &opts);
 	as_sync_options_read(str_c(str), &opts2);
