@@ -372,17 +372,6 @@ enum as_folder_class as_folder_class(const struct as_folder_info *folder)
 		as_folder_type_class(folder->type);
 }
 
-bool as_folder_is_synced(const struct as_folder_info *folder)
-{
-	switch (as_folder_class(folder)) {
-	case AS_FOLDER_CLASS_MAIL:
-	case AS_FOLDER_CLASS_NOTES:
-		return TRUE;
-	default:
-		return FALSE;
-	}
-}
-
 bool as_folder_type_is_default(unsigned int type)
 {
 	switch ((enum as_folder_type)type) {

@@ -95,9 +95,6 @@ int as_folders_lookup_vname(struct as_cmd_context *ctx, const char *vname,
 bool as_folder_type_is_default(unsigned int type);
 /* The class of the folder's items; NONE if it holds none */
 enum as_folder_class as_folder_class(const struct as_folder_info *folder);
-/* Does Sync serve the folder's items (mail, notes)? Items of the other
-   classes are not served until their converters exist. */
-bool as_folder_is_synced(const struct as_folder_info *folder);
 /* The class of an EAS folder type */
 enum as_folder_class as_folder_type_class(unsigned int type);
 

@@ -20,6 +20,7 @@
 #include "mail-storage.h"
 #include "as-command.h"
 #include "as-folders.h"
+#include "items/as-item.h"
 #include "sync/as-sync-options.h"
 #include "sync/as-sync-changes.h"
 #include "sync/as-sync-state.h"
@@ -166,7 +167,7 @@ estimate_compute(struct as_cmd_context *ctx,
 	unsigned int ret = ESTIMATE_STATUS_OK;
 
 	*estimate_r = 0;
-	if (!as_folder_is_synced(folder)) {
+	if (as_item_class_get(folder) == NULL) {
 		/* Sync sends no items for these (yet) */
 		return ESTIMATE_STATUS_OK;
 	}
@@ -212,9 +213,9 @@ estimate_compute(struct as_cmd_context *ctx,
 
 	in.box = box;
 	in.status = &status;
-	/* the mail age limit in effect at the last Sync narrows it too;
-	   neither applies to notes (as in Sync) */
-	if (as_folder_class(folder) == AS_FOLDER_CLASS_MAIL) {
+	/* the mail age limit in effect at the last Sync narrows it too,
+	   where the class filters by date (as in Sync) */
+	if (as_item_class_get(folder)->date_filter) {
 		in.since = as_sync_state_since(filter_type, extra.max_age,
 					       ioloop_time);
 	}

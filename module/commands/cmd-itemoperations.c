@@ -29,6 +29,7 @@
 #include "as-folders.h"
 #include "sync/as-sync-options.h"
 #include "items/as-email.h"
+#include "items/as-item.h"
 #include "items/as-conversation.h"
 #include "itemops/as-attachment.h"
 #include "itemops/as-stream-response.h"
@@ -93,8 +94,8 @@ struct itemops_context {
 	unsigned int parse_status;
 };
 
-/* Fetch, EmptyFolderContents and Move act on mail folders (notes are
-   fetched with Sync) */
+/* EmptyFolderContents and Move act on mail folders; Fetch on any folder
+   with an item class */
 static bool itemops_is_mail_folder(const struct as_folder_info *folder)
 {
 	return as_folder_class(folder) == AS_FOLDER_CLASS_MAIL;
@@ -394,15 +395,16 @@ itemops_fetch_attachment(struct itemops_context *ictx,
 	wbxml_end(w);
 }
 
-/* ---- Fetch of an email ---- */
+/* ---- Fetch of an item ---- */
 
 static unsigned int
-itemops_fetch_email_read(struct itemops_context *ictx,
+itemops_fetch_item_read(struct itemops_context *ictx,
 			 const struct itemops_op *op,
 			 const char *collection_id, const char *server_id,
-			 struct as_email_params *params,
+			 struct as_item_params *params,
 			 struct mailbox **box_r, struct mail **mail_r,
-			 struct as_email **email_r)
+			 const struct as_item_class **class_r,
+			 struct as_item **item_r)
 {
 	struct as_cmd_context *ctx = ictx->ctx;
 	struct as_folder_info folder;
@@ -417,7 +419,9 @@ itemops_fetch_email_read(struct itemops_context *ictx,
 			"failed: %s", str_sanitize(collection_id, 64), error);
 		return ITEMOPS_STATUS_SERVER_ERROR;
 	}
-	if (ret == 0 || !itemops_is_mail_folder(&folder) ||
+	if (ret > 0)
+		*class_r = as_item_class_get(&folder);
+	if (ret == 0 || *class_r == NULL ||
 	    !as_email_parse_server_id(server_id, folder.server_id, &uid)) {
 		e_info(ctx->event, "ItemOperations: Fetch of unknown item "
 		       "%s in collection %s", str_sanitize(server_id, 64),
@@ -439,7 +443,7 @@ itemops_fetch_email_read(struct itemops_context *ictx,
 	params->version = ctx->req->version;
 	params->folder_id = p_strdup(ctx->pool, folder.server_id);
 	params->body = &op->options.body;
-	if (as_email_read(*mail_r, params, email_r, &error) < 0) {
+	if ((*class_r)->read(*mail_r, params, item_r, &error) < 0) {
 		enum mail_error mail_error;
 
 		(void)mailbox_get_last_internal_error(*box_r, &mail_error);
@@ -458,10 +462,11 @@ itemops_fetch_email_read(struct itemops_context *ictx,
 /* The properties (those of the Schema), the body as a multipart part
    when asked, and the BodyPart. */
 static void
-itemops_fetch_email_write(struct itemops_context *ictx,
-			  const struct itemops_op *op,
-			  struct as_email_params *params, struct mail *mail,
-			  const struct as_email *email)
+itemops_fetch_item_write(struct itemops_context *ictx,
+			 const struct itemops_op *op,
+			 struct as_item_params *params, struct mail *mail,
+			 const struct as_item_class *class,
+			 const struct as_item *item)
 {
 	struct as_cmd_context *ctx = ictx->ctx;
 	struct wbxml_writer *w = ictx->w, *pw;
@@ -473,20 +478,21 @@ itemops_fetch_email_write(struct itemops_context *ictx,
 
 	if (as_stream_response_is_multipart(ictx->sr) &&
 	    as_fetch_schema_allows(op->schema, EAS_AIRSYNCBASE_BODY) &&
-	    as_email_body_data(email, &data, &size)) {
+	    class->body_data != NULL &&
+	    class->body_data(item, &data, &size)) {
 		params->body_part = as_stream_response_next_part(ictx->sr);
 		input = i_stream_create_copy_from_data(data, size);
 		as_stream_response_add_part(ictx->sr, input, size);
 		i_stream_unref(&input);
 	}
 	if (op->schema == NULL)
-		as_email_write_properties(w, email);
+		class->write(w, item);
 	else {
 		/* all of it into a scratch document, the listed ones out */
 		props = t_buffer_create(1024);
 		pw = wbxml_writer_init(props);
 		wbxml_start(pw, EAS_ITEMOPERATIONS_PROPERTIES);
-		as_email_write_properties(pw, email);
+		class->write(pw, item);
 		wbxml_end(pw);
 		wbxml_writer_deinit(&pw);
 		if (as_fetch_schema_write(w, op->schema, props, &error) < 0) {
@@ -502,11 +508,12 @@ itemops_fetch_email_write(struct itemops_context *ictx,
 }
 
 static void
-itemops_fetch_email(struct itemops_context *ictx, const struct itemops_op *op)
+itemops_fetch_item(struct itemops_context *ictx, const struct itemops_op *op)
 {
 	struct wbxml_writer *w = ictx->w;
-	struct as_email_params params;
-	struct as_email *email = NULL;
+	struct as_item_params params;
+	const struct as_item_class *class = NULL;
+	struct as_item *item = NULL;
 	struct mailbox *box = NULL;
 	struct mail *mail = NULL;
 	struct mailbox_transaction_context *t;
@@ -522,8 +529,8 @@ itemops_fetch_email(struct itemops_context *ictx, const struct itemops_op *op)
 		server_id = op->long_id;
 	}
 	i_zero(&params);
-	status = itemops_fetch_email_read(ictx, op, collection_id, server_id,
-					  &params, &box, &mail, &email);
+	status = itemops_fetch_item_read(ictx, op, collection_id, server_id,
+					 &params, &box, &mail, &class, &item);
 
 	wbxml_start(w, EAS_ITEMOPERATIONS_FETCH);
 	wbxml_elem_uint(w, EAS_ITEMOPERATIONS_STATUS, status);
@@ -534,9 +541,9 @@ itemops_fetch_email(struct itemops_context *ictx, const struct itemops_op *op)
 		wbxml_elem_str(w, EAS_AIRSYNC_SERVERID, server_id);
 	}
 	if (status == ITEMOPS_STATUS_OK) {
-		wbxml_elem_str(w, EAS_AIRSYNC_CLASS, "Email");
+		wbxml_elem_str(w, EAS_AIRSYNC_CLASS, class->name);
 		wbxml_start(w, EAS_ITEMOPERATIONS_PROPERTIES);
-		itemops_fetch_email_write(ictx, op, &params, mail, email);
+		itemops_fetch_item_write(ictx, op, &params, mail, class, item);
 		wbxml_end(w);
 	}
 	wbxml_end(w);
@@ -568,7 +575,7 @@ itemops_fetch(struct itemops_context *ictx, const struct itemops_op *op)
 	if (op->file_reference != NULL)
 		itemops_fetch_attachment(ictx, op);
 	else
-		itemops_fetch_email(ictx, op);
+		itemops_fetch_item(ictx, op);
 }
 
 /* ---- EmptyFolderContents ---- */

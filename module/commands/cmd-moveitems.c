@@ -22,6 +22,7 @@
 #include "mail-storage.h"
 #include "as-command.h"
 #include "as-folders.h"
+#include "items/as-item.h"
 #include "items/as-email.h"
 #include "itemops/as-itemprops-move.h"
 
@@ -281,7 +282,7 @@ moveitems_move(struct as_cmd_context *ctx, const struct moveitems_move *move,
 		result_r->status = MOVEITEMS_STATUS_FAILED;
 		return;
 	}
-	if (!as_folder_is_synced(&src)) {
+	if (as_item_class_get(&src) == NULL) {
 		/* no items of this class are served yet */
 		e_info(ctx->event, "MoveItems: %s: no such item in folder %s",
 		       str_sanitize(move->src_msg_id, 64), src.server_id);

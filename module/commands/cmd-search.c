@@ -28,6 +28,7 @@
 #include "mail-search.h"
 #include "as-command.h"
 #include "as-folders.h"
+#include "items/as-item.h"
 #include "items/as-email.h"
 #include "items/as-conversation.h"
 #include "sync/as-sync-options.h"
@@ -270,9 +271,13 @@ static int search_build_scope(struct search_run *run, bool deep,
 		}
 		hash_table_destroy(&ids);
 	}
+	/* Without CollectionIds mail folders are searched; named ones
+	   may be of any class Sync serves (notes, contacts, ...) */
 	for (i = 0; i < count; i++) {
 		if (in_scope[i] && !folders[i].noselect &&
-		    search_folder_is_mail(&folders[i]))
+		    (array_count(&run->query.collection_ids) == 0 ?
+		     search_folder_is_mail(&folders[i]) :
+		     as_item_class_get(&folders[i]) != NULL))
 			array_push_back(&run->scope, &i);
 	}
 	return 0;
@@ -457,7 +462,8 @@ struct search_box {
 	struct mailbox *box;
 	struct mailbox_transaction_context *t;
 	struct mail *mail;
-	struct as_email_params params;
+	const struct as_item_class *class;
+	struct as_item_params params;
 };
 
 static bool
@@ -467,7 +473,7 @@ search_write_result(struct search_run *run, struct search_box *sbox,
 	struct as_cmd_context *ctx = run->ctx;
 	const struct as_folder_info *folder =
 		search_scope_folder(run, match->scope_idx);
-	struct as_email *email;
+	struct as_item *item;
 	const char *error;
 
 	if (sbox->box == NULL) {
@@ -483,22 +489,24 @@ search_write_result(struct search_run *run, struct search_box *sbox,
 		sbox->params.version = ctx->req->version;
 		sbox->params.folder_id = folder->server_id;
 		sbox->params.body = &run->options.body;
+		sbox->class = as_item_class_get(folder);
+		i_assert(sbox->class != NULL);
 	}
 	if (!mail_set_uid(sbox->mail, match->uid))
 		return FALSE;	/* expunged meanwhile */
-	if (as_email_read(sbox->mail, &sbox->params, &email, &error) < 0) {
+	if (sbox->class->read(sbox->mail, &sbox->params, &item, &error) < 0) {
 		e_warning(ctx->event, "Skipping UID %u of %s: %s",
 			  match->uid, folder->vname, error);
 		return FALSE;
 	}
 	wbxml_start(ctx->writer, EAS_SEARCH_RESULT);
-	wbxml_elem_str(ctx->writer, EAS_AIRSYNC_CLASS, "Email");
+	wbxml_elem_str(ctx->writer, EAS_AIRSYNC_CLASS, sbox->class->name);
 	wbxml_elem_str(ctx->writer, EAS_SEARCH_LONGID,
 		       as_email_server_id(folder->server_id, match->uid));
 	wbxml_elem_str(ctx->writer, EAS_AIRSYNC_COLLECTIONID,
 		       folder->server_id);
 	wbxml_start(ctx->writer, EAS_SEARCH_PROPERTIES);
-	as_email_write_properties(ctx->writer, email);
+	sbox->class->write(ctx->writer, item);
 	wbxml_end(ctx->writer);
 	wbxml_end(ctx->writer);
 	return TRUE;

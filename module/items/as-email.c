@@ -20,6 +20,7 @@
 #include "items/as-conversation.h"
 #include "as-store-itemprops.h"
 #include "items/as-body-prefs.h"
+#include "items/as-item.h"
 #include "items/as-email.h"
 
 #include <time.h>
@@ -52,7 +53,7 @@ struct email_body {
 };
 
 struct as_email {
-	const struct as_email_params *params;
+	const struct as_item_params *params;
 	uint32_t uid;
 	const char *to, *cc, *from, *reply_to, *subject, *thread_topic;
 	const char *display_to;
@@ -72,7 +73,7 @@ struct as_email {
 };
 
 static const char *
-email_props(struct mail *mail, const struct as_email_params *params)
+email_props(struct mail *mail, const struct as_item_params *params)
 {
 	const char *value, *error;
 
@@ -470,7 +471,7 @@ static int fill_body(struct mail *mail, const struct as_body_options *opts,
    body needs: a MIME body is the message as it is, so its texts are read
    only for a Preview, and its attachments not at all. */
 static int email_body_read(struct mail *mail,
-			   const struct as_email_params *params,
+			   const struct as_item_params *params,
 			   struct as_email *f, const char **error_r)
 {
 	const struct as_body_options *opts = params->body;
@@ -515,7 +516,7 @@ static const char *message_class(const struct as_body_info *info)
 }
 
 static int email_fields_read(struct mail *mail,
-			     const struct as_email_params *params,
+			     const struct as_item_params *params,
 			     struct as_email *f, const char **error_r)
 {
 	string_t *display_to = t_str_new(128);
@@ -584,7 +585,7 @@ static void write_categories(struct wbxml_writer *w,
 
 static void
 write_attachments(struct wbxml_writer *w, const struct as_email *f,
-		  const struct as_email_params *params, uint32_t uid)
+		  const struct as_item_params *params, uint32_t uid)
 {
 	const struct as_body_attachment *att;
 
@@ -650,7 +651,7 @@ static void elem_str_opt(struct wbxml_writer *w, unsigned int tag,
 		wbxml_elem_str(w, tag, value);
 }
 
-int as_email_read(struct mail *mail, const struct as_email_params *params,
+int as_email_read(struct mail *mail, const struct as_item_params *params,
 		  struct as_email **email_r, const char **error_r)
 {
 	struct as_email *email = t_new(struct as_email, 1);
@@ -673,7 +674,7 @@ void as_email_write(struct wbxml_writer *w, const struct as_email *email)
 void as_email_write_properties(struct wbxml_writer *w,
 			       const struct as_email *email)
 {
-	const struct as_email_params *params = email->params;
+	const struct as_item_params *params = email->params;
 	const struct as_email f = *email;
 
 	elem_str_opt(w, EAS_EMAIL_TO, f.to);
@@ -748,18 +749,25 @@ void as_email_write_change(struct wbxml_writer *w, struct mail *mail)
 	as_email_write_change_params(w, mail, NULL);
 }
 
-void as_email_write_change_params(struct wbxml_writer *w, struct mail *mail,
-				  const struct as_email_params *params)
+static void
+email_write_change(struct wbxml_writer *w, struct mail *mail,
+		   const struct as_item_params *params)
 {
 	enum mail_flags flags = mail_get_flags(mail);
 
-	wbxml_start(w, EAS_AIRSYNC_APPLICATIONDATA);
 	wbxml_elem_uint(w, EAS_EMAIL_READ, (flags & MAIL_SEEN) != 0 ? 1 : 0);
 	as_flag_write(w, (flags & MAIL_FLAGGED) != 0,
 		      params == NULL ? NULL : email_props(mail, params));
 	/* an empty Categories is "all removed" in a Change */
 	if (params != NULL && params->version >= AS_VERSION_14_0)
 		write_categories(w, as_email_categories(mail));
+}
+
+void as_email_write_change_params(struct wbxml_writer *w, struct mail *mail,
+				  const struct as_item_params *params)
+{
+	wbxml_start(w, EAS_AIRSYNC_APPLICATIONDATA);
+	email_write_change(w, mail, params);
 	wbxml_end(w);
 }
 
@@ -777,3 +785,42 @@ const char *const *as_email_categories(struct mail *mail)
 	array_append_zero(&cats);
 	return array_front(&cats);
 }
+
+/* ---- the Email item class ---- */
+
+static int
+email_class_read(struct mail *mail, const struct as_item_params *params,
+		 struct as_item **item_r, const char **error_r)
+{
+	struct as_email *email;
+
+	if (as_email_read(mail, params, &email, error_r) < 0)
+		return -1;
+	*item_r = (struct as_item *)email;
+	return 0;
+}
+
+static void email_class_write(struct wbxml_writer *w, const struct as_item *item)
+{
+	as_email_write_properties(w, (const struct as_email *)item);
+}
+
+static bool
+email_class_body_data(const struct as_item *item, const void **data_r,
+		   size_t *size_r)
+{
+	return as_email_body_data((const struct as_email *)item, data_r, size_r);
+}
+
+const struct as_item_class as_item_class_email = {
+	.name = "Email",
+	.folder_class = AS_FOLDER_CLASS_MAIL,
+	.wanted_fields = AS_EMAIL_WANTED_FIELDS,
+	.wanted_headers = as_email_wanted_headers,
+	.read = email_class_read,
+	.write = email_class_write,
+	.body_data = email_class_body_data,
+	.write_change = email_write_change,
+	.date_filter = TRUE,
+	.change_in_place = TRUE,
+};

@@ -5,22 +5,8 @@ struct mail;
 struct mailbox;
 struct wbxml_writer;
 struct as_body_options;
+struct as_item_params;
 struct as_store;
-
-struct as_email_params {
-	unsigned int version;		/* enum as_protocol_version */
-	const char *folder_id;		/* for attachment FileReferences */
-	const struct as_body_options *body;
-	/* Multipart ItemOperations responses: the body's data is not
-	   written inline; <itemoperations:Part>body_part</Part> replaces
-	   <Data> (as_email_body_data() gives the data). 0 = inline. */
-	unsigned int body_part;
-	/* Item properties (flag dates) from the state store; NULL store or
-	   box_guid = none (the flag is written from \Flagged alone). */
-	struct as_store *store;
-	const char *user;
-	const unsigned char *box_guid;	/* guid_128_t of the mailbox */
-};
 
 struct as_email;
 
@@ -36,7 +22,7 @@ struct mailbox_header_lookup_ctx *as_email_wanted_headers(struct mailbox *box);
    or -1 with error_r (mail unreadable, e.g. expunged meanwhile). Reading
    is separate from writing so that a failed item leaves no half-written
    element behind. */
-int as_email_read(struct mail *mail, const struct as_email_params *params,
+int as_email_read(struct mail *mail, const struct as_item_params *params,
 		  struct as_email **email_r, const char **error_r);
 /* Write <ApplicationData> with the whole email. */
 void as_email_write(struct wbxml_writer *w, const struct as_email *email);
@@ -62,7 +48,7 @@ bool as_email_body_data(const struct as_email *email, const void **data_r,
    Flag, and from 14.0 Categories) for a Sync Change. */
 void as_email_write_change(struct wbxml_writer *w, struct mail *mail);
 void as_email_write_change_params(struct wbxml_writer *w, struct mail *mail,
-				  const struct as_email_params *params);
+				  const struct as_item_params *params);
 
 /* The message's categories (from its IMAP keywords), data stack */
 const char *const *as_email_categories(struct mail *mail);

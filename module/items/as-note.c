@@ -10,6 +10,7 @@
 #include "items/as-email.h"
 #include "items/as-categories.h"
 #include "items/as-draft.h"
+#include "items/as-item.h"
 #include "items/as-note.h"
 
 #include <time.h>
@@ -25,12 +26,12 @@ static const char *note_date_format(time_t t)
 			       tm->tm_sec);
 }
 
-void as_note_write(struct wbxml_writer *w, const struct as_email *email)
+static void note_write(struct wbxml_writer *w, const struct as_item *item)
 {
+	const struct as_email *email = (const struct as_email *)item;
 	const char *const *cats = as_email_get_categories(email);
 	const char *subject = as_email_get_subject(email);
 
-	wbxml_start(w, EAS_AIRSYNC_APPLICATIONDATA);
 	wbxml_elem_str(w, EAS_NOTES_SUBJECT, subject == NULL ? "" : subject);
 	as_email_write_body(w, email);
 	wbxml_elem_str(w, EAS_NOTES_MESSAGECLASS, AS_NOTE_MESSAGE_CLASS);
@@ -44,7 +45,6 @@ void as_note_write(struct wbxml_writer *w, const struct as_email *email)
 			wbxml_elem_str(w, EAS_NOTES_CATEGORY, *cats);
 		wbxml_end(w);
 	}
-	wbxml_end(w);
 }
 
 static int
@@ -74,11 +74,12 @@ note_keywords(const struct wbxml_node *data, const char *const **keywords_r,
 	return 0;
 }
 
-int as_note_build(const struct wbxml_node *data, const char *from,
-		  string_t *dest, const char *const **keywords_r,
-		  const char **error_r)
+static int
+note_build(const struct as_item_build *build, string_t *dest,
+	   const char *const **keywords_r, const char **error_r)
 {
-	const struct wbxml_node *body;
+	const struct wbxml_node *data = build->data, *body;
+	const char *from = build->from;
 	const char *subject, *text = "";
 	bool html = FALSE;
 
@@ -102,3 +103,33 @@ int as_note_build(const struct wbxml_node *data, const char *from,
 	as_draft_append_text_body(dest, text, html);
 	return 0;
 }
+
+static int
+note_read(struct mail *mail, const struct as_item_params *params,
+	  struct as_item **item_r, const char **error_r)
+{
+	struct as_email *email;
+
+	if (as_email_read(mail, params, &email, error_r) < 0)
+		return -1;
+	*item_r = (struct as_item *)email;
+	return 0;
+}
+
+static bool
+note_class_body_data(const struct as_item *item, const void **data_r,
+		   size_t *size_r)
+{
+	return as_email_body_data((const struct as_email *)item, data_r, size_r);
+}
+
+const struct as_item_class as_item_class_note = {
+	.name = "Notes",
+	.folder_class = AS_FOLDER_CLASS_NOTES,
+	.wanted_fields = AS_EMAIL_WANTED_FIELDS,
+	.wanted_headers = as_email_wanted_headers,
+	.read = note_read,
+	.write = note_write,
+	.body_data = note_class_body_data,
+	.build = note_build,
+};

@@ -204,8 +204,9 @@ def check_notes_sync(dc, version):
     assert xtext(resp2, "ServerId") == new_id, ra2.resp
     assert len(imap_notes(dc, c, "Notes")) == 3
 
-    # the device edits "Shopping": one note with the new text, the old
-    # ServerId deleted and the new one added in the same response
+    # the device edits "Shopping": the message is replaced in IMAP (a new
+    # UID), the device keeps its ServerId and gets nothing back for it
+    old_uid = imap_notes(dc, c, "Notes")["Shopping"][0]
     rc = notes_cmd(c, notes, ra2.key, (
         "<Change><ServerId>%s</ServerId><ApplicationData>"
         "<notes:Subject>Shopping</notes:Subject>"
@@ -213,12 +214,14 @@ def check_notes_sync(dc, version):
         "<airsyncbase:Data>Milk\nBread</airsyncbase:Data>"
         "</airsyncbase:Body></ApplicationData></Change>" % shop_id))
     assert xfind(rc.coll, "Responses/Change") is None, rc.resp
-    assert rc.deletes == [shop_id], rc.resp
-    assert len(rc.adds) == 1, rc.resp
-    check_note(rc.adds[0], "Shopping", "Milk\nBread", [])
+    assert not rc.deletes and not rc.adds and not rc.changes, rc.resp
     stored = imap_notes(dc, c, "Notes")
     assert len(stored) == 3 and b"Bread" in stored["Shopping"][2], stored
-    shop_id = xtext(rc.adds[0], "ServerId")
+    assert stored["Shopping"][0] != old_uid, stored
+    # the next Sync has nothing for it either
+    rn = note_sync(c, notes, rc.key).ok()
+    assert not rn.deletes and not rn.adds and not rn.changes, rn.resp
+    rc = rn
 
     # a category set over IMAP reaches the device as a whole note
     imap = imap_session(dc, c, "Notes")
