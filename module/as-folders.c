@@ -276,11 +276,8 @@ static int as_folders_special_init(struct mail_namespace *ns,
 	return 0;
 }
 
-/* The folder-type METADATA value of a mailbox, NULL if it has none (or
-   attributes are not enabled: mail_attribute_dict unset). */
-static const char *as_folders_kolab_type(struct as_cmd_context *ctx,
-					 struct mail_namespace *ns,
-					 const char *vname)
+const char *as_folders_kolab_type(struct as_cmd_context *ctx,
+				  struct mail_namespace *ns, const char *vname)
 {
 	static const enum mail_attribute_type types[] = {
 		MAIL_ATTRIBUTE_TYPE_PRIVATE, MAIL_ATTRIBUTE_TYPE_SHARED,

@@ -110,6 +110,10 @@ bool as_folders_groupware_type(const char *folder_type, unsigned int version,
    type for this version. */
 const char *as_folders_groupware_create_value(unsigned int type,
 					      unsigned int version);
+/* The folder-type METADATA value of a mailbox, NULL if it has none (or
+   attributes are not enabled: mail_attribute_dict unset). */
+const char *as_folders_kolab_type(struct as_cmd_context *ctx,
+				  struct mail_namespace *ns, const char *vname);
 /* Set the folder-type METADATA of a mailbox (open or not). */
 int as_folders_set_groupware_type(struct mailbox *box, const char *value,
 				  const char **error_r);

@@ -34,6 +34,10 @@ static const struct setting_define as_setting_defines[] = {
 	DEF("search_timeout", text.search_timeout),
 	DEF("provisioning", text.provisioning),
 	DEF("special_folders", text.special_folders),
+	DEF("calendar_folder", calendar_folder),
+	DEF("contacts_folder", contacts_folder),
+	DEF("tasks_folder", tasks_folder),
+	DEF("notes_folder", notes_folder),
 	DEF("debug", text.debug),
 
 	SETTING_DEFINE_LIST_END
@@ -60,6 +64,10 @@ const struct as_settings as_default_settings = {
 	.auth_socket_path = "",
 	.realm = "ActiveSync",
 	.sender_domain = "",
+	.calendar_folder = "Calendar",
+	.contacts_folder = "Contacts",
+	.tasks_folder = "Tasks",
+	.notes_folder = "Notes",
 };
 
 /* How the text of each non-string setting is parsed, and into which

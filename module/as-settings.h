@@ -64,6 +64,12 @@ struct as_settings {
 	/* Create missing \Sent \Drafts \Trash \Junk folders on the first
 	   FolderSync */
 	bool special_folders;
+	/* Names of the default groupware folders created on the first
+	   FolderSync of a device that syncs the class ("" = none) */
+	const char *calendar_folder;
+	const char *contacts_folder;
+	const char *tasks_folder;
+	const char *notes_folder;
 	bool debug;
 
 	/* Not parsed from top-level settings: plugin {

@@ -8,6 +8,7 @@
 #include "as-folders.h"
 #include "as-hierarchy.h"
 #include "as-special-folders.h"
+#include "as-groupware-folders.h"
 
 /* MS-ASCMD 2.2.3.177.5 */
 enum foldersync_status {
@@ -155,6 +156,10 @@ foldersync_run(struct as_cmd_context *ctx, unsigned int key,
 		   the device had before can't be confused with it */
 		if (ctx->set->special_folders) T_BEGIN {
 			as_special_folders_ensure(ctx,
+				as_folders_namespace(ctx));
+		} T_END;
+		T_BEGIN {
+			as_groupware_folders_ensure(ctx,
 				as_folders_namespace(ctx));
 		} T_END;
 		if (foldersync_current(ctx, &cur, &error) < 0) {

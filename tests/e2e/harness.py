@@ -1677,6 +1677,14 @@ def sample_message(subject="Hello", body="Hi there.\n",
 # FolderSync Type of the Inbox and of Deleted Items
 T_INBOX, T_DELETED = 2, 4
 
+
+def default_groupware_folders(version="14.1"):
+    """{name: EAS type} of the default groupware folders the server
+    creates on a device's first FolderSync (activesync_*_folder, for
+    the classes the version syncs natively)."""
+    v = tuple(int(x) for x in version.split("."))
+    return {"Notes": 10} if v >= (14, 0) else {}
+
 _account_serial = [0]
 
 

@@ -8,7 +8,8 @@ every change made over IMAP must show up in the next FolderSync."""
 
 import re
 
-from harness import xall, xml_escape, xrequire, xtext
+from harness import default_groupware_folders, xall, xml_escape, \
+    xrequire, xtext
 
 INSTANCE = dict(activesync=True)
 
@@ -163,7 +164,9 @@ def test_initial_foldersync_lists_hierarchy(dc):
         order.index(child["server_id"]), ch.resp
     ids = [f["server_id"] for f in ch.adds]
     assert len(set(ids)) == len(ids) and "0" not in ids, ids
-    assert len(ch.adds) == 8, ch.resp
+    for name, ftype in default_groupware_folders().items():
+        assert ch.by_name(name)["type"] == ftype, ch.resp
+    assert len(ch.adds) == 8 + len(default_groupware_folders()), ch.resp
 
 
 def test_foldersync_no_changes_keeps_key(dc):
@@ -274,7 +277,11 @@ def test_foldersync_all_protocol_versions(dc):
     for version in ("12.0", "12.1", "14.0", "14.1", "16.0", "16.1"):
         c = new_account(dc, "v" + version.replace(".", ""), version)
         ch = sync_ok(c, "0")
-        got = sorted((f["name"], f["type"]) for f in ch.adds)
+        # the same, but for the groupware classes the version has
+        gw = default_groupware_folders(version).items()
+        got = sorted((f["name"], f["type"]) for f in ch.adds
+                     if (f["name"], f["type"]) not in gw)
+        assert len(got) + len(gw) == len(ch.adds), (version, ch.resp)
         names = names or got
         assert got == names, (version, got)
         assert ("INBOX", T_INBOX) in got, got
@@ -539,4 +546,5 @@ def test_many_folders_deep_tree(dc):
         depth += 1
     assert depth == 5 and f["name"] == "Deep", (depth, f)
     ch.by_name("Unicode \u00e4\u00f6\u00fc \u65e5\u672c")
-    assert len(ch.adds) == 5 + len(names)
+    assert len(ch.adds) == 5 + len(names) + \
+        len(default_groupware_folders())

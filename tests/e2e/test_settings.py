@@ -32,6 +32,10 @@ DEFAULTS = {
     "activesync_search_timeout": "45 s",
     "activesync_provisioning": "yes",
     "activesync_special_folders": "yes",
+    "activesync_calendar_folder": "Calendar",
+    "activesync_contacts_folder": "Contacts",
+    "activesync_tasks_folder": "Tasks",
+    "activesync_notes_folder": "Notes",
     "activesync_debug": "no",
 }
 
