@@ -13,9 +13,10 @@ Status 156, and neither changes anything."""
 import re
 from email.header import decode_header, make_header
 
-from harness import body_pref, folders, imap_session, itemops, move_items, \
-    new_account, ok_top, sample_message, start, sync, sync_request, \
-    SyncResult as Result, T_INBOX, xall, xfind, xml_escape, xrequire, xtext
+from harness import body_pref, fetch_item_xml, folders, imap_session, \
+    itemops, move_items, new_account, ok_top, sample_message, search, \
+    start, store_status, sync, sync_request, SyncResult as Result, \
+    T_INBOX, xall, xfind, xml_escape, xrequire, xtext
 
 INSTANCE = dict(activesync=True)
 
@@ -362,3 +363,44 @@ def test_foldercreate_notes_folder(dc):
     assert xtext(r, "FolderCreate/Status") == "10", r
     dc.wait_for_log_text(mark, "folder type 17 can't be created")
     assert "Old jottings" not in hierarchy(c)
+
+
+def test_fetch_and_search_notes(dc):
+    """ItemOperations Fetch and Search serve notes through the item class:
+    Class Notes, the Notes: elements, nothing of the mail class."""
+    for version in ("14.1", "16.1"):
+        c = setup(dc, "nfetch" + version.replace(".", ""), version=version)
+        h = hierarchy(c)
+        notes = h["Notes"][0]
+        rn = notes_start(c, notes, options=body_pref(1))
+        shop_id = xtext(by_subject(rn.adds)["Shopping"], "ServerId")
+
+        r = itemops(c, fetch_item_xml(notes, shop_id, body_pref(1)))
+        fetch = ok_top(r)[0]
+        assert xtext(fetch, "Status") == "1", r
+        assert xtext(fetch, "AirSync:Class") == "Notes", r
+        props = xfind(fetch, "Properties")
+        assert xtext(props, "Notes:Subject") == "Shopping", r
+        assert xtext(props, "Notes:MessageClass") == "IPM.StickyNote", r
+        assert "Caf\u00e9 beans" in xtext(
+            props, "AirSyncBase:Body/AirSyncBase:Data"), r
+        assert xfind(props, "Email:Subject") is None, r
+
+        # an unknown note of the folder: Status 6, as for mail
+        r = itemops(c, fetch_item_xml(notes, notes + ":99999",
+                                      body_pref(1)))
+        assert xtext(ok_top(r)[0], "Status") == "6", r
+        assert xfind(ok_top(r)[0], "Properties") is None, r
+
+        r = search(c, "<And><airsync:CollectionId>%s</airsync:CollectionId>"
+                   "<FreeText>beans</FreeText></And>" % notes,
+                   options="<RebuildResults/><Range>0-9</Range>"
+                   + body_pref(1))
+        assert store_status(r) == "1", r
+        results = [res for res in xall(r, "Response/Store/Result")
+                   if xfind(res, "Properties") is not None]
+        assert len(results) == 1, r
+        assert xtext(results[0], "AirSync:Class") == "Notes", r
+        assert xtext(results[0], "AirSync:CollectionId") == notes, r
+        assert xtext(results[0], "Properties/Notes:Subject") == \
+            "Shopping", r
