@@ -112,6 +112,9 @@ struct as_cmd_context {
 	   (user agent, version; last_seen to the minute). Commands may
 	   change fields and call as_store_device_put() themselves. */
 	struct as_device *device;
+	/* as_folders_groupware_as_email(): read once per request */
+	unsigned int groupware_as_email;
+	bool groupware_as_email_known;
 
 	/* Decoded request body; NULL when the body was empty. */
 	struct wbxml_node *root;

@@ -6,10 +6,13 @@
 #include "md5.h"
 #include "str.h"
 #include "strnum.h"
+#include "str-sanitize.h"
 #include "mail-namespace.h"
 #include "mail-storage.h"
 #include "mailbox-list-iter.h"
 #include "as-command.h"
+#include "as-settings.h"
+#include "as-store-itemprops.h"
 #include "http/as-request.h"
 #include "as-folders.h"
 #include "as-special-folders.h"
@@ -42,14 +45,20 @@ static const struct {
 	const char *folder_type;
 	unsigned int user_type, default_type;
 	unsigned int min_version;
+	/* its word in activesync_groupware_as_email */
+	const char *as_email_name;
 } as_folders_groupware_types[] = {
-	{ "event", AS_FOLDER_TYPE_USER_CALENDAR, AS_FOLDER_TYPE_CALENDAR, 0 },
-	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS, 0 },
-	{ "task", AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_TYPE_TASKS, 0 },
+	{ "event", AS_FOLDER_TYPE_USER_CALENDAR, AS_FOLDER_TYPE_CALENDAR, 0,
+	  "calendar" },
+	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS, 0,
+	  "contacts" },
+	{ "task", AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_TYPE_TASKS, 0,
+	  "tasks" },
 	/* the Notes class exists from 14.0 (MS-ASNOTE) */
 	{ "note", AS_FOLDER_TYPE_USER_NOTES, AS_FOLDER_TYPE_NOTES,
-	  AS_VERSION_14_0 },
-	{ "journal", AS_FOLDER_TYPE_USER_JOURNAL, AS_FOLDER_TYPE_JOURNAL, 0 },
+	  AS_VERSION_14_0, "notes" },
+	{ "journal", AS_FOLDER_TYPE_USER_JOURNAL, AS_FOLDER_TYPE_JOURNAL, 0,
+	  "journal" },
 };
 
 static const struct {
@@ -317,7 +326,7 @@ const char *as_folders_kolab_type(struct as_cmd_context *ctx,
 static unsigned int as_folders_type(struct as_cmd_context *ctx,
 				    struct mail_namespace *ns,
 				    const struct as_folders_special *special,
-				    const char *vname)
+				    const char *vname, bool *as_email_r)
 {
 	const char *kolab_type;
 	unsigned int i, type;
@@ -346,8 +355,13 @@ static unsigned int as_folders_type(struct as_cmd_context *ctx,
 		   AS_FOLDERS_OUTBOX_NAME) == 0)
 		return AS_FOLDER_TYPE_OUTBOX;
 	kolab_type = as_folders_kolab_type(ctx, ns, vname);
-	if (kolab_type != NULL &&
-	    as_folders_groupware_type(kolab_type, ctx->req->version, &type))
+	if (kolab_type == NULL)
+		return AS_FOLDER_TYPE_USER_MAIL;
+	if (as_folders_groupware_as_email(ctx, kolab_type)) {
+		*as_email_r = TRUE;
+		return AS_FOLDER_TYPE_USER_MAIL;
+	}
+	if (as_folders_groupware_type(kolab_type, ctx->req->version, &type))
 		return type;
 	return AS_FOLDER_TYPE_USER_MAIL;
 }
@@ -387,6 +401,102 @@ bool as_folder_type_is_default(unsigned int type)
 	default:
 		return FALSE;
 	}
+}
+
+/* Index of the folder-type value's class in as_folders_groupware_types,
+   -1 if none */
+static int as_folders_groupware_index(const char *folder_type)
+{
+	const char *suffix;
+	unsigned int i;
+	size_t len;
+
+	for (i = 0; i < N_ELEMENTS(as_folders_groupware_types); i++) {
+		len = strlen(as_folders_groupware_types[i].folder_type);
+		if (strncmp(folder_type, as_folders_groupware_types[i].folder_type,
+			    len) != 0)
+			continue;
+		suffix = folder_type + len;
+		if (*suffix == '\0' || strcmp(suffix, ".default") == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+int as_folders_groupware_as_email_parse(const char *value,
+					unsigned int *mask_r,
+					const char **error_r)
+{
+	const char *const *words;
+	unsigned int i;
+	int ret = 0;
+
+	*mask_r = 0;
+	for (words = t_strsplit_spaces(value, " ,"); *words != NULL; words++) {
+		if (strcasecmp(*words, "all") == 0 ||
+		    strcasecmp(*words, "yes") == 0) {
+			*mask_r = (1U << N_ELEMENTS(
+				as_folders_groupware_types)) - 1;
+			continue;
+		}
+		if (strcasecmp(*words, "none") == 0 ||
+		    strcasecmp(*words, "no") == 0)
+			continue;
+		for (i = 0; i < N_ELEMENTS(as_folders_groupware_types); i++) {
+			if (strcasecmp(*words, as_folders_groupware_types[i].
+				       as_email_name) == 0)
+				break;
+		}
+		if (i < N_ELEMENTS(as_folders_groupware_types))
+			*mask_r |= 1U << i;
+		else {
+			*error_r = t_strdup_printf("unknown class '%s' (use "
+				"calendar, contacts, tasks, notes, journal, "
+				"all or none)", *words);
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
+/* The device's property wins over the user's setting, so one old phone
+   can get everything as mail while the user's other devices sync the
+   classes natively. */
+static unsigned int as_folders_as_email_mask(struct as_cmd_context *ctx)
+{
+	const char *value = NULL, *error;
+	unsigned int mask;
+
+	if (ctx->groupware_as_email_known)
+		return ctx->groupware_as_email;
+	ctx->groupware_as_email_known = TRUE;
+	if (ctx->store != NULL && ctx->req->device_id != NULL &&
+	    as_store_device_prop_get(ctx->store, pool_datastack_create(),
+				     ctx->username, ctx->req->device_id,
+				     AS_FOLDERS_PROP_GROUPWARE_AS_EMAIL,
+				     &value, &error) < 0) {
+		e_error(ctx->event, "Reading the device's %s failed: %s",
+			AS_FOLDERS_PROP_GROUPWARE_AS_EMAIL, error);
+		value = NULL;
+	}
+	if (value == NULL)
+		value = ctx->set->groupware_as_email;
+	if (as_folders_groupware_as_email_parse(value, &mask, &error) < 0) {
+		e_warning(ctx->event, "Invalid %s '%s': %s",
+			  AS_FOLDERS_PROP_GROUPWARE_AS_EMAIL,
+			  str_sanitize(value, 64), error);
+	}
+	ctx->groupware_as_email = mask;
+	return mask;
+}
+
+bool as_folders_groupware_as_email(struct as_cmd_context *ctx,
+				   const char *folder_type)
+{
+	int idx = as_folders_groupware_index(folder_type);
+
+	return idx >= 0 &&
+		(as_folders_as_email_mask(ctx) & (1U << idx)) != 0;
 }
 
 bool as_folders_groupware_type(const char *folder_type, unsigned int version,
@@ -619,8 +729,15 @@ int as_folders_list(struct as_cmd_context *ctx,
 			folder->parent_id = "0";
 		folder->display_name = p_strdup(ctx->pool,
 			as_folders_display_name(ns, entry->vname));
-		folder->type = folder->noselect ? AS_FOLDER_TYPE_USER_MAIL :
-			as_folders_type(ctx, ns, &special, entry->vname);
+		if (folder->noselect)
+			folder->type = AS_FOLDER_TYPE_USER_MAIL;
+		else {
+			bool as_email = FALSE;
+
+			folder->type = as_folders_type(ctx, ns, &special,
+						       entry->vname, &as_email);
+			folder->groupware_as_email = as_email;
+		}
 		ret = 0;
 	}
 	hash_table_destroy(&ids);
@@ -665,6 +782,7 @@ int as_folders_lookup_vname(struct as_cmd_context *ctx, const char *vname,
 	struct as_folders_special special;
 	guid_128_t parent_guid;
 	const char *parent;
+	bool as_email = FALSE;
 	int ret;
 
 	i_zero(folder_r);
@@ -697,7 +815,8 @@ int as_folders_lookup_vname(struct as_cmd_context *ctx, const char *vname,
 	folder_r->vname = p_strdup(ctx->pool, vname);
 	folder_r->display_name = p_strdup(ctx->pool,
 		as_folders_display_name(ns, vname));
-	folder_r->type = as_folders_type(ctx, ns, &special, vname);
+	folder_r->type = as_folders_type(ctx, ns, &special, vname, &as_email);
+	folder_r->groupware_as_email = as_email;
 	return 1;
 }
 

@@ -55,6 +55,11 @@ struct as_folder_info {
 	/* \NoSelect parent: listed so its children have a parent, but it
 	   holds no messages and can't be opened */
 	bool noselect:1;
+	/* A groupware folder listed as a mail folder (the device's
+	   GroupWare-as-Email view): its items go to the device as the
+	   messages they are, one way (a device's delete doesn't remove
+	   them) */
+	bool groupware_as_email:1;
 };
 ARRAY_DEFINE_TYPE(as_folder_info, struct as_folder_info);
 
@@ -114,6 +119,19 @@ const char *as_folders_groupware_create_value(unsigned int type,
    attributes are not enabled: mail_attribute_dict unset). */
 const char *as_folders_kolab_type(struct as_cmd_context *ctx,
 				  struct mail_namespace *ns, const char *vname);
+/* Device property and setting value naming the groupware classes a
+   device gets as mail folders */
+#define AS_FOLDERS_PROP_GROUPWARE_AS_EMAIL "groupware_as_email"
+/* Parse such a value: bit i = the i-th class of the groupware table.
+   Returns 0, or -1 with error_r for an unknown word (the known ones are
+   still in mask_r). */
+int as_folders_groupware_as_email_parse(const char *value,
+					unsigned int *mask_r,
+					const char **error_r);
+/* Is the class of this folder-type value ("task.default") one the
+   device gets as mail folders (setting, device property)? */
+bool as_folders_groupware_as_email(struct as_cmd_context *ctx,
+				   const char *folder_type);
 /* Set the folder-type METADATA of a mailbox (open or not). */
 int as_folders_set_groupware_type(struct mailbox *box, const char *value,
 				  const char **error_r);

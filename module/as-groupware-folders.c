@@ -154,7 +154,10 @@ void as_groupware_folders_ensure(struct as_cmd_context *ctx,
 
 	for (i = 0; i < AS_GROUPWARE_FOLDERS_COUNT; i++) {
 		name = as_groupware_folder_name(ctx, i);
+		/* a class the device gets as mail needs no default */
 		if (name != NULL &&
+		    !as_folders_groupware_as_email(ctx,
+				as_groupware_folders[i].folder_type) &&
 		    as_folders_groupware_type(as_groupware_folders[i].folder_type,
 					      ctx->req->version, &type))
 			wanted |= 1U << i;

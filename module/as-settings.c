@@ -38,6 +38,7 @@ static const struct setting_define as_setting_defines[] = {
 	DEF("contacts_folder", contacts_folder),
 	DEF("tasks_folder", tasks_folder),
 	DEF("notes_folder", notes_folder),
+	DEF("groupware_as_email", groupware_as_email),
 	DEF("debug", text.debug),
 
 	SETTING_DEFINE_LIST_END
@@ -68,6 +69,7 @@ const struct as_settings as_default_settings = {
 	.contacts_folder = "Contacts",
 	.tasks_folder = "Tasks",
 	.notes_folder = "Notes",
+	.groupware_as_email = "",
 };
 
 /* How the text of each non-string setting is parsed, and into which

@@ -70,6 +70,10 @@ struct as_settings {
 	const char *contacts_folder;
 	const char *tasks_folder;
 	const char *notes_folder;
+	/* Groupware classes listed to devices as mail folders ("calendar
+	   contacts tasks notes journal", "all", "" = none); a device's
+	   "groupware_as_email" property overrides it */
+	const char *groupware_as_email;
 	bool debug;
 
 	/* Not parsed from top-level settings: plugin {

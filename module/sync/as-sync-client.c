@@ -573,6 +573,15 @@ sync_client_delete(struct sync_mail_run *run, struct mail *mail,
 	/* the device has dropped it either way */
 	seq_range_array_add(&run->client_deleted, uid);
 	as_sync_state_alias_move(&run->extra, sync_client_id(run, uid), 0);
+	if (run->folder.groupware_as_email) {
+		/* one way: the item stays, and the device gets it back
+		   (a whole-folder comparison finds it missing there) */
+		run->extra.full = TRUE;
+		e_debug(run->sctx->ctx->event, "Sync: UID %u of %s is a "
+			"groupware item seen as mail: not deleted", uid,
+			mailbox_get_vname(run->box));
+		return;
+	}
 	if (!mail_set_uid(mail, uid)) {
 		/* already gone: fine for a repeated request */
 		if (!run->replay) {

@@ -36,6 +36,7 @@ DEFAULTS = {
     "activesync_contacts_folder": "Contacts",
     "activesync_tasks_folder": "Tasks",
     "activesync_notes_folder": "Notes",
+    "activesync_groupware_as_email": "",
     "activesync_debug": "no",
 }
 

@@ -2,14 +2,10 @@
 through userdb extra fields, and a per-device limit in the state store)
 that a device's FilterType can only narrow."""
 
-import os
-import struct
-import subprocess
-import tempfile
 import time
 
-from harness import body_pref, folders, sample_message, start, sync, \
-    T_INBOX, xtext
+from harness import body_pref, folders, sample_message, set_device_prop, \
+    start, sync, T_INBOX, xtext
 
 INSTANCE = dict(activesync=True)
 
@@ -41,26 +37,6 @@ def append_aged(dc, c, ages_days):
 
 def subjects(r):
     return sorted(xtext(a, "ApplicationData/Email:Subject") for a in r.adds)
-
-
-def set_device_prop(dc, user, device_id, name, value):
-    """Write a device property record (as doveadm will) with mdb_load."""
-    key = b"%s\0%s\0%s\0" % (user.encode(), device_id.encode(),
-                             name.encode())
-    val = b"\x01" + struct.pack("<I", len(value)) + value.encode()
-    dump = ("VERSION=3\nformat=bytevalue\ndatabase=device_props\n"
-            "type=btree\nHEADER=END\n %s\n %s\nDATA=END\n"
-            % (key.hex(), val.hex()))
-    with tempfile.NamedTemporaryFile("w", suffix=".dump",
-                                     delete=False) as f:
-        f.write(dump)
-    try:
-        r = subprocess.run(["mdb_load", "-f", f.name, "-s", "device_props",
-                            dc.eas_state_dir], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
-        assert r.returncode == 0, r.stdout
-    finally:
-        os.unlink(f.name)
 
 
 def test_user_limit_without_filter_type(dc):
