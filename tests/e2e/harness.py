@@ -1708,12 +1708,13 @@ def default_groupware_folders(version="14.1"):
 _account_serial = [0]
 
 
-def new_account(dc, tag, version="14.1"):
-    """A fresh user (its own mailboxes) and device."""
+def new_account(dc, tag, version="14.1", extra_fields=None):
+    """A fresh user (its own mailboxes) and device; extra_fields: userdb
+    extra fields of the user."""
     _account_serial[0] += 1
     user = "sync-%s-%d@example.test" % (tag, _account_serial[0])
     password = "pw-%s-%d" % (tag, _account_serial[0])
-    dc.add_user(user, password)
+    dc.add_user(user, password, extra_fields)
     c = dc.eas_client(user, password,
                       device_id="SY%s%d" % (tag.upper().replace("-", ""),
                                             _account_serial[0]),

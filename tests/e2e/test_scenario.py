@@ -11,10 +11,12 @@ import re
 import threading
 import time
 
-from harness import our_codec_path, sample_message, xall, xml_escape, \
-    xrequire, xtext
+from harness import our_codec_path, sample_message, wait_held, xall, \
+    xml_escape, xrequire, xtext
 
-INSTANCE = dict(activesync=True)
+# the debug log says when the Ping is held
+INSTANCE = dict(activesync=True,
+                plugin_settings={"activesync_debug": "yes"})
 
 SYNC_NS = ('<Sync xmlns="AirSync:" xmlns:airsyncbase="AirSyncBase:" '
            'xmlns:email="Email:">')
@@ -149,16 +151,20 @@ def run_story(dc, version):
         result["at"] = time.monotonic()
 
     dc.mark_log()
+    mark = dc.log_offset()
     th = threading.Thread(target=held_ping)
     th.start()
-    # the Ping is held once the service has armed its watch
-    time.sleep(1.0)
+    # the Ping is held once the service has armed its watch (its log
+    # line says so), and it must still be held then
+    wait_held(dc, mark)
     assert th.is_alive(), "Ping answered before any change: %r" % (
         result.get("resp"),)
     dc.deliver(user, sample_message("Push me", "Wakes the Ping.\n", to=user))
     delivered = time.monotonic()
     th.join(60)
     assert not th.is_alive(), "Ping not woken by the delivery"
+    # it ended on the delivery, not before it
+    assert result["at"] >= delivered, (result["at"], delivered)
     r = result["resp"]
     assert r.status == 200, r
     assert xrequire(r, "Ping/Status") == "2", r

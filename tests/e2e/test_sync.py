@@ -13,7 +13,9 @@ from harness import body_pref, deliver_plain, folders, imap_flags, \
     sync_request, SyncResult as Result, T_DELETED, T_INBOX, uid_of, xall, \
     xfind, xrequire, xtext
 
-INSTANCE = dict(activesync=True)
+# the debug log says when a Sync with Wait is held
+INSTANCE = dict(activesync=True,
+                plugin_settings={"activesync_debug": "yes"})
 
 
 def html_message(subject, text, html, to="user@example.test"):
@@ -537,13 +539,16 @@ def test_wait_held_until_new_mail(dc):
         out["r"] = sync_request(c, inbox, key, top="<Wait>1</Wait>")
     th = threading.Thread(target=held)
     t0 = time.monotonic()
+    mark = dc.log_offset()
     th.start()
-    time.sleep(1.5)
+    # held: the service says it waits, and no answer came
+    dc.wait_for_log(r"Sync: no changes, waiting", timeout=15, since=mark)
     assert th.is_alive(), "Sync with Wait answered without changes: %r" % (
         out.get("r"),)
     deliver_plain(dc, c, "Wake up")
     th.join(30)
     assert not th.is_alive()
+    # it ended on the delivery: the response carries that mail
     elapsed = time.monotonic() - t0
     res = Result(out["r"]).ok()
     assert [xtext(a, "ApplicationData/Email:Subject")
