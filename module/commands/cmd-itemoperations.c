@@ -28,6 +28,7 @@
 #include "as-command.h"
 #include "as-folders.h"
 #include "sync/as-sync-options.h"
+#include "sync/as-sync-state.h"
 #include "items/as-email.h"
 #include "items/as-item.h"
 #include "items/as-conversation.h"
@@ -427,6 +428,14 @@ itemops_fetch_item_read(struct itemops_context *ictx,
 		       "%s in collection %s", str_sanitize(server_id, 64),
 		       str_sanitize(collection_id, 64));
 		return ITEMOPS_STATUS_NOT_FOUND;
+	}
+	/* an item the device edited lives on in a new message */
+	if (!(*class_r)->change_in_place &&
+	    as_sync_state_device_uid(ctx->store, ctx->username,
+				     ctx->req->device_id, folder.server_id,
+				     uid, &uid, &error) < 0) {
+		e_error(ctx->event, "ItemOperations: reading the state of "
+			"%s failed: %s", folder.server_id, error);
 	}
 	if (as_folders_open(ctx, &folder, 0, box_r, &error) < 0) {
 		e_info(ctx->event, "ItemOperations: folder %s: %s",

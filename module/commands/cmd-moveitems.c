@@ -24,6 +24,7 @@
 #include "as-folders.h"
 #include "items/as-item.h"
 #include "items/as-email.h"
+#include "sync/as-sync-state.h"
 #include "itemops/as-itemprops-move.h"
 
 /* MoveItems status codes (MS-ASCMD 2.2.3.177.10) */
@@ -290,6 +291,14 @@ moveitems_move(struct as_cmd_context *ctx, const struct moveitems_move *move,
 		return;
 	}
 
+	/* an item the device edited lives on in a new message */
+	if (!as_item_class_get(&src)->change_in_place &&
+	    as_sync_state_device_uid(ctx->store, ctx->username,
+				     ctx->req->device_id, src.server_id,
+				     uid, &uid, &error) < 0) {
+		e_error(ctx->event, "MoveItems: reading the state of %s "
+			"failed: %s", src.server_id, error);
+	}
 	result_r->status = moveitems_mailbox_move(ctx, &src, &dst, uid,
 						  &new_uid);
 	if (result_r->status != MOVEITEMS_STATUS_OK)

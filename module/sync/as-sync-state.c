@@ -6,6 +6,7 @@
 #include "strnum.h"
 #include "imap-seqset.h"
 #include "imap-util.h"
+#include "as-store.h"
 #include "items/as-item.h"
 #include "sync/as-sync-state.h"
 
@@ -159,6 +160,32 @@ uint32_t as_sync_state_alias_uid(const struct as_sync_state_extra *extra,
 			return alias->uid;
 	}
 	return id;
+}
+
+int as_sync_state_device_uid(struct as_store *store, const char *user,
+			     const char *device_id, const char *folder_id,
+			     uint32_t id, uint32_t *uid_r,
+			     const char **error_r)
+{
+	struct as_collection_state state;
+	struct as_sync_state_extra extra;
+	unsigned int sync_key;
+	int ret;
+
+	*uid_r = id;
+	ret = as_store_collection_latest(store, user, device_id, folder_id,
+					 &sync_key, error_r);
+	if (ret <= 0 || sync_key == 0)
+		return ret;
+	ret = as_store_collection_get(store, pool_datastack_create(), user,
+				      device_id, folder_id, sync_key, &state,
+				      error_r);
+	if (ret <= 0)
+		return ret;
+	as_sync_state_extra_read(state.options == NULL ? "" : state.options,
+				 &extra);
+	*uid_r = as_sync_state_alias_uid(&extra, id);
+	return 0;
 }
 
 void as_sync_state_alias_move(struct as_sync_state_extra *extra,

@@ -51,6 +51,15 @@ uint32_t as_sync_state_alias_id(const struct as_sync_state_extra *extra,
 /* The UID of the message a ServerId number names */
 uint32_t as_sync_state_alias_uid(const struct as_sync_state_extra *extra,
 				 uint32_t id);
+/* The UID of the message a device's ServerId number names in a folder,
+   by the device's latest collection state of it (an item the device
+   edited lives on in a new message). Returns 0, or -1 with error_r (then
+   *uid_r = id). */
+struct as_store;
+int as_sync_state_device_uid(struct as_store *store, const char *user,
+			     const char *device_id, const char *folder_id,
+			     uint32_t id, uint32_t *uid_r,
+			     const char **error_r);
 /* The message with ServerId number id is now new_uid (0: gone) */
 void as_sync_state_alias_move(struct as_sync_state_extra *extra,
 			      uint32_t id, uint32_t new_uid);

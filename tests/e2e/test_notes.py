@@ -223,6 +223,12 @@ def check_notes_sync(dc, version):
     rn = note_sync(c, notes, rc.key).ok()
     assert not rn.deletes and not rn.adds and not rn.changes, rn.resp
     rc = rn
+    # ItemOperations Fetch by the ServerId the device kept: the new text
+    r = itemops(c, fetch_item_xml(notes, shop_id, body_pref(1)))
+    fetch = ok_top(r)[0]
+    assert xtext(fetch, "Status") == "1", r
+    assert "Bread" in xtext(fetch, "Properties/AirSyncBase:Body/"
+                            "AirSyncBase:Data"), r
 
     # a category set over IMAP reaches the device as a whole note
     imap = imap_session(dc, c, "Notes")
