@@ -153,20 +153,25 @@ int as_draft_body_text(const struct wbxml_node *body, const char **text_r,
 	return 0;
 }
 
-void as_draft_append_text_body(string_t *dest, const char *text, bool html)
+void as_draft_append_qp(string_t *dest, const char *text)
 {
 	struct qp_encoder *qp;
 
-	str_printfa(dest, "MIME-Version: 1.0\r\n"
-		    "Content-Type: text/%s; charset=utf-8\r\n"
-		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-		    html ? "html" : "plain");
 	text = as_draft_utf8_valid(text);
 	qp = qp_encoder_init(dest, 76, 0);
 	qp_encoder_more(qp, text, strlen(text));
 	qp_encoder_finish(qp);
 	qp_encoder_deinit(&qp);
 	str_append(dest, "\r\n");
+}
+
+void as_draft_append_text_body(string_t *dest, const char *text, bool html)
+{
+	str_printfa(dest, "MIME-Version: 1.0\r\n"
+		    "Content-Type: text/%s; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+		    html ? "html" : "plain");
+	as_draft_append_qp(dest, text);
 }
 
 static int

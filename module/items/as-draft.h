@@ -23,6 +23,8 @@ int as_draft_build(const struct wbxml_node *data, struct mail *base,
    Returns 0, or -1 with error_r for another type. */
 int as_draft_body_text(const struct wbxml_node *body, const char **text_r,
 		       bool *html_r, const char **error_r);
+/* The text (made valid UTF-8) quoted-printable encoded, and a CRLF */
+void as_draft_append_qp(string_t *dest, const char *text);
 /* MIME-Version, Content-Type and the text as quoted-printable: the end
    of the header and the whole body of a one-part text message */
 void as_draft_append_text_body(string_t *dest, const char *text, bool html);

@@ -11,24 +11,11 @@
 #include "message-date.h"
 #include "message-header-encode.h"
 #include "message-parser.h"
-#include "qp-encoder.h"
 #include "mail-storage.h"
 #include "imap-msgpart.h"
 #include "items/as-body.h"
 #include "items/as-draft.h"
 #include "items/as-groupware-msg.h"
-
-static void groupware_msg_append_qp(string_t *dest, const char *text)
-{
-	struct qp_encoder *qp;
-
-	text = as_draft_utf8_valid(text);
-	qp = qp_encoder_init(dest, 76, 0);
-	qp_encoder_more(qp, text, strlen(text));
-	qp_encoder_finish(qp);
-	qp_encoder_deinit(&qp);
-	str_append(dest, "\r\n");
-}
 
 void as_groupware_msg_build(const struct as_groupware_msg *msg,
 			    string_t *dest)
@@ -61,7 +48,7 @@ void as_groupware_msg_build(const struct as_groupware_msg *msg,
 		    "Content-Type: text/plain; charset=utf-8\r\n"
 		    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
 		    boundary);
-	groupware_msg_append_qp(dest, msg->summary == NULL ? "" :
+	as_draft_append_qp(dest, msg->summary == NULL ? "" :
 				msg->summary);
 
 	str_printfa(dest, "\r\n--%s\r\n"
@@ -69,7 +56,7 @@ void as_groupware_msg_build(const struct as_groupware_msg *msg,
 		    "Content-Transfer-Encoding: quoted-printable\r\n"
 		    "Content-Disposition: attachment; filename=\"%s\"\r\n\r\n",
 		    boundary, msg->content_type, msg->filename);
-	groupware_msg_append_qp(dest, msg->object);
+	as_draft_append_qp(dest, msg->object);
 	str_printfa(dest, "\r\n--%s--\r\n", boundary);
 }
 
