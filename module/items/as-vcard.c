@@ -132,7 +132,7 @@ vcard_add_param_raw(pool_t pool, struct as_vcard_property *prop,
 	struct as_vcard_param *param;
 
 	param = array_append_space(&prop->params);
-	param->name = p_strdup(pool, t_str_ucase(name));
+	param->name = p_strdup(pool, name);
 	param->value = p_strdup(pool, value);
 }
 
@@ -163,7 +163,7 @@ vcard_parse_head(pool_t pool, const char *head,
 			return -1;
 		}
 	}
-	prop->name = p_strdup(pool, t_str_ucase(t_strdup_until(start, p)));
+	prop->name = p_strdup(pool, t_strdup_until(start, p));
 	p_array_init(&prop->params, pool, 2);
 
 	while (*p == ';') {
@@ -282,11 +282,11 @@ static int vcard_parse_line(struct vcard_parser *parser, const char *line,
 	}
 	prop->value = p_strdup(card->pool, value);
 
-	if (strcmp(prop->name, "BEGIN") == 0) {
+	if (strcasecmp(prop->name, "BEGIN") == 0) {
 		*error_r = "nested BEGIN";
 		return -1;
 	}
-	if (strcmp(prop->name, "VERSION") == 0) {
+	if (strcasecmp(prop->name, "VERSION") == 0) {
 		if (strcmp(value, "2.1") == 0)
 			card->version = 21;
 		else if (strcmp(value, "3.0") == 0)
@@ -435,7 +435,7 @@ as_vcard_add(struct as_vcard *card, const char *group, const char *name)
 
 	prop = p_new(card->pool, struct as_vcard_property, 1);
 	prop->group = p_strdup(card->pool, group);
-	prop->name = p_strdup(card->pool, t_str_ucase(name));
+	prop->name = p_strdup(card->pool, name);
 	p_array_init(&prop->params, card->pool, 2);
 	prop->value = "";
 	array_push_back(&card->props, &prop);
@@ -469,7 +469,7 @@ void as_vcard_prop_add_param(struct as_vcard *card,
 	/* a double quote can't be in a parameter value (4.0 has ^'
 	   for it; plain text is safer) */
 	value = t_str_replace(value, '"', '\'');
-	if (vcard_param_needs_quotes(value) && strcmp(name, "TYPE") != 0)
+	if (vcard_param_needs_quotes(value) && strcasecmp(name, "TYPE") != 0)
 		value = t_strdup_printf("\"%s\"", value);
 	vcard_add_param_raw(card->pool, prop, name, value);
 }

@@ -14,7 +14,7 @@
 #include "array-decl.h"
 
 struct as_vcard_param {
-	const char *name;	/* upper case: "TYPE", "VALUE", "X-FOO" */
+	const char *name;	/* as written; compare without case */
 	/* the value without quotes; a list stays comma-separated */
 	const char *value;
 };
@@ -22,7 +22,7 @@ ARRAY_DEFINE_TYPE(as_vcard_param, struct as_vcard_param);
 
 struct as_vcard_property {
 	const char *group;	/* "item1" of "item1.EMAIL", or NULL */
-	const char *name;	/* upper case */
+	const char *name;	/* as written; compare without case */
 	ARRAY_TYPE(as_vcard_param) params;
 	const char *value;	/* raw value, escapes kept */
 };

@@ -24,7 +24,7 @@ find(struct as_vcard *card, const char *name, unsigned int nth)
 	struct as_vcard_property *const *propp;
 
 	array_foreach(&card->props, propp) {
-		if (strcmp((*propp)->name, name) == 0 && nth-- == 0)
+		if (strcasecmp((*propp)->name, name) == 0 && nth-- == 0)
 			return *propp;
 	}
 	return NULL;
