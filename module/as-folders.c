@@ -44,7 +44,9 @@ static const struct {
 	unsigned int min_version;
 } as_folders_groupware_types[] = {
 	{ "event", AS_FOLDER_TYPE_USER_CALENDAR, AS_FOLDER_TYPE_CALENDAR, 0 },
-	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS, 0 },
+	/* Contacts (MS-ASCNTC) as vCards, for every version we serve */
+	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS,
+	  AS_VERSION_12_0 },
 	{ "task", AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_TYPE_TASKS, 0 },
 	/* the Notes class exists from 14.0 (MS-ASNOTE) */
 	{ "note", AS_FOLDER_TYPE_USER_NOTES, AS_FOLDER_TYPE_NOTES,
