@@ -1030,7 +1030,7 @@ static struct as_contact *
 contact_unreadable(struct mail *mail, const struct as_item_params *params,
 		   const char *error)
 {
-	struct as_vcard *card = as_vcard_new(pool_datastack_create(), 40);
+	struct as_vcard *card = as_vcard_new(pool_datastack_create(), 30);
 	struct as_vcard_property *prop;
 	const char *subject;
 
@@ -1078,6 +1078,8 @@ static void contact_class_write(struct wbxml_writer *w,
 }
 
 /* The base message's card; a new one if it has none we can read */
+/* New cards are vCard 3.0, what every client reads (iOS and most CardDAV
+   clients still write 3.0); a card read keeps its version. */
 static struct as_vcard *contact_base_card(struct mail *base)
 {
 	struct as_vcard *card;
@@ -1085,7 +1087,7 @@ static struct as_vcard *contact_base_card(struct mail *base)
 	int ret;
 
 	if (base == NULL)
-		return as_vcard_new(pool_datastack_create(), 40);
+		return as_vcard_new(pool_datastack_create(), 30);
 	ret = as_groupware_msg_read(base, contact_content_types, &object,
 				    &error);
 	if (ret > 0 && as_vcard_parse(pool_datastack_create(), object, NULL,
@@ -1094,7 +1096,7 @@ static struct as_vcard *contact_base_card(struct mail *base)
 	e_warning(base->box->event, "Contacts: UID %u: %s, replaced by the "
 		  "device's contact", base->uid,
 		  ret == 0 || ret > 0 ? error : "unreadable");
-	return as_vcard_new(pool_datastack_create(), 40);
+	return as_vcard_new(pool_datastack_create(), 30);
 }
 
 static int
