@@ -279,6 +279,13 @@ NAME_ALIASES = {
     ("Provision:", "DeviceEncryptionEnabled"):
         ("Provision:", "RequireStorageCardEncryption"),
 }
+# Contacts 0x0D-0x11, 0x21-0x25, 0x2D-0x31: libwbxml's HomeStreet is
+# MS-ASWBXML's HomeAddressStreet, and so on (requests must use
+# libwbxml's names, xml2wbxml encodes them)
+for _kind in ("Home", "Business", "Other"):
+    for _part in ("Street", "City", "State", "PostalCode", "Country"):
+        NAME_ALIASES[("Contacts:", _kind + _part)] = \
+            ("Contacts:", _kind + "Address" + _part)
 
 _WBXML_TOOLS_CHECKED = False
 
