@@ -410,10 +410,12 @@ void as_vcard_write(const struct as_vcard *card, unsigned int version,
 	str_append(dest, "BEGIN:VCARD\r\n");
 	str_append(dest, version == 40 ? "VERSION:4.0\r\n" :
 		   "VERSION:3.0\r\n");
-	array_foreach(&card->props, propp) T_BEGIN {
+	/* dest may be on the data stack: it grows in this frame only */
+	line = t_str_new(256);
+	array_foreach(&card->props, propp) {
 		const struct as_vcard_property *prop = *propp;
 
-		line = t_str_new(128 + strlen(prop->value));
+		str_truncate(line, 0);
 		if (prop->group != NULL)
 			str_printfa(line, "%s.", prop->group);
 		str_append(line, prop->name);
@@ -422,7 +424,7 @@ void as_vcard_write(const struct as_vcard *card, unsigned int version,
 		str_append_c(line, ':');
 		str_append(line, prop->value);
 		vcard_append_folded(dest, str_c(line));
-	} T_END;
+	}
 	str_append(dest, "END:VCARD\r\n");
 }
 

@@ -506,3 +506,51 @@ def test_contacts_change_keeps_ghosted(dc):
     assert card.contents["x-abrelatednames"][0].value == "Vincent"
     labels = sorted(x.value for x in card.contents["x-ablabel"])
     assert labels == ["_$!<Other>!$_", "_$!<Spouse>!$_"], labels
+
+
+def test_contacts_big_photo_kept(dc):
+    """A 5 MB photo from IMAP is not sent (EAS allows 48 KB) and survives
+    the device's edit; a device's Picture over 48 KB is Status 6."""
+    c = new_account(dc, "cphoto", version="14.1")
+    imap = imap_session(dc, c)
+    try:
+        assert imap.create("Contacts")[0] == "OK"
+    finally:
+        imap.logout()
+    photo = b"\xff\xd8\xff\xe0" + bytes(i * 31 % 251 for i in range(5 << 20))
+    b64 = base64.b64encode(photo).decode()
+    folded = "\r\n ".join(b64[i:i + 74] for i in range(0, len(b64), 74))
+    card = ("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Big;Photo;;;\r\nFN:Photo Big\r\n"
+            "PHOTO;ENCODING=b;TYPE=JPEG:%s\r\nUID:big-photo-1\r\n"
+            "END:VCARD\r\n" % folded)
+    imap_append(dc, c, "Contacts", card_message_single(card, "Photo Big"))
+    set_folder_type(dc, c, "Contacts", "contact.default")
+    coll = hierarchy(c)["Contacts"][0]
+    r = contacts_start(c, coll)
+    assert len(r.adds) == 1, r.resp
+    add = r.adds[0]
+    assert field(add, "FileAs") == "Photo Big"
+    assert field(add, "Picture") is None, r.resp
+
+    rc = contacts_cmd(c, coll, r.key, (
+        "<Change><ServerId>%s</ServerId><ApplicationData>"
+        "<contacts:FileAs>Photo Big</contacts:FileAs>"
+        "<contacts:LastName>Big</contacts:LastName>"
+        "<contacts:FirstName>Photograph</contacts:FirstName>"
+        "</ApplicationData></Change>" % xtext(add, "ServerId")))
+    assert xfind(rc.coll, "Responses/Change") is None, rc.resp
+    _, _, stored = stored_cards(dc, c)["Photo Big"]
+    assert stored.n.value.given == "Photograph"
+    assert stored.photo.value == photo
+    assert stored.uid.value == "big-photo-1"
+
+    mark = dc.log_offset()
+    big = base64.b64encode(bytes(40 * 1024)).decode()
+    rb = contacts_cmd(c, coll, rc.key, (
+        "<Add><ClientId>p2</ClientId><ApplicationData>"
+        "<contacts:FileAs>Too Big</contacts:FileAs>"
+        "<contacts:Picture>%s</contacts:Picture>"
+        "</ApplicationData></Add>" % big))
+    assert xtext(rb.coll, "Responses/Add/Status") == "6", rb.resp
+    dc.wait_for_log_text(mark, "Picture larger than 48 KB")
+    assert len(imap_contacts(dc, c)) == 1
