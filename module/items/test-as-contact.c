@@ -333,6 +333,18 @@ static void test_contact_foreign_read(void)
 	test_assert(strstr(xml, ">1961-01-01T00:00:00.000Z</Birthday>") != NULL);
 	test_assert(strstr(xml, ">Jonnie</YomiFirstName>") != NULL);
 	test_assert(strstr(xml, ">/9j/4AAQSkZJRgABAQ==</Picture>") != NULL);
+	/* a number of no kind, 2.1's bare types, IM and other dates */
+	xml = card_to_xml("BEGIN:VCARD\r\nVERSION:2.1\r\nFN:X\r\n"
+			  "TEL:+1 555 0300\r\nTEL;WORK;VOICE:+1 555 0301\r\n"
+			  "X-JABBER:x@jabber.example\r\n"
+			  "X-EVOLUTION-ANNIVERSARY:2001-02-03\r\n"
+			  "BDAY:--0504\r\nEND:VCARD\r\n", &opts);
+	test_assert(strstr(xml, ">+1 555 0300</Home2PhoneNumber>") != NULL);
+	test_assert(strstr(xml, ">+1 555 0301</BusinessPhoneNumber>") != NULL);
+	test_assert(strstr(xml, ">x@jabber.example</IMAddress>") != NULL);
+	test_assert(strstr(xml, ">2001-02-03T00:00:00.000Z</Anniversary>") != NULL);
+	/* a birthday without a year can't be an EAS date */
+	test_assert(strstr(xml, "Birthday") == NULL);
 	test_end();
 }
 
