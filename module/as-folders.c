@@ -50,8 +50,9 @@ static const struct {
 } as_folders_groupware_types[] = {
 	{ "event", AS_FOLDER_TYPE_USER_CALENDAR, AS_FOLDER_TYPE_CALENDAR, 0,
 	  "calendar" },
-	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS, 0,
-	  "contacts" },
+	/* Contacts (MS-ASCNTC) as vCards, for every version we serve */
+	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS,
+	  AS_VERSION_12_0, "contacts" },
 	{ "task", AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_TYPE_TASKS, 0,
 	  "tasks" },
 	/* the Notes class exists from 14.0 (MS-ASNOTE) */

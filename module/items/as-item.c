@@ -2,13 +2,15 @@
 
 #include "lib.h"
 #include "items/as-item.h"
+#include "items/as-contact.h"
 
-/* The item classes Sync serves, by folder class. Calendar and journal
-   folders have no converter yet: they are listed as mail folders (see
+/* The item classes Sync serves, by folder class. Calendar, tasks and
+   journal folders have no converter yet: they are listed as mail folders (see
    as-folders.c), and a folder typed so anyway gets no items. */
 static const struct as_item_class *const as_item_classes[] = {
 	&as_item_class_email,
 	&as_item_class_note,
+	&as_item_class_contact,
 };
 
 const struct as_item_class *

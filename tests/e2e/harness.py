@@ -279,6 +279,13 @@ NAME_ALIASES = {
     ("Provision:", "DeviceEncryptionEnabled"):
         ("Provision:", "RequireStorageCardEncryption"),
 }
+# Contacts 0x0D-0x11, 0x21-0x25, 0x2D-0x31: libwbxml's HomeStreet is
+# MS-ASWBXML's HomeAddressStreet, and so on (requests must use
+# libwbxml's names, xml2wbxml encodes them)
+for _kind in ("Home", "Business", "Other"):
+    for _part in ("Street", "City", "State", "PostalCode", "Country"):
+        NAME_ALIASES[("Contacts:", _kind + _part)] = \
+            ("Contacts:", _kind + "Address" + _part)
 
 _WBXML_TOOLS_CHECKED = False
 
@@ -1703,7 +1710,10 @@ def default_groupware_folders(version="14.1"):
     creates on a device's first FolderSync (activesync_*_folder, for
     the classes the version syncs natively)."""
     v = tuple(int(x) for x in version.split("."))
-    return {"Notes": 10} if v >= (14, 0) else {}
+    folders = {"Contacts": 9}
+    if v >= (14, 0):
+        folders["Notes"] = 10
+    return folders
 
 _account_serial = [0]
 

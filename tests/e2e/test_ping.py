@@ -269,7 +269,7 @@ def test_change_in_other_folder_only_reports_that_folder(dc):
 
 def test_folder_without_items_does_not_loop(dc):
     """A folder Sync has no items for (here a \\NoSelect parent; calendar
-    and contacts folders until their converters exist) must not wake
+    folders until their converter exists) must not wake
     every Ping once the device synced it."""
     name = "pingnoselect"
     user = "%s@example.test" % name
