@@ -140,10 +140,11 @@ int as_groupware_msg_read(struct mail *mail, const char *const *content_types,
 		return -1;
 	}
 	if (result.size > AS_GROUPWARE_MSG_MAX_OBJECT_SIZE) {
+		/* as good as none: it won't get smaller by retrying */
 		i_stream_unref(&result.input);
 		*error_r = t_strdup_printf("object too large (%"PRIuUOFF_T
 					   " bytes)", result.size);
-		return -1;
+		return 0;
 	}
 	object = t_str_new(result.size + 1);
 	while ((ret = i_stream_read_more(result.input, &data, &size)) > 0) {
@@ -161,7 +162,7 @@ int as_groupware_msg_read(struct mail *mail, const char *const *content_types,
 	if (ret > 0) {
 		i_stream_unref(&result.input);
 		*error_r = "object too large";
-		return -1;
+		return 0;
 	}
 	i_stream_unref(&result.input);
 	*object_r = as_draft_utf8_valid(str_c(object));

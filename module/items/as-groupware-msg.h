@@ -40,9 +40,9 @@ void as_groupware_msg_build(const struct as_groupware_msg *msg,
    parameters; the whole message counts when it is a single part of such
    a type), decoded from its transfer encoding and made valid UTF-8, from
    the data stack. Returns 1 and object_r, 0 if the message has no such
-   part (error_r says so, for the log), -1 if the message can't be read
-   or the object is larger than AS_GROUPWARE_MSG_MAX_OBJECT_SIZE
-   (error_r). */
+   part or the object is larger than AS_GROUPWARE_MSG_MAX_OBJECT_SIZE
+   (error_r says which, for the log), -1 if the message can't be read
+   now (error_r). */
 int as_groupware_msg_read(struct mail *mail, const char *const *content_types,
 			  const char **object_r, const char **error_r);
 
