@@ -257,6 +257,23 @@ def check_notes_sync(dc, version):
                    deletes_as_moves=0)
     assert xfind(rd.coll, "Responses") is None, rd.resp
     assert "Old note" not in imap_notes(dc, c, "Notes")
+
+    # over IMAP: another client deletes the device's note and replaces
+    # "Shopping" by a new version (append the new, expunge the old)
+    stored = imap_notes(dc, c, "Notes")
+    imap = imap_session(dc, c, "Notes")
+    try:
+        assert imap.append("Notes", None, None, note_message(
+            "Shopping", "Milk\r\nBread\r\nEggs"))[0] == "OK"
+        uids = "%d,%d" % (stored[subj][0], stored["Shopping"][0])
+        assert imap.uid("STORE", uids, "+FLAGS", "(\\Deleted)")[0] == "OK"
+        assert imap.expunge()[0] == "OK"
+    finally:
+        imap.logout()
+    ri = note_sync(c, notes, rd.key).ok()
+    assert sorted(ri.deletes) == sorted([new_id, shop_id]), ri.resp
+    assert len(ri.adds) == 1, ri.resp
+    check_note(ri.adds[0], "Shopping", "Milk\nBread\nEggs", [])
     return c, h
 
 
