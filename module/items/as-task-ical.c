@@ -933,13 +933,76 @@ static void ical_stamp(icalcomponent *cal, icalcomponent *vtodo, bool edit)
 					   icalproperty_new_prodid(TASK_PRODID));
 }
 
+/* One content line, escaped as TEXT and folded at 75 octets (not inside
+   a UTF-8 character) */
+static void ical_append_text_line(string_t *dest, const char *name,
+				  const char *value)
+{
+	string_t *line = t_str_new(128);
+	const unsigned char *p;
+	size_t i, start, len;
+
+	str_append(line, name);
+	str_append_c(line, ':');
+	for (p = (const unsigned char *)value; *p != '\0'; p++) {
+		switch (*p) {
+		case '\\': case ';': case ',':
+			str_append_c(line, '\\');
+			str_append_c(line, *p);
+			break;
+		case '\n':
+			str_append(line, "\\n");
+			break;
+		case '\r':
+			break;
+		default:
+			str_append_c(line, *p);
+		}
+	}
+	p = str_data(line);
+	len = str_len(line);
+	for (start = 0, i = 0; i < len; i++) {
+		if (i - start >= (start == 0 ? 75 : 74) &&
+		    (p[i] & 0xc0) != 0x80) {
+			str_append_data(dest, p + start, i - start);
+			str_append(dest, "\r\n ");
+			start = i;
+		}
+	}
+	str_append_data(dest, p + start, len - start);
+	str_append(dest, "\r\n");
+}
+
+/* The object as text. libical writes a comma inside a category
+   unescaped, which splits it when read again: the VTODO's CATEGORIES
+   are written here instead. */
+static const char *ical_serialize(icalcomponent *cal, icalcomponent *vtodo)
+{
+	const char *const *cats = ical_categories(vtodo);
+	string_t *dest;
+	const char *begin;
+	char *str;
+
+	ical_remove_props(vtodo, ICAL_CATEGORIES_PROPERTY);
+	str = icalcomponent_as_ical_string_r(cal);
+	dest = t_str_new(strlen(str) + 256);
+	begin = strstr(str, "BEGIN:VTODO\r\n");
+	i_assert(begin != NULL);
+	begin += strlen("BEGIN:VTODO\r\n");
+	str_append_data(dest, str, begin - str);
+	for (; *cats != NULL; cats++)
+		ical_append_text_line(dest, "CATEGORIES", *cats);
+	str_append(dest, begin);
+	free(str);
+	return str_c(dest);
+}
+
 int as_task_ical_merge(const char *base, const struct as_task *task,
 		       unsigned int fields, const char **ical_r,
 		       const char **error_r ATTR_UNUSED)
 {
 	icalcomponent *cal = NULL, *vtodo = NULL;
 	const char *error;
-	char *str;
 	bool edit = FALSE;
 
 	if (base != NULL) {
@@ -977,9 +1040,7 @@ int as_task_ical_merge(const char *base, const struct as_task *task,
 		ical_recur_apply(vtodo, task);
 	ical_stamp(cal, vtodo, edit);
 
-	str = icalcomponent_as_ical_string_r(cal);
-	*ical_r = t_strdup(str);
-	free(str);
+	*ical_r = ical_serialize(cal, vtodo);
 	icalcomponent_free(cal);
 	return 0;
 }
