@@ -45,7 +45,9 @@ static const struct {
 } as_folders_groupware_types[] = {
 	{ "event", AS_FOLDER_TYPE_USER_CALENDAR, AS_FOLDER_TYPE_CALENDAR, 0 },
 	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS, 0 },
-	{ "task", AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_TYPE_TASKS, 0 },
+	/* Tasks (MS-ASTASK) exist in every version served */
+	{ "task", AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_TYPE_TASKS,
+	  AS_VERSION_12_0 },
 	/* the Notes class exists from 14.0 (MS-ASNOTE) */
 	{ "note", AS_FOLDER_TYPE_USER_NOTES, AS_FOLDER_TYPE_NOTES,
 	  AS_VERSION_14_0 },
