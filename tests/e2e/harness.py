@@ -276,6 +276,19 @@ NAME_ALIASES = {
     # "UtcStartDate" in MS-ASWBXML
     ("Tasks:", "UTCDueDate"): ("Tasks:", "UtcDueDate"),
     ("Tasks:", "UTCStartDate"): ("Tasks:", "UtcStartDate"),
+    # the children of Tasks:Recurrence (0x10-0x1A) are "Recurrence_Type"
+    # ... in libwbxml, "Type" ... in MS-ASWBXML
+    ("Tasks:", "Recurrence_Type"): ("Tasks:", "Type"),
+    ("Tasks:", "Recurrence_Start"): ("Tasks:", "Start"),
+    ("Tasks:", "Recurrence_Until"): ("Tasks:", "Until"),
+    ("Tasks:", "Recurrence_Occurrences"): ("Tasks:", "Occurrences"),
+    ("Tasks:", "Recurrence_Interval"): ("Tasks:", "Interval"),
+    ("Tasks:", "Recurrence_DayOfMonth"): ("Tasks:", "DayOfMonth"),
+    ("Tasks:", "Recurrence_DayOfWeek"): ("Tasks:", "DayOfWeek"),
+    ("Tasks:", "Recurrence_WeekOfMonth"): ("Tasks:", "WeekOfMonth"),
+    ("Tasks:", "Recurrence_MonthOfYear"): ("Tasks:", "MonthOfYear"),
+    ("Tasks:", "Recurrence_Regenerate"): ("Tasks:", "Regenerate"),
+    ("Tasks:", "Recurrence_DeadOccur"): ("Tasks:", "DeadOccur"),
     ("Provision:", "DeviceEncryptionEnabled"):
         ("Provision:", "RequireStorageCardEncryption"),
 }
