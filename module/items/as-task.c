@@ -694,17 +694,32 @@ task_build(const struct as_item_build *build, string_t *dest,
 	struct as_task task;
 	const char *base = NULL, *ical, *error, *keyword;
 	const char *const *cat;
+	int ret;
 
-	if (build->base != NULL &&
-	    as_groupware_msg_read(build->base, task_content_types, &base,
-				  &error) <= 0)
-		base = NULL;
+	if (build->base != NULL) {
+		/* a message without a calendar part is replaced by a new
+		   task; one that can't be read now is left as it is, rather
+		   than losing what the device doesn't show */
+		ret = as_groupware_msg_read(build->base, task_content_types,
+					    &base, &error);
+		if (ret < 0) {
+			*error_r = t_strdup_printf(
+				"the task being changed can't be read: %s",
+				error);
+			return -1;
+		}
+		if (ret == 0)
+			base = NULL;
+	}
 	if (as_task_build_ical(build->data, base, params->version,
 			       params->have_supported, params->supported,
 			       params->supported_count, &ical, error_r) < 0)
 		return -1;
-	if (as_task_ical_read(ical, &task, error_r) < 0)
-		i_panic("task written unreadable: %s", *error_r);
+	if (as_task_ical_read(ical, &task, &error) < 0) {
+		*error_r = t_strdup_printf("the new task doesn't read: %s",
+					   error);
+		return -1;
+	}
 
 	/* categories as keywords too, so mail clients can search them */
 	t_array_init(&keywords, 4);

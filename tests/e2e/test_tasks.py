@@ -18,7 +18,8 @@ from email import policy
 
 import icalendar
 
-from harness import body_pref, imap_flags, imap_session, new_account, sync_request, \
+from harness import body_pref, fetch_item_xml, imap_flags, imap_session, \
+    itemops, ok_top, new_account, sync_request, \
     SyncResult as Result, xall, xfind, xrequire, xtext
 
 INSTANCE = dict(activesync=True)
@@ -200,10 +201,11 @@ def task_sync(c, coll, key, **kw):
                                xmlns='xmlns:tasks="Tasks:"', **kw))
 
 
-def tasks_start(c, coll):
+def tasks_start(c, coll, options=None):
     r = task_sync(c, coll, "0").ok()
     assert r.key == "1" and not r.adds, r.resp
-    return task_sync(c, coll, r.key, options=body_pref(1)).ok()
+    return task_sync(c, coll, r.key,
+                     options=options or body_pref(1)).ok()
 
 
 def tasks_cmd(c, coll, key, commands):
@@ -399,8 +401,21 @@ def check_tasks_sync(dc, version):
     c2 = dc.eas_client(c.user, c.password, device_id=tag.upper() + "TWO",
                        device_type="E2ETest", version=version)
     coll2 = hierarchy(c2)["Tasks"][0]
-    r2 = tasks_start(c2, coll2)
+    # FilterType 8 (incomplete tasks) is accepted; none is complete yet
+    r2 = tasks_start(c2, coll2, "<FilterType>8</FilterType>" + body_pref(1))
+    assert set(by_subject(r2.adds)) == {"Quarterly report",
+                                        "Renew passport", subj}, r2.resp
     check_device_task(by_subject(r2.adds)[subj], version)
+    # ItemOperations Fetch gives the same task
+    r = itemops(c2, fetch_item_xml(coll2, xtext(
+        by_subject(r2.adds)[subj], "ServerId"), body_pref(1)))
+    fetched = ok_top(r)
+    assert xtext(fetched[0], "Status") == "1", r
+    props = xfind(fetched[0], "Properties")
+    assert xtext(props, "Tasks:Subject") == subj, r
+    assert xtext(props, "Tasks:UTCDueDate") == "2026-12-09T16:00:00.000Z"
+    assert xtext(xfind(props, "Tasks:Recurrence"),
+                 "Tasks:Recurrence_DayOfWeek") == "10", r
     # the first device gets nothing back for it
     rn = task_sync(c, coll, ra.key, options=body_pref(1)).ok()
     assert not rn.adds and not rn.changes and not rn.deletes, rn.resp
