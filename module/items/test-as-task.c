@@ -569,6 +569,49 @@ static void test_task_read_values(void)
 	test_end();
 }
 
+/* ---- all-day dates, long categories ---- */
+
+static void fill_allday(struct wbxml_writer *w)
+{
+	wbxml_elem_str(w, EAS_TASKS_SUBJECT, "all day");
+	wbxml_elem_str(w, EAS_TASKS_UTCDUEDATE, "2024-07-05T22:00:00.000Z");
+	wbxml_elem_str(w, EAS_TASKS_DUEDATE, "2024-07-06T00:00:00.000Z");
+	wbxml_start(w, EAS_TASKS_CATEGORIES);
+	wbxml_elem_str(w, EAS_TASKS_CATEGORY,
+		       "A very long category name, with commas; semicolons "
+		       "and \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9 to fold "
+		       "somewhere in the middle of it");
+	wbxml_end(w);
+	wbxml_elem_uint(w, EAS_TASKS_COMPLETE, 0);
+}
+
+static void test_task_allday(void)
+{
+	struct as_task task;
+	const char *ical, *error, *out;
+
+	test_begin("task all-day dates and folded categories");
+	/* a date moved by a day stays a date */
+	ical = task_build(fill_allday, vtodo("SUMMARY:all day\r\n"
+		"DUE;VALUE=DATE:20240705\r\n"));
+	test_assert(has(ical, "DUE;VALUE=DATE;X-ACTIVESYNC-UTC-OFFSET=+0200:"
+			"20240706\r\n"));
+	out = task_out(ical, AS_VERSION_16_1);
+	test_assert(elem(out, "DueDate", "2024-07-06T00:00:00.000Z"));
+	test_assert(elem(out, "UtcDueDate", "2024-07-05T22:00:00.000Z"));
+	/* the category's line is folded and reads back whole */
+	test_assert(has(ical, "\r\n "));
+	test_assert(as_task_ical_read(ical, &task, &error) == 0);
+	test_assert(task.categories[0] != NULL &&
+		    strcmp(task.categories[0],
+			   "A very long category name, with commas; semicolons "
+			   "and \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9 to fold "
+			   "somewhere in the middle of it") == 0);
+	test_assert(task.categories[0] != NULL &&
+		    task.categories[1] == NULL);
+	test_end();
+}
+
 /* ---- bad input ---- */
 
 static const char *bad_value;
@@ -661,6 +704,7 @@ int main(void)
 		test_task_recurrence,
 		test_task_foreign,
 		test_task_read_values,
+		test_task_allday,
 		test_task_malformed,
 		NULL
 	};
