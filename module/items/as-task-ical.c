@@ -414,8 +414,10 @@ ical_recur_read(icalcomponent *vtodo, const struct as_task *task,
 		break;
 	case ICAL_YEARLY_RECURRENCE:
 		rec.type = rec.day_of_week != 0 ? 6 : 5;
-		rec.month_of_year = r.by_month[0] != ICAL_RECURRENCE_ARRAY_MAX ?
-			(unsigned int)r.by_month[0] : (unsigned int)tm.tm_mon + 1;
+		rec.month_of_year =
+			r.by_month[0] != ICAL_RECURRENCE_ARRAY_MAX ?
+			(unsigned int)r.by_month[0] :
+			(unsigned int)tm.tm_mon + 1;
 		break;
 	default:
 		/* hourly and finer: nothing EAS can say; the RRULE stays */
@@ -520,8 +522,8 @@ ical_recur_apply(icalcomponent *vtodo, const struct as_task *task)
 	icalcomponent_add_property(vtodo, icalproperty_new_rrule(r));
 
 	for (i = 0; i < N_ELEMENTS(task_recur_x_ints); i++) {
-		const int *field = CONST_PTR_OFFSET(rec,
-						    task_recur_x_ints[i].offset);
+		const int *field =
+			CONST_PTR_OFFSET(rec, task_recur_x_ints[i].offset);
 
 		if (*field >= 0)
 			ical_x_set(vtodo, task_recur_x_ints[i].name,
@@ -819,13 +821,14 @@ static void ical_reminder_apply(icalcomponent *vtodo,
 	alarm = icalcomponent_get_first_component(vtodo,
 						  ICAL_VALARM_COMPONENT);
 	if (alarm == NULL) {
+		const char *text = task->subject != NULL &&
+			*task->subject != '\0' ? task->subject : "Reminder";
+
 		alarm = icalcomponent_new_valarm();
 		icalcomponent_add_property(alarm,
 			icalproperty_new_action(ICAL_ACTION_DISPLAY));
 		icalcomponent_add_property(alarm,
-			icalproperty_new_description(
-				task->subject != NULL && *task->subject != '\0' ?
-				task->subject : "Reminder"));
+			icalproperty_new_description(text));
 		icalcomponent_add_component(vtodo, alarm);
 	}
 	ical_remove_props(alarm, ICAL_TRIGGER_PROPERTY);
@@ -897,7 +900,8 @@ static void ical_stamp(icalcomponent *cal, icalcomponent *vtodo, bool edit)
 	icalproperty *prop;
 	int sequence = 0;
 
-	if (icalcomponent_get_first_property(vtodo, ICAL_UID_PROPERTY) == NULL) {
+	prop = icalcomponent_get_first_property(vtodo, ICAL_UID_PROPERTY);
+	if (prop == NULL) {
 		guid_128_t guid;
 
 		guid_128_generate(guid);
@@ -926,11 +930,16 @@ static void ical_stamp(icalcomponent *cal, icalcomponent *vtodo, bool edit)
 	/* the parser's notes about lines it didn't understand */
 	ical_remove_props(vtodo, ICAL_XLICERROR_PROPERTY);
 	ical_remove_props(cal, ICAL_XLICERROR_PROPERTY);
-	if (icalcomponent_get_first_property(cal, ICAL_VERSION_PROPERTY) == NULL)
-		icalcomponent_add_property(cal, icalproperty_new_version("2.0"));
-	if (icalcomponent_get_first_property(cal, ICAL_PRODID_PROPERTY) == NULL)
+	if (icalcomponent_get_first_property(cal,
+					     ICAL_VERSION_PROPERTY) == NULL) {
 		icalcomponent_add_property(cal,
-					   icalproperty_new_prodid(TASK_PRODID));
+					   icalproperty_new_version("2.0"));
+	}
+	if (icalcomponent_get_first_property(cal,
+					     ICAL_PRODID_PROPERTY) == NULL) {
+		icalcomponent_add_property(cal,
+			icalproperty_new_prodid(TASK_PRODID));
+	}
 }
 
 /* One content line, escaped as TEXT and folded at 75 octets (not inside

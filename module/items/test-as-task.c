@@ -421,7 +421,8 @@ static void test_task_foreign(void)
 	test_begin("task from another client, edited by a device");
 	test_assert(as_task_ical_read(foreign_ical, &task, &error) == 0);
 	test_assert(null_strcmp(task.subject, "Write the report") == 0);
-	test_assert(null_strcmp(task.body, "Numbers from\nthe sales team") == 0);
+	test_assert(null_strcmp(task.body,
+				"Numbers from\nthe sales team") == 0);
 	test_assert(task.importance == 2);
 	test_assert(!task.complete);
 	/* 09:00 in Berlin in June is 07:00 UTC */
@@ -457,7 +458,8 @@ static void test_task_foreign(void)
 
 	/* a new due date stays in the task's zone; with <Supported>, the
 	   omitted start, reminder, categories are ghosted and kept */
-	test_assert(as_task_build_ical(task_tree(fill_foreign_due), foreign_ical,
+	test_assert(as_task_build_ical(task_tree(fill_foreign_due),
+				       foreign_ical,
 				       AS_VERSION_16_1, TRUE, supported,
 				       N_ELEMENTS(supported), &ical,
 				       &error) == 0);
@@ -473,7 +475,8 @@ static void test_task_foreign(void)
 	test_assert(has(ical, "DESCRIPTION:Numbers from"));
 
 	/* without <Supported>, what's omitted is deleted (the body stays) */
-	test_assert(as_task_build_ical(task_tree(fill_foreign_due), foreign_ical,
+	test_assert(as_task_build_ical(task_tree(fill_foreign_due),
+				       foreign_ical,
 				       AS_VERSION_16_1, FALSE, NULL, 0, &ical,
 				       &error) == 0);
 	test_assert(!has(ical, "DTSTART;TZID"));
