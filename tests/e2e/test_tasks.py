@@ -548,3 +548,63 @@ def test_tasks_sync_14_1(dc):
 
 def test_tasks_sync_16_1(dc):
     check_tasks_sync(dc, "16.1")
+
+
+def sync_supported(c, coll, supported):
+    """SyncKey 0 declaring <Supported> elements (MS-ASCMD 2.2.3.168)"""
+    return Result(c.request_provisioned(
+        "Sync", '<Sync xmlns="AirSync:" xmlns:tasks="Tasks:"><Collections>'
+        '<Collection><Class>Tasks</Class><SyncKey>0</SyncKey>'
+        '<CollectionId>%s</CollectionId><Supported>%s</Supported>'
+        '</Collection></Collections></Sync>' % (
+            coll, "".join("<tasks:%s/>" % s for s in supported))))
+
+
+def test_tasks_ghosted(dc):
+    """A device that declared <Supported> leaves the others alone (they
+    are ghosted and kept); one that didn't deletes what it omits, but
+    never what it can't see (other clients' properties)"""
+    for supported in (("Subject", "Complete", "DateCompleted"), None):
+        c = new_account(dc, "tghost" if supported else "tomit",
+                        version="16.1")
+        imap = imap_session(dc, c)
+        try:
+            assert imap.create('"Tasks"')[0] == "OK"
+        finally:
+            imap.logout()
+        set_folder_type(dc, c, "Tasks", "task.default")
+        imap_append(dc, c, "Tasks", calendar_message("Quarterly report",
+                                                     THUNDERBIRD_VTODO))
+        coll = hierarchy(c)["Tasks"][0]
+        if supported:
+            r = sync_supported(c, coll, supported).ok()
+        else:
+            r = task_sync(c, coll, "0").ok()
+        r = task_sync(c, coll, r.key, options=body_pref(1)).ok()
+        sid = xtext(r.adds[0], "ServerId")
+        rc = tasks_cmd(c, coll, r.key, (
+            "<Change><ServerId>%s</ServerId><ApplicationData>"
+            "<tasks:Subject>Report sent</tasks:Subject>"
+            "<tasks:Complete>1</tasks:Complete>"
+            "<tasks:DateCompleted>2026-12-13T09:00:00.000Z"
+            "</tasks:DateCompleted></ApplicationData></Change>" % sid))
+        assert xfind(rc.coll, "Responses/Change") is None, rc.resp
+        stored = imap_tasks(dc, c, "Tasks")
+        assert set(stored) == {"Report sent"}, stored
+        todo = stored["Report sent"][2]
+        assert str(todo["STATUS"]) == "COMPLETED"
+        # never seen by any device: kept either way
+        assert str(todo["X-MOZ-GENERATION"]) == "2"
+        assert str(todo["RELATED-TO"]) == "5c3e27aa-parent"
+        # the body isn't deleted by leaving it out
+        assert "sales team" in str(todo["DESCRIPTION"])
+        kept = ("DTSTART", "DUE", "PRIORITY", "CLASS", "CATEGORIES")
+        if supported:
+            for name in kept:
+                assert name in todo, (name, todo.to_ical())
+            assert todo["DUE"].params["TZID"] == "Europe/Berlin"
+            assert len(todo.walk("VALARM")) == 2
+        else:
+            for name in kept:
+                assert name not in todo, (name, todo.to_ical())
+            assert not todo.walk("VALARM")
