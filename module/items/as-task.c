@@ -511,7 +511,14 @@ static int task_parse_child(const struct wbxml_node *child,
 			as_draft_utf8_valid(wbxml_node_text(child));
 		return 0;
 	}
-	/* legacy and read-only elements */
+	/* a contact or a mail in a tasks folder is refused, not saved as
+	   an empty task; other Tasks elements are legacy or read-only */
+	if (EAS_TAG_PAGE(child->tag) != EAS_TAG_PAGE(EAS_TASKS_SUBJECT) &&
+	    EAS_TAG_PAGE(child->tag) != EAS_TAG_PAGE(EAS_AIRSYNCBASE_BODY)) {
+		*error_r = t_strdup_printf("%s isn't a task element",
+					   wbxml_tag_describe(child->tag));
+		return -1;
+	}
 	return 0;
 }
 

@@ -642,6 +642,12 @@ static void fill_bad_body(struct wbxml_writer *w)
 	wbxml_end(w);
 }
 
+static void fill_contact(struct wbxml_writer *w)
+{
+	wbxml_elem_str(w, EAS_CONTACTS_FIRSTNAME, "Ann");
+	wbxml_elem_str(w, EAS_CONTACTS_LASTNAME, "Smith");
+}
+
 static void test_task_malformed(void)
 {
 	static const struct {
@@ -680,6 +686,10 @@ static void test_task_malformed(void)
 		AS_VERSION_16_1, FALSE, NULL, 0, &ical, &error) < 0);
 	test_assert(as_task_build_ical(task_tree(fill_bad_body), NULL,
 		AS_VERSION_16_1, FALSE, NULL, 0, &ical, &error) < 0);
+	/* a contact sent to a tasks folder */
+	test_assert(as_task_build_ical(task_tree(fill_contact), NULL,
+		AS_VERSION_16_1, FALSE, NULL, 0, &ical, &error) < 0);
+	test_assert(error != NULL && strstr(error, "FirstName") != NULL);
 	for (i = 0; i < N_ELEMENTS(bad_ical); i++) {
 		error = NULL;
 		test_assert_idx(as_task_ical_read(bad_ical[i], &task,

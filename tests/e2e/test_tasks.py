@@ -489,6 +489,18 @@ def check_tasks_sync(dc, version):
     assert xtext(rb.coll, "Responses/Add/Status") == "6", rb.resp
     dc.wait_for_log_text(mark, "Tasks item refused: invalid DueDate")
     assert imap_count(dc, c, "Tasks") == before
+    # a contact sent to a tasks folder: refused the same way
+    mark = dc.log_offset()
+    rb = Result(sync_request(
+        c, coll, rb.key, cls="Tasks", options=body_pref(1),
+        xmlns='xmlns:tasks="Tasks:" xmlns:contacts="Contacts:"',
+        commands="<Add><ClientId>t3</ClientId><ApplicationData>"
+        "<contacts:FirstName>Ann</contacts:FirstName>"
+        "<contacts:LastName>Smith</contacts:LastName>"
+        "</ApplicationData></Add>")).ok()
+    assert xtext(rb.coll, "Responses/Add/Status") == "6", rb.resp
+    dc.wait_for_log_text(mark, "isn't a task element")
+    assert imap_count(dc, c, "Tasks") == before
 
     # over IMAP: the passport task is replaced by a new version, and a
     # new task and another broken one come
