@@ -53,8 +53,9 @@ static const struct {
 	/* Contacts (MS-ASCNTC) as vCards, for every version we serve */
 	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS,
 	  AS_VERSION_12_0, "contacts" },
-	{ "task", AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_TYPE_TASKS, 0,
-	  "tasks" },
+	/* Tasks (MS-ASTASK) exist in every version served */
+	{ "task", AS_FOLDER_TYPE_USER_TASKS, AS_FOLDER_TYPE_TASKS,
+	  AS_VERSION_12_0, "tasks" },
 	/* the Notes class exists from 14.0 (MS-ASNOTE) */
 	{ "note", AS_FOLDER_TYPE_USER_NOTES, AS_FOLDER_TYPE_NOTES,
 	  AS_VERSION_14_0, "notes" },

@@ -3,6 +3,7 @@
 #include "lib.h"
 #include "items/as-item.h"
 #include "items/as-contact.h"
+#include "items/as-task.h"
 
 /* The item classes Sync serves, by folder class. Calendar, tasks and
    journal folders have no converter yet: they are listed as mail folders (see
@@ -11,6 +12,7 @@ static const struct as_item_class *const as_item_classes[] = {
 	&as_item_class_email,
 	&as_item_class_note,
 	&as_item_class_contact,
+	&as_item_class_task,
 };
 
 const struct as_item_class *

@@ -276,6 +276,19 @@ NAME_ALIASES = {
     # "UtcStartDate" in MS-ASWBXML
     ("Tasks:", "UTCDueDate"): ("Tasks:", "UtcDueDate"),
     ("Tasks:", "UTCStartDate"): ("Tasks:", "UtcStartDate"),
+    # the children of Tasks:Recurrence (0x10-0x1A) are "Recurrence_Type"
+    # ... in libwbxml, "Type" ... in MS-ASWBXML
+    ("Tasks:", "Recurrence_Type"): ("Tasks:", "Type"),
+    ("Tasks:", "Recurrence_Start"): ("Tasks:", "Start"),
+    ("Tasks:", "Recurrence_Until"): ("Tasks:", "Until"),
+    ("Tasks:", "Recurrence_Occurrences"): ("Tasks:", "Occurrences"),
+    ("Tasks:", "Recurrence_Interval"): ("Tasks:", "Interval"),
+    ("Tasks:", "Recurrence_DayOfMonth"): ("Tasks:", "DayOfMonth"),
+    ("Tasks:", "Recurrence_DayOfWeek"): ("Tasks:", "DayOfWeek"),
+    ("Tasks:", "Recurrence_WeekOfMonth"): ("Tasks:", "WeekOfMonth"),
+    ("Tasks:", "Recurrence_MonthOfYear"): ("Tasks:", "MonthOfYear"),
+    ("Tasks:", "Recurrence_Regenerate"): ("Tasks:", "Regenerate"),
+    ("Tasks:", "Recurrence_DeadOccur"): ("Tasks:", "DeadOccur"),
     ("Provision:", "DeviceEncryptionEnabled"):
         ("Provision:", "RequireStorageCardEncryption"),
 }
@@ -1710,7 +1723,7 @@ def default_groupware_folders(version="14.1"):
     creates on a device's first FolderSync (activesync_*_folder, for
     the classes the version syncs natively)."""
     v = tuple(int(x) for x in version.split("."))
-    folders = {"Contacts": 9}
+    folders = {"Contacts": 9, "Tasks": 7}
     if v >= (14, 0):
         folders["Notes"] = 10
     return folders

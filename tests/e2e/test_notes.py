@@ -3,8 +3,9 @@
 A folder whose METADATA /private/vendor/kolab/folder-type is "note"
 (".default" for the default one) is a Notes folder for 14.x/16.x devices
 and a plain mail folder for 12.x devices (no Notes class there), so its
-messages are seen either way.  Calendar and tasks folders stay mail
-folders until their converters exist.  Notes are ordinary messages:
+messages are seen either way.  Calendar folders stay mail folders until
+their converter exists (contacts: test_contacts.py, tasks:
+test_tasks.py).  Notes are ordinary messages:
 Subject = the note's subject, the text body = the note, keywords = the
 categories; every change is checked over IMAP.  MoveItems between a mail
 and a notes folder is Status 5, ItemOperations Move to a notes folder is
