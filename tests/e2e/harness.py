@@ -1718,6 +1718,25 @@ def set_device_prop(dc, user, device_id, name, value):
         os.unlink(f.name)
 
 
+KOLAB_KEY = "/private/vendor/kolab/folder-type"
+
+
+def set_folder_type(dc, c, mailbox, value):
+    """Type a groupware folder (folder-type METADATA) as other IMAP
+    groupware clients do."""
+    dc.doveadm("mailbox", "metadata", "set", "-u", c.user, mailbox,
+               KOLAB_KEY, value)
+
+
+def hierarchy(c):
+    """FolderSync 0: {DisplayName: (ServerId, Type)}"""
+    r = c.foldersync()
+    assert xrequire(r, "FolderSync/Status") == "1", r
+    return {xtext(a, "DisplayName"): (xtext(a, "ServerId"),
+                                      int(xtext(a, "Type")))
+            for a in xall(r, "Changes/Add")}
+
+
 def default_groupware_folders(version="14.1"):
     """{name: EAS type} of the default groupware folders the server
     creates on a device's first FolderSync (activesync_*_folder, for

@@ -19,13 +19,12 @@ import re
 
 import vobject
 
-from harness import body_pref, imap_session, new_account, xall, xfind, \
-    xrequire, xtext, sync_request, SyncResult as Result
+from harness import body_pref, hierarchy, imap_session, new_account, \
+    set_folder_type, xfind, xtext, sync_request, SyncResult as Result
 
 INSTANCE = dict(activesync=True)
 
 T_CONTACTS, T_USER_CONTACTS = 9, 14
-KOLAB_KEY = "/private/vendor/kolab/folder-type"
 XMLNS = 'xmlns:contacts="Contacts:" xmlns:contacts2="Contacts2:"'
 
 # A vCard 4.0 the way Thunderbird's address book writes one
@@ -106,17 +105,6 @@ BROKEN_MESSAGE = card_message_single(
     "Broken card")
 
 
-def set_folder_type(dc, c, mailbox, value):
-    dc.doveadm("mailbox", "metadata", "set", "-u", c.user, mailbox,
-               KOLAB_KEY, value)
-
-
-def hierarchy(c):
-    r = c.foldersync()
-    assert xrequire(r, "FolderSync/Status") == "1", r
-    return {xtext(a, "DisplayName"): (xtext(a, "ServerId"),
-                                      int(xtext(a, "Type")))
-            for a in xall(r, "Changes/Add")}
 
 
 def imap_append(dc, c, mailbox, msg):

@@ -6,12 +6,11 @@ the original vCard/iCalendar attached.  activesync_groupware_as_email
 "groupware_as_email" overrides it for one device.  One way: a device's
 delete doesn't remove the item, which comes back on the next Sync."""
 
-from harness import body_pref, imap_session, sample_message, \
-    set_device_prop, start, sync, xall, xfind, xtext
+from harness import body_pref, hierarchy, imap_session, set_device_prop, \
+    set_folder_type, start, sync, xall, xfind, xtext
 
 INSTANCE = dict(activesync=True)
 
-KOLAB_KEY = "/private/vendor/kolab/folder-type"
 T_NOTES, T_USER_MAIL = 10, 12
 _serial = [0]
 
@@ -56,17 +55,8 @@ def account(dc, tag, fields=None, version="14.1"):
         imap.logout()
     for name, value in (("My Notes", "note.default"),
                         ("Address Book", "contact.default")):
-        dc.doveadm("mailbox", "metadata", "set", "-u", user, name,
-                   KOLAB_KEY, value)
+        set_folder_type(dc, c, name, value)
     return c
-
-
-def hierarchy(c):
-    r = c.foldersync()
-    assert r.status == 200 and xtext(r, "FolderSync/Status") == "1", r
-    return {xtext(a, "DisplayName"): (xtext(a, "ServerId"),
-                                      int(xtext(a, "Type")))
-            for a in xall(r, "Changes/Add")}
 
 
 def imap_count(dc, c, mailbox):

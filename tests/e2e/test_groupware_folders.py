@@ -8,12 +8,11 @@ is left a mail folder (logged); a user who has a default folder of the
 class under any name gets no second one.  The default folder can't be
 deleted or renamed from the device."""
 
-from harness import imap_session, new_account, sample_message, xall, \
-    xtext
+from harness import imap_session, KOLAB_KEY, new_account, sample_message, \
+    set_folder_type, xall, xtext
 
 INSTANCE = dict(activesync=True)
 
-KOLAB_KEY = "/private/vendor/kolab/folder-type"
 T_NOTES, T_USER_MAIL = 10, 12
 _serial = [0]
 
@@ -80,8 +79,7 @@ def test_no_notes_folder_for_12_1(dc):
 def test_existing_default_under_other_name(dc):
     c = new_account(dc, "gwfother")
     imap_create(dc, c, "Meine Notizen")
-    dc.doveadm("mailbox", "metadata", "set", "-u", c.user, "Meine Notizen",
-               KOLAB_KEY, "note.default")
+    set_folder_type(dc, c, "Meine Notizen", "note.default")
     got = folders(c)
     assert got["Meine Notizen"][1] == T_NOTES, got
     assert "Notes" not in got, got

@@ -14,20 +14,16 @@ Status 156, and neither changes anything."""
 import re
 from email.header import decode_header, make_header
 
-from harness import body_pref, fetch_item_xml, folders, imap_session, \
-    itemops, move_items, new_account, ok_top, sample_message, search, \
-    start, store_status, sync, sync_request, SyncResult as Result, \
-    T_INBOX, xall, xfind, xml_escape, xrequire, xtext
+from harness import body_pref, fetch_item_xml, folders, hierarchy, \
+    imap_session, itemops, KOLAB_KEY, move_items, new_account, ok_top, \
+    sample_message, search, set_folder_type, start, store_status, sync, \
+    sync_request, SyncResult as Result, T_INBOX, xall, xfind, xml_escape, \
+    xtext
 
 INSTANCE = dict(activesync=True)
 
 T_NOTES, T_USER_NOTES, T_USER_MAIL = 10, 17, 12
-KOLAB_KEY = "/private/vendor/kolab/folder-type"
 
-
-def set_folder_type(dc, c, mailbox, value):
-    dc.doveadm("mailbox", "metadata", "set", "-u", c.user, mailbox,
-               KOLAB_KEY, value)
 
 
 def note_message(subject, text, date="Mon, 16 Nov 2026 10:00:00 +0000"):
@@ -36,14 +32,6 @@ def note_message(subject, text, date="Mon, 16 Nov 2026 10:00:00 +0000"):
             "Content-Transfer-Encoding: 8bit\r\n\r\n%s\r\n"
             % ("owner@example.test", subject, date, text)).encode()
 
-
-def hierarchy(c):
-    """FolderSync 0: {DisplayName: (ServerId, Type)}"""
-    r = c.foldersync()
-    assert xrequire(r, "FolderSync/Status") == "1", r
-    return {xtext(a, "DisplayName"): (xtext(a, "ServerId"),
-                                      int(xtext(a, "Type")))
-            for a in xall(r, "Changes/Add")}
 
 
 def setup(dc, tag, version="14.1"):
@@ -177,7 +165,6 @@ def check_notes_sync(dc, version):
     assert not r0.adds and not r0.changes, r0.resp
 
     # the device adds a note
-    mark = dc.log_offset()
     add_xml = ("<Add><ClientId>n1</ClientId><ApplicationData>"
                "<notes:Subject>Trip \u00e9t\u00e9</notes:Subject>"
                "<airsyncbase:Body><airsyncbase:Type>1</airsyncbase:Type>"

@@ -18,14 +18,13 @@ from email import policy
 
 import icalendar
 
-from harness import body_pref, fetch_item_xml, imap_flags, imap_session, \
-    itemops, ok_top, new_account, sync_request, \
-    SyncResult as Result, xall, xfind, xrequire, xtext
+from harness import body_pref, fetch_item_xml, hierarchy, imap_flags, \
+    imap_session, itemops, ok_top, new_account, set_folder_type, \
+    sync_request, SyncResult as Result, xall, xfind, xtext
 
 INSTANCE = dict(activesync=True)
 
 T_TASKS, T_USER_TASKS = 7, 15
-KOLAB_KEY = "/private/vendor/kolab/folder-type"
 UTC = datetime.timezone.utc
 
 # A task as Thunderbird writes it: its own PRODID and X- properties, a
@@ -96,18 +95,6 @@ ICS_VTODO = (
     "END:VCALENDAR\r\n")
 
 
-def set_folder_type(dc, c, mailbox, value):
-    dc.doveadm("mailbox", "metadata", "set", "-u", c.user, mailbox,
-               KOLAB_KEY, value)
-
-
-def hierarchy(c):
-    """FolderSync 0: {DisplayName: (ServerId, Type)}"""
-    r = c.foldersync()
-    assert xrequire(r, "FolderSync/Status") == "1", r
-    return {xtext(a, "DisplayName"): (xtext(a, "ServerId"),
-                                      int(xtext(a, "Type")))
-            for a in xall(r, "Changes/Add")}
 
 
 def calendar_message(subject, ical, layout="single"):
