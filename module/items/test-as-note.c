@@ -21,6 +21,9 @@
 #include "items/as-body-prefs.h"
 #include "items/as-item.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 static struct test_mail_storage_ctx *test_storage;
 static struct mailbox *test_box;
 
@@ -282,6 +285,12 @@ static void test_note_init(void)
 	};
 	struct mail_namespace *ns;
 
+	/* the test storage lives in <cwd>/.test-home: a directory of
+	   our own, so tests running in parallel (make -j) don't share it */
+	if (mkdir(".test-as-note.tmp", 0700) < 0 && errno != EEXIST)
+		i_fatal("mkdir(.test-as-note.tmp) failed: %m");
+	if (chdir(".test-as-note.tmp") < 0)
+		i_fatal("chdir(.test-as-note.tmp) failed: %m");
 	test_storage = test_mail_storage_init();
 	test_mail_storage_init_user(test_storage, &set);
 	ns = mail_namespace_find_inbox(test_storage->user->namespaces);
@@ -297,6 +306,10 @@ static void test_note_deinit(void)
 	mailbox_free(&test_box);
 	test_mail_storage_deinit_user(test_storage);
 	test_mail_storage_deinit(&test_storage);
+	if (chdir("..") < 0)
+		i_fatal("chdir(..) failed: %m");
+	if (rmdir(".test-as-note.tmp") < 0)
+		i_error("rmdir(.test-as-note.tmp) failed: %m");
 }
 
 int main(int argc, char **argv)

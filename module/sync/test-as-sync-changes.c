@@ -18,6 +18,9 @@
 #include "as-store.h"
 #include "sync/as-sync-changes.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #define DAY (24*60*60)
 
 static struct test_mail_storage_ctx *test_storage;
@@ -292,6 +295,12 @@ static void test_changes_init(void)
 		.hierarchy_sep = "/",
 	};
 
+	/* the test storage lives in <cwd>/.test-home: a directory of
+	   our own, so tests running in parallel (make -j) don't share it */
+	if (mkdir(".test-as-sync-changes.tmp", 0700) < 0 && errno != EEXIST)
+		i_fatal("mkdir(.test-as-sync-changes.tmp) failed: %m");
+	if (chdir(".test-as-sync-changes.tmp") < 0)
+		i_fatal("chdir(.test-as-sync-changes.tmp) failed: %m");
 	test_storage = test_mail_storage_init();
 	test_mail_storage_init_user(test_storage, &set);
 }
@@ -300,6 +309,10 @@ static void test_changes_deinit(void)
 {
 	test_mail_storage_deinit_user(test_storage);
 	test_mail_storage_deinit(&test_storage);
+	if (chdir("..") < 0)
+		i_fatal("chdir(..) failed: %m");
+	if (rmdir(".test-as-sync-changes.tmp") < 0)
+		i_error("rmdir(.test-as-sync-changes.tmp) failed: %m");
 }
 
 int main(int argc, char **argv)
