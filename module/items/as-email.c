@@ -18,6 +18,7 @@
 #include "items/as-flag.h"
 #include "items/as-categories.h"
 #include "items/as-conversation.h"
+#include "items/as-datetime.h"
 #include "as-store-itemprops.h"
 #include "items/as-body-prefs.h"
 #include "items/as-item.h"
@@ -231,16 +232,6 @@ static enum as_importance get_importance(struct mail *mail)
 			return AS_IMPORTANCE_LOW;
 	}
 	return AS_IMPORTANCE_NORMAL;
-}
-
-static const char *date_format(time_t t)
-{
-	struct tm *tm = gmtime(&t);
-
-	return t_strdup_printf("%04d-%02d-%02dT%02d:%02d:%02d.000Z",
-			       tm->tm_year + 1900, tm->tm_mon + 1,
-			       tm->tm_mday, tm->tm_hour, tm->tm_min,
-			       tm->tm_sec);
 }
 
 /* How much text to keep while parsing: enough for the largest truncated
@@ -544,7 +535,7 @@ static int email_fields_read(struct mail *mail,
 		f->thread_topic = imap_get_base_subject_cased(
 			pool_datastack_create(), f->subject, &is_reply);
 	}
-	f->date_received = date_format(received);
+	f->date_received = as_datetime_format(received);
 	f->received = received;
 	f->importance = get_importance(mail);
 	f->flags = mail_get_flags(mail);
@@ -788,9 +779,9 @@ const char *const *as_email_categories(struct mail *mail)
 
 /* ---- the Email item class ---- */
 
-static int
-email_class_read(struct mail *mail, const struct as_item_params *params,
-		 struct as_item **item_r, const char **error_r)
+int as_email_class_read(struct mail *mail,
+			const struct as_item_params *params,
+			struct as_item **item_r, const char **error_r)
 {
 	struct as_email *email;
 
@@ -805,9 +796,8 @@ static void email_class_write(struct wbxml_writer *w, const struct as_item *item
 	as_email_write_properties(w, (const struct as_email *)item);
 }
 
-static bool
-email_class_body_data(const struct as_item *item, const void **data_r,
-		   size_t *size_r)
+bool as_email_class_body_data(const struct as_item *item, const void **data_r,
+			      size_t *size_r)
 {
 	return as_email_body_data((const struct as_email *)item, data_r, size_r);
 }
@@ -817,9 +807,9 @@ const struct as_item_class as_item_class_email = {
 	.folder_class = AS_FOLDER_CLASS_MAIL,
 	.wanted_fields = AS_EMAIL_WANTED_FIELDS,
 	.wanted_headers = as_email_wanted_headers,
-	.read = email_class_read,
+	.read = as_email_class_read,
 	.write = email_class_write,
-	.body_data = email_class_body_data,
+	.body_data = as_email_class_body_data,
 	.write_change = email_write_change,
 	.date_filter = TRUE,
 	.change_in_place = TRUE,

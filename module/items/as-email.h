@@ -24,6 +24,14 @@ struct mailbox_header_lookup_ctx *as_email_wanted_headers(struct mailbox *box);
    element behind. */
 int as_email_read(struct mail *mail, const struct as_item_params *params,
 		  struct as_email **email_r, const char **error_r);
+/* The Email class's read() and body_data(), for classes whose items are
+   read as emails (notes) */
+struct as_item;
+int as_email_class_read(struct mail *mail,
+			const struct as_item_params *params,
+			struct as_item **item_r, const char **error_r);
+bool as_email_class_body_data(const struct as_item *item, const void **data_r,
+			      size_t *size_r);
 /* Write <ApplicationData> with the whole email. */
 void as_email_write(struct wbxml_writer *w, const struct as_email *email);
 /* The same elements without the ApplicationData wrapper (Search

@@ -9,22 +9,12 @@
 #include "wbxml.h"
 #include "items/as-email.h"
 #include "items/as-categories.h"
+#include "items/as-datetime.h"
 #include "items/as-draft.h"
 #include "items/as-item.h"
 #include "items/as-note.h"
 
 #include <time.h>
-
-/* MS-ASDTYPE Compact DateTime */
-static const char *note_date_format(time_t t)
-{
-	struct tm *tm = gmtime(&t);
-
-	return t_strdup_printf("%04d%02d%02dT%02d%02d%02dZ",
-			       tm->tm_year + 1900, tm->tm_mon + 1,
-			       tm->tm_mday, tm->tm_hour, tm->tm_min,
-			       tm->tm_sec);
-}
 
 static void note_write(struct wbxml_writer *w, const struct as_item *item)
 {
@@ -36,7 +26,8 @@ static void note_write(struct wbxml_writer *w, const struct as_item *item)
 	as_email_write_body(w, email);
 	wbxml_elem_str(w, EAS_NOTES_MESSAGECLASS, AS_NOTE_MESSAGE_CLASS);
 	wbxml_elem_str(w, EAS_NOTES_LASTMODIFIEDDATE,
-		       note_date_format(as_email_get_received(email)));
+		       as_datetime_format_compact(
+				as_email_get_received(email)));
 	if (cats[0] == NULL)
 		wbxml_empty(w, EAS_NOTES_CATEGORIES);
 	else {
@@ -104,32 +95,13 @@ note_build(const struct as_item_build *build, string_t *dest,
 	return 0;
 }
 
-static int
-note_read(struct mail *mail, const struct as_item_params *params,
-	  struct as_item **item_r, const char **error_r)
-{
-	struct as_email *email;
-
-	if (as_email_read(mail, params, &email, error_r) < 0)
-		return -1;
-	*item_r = (struct as_item *)email;
-	return 0;
-}
-
-static bool
-note_class_body_data(const struct as_item *item, const void **data_r,
-		   size_t *size_r)
-{
-	return as_email_body_data((const struct as_email *)item, data_r, size_r);
-}
-
 const struct as_item_class as_item_class_note = {
 	.name = "Notes",
 	.folder_class = AS_FOLDER_CLASS_NOTES,
 	.wanted_fields = AS_EMAIL_WANTED_FIELDS,
 	.wanted_headers = as_email_wanted_headers,
-	.read = note_read,
+	.read = as_email_class_read,
 	.write = note_write,
-	.body_data = note_class_body_data,
+	.body_data = as_email_class_body_data,
 	.build = note_build,
 };

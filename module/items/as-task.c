@@ -5,13 +5,13 @@
 #include "buffer.h"
 #include "str.h"
 #include "strnum.h"
-#include "utc-mktime.h"
 #include "mail-html2text.h"
 #include "mail-storage.h"
 #include "wbxml.h"
 #include "http/as-request.h"
 #include "items/as-body-prefs.h"
 #include "items/as-categories.h"
+#include "items/as-datetime.h"
 #include "items/as-draft.h"
 #include "items/as-groupware-msg.h"
 #include "items/as-item.h"
@@ -53,77 +53,6 @@ struct task_item {
 	const struct as_body_options *body;
 };
 
-/* ---- dates: MS-ASDTYPE dateTime, 2024-03-01T09:00:00.000Z ---- */
-
-static const char *task_date_format(time_t t)
-{
-	struct tm *tm = gmtime(&t);
-
-	return t_strdup_printf("%04d-%02d-%02dT%02d:%02d:%02d.000Z",
-			       tm->tm_year + 1900, tm->tm_mon + 1,
-			       tm->tm_mday, tm->tm_hour, tm->tm_min,
-			       tm->tm_sec);
-}
-
-static bool task_digits(const char **p, unsigned int n, int *value_r)
-{
-	unsigned int i;
-
-	*value_r = 0;
-	for (i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return FALSE;
-		*value_r = *value_r * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	return TRUE;
-}
-
-static bool task_sep(const char **p, char c, bool extended)
-{
-	if (!extended)
-		return TRUE;
-	if (**p != c)
-		return FALSE;
-	(*p)++;
-	return TRUE;
-}
-
-/* The extended form, and the compact one (20240301T090000Z) some
-   devices send */
-static bool task_date_parse(const char *str, time_t *t_r)
-{
-	const char *p = str;
-	struct tm tm;
-	bool ext;
-	int ms;
-
-	i_zero(&tm);
-	ext = strlen(str) > 4 && str[4] == '-';
-	if (!task_digits(&p, 4, &tm.tm_year) || !task_sep(&p, '-', ext) ||
-	    !task_digits(&p, 2, &tm.tm_mon) || !task_sep(&p, '-', ext) ||
-	    !task_digits(&p, 2, &tm.tm_mday) || *p++ != 'T' ||
-	    !task_digits(&p, 2, &tm.tm_hour) || !task_sep(&p, ':', ext) ||
-	    !task_digits(&p, 2, &tm.tm_min) || !task_sep(&p, ':', ext) ||
-	    !task_digits(&p, 2, &tm.tm_sec))
-		return FALSE;
-	if (*p == '.') {
-		p++;
-		if (!task_digits(&p, 3, &ms))
-			return FALSE;
-	}
-	if (*p == 'Z')
-		p++;
-	if (*p != '\0' || tm.tm_year < 1601 || tm.tm_mon < 1 ||
-	    tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-		return FALSE;
-	tm.tm_year -= 1900;
-	tm.tm_mon--;
-	*t_r = utc_mktime(&tm);
-	return TRUE;
-}
-
 /* ---- WBXML out ---- */
 
 static void task_write_recurrence(struct wbxml_writer *w,
@@ -132,10 +61,10 @@ static void task_write_recurrence(struct wbxml_writer *w,
 {
 	wbxml_start(w, EAS_TASKS_RECURRENCE);
 	wbxml_elem_uint(w, EAS_TASKS_TYPE, rec->type);
-	wbxml_elem_str(w, EAS_TASKS_START, task_date_format(rec->start));
+	wbxml_elem_str(w, EAS_TASKS_START, as_datetime_format(rec->start));
 	if (rec->have_until)
 		wbxml_elem_str(w, EAS_TASKS_UNTIL,
-			       task_date_format(rec->until));
+			       as_datetime_format(rec->until));
 	if (rec->occurrences > 0)
 		wbxml_elem_uint(w, EAS_TASKS_OCCURRENCES, rec->occurrences);
 	wbxml_elem_uint(w, EAS_TASKS_INTERVAL,
@@ -176,9 +105,9 @@ static void task_write_time(struct wbxml_writer *w,
 			    unsigned int utc_tag, unsigned int local_tag)
 {
 	if (t->have_utc)
-		wbxml_elem_str(w, utc_tag, task_date_format(t->utc));
+		wbxml_elem_str(w, utc_tag, as_datetime_format(t->utc));
 	if (t->have_local)
-		wbxml_elem_str(w, local_tag, task_date_format(t->local));
+		wbxml_elem_str(w, local_tag, as_datetime_format(t->local));
 }
 
 /* One field group's elements (the body apart) */
@@ -223,7 +152,7 @@ static void task_write_field(struct wbxml_writer *w, const struct as_task *task,
 		wbxml_elem_uint(w, EAS_TASKS_COMPLETE, task->complete ? 1 : 0);
 		if (task->complete && task->have_date_completed)
 			wbxml_elem_str(w, EAS_TASKS_DATECOMPLETED,
-				       task_date_format(task->date_completed));
+				       as_datetime_format(task->date_completed));
 		break;
 	case AS_TASK_FIELD_SENSITIVITY:
 		if (task->sensitivity >= 0)
@@ -233,14 +162,14 @@ static void task_write_field(struct wbxml_writer *w, const struct as_task *task,
 	case AS_TASK_FIELD_REMINDER:
 		if (task->reminder_set && task->have_reminder_time)
 			wbxml_elem_str(w, EAS_TASKS_REMINDERTIME,
-				       task_date_format(task->reminder_time));
+				       as_datetime_format(task->reminder_time));
 		wbxml_elem_uint(w, EAS_TASKS_REMINDERSET,
 				task->reminder_set ? 1 : 0);
 		break;
 	case AS_TASK_FIELD_ORDINAL:
 		if (task->have_ordinal_date)
 			wbxml_elem_str(w, EAS_TASKS_ORDINALDATE,
-				       task_date_format(task->ordinal_date));
+				       as_datetime_format(task->ordinal_date));
 		if (task->sub_ordinal_date != NULL)
 			wbxml_elem_str(w, EAS_TASKS_SUBORDINALDATE,
 				       task->sub_ordinal_date);
@@ -302,7 +231,7 @@ static int task_int(const struct wbxml_node *node, unsigned int max,
 static int task_date(const struct wbxml_node *node, time_t *t_r,
 		     const char **error_r)
 {
-	if (!task_date_parse(wbxml_node_text(node), t_r)) {
+	if (!as_datetime_parse(wbxml_node_text(node), t_r)) {
 		*error_r = t_strdup_printf("invalid %s: %s",
 					   wbxml_tag_name(node->tag),
 					   wbxml_node_text(node));
@@ -636,15 +565,15 @@ static const char *task_summary(const struct as_task *task)
 		    task->subject == NULL ? "" : task->subject);
 	if (task->start.have_local)
 		str_printfa(str, "Start: %s\n", t_strcut(
-			task_date_format(task->start.local), '.'));
+			as_datetime_format(task->start.local), '.'));
 	if (task->due.have_local)
 		str_printfa(str, "Due: %s\n", t_strcut(
-			task_date_format(task->due.local), '.'));
+			as_datetime_format(task->due.local), '.'));
 	if (task->complete) {
 		str_append(str, "Status: completed");
 		if (task->have_date_completed)
 			str_printfa(str, " %s UTC", t_strcut(
-				task_date_format(task->date_completed), '.'));
+				as_datetime_format(task->date_completed), '.'));
 		str_append_c(str, '\n');
 	} else {
 		str_append(str, "Status: not completed\n");
