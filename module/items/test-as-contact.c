@@ -135,7 +135,7 @@ app_data(void (*fill)(struct wbxml_writer *w, const void *ctx),
 	buffer_t *buf = t_buffer_create(1024);
 	struct wbxml_writer *w = wbxml_writer_init(buf);
 	struct wbxml_node *root = NULL;
-	const char *error;
+	const char *error = NULL;
 
 	wbxml_start(w, EAS_AIRSYNC_APPLICATIONDATA);
 	fill(w, ctx);
@@ -170,7 +170,7 @@ static const char *
 card_to_xml(const char *text, const struct as_body_options *opts)
 {
 	struct as_vcard *card;
-	const char *error;
+	const char *error = NULL;
 
 	if (as_vcard_parse(pool_datastack_create(), text, NULL, &card,
 			   &error) < 0)

@@ -118,7 +118,7 @@ test_read_back(uint32_t uid, unsigned int pref_type)
 	struct wbxml_writer *w;
 	struct mail *mail;
 	buffer_t *buf = t_buffer_create(256);
-	const char *error;
+	const char *error = NULL;
 
 	as_body_options_init(&body);
 	body.prefs[0].type = pref_type;

@@ -38,7 +38,7 @@ static const char *task_out(const char *ical, unsigned int version)
 	struct as_body_options opts;
 	struct as_task task;
 	string_t *xml = t_str_new(512);
-	const char *error;
+	const char *error = NULL;
 
 	as_body_options_init(&opts);
 	if (as_task_ical_read(ical, &task, &error) < 0)
@@ -57,7 +57,7 @@ static const char *tree_xml(void (*fill)(struct wbxml_writer *w))
 	buffer_t *buf = t_buffer_create(512);
 	struct wbxml_writer *w = wbxml_writer_init(buf);
 	string_t *xml = t_str_new(512);
-	const char *error;
+	const char *error = NULL;
 
 	wbxml_start(w, EAS_AIRSYNC_APPLICATIONDATA);
 	fill(w);

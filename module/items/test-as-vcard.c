@@ -276,7 +276,7 @@ static void test_vcard_malformed(void)
 	};
 	struct as_vcard_limits limits;
 	struct as_vcard *card;
-	const char *error;
+	const char *error = NULL;
 	string_t *big;
 	unsigned int i;
 

@@ -153,7 +153,7 @@ test_compute(struct mailbox *box, const struct as_collection_state *state,
 {
 	struct as_sync_changes_input in;
 	struct mailbox_status status;
-	const char *error;
+	const char *error = NULL;
 
 	test_status(box, &status);
 	i_zero(&in);
