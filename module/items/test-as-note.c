@@ -9,22 +9,14 @@
 #include "array.h"
 #include "str.h"
 #include "buffer.h"
-#include "istream.h"
-#include "ioloop.h"
-#include "master-service.h"
 #include "test-common.h"
-#include "test-mail-storage-common.h"
-#include "mail-namespace.h"
 #include "mail-storage.h"
 #include "wbxml.h"
 #include "items/as-body.h"
 #include "items/as-body-prefs.h"
 #include "items/as-item.h"
+#include "test-as-mail-user.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-static struct test_mail_storage_ctx *test_storage;
 static struct mailbox *test_box;
 
 static struct wbxml_node *test_decode(const buffer_t *buf)
@@ -66,43 +58,8 @@ test_device_data(const char *subject, const char *text, unsigned int type,
 
 static uint32_t test_save(const string_t *msg, const char *const *keywords)
 {
-	struct mailbox_transaction_context *t;
-	struct mail_save_context *save;
-	struct mail_transaction_commit_changes changes;
-	struct mail_keywords *kw = NULL;
-	const struct seq_range *range;
-	struct istream *input;
-	uint32_t uid;
-
-	input = i_stream_create_from_data(str_data(msg), str_len(msg));
-	t = mailbox_transaction_begin(test_box,
-				      MAILBOX_TRANSACTION_FLAG_EXTERNAL |
-				      MAILBOX_TRANSACTION_FLAG_ASSIGN_UIDS,
-				      __func__);
-	if (keywords != NULL && keywords[0] != NULL &&
-	    mailbox_keywords_create(test_box, keywords, &kw) < 0)
-		i_fatal("invalid keywords");
-	save = mailbox_save_alloc(t);
-	mailbox_save_set_flags(save, 0, kw);
-	if (mailbox_save_begin(&save, input) < 0)
-		i_fatal("mailbox_save_begin failed");
-	while (i_stream_read(input) > 0) {
-		if (mailbox_save_continue(save) < 0)
-			i_fatal("mailbox_save_continue failed");
-	}
-	if (mailbox_save_finish(&save) < 0)
-		i_fatal("mailbox_save_finish failed");
-	if (kw != NULL)
-		mailbox_keywords_unref(&kw);
-	i_stream_unref(&input);
-	if (mailbox_transaction_commit_get_changes(&t, &changes) < 0)
-		i_fatal("commit failed");
-	range = array_front(&changes.saved_uids);
-	uid = range->seq1;
-	pool_unref(&changes.pool);
-	if (mailbox_sync(test_box, 0) < 0)
-		i_fatal("mailbox_sync failed");
-	return uid;
+	return test_as_mail_save(test_box, str_data(msg), str_len(msg), 0,
+				 keywords);
 }
 
 /* The class reads the message and writes its ApplicationData again */
@@ -276,62 +233,27 @@ static void test_note_refused(void)
 	test_end();
 }
 
-static void test_note_init(void)
+static void test_note_open(void)
 {
-	const struct test_mail_storage_settings set = {
-		.username = "notes",
-		.driver = "maildir",
-		.hierarchy_sep = "/",
-	};
-	struct mail_namespace *ns;
-
-	/* the test storage lives in <cwd>/.test-home: a directory of
-	   our own, so tests running in parallel (make -j) don't share it */
-	if (mkdir(".test-as-note.tmp", 0700) < 0 && errno != EEXIST)
-		i_fatal("mkdir(.test-as-note.tmp) failed: %m");
-	if (chdir(".test-as-note.tmp") < 0)
-		i_fatal("chdir(.test-as-note.tmp) failed: %m");
-	test_storage = test_mail_storage_init();
-	test_mail_storage_init_user(test_storage, &set);
-	ns = mail_namespace_find_inbox(test_storage->user->namespaces);
-	test_box = mailbox_alloc(ns->list, "Notes", 0);
-	if (mailbox_create(test_box, NULL, FALSE) < 0 ||
-	    mailbox_open(test_box) < 0)
-		i_fatal("Notes: %s",
-			mailbox_get_last_internal_error(test_box, NULL));
+	test_box = test_as_mailbox_open("Notes");
 }
 
-static void test_note_deinit(void)
+static void test_note_close(void)
 {
 	mailbox_free(&test_box);
-	test_mail_storage_deinit_user(test_storage);
-	test_mail_storage_deinit(&test_storage);
-	if (chdir("..") < 0)
-		i_fatal("chdir(..) failed: %m");
-	if (rmdir(".test-as-note.tmp") < 0)
-		i_error("rmdir(.test-as-note.tmp) failed: %m");
 }
 
 int main(int argc, char **argv)
 {
 	static void (*const test_functions[])(void) = {
-		test_note_init,
+		test_note_open,
 		test_note_round_trip,
 		test_note_html,
 		test_note_refused,
-		test_note_deinit,
+		test_note_close,
 		NULL
 	};
-	int ret;
 
-	master_service = master_service_init("test-as-note",
-		MASTER_SERVICE_FLAG_STANDALONE |
-		MASTER_SERVICE_FLAG_DONT_SEND_STATS |
-		MASTER_SERVICE_FLAG_NO_CONFIG_SETTINGS |
-		MASTER_SERVICE_FLAG_NO_SSL_INIT |
-		MASTER_SERVICE_FLAG_NO_INIT_DATASTACK_FRAME,
-		&argc, &argv, "");
-	ret = test_run(test_functions);
-	master_service_deinit(&master_service);
-	return ret;
+	return test_as_mail_user_run("test-as-note", test_functions,
+				     argc, argv);
 }

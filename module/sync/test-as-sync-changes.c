@@ -10,79 +10,24 @@
 #include "str.h"
 #include "istream.h"
 #include "ioloop.h"
-#include "master-service.h"
 #include "test-common.h"
-#include "test-mail-storage-common.h"
-#include "mail-namespace.h"
 #include "mail-storage.h"
 #include "as-store.h"
 #include "sync/as-sync-changes.h"
-
-#include <sys/stat.h>
-#include <unistd.h>
+#include "test-as-mail-user.h"
 
 #define DAY (24*60*60)
-
-static struct test_mail_storage_ctx *test_storage;
-
-static struct mailbox *test_box_open(const char *name)
-{
-	struct mail_namespace *ns =
-		mail_namespace_find_inbox(test_storage->user->namespaces);
-	struct mailbox *box = mailbox_alloc(ns->list, name, 0);
-
-	if (mailbox_create(box, NULL, FALSE) < 0)
-		i_fatal("mailbox_create(%s): %s", name,
-			mailbox_get_last_internal_error(box, NULL));
-	/* as Sync does: per-message modseqs */
-	if (mailbox_enable(box, MAILBOX_FEATURE_CONDSTORE) < 0)
-		i_fatal("mailbox_enable(%s): %s", name,
-			mailbox_get_last_internal_error(box, NULL));
-	return box;
-}
 
 /* Save a message received "age" seconds ago; returns its UID */
 static uint32_t test_save(struct mailbox *box, const char *subject,
 			  time_t age)
 {
-	struct mailbox_transaction_context *t;
-	struct mail_save_context *save;
-	struct mail_transaction_commit_changes changes;
-	struct istream *input;
-	const char *msg;
-	uint32_t uid;
+	const char *msg = t_strdup_printf(
+		"From: <a@example.test>\r\nSubject: %s\r\n"
+		"\r\nBody of %s\r\n", subject, subject);
 
-	msg = t_strdup_printf("From: <a@example.test>\r\nSubject: %s\r\n"
-			      "\r\nBody of %s\r\n", subject, subject);
-	input = i_stream_create_from_data(msg, strlen(msg));
-	t = mailbox_transaction_begin(box, MAILBOX_TRANSACTION_FLAG_EXTERNAL |
-				      MAILBOX_TRANSACTION_FLAG_ASSIGN_UIDS,
-				      __func__);
-	save = mailbox_save_alloc(t);
-	mailbox_save_set_received_date(save, ioloop_time - age, 0);
-	if (mailbox_save_begin(&save, input) < 0)
-		i_fatal("mailbox_save_begin: %s",
-			mailbox_get_last_internal_error(box, NULL));
-	while (i_stream_read(input) > 0) {
-		if (mailbox_save_continue(save) < 0)
-			i_fatal("mailbox_save_continue failed");
-	}
-	if (mailbox_save_finish(&save) < 0)
-		i_fatal("mailbox_save_finish: %s",
-			mailbox_get_last_internal_error(box, NULL));
-	i_stream_unref(&input);
-	if (mailbox_transaction_commit_get_changes(&t, &changes) < 0)
-		i_fatal("commit: %s", mailbox_get_last_internal_error(box, NULL));
-	test_assert(seq_range_count(&changes.saved_uids) == 1);
-	{
-		const struct seq_range *range =
-			array_front(&changes.saved_uids);
-		uid = range->seq1;
-	}
-	pool_unref(&changes.pool);
-	if (mailbox_sync(box, 0) < 0)
-		i_fatal("mailbox_sync failed");
-	return uid;
+	return test_as_mail_save(box, msg, strlen(msg), ioloop_time - age,
+				 NULL);
 }
 
 /* Set a flag on / expunge one UID */
@@ -177,7 +122,7 @@ static void test_changes_first_sync(void)
 	uint32_t uids[3];
 
 	test_begin("sync changes: first sync sends everything, newest first");
-	box = test_box_open("first");
+	box = test_as_mailbox_open("first");
 	uids[0] = test_save(box, "one", 3 * DAY);
 	uids[1] = test_save(box, "two", 2 * DAY);
 	uids[2] = test_save(box, "three", DAY);
@@ -210,7 +155,7 @@ static void test_changes_incremental(void)
 	uint32_t uids[4];
 
 	test_begin("sync changes: delivery, flag change, expunge");
-	box = test_box_open("incr");
+	box = test_as_mailbox_open("incr");
 	uids[0] = test_save(box, "one", DAY);
 	uids[1] = test_save(box, "two", DAY);
 	uids[2] = test_save(box, "three", DAY);
@@ -272,7 +217,7 @@ static void test_changes_window_of_filter(void)
 	uint32_t uids[2];
 
 	test_begin("sync changes: a narrower filter soft-deletes");
-	box = test_box_open("filter");
+	box = test_as_mailbox_open("filter");
 	uids[0] = test_save(box, "old", 10 * DAY);
 	uids[1] = test_save(box, "new", DAY);
 	test_state_now(box, &state, uids, 2);
@@ -287,54 +232,15 @@ static void test_changes_window_of_filter(void)
 	test_end();
 }
 
-static void test_changes_init(void)
-{
-	const struct test_mail_storage_settings set = {
-		.username = "changes",
-		.driver = "maildir",
-		.hierarchy_sep = "/",
-	};
-
-	/* the test storage lives in <cwd>/.test-home: a directory of
-	   our own, so tests running in parallel (make -j) don't share it */
-	if (mkdir(".test-as-sync-changes.tmp", 0700) < 0 && errno != EEXIST)
-		i_fatal("mkdir(.test-as-sync-changes.tmp) failed: %m");
-	if (chdir(".test-as-sync-changes.tmp") < 0)
-		i_fatal("chdir(.test-as-sync-changes.tmp) failed: %m");
-	test_storage = test_mail_storage_init();
-	test_mail_storage_init_user(test_storage, &set);
-}
-
-static void test_changes_deinit(void)
-{
-	test_mail_storage_deinit_user(test_storage);
-	test_mail_storage_deinit(&test_storage);
-	if (chdir("..") < 0)
-		i_fatal("chdir(..) failed: %m");
-	if (rmdir(".test-as-sync-changes.tmp") < 0)
-		i_error("rmdir(.test-as-sync-changes.tmp) failed: %m");
-}
-
 int main(int argc, char **argv)
 {
 	static void (*const test_functions[])(void) = {
-		test_changes_init,
 		test_changes_first_sync,
 		test_changes_incremental,
 		test_changes_window_of_filter,
-		test_changes_deinit,
 		NULL
 	};
-	int ret;
 
-	master_service = master_service_init("test-as-sync-changes",
-		MASTER_SERVICE_FLAG_STANDALONE |
-		MASTER_SERVICE_FLAG_DONT_SEND_STATS |
-		MASTER_SERVICE_FLAG_NO_CONFIG_SETTINGS |
-		MASTER_SERVICE_FLAG_NO_SSL_INIT |
-		MASTER_SERVICE_FLAG_NO_INIT_DATASTACK_FRAME,
-		&argc, &argv, "");
-	ret = test_run(test_functions);
-	master_service_deinit(&master_service);
-	return ret;
+	return test_as_mail_user_run("test-as-sync-changes", test_functions,
+				     argc, argv);
 }
