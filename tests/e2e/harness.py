@@ -1877,6 +1877,31 @@ def imap_session(dc, c, mailbox="INBOX"):
     return imap
 
 
+def imap_append(dc, c, mailbox, msg):
+    imap = imap_session(dc, c, mailbox)
+    try:
+        typ, data = imap.append('"%s"' % mailbox, None, None, msg)
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+
+
+def imap_expunge(dc, c, mailbox, uid):
+    imap = imap_session(dc, c, mailbox)
+    try:
+        assert imap.uid("STORE", str(uid), "+FLAGS",
+                        "(\\Deleted)")[0] == "OK"
+        assert imap.expunge()[0] == "OK"
+    finally:
+        imap.logout()
+
+
+def imap_count(dc, c, mailbox):
+    """Messages in the mailbox, as doveadm counts them"""
+    return int(dc.doveadm("mailbox", "status", "-u", c.user, "messages",
+                          mailbox).split("=")[1])
+
+
 def imap_flags(dc, c, uid, mailbox="INBOX"):
     imap = imap_session(dc, c, mailbox)
     try:

@@ -19,8 +19,9 @@ import re
 
 import vobject
 
-from harness import body_pref, hierarchy, imap_session, new_account, \
-    set_folder_type, xfind, xtext, sync_request, SyncResult as Result
+from harness import body_pref, hierarchy, imap_append, imap_session, \
+    new_account, set_folder_type, xfind, xtext, sync_request, \
+    SyncResult as Result
 
 INSTANCE = dict(activesync=True)
 
@@ -106,14 +107,6 @@ BROKEN_MESSAGE = card_message_single(
 
 
 
-
-def imap_append(dc, c, mailbox, msg):
-    imap = imap_session(dc, c, mailbox)
-    try:
-        typ, data = imap.append('"%s"' % mailbox, None, None, msg)
-        assert typ == "OK", data
-    finally:
-        imap.logout()
 
 
 def setup(dc, tag, version="14.1"):

@@ -6,8 +6,8 @@ the original vCard/iCalendar attached.  activesync_groupware_as_email
 "groupware_as_email" overrides it for one device.  One way: a device's
 delete doesn't remove the item, which comes back on the next Sync."""
 
-from harness import body_pref, hierarchy, imap_session, set_device_prop, \
-    set_folder_type, start, sync, xall, xfind, xtext
+from harness import body_pref, hierarchy, imap_count, imap_session, \
+    set_device_prop, set_folder_type, start, sync, xall, xfind, xtext
 
 INSTANCE = dict(activesync=True)
 
@@ -58,15 +58,6 @@ def account(dc, tag, fields=None, version="14.1"):
         set_folder_type(dc, c, name, value)
     return c
 
-
-def imap_count(dc, c, mailbox):
-    imap = imap_session(dc, c, mailbox)
-    try:
-        typ, data = imap.uid("SEARCH", "ALL")
-        assert typ == "OK"
-        return len(data[0].split())
-    finally:
-        imap.logout()
 
 
 def test_all_as_email_from_userdb(dc):

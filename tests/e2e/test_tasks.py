@@ -18,9 +18,10 @@ from email import policy
 
 import icalendar
 
-from harness import body_pref, fetch_item_xml, hierarchy, imap_flags, \
-    imap_session, itemops, ok_top, new_account, set_folder_type, \
-    sync_request, SyncResult as Result, xall, xfind, xtext
+from harness import body_pref, fetch_item_xml, hierarchy, imap_append, \
+    imap_count, imap_expunge, imap_flags, imap_session, itemops, ok_top, \
+    new_account, set_folder_type, sync_request, SyncResult as Result, \
+    xall, xfind, xtext
 
 INSTANCE = dict(activesync=True)
 
@@ -115,23 +116,6 @@ def calendar_message(subject, ical, layout="single"):
             + ical + "\r\n--b1--\r\n").encode()
 
 
-def imap_append(dc, c, mailbox, msg):
-    imap = imap_session(dc, c, mailbox)
-    try:
-        typ, data = imap.append('"%s"' % mailbox, None, None, msg)
-        assert typ == "OK", data
-    finally:
-        imap.logout()
-
-
-def imap_expunge(dc, c, mailbox, uid):
-    imap = imap_session(dc, c, mailbox)
-    try:
-        assert imap.uid("STORE", str(uid), "+FLAGS",
-                        "(\\Deleted)")[0] == "OK"
-        assert imap.expunge()[0] == "OK"
-    finally:
-        imap.logout()
 
 
 def vtodo_of(msg):
@@ -168,10 +152,6 @@ def imap_tasks(dc, c, mailbox):
             out[str(todo.get("SUMMARY"))] = (uid, msg, todo)
     return out
 
-
-def imap_count(dc, c, mailbox):
-    return int(dc.doveadm("mailbox", "status", "-u", c.user, "messages",
-                          mailbox).split("=")[1])
 
 
 def categories(todo):
