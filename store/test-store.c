@@ -6,6 +6,7 @@
 #include "mkdir-parents.h"
 #include "test-common.h"
 #include "as-store-private.h"
+#include "as-store-itemuid.h"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1156,6 +1157,65 @@ static void test_store_map_growth(void)
 /* A map bounded by max_map_size fills with a clear error that names the
    limit, keeps what was stored, and a store whose data outgrew a lower
    limit refuses to open instead of failing later. */
+static void test_store_itemuid_history(void)
+{
+	struct as_store *store = test_store_open();
+	pool_t pool = pool_alloconly_create("itemuid", 1024);
+	guid_128_t g1, g2;
+	ARRAY_TYPE(uint32_t) uids;
+	struct as_store_itemuid_update upd[3];
+	const char *error;
+	unsigned int i;
+
+	test_begin("store item uid history");
+	guid_128_generate(g1);
+	guid_128_generate(g2);
+	test_assert(as_store_itemuid_get(store, pool, "u", g1, "x", &uids,
+					 &error) == 0 &&
+		    array_count(&uids) == 0);
+	upd[0] = (struct as_store_itemuid_update){ "x", 5 };
+	upd[1] = (struct as_store_itemuid_update){ "y@example.org", 6 };
+	upd[2] = (struct as_store_itemuid_update){ "x", 9 };
+	test_assert(as_store_itemuid_record(store, "u", g1, upd, 3,
+					    &error) == 0);
+	test_assert(as_store_itemuid_get(store, pool, "u", g1, "x", &uids,
+					 &error) == 1 &&
+		    array_count(&uids) == 2 &&
+		    *array_idx(&uids, 0) == 5 &&
+		    *array_idx(&uids, 1) == 9);
+	/* recording a UID again changes nothing */
+	test_assert(as_store_itemuid_record(store, "u", g1, upd, 1,
+					    &error) == 0);
+	test_assert(as_store_itemuid_get(store, pool, "u", g1, "x", &uids,
+					 &error) == 1 &&
+		    array_count(&uids) == 2);
+	/* other folders and users are apart */
+	test_assert(as_store_itemuid_get(store, pool, "u", g2, "x", &uids,
+					 &error) == 0);
+	test_assert(as_store_itemuid_get(store, pool, "v", g1, "x", &uids,
+					 &error) == 0);
+	/* the history keeps the newest UIDs only */
+	for (i = 0; i < 20; i++) {
+		upd[0] = (struct as_store_itemuid_update){ "y@example.org",
+							   100 + i };
+		test_assert_idx(as_store_itemuid_record(store, "u", g1, upd,
+							1, &error) == 0, i);
+	}
+	test_assert(as_store_itemuid_get(store, pool, "u", g1,
+					 "y@example.org", &uids,
+					 &error) == 1 &&
+		    array_count(&uids) == AS_STORE_ITEMUID_HISTORY_MAX &&
+		    *array_idx(&uids, 0) ==
+			120 - AS_STORE_ITEMUID_HISTORY_MAX &&
+		    *array_idx(&uids, AS_STORE_ITEMUID_HISTORY_MAX - 1) ==
+			119);
+	test_assert(as_store_itemuid_record(store, "u", g1, upd, 0,
+					    &error) == 0);
+	as_store_close(&store);
+	pool_unref(&pool);
+	test_end();
+}
+
 static void test_store_map_limit(void)
 {
 	const char *dir = test_store_dir();
@@ -1357,6 +1417,7 @@ int main(int argc, char *argv[])
 		test_store_corrupted,
 		test_store_map_growth,
 		test_store_map_limit,
+		test_store_itemuid_history,
 		test_store_two_processes,
 		NULL
 	};
