@@ -1021,7 +1021,22 @@ int as_contact_apply(struct as_vcard *card, const struct wbxml_node *data,
 
 struct contact_item {
 	struct as_contact *contact;
+	const char *uid;	/* the card's UID, NULL if none */
 };
+
+static const char *contact_card_uid(const struct as_vcard *card)
+{
+	struct as_vcard_property *const *propp;
+	const char *uid;
+
+	array_foreach(&card->props, propp) {
+		if (strcasecmp((*propp)->name, "UID") == 0) {
+			uid = as_vcard_prop_text(*propp);
+			return *uid == '\0' ? NULL : uid;
+		}
+	}
+	return NULL;
+}
 
 /* A card we can't parse is still sent with what the message says
    (its Subject as FileAs), so one bad message doesn't keep the rest of
@@ -1064,6 +1079,7 @@ contact_read(struct mail *mail, const struct as_item_params *params,
 		item->contact = contact_unreadable(mail, params, error);
 	} else {
 		item->contact = as_contact_from_vcard(card, params->body);
+		item->uid = contact_card_uid(card);
 	}
 	*item_r = (struct as_item *)item;
 	return 0;
@@ -1075,6 +1091,11 @@ static void contact_class_write(struct wbxml_writer *w,
 	const struct contact_item *item = (const struct contact_item *)_item;
 
 	as_contact_write(w, item->contact);
+}
+
+static const char *contact_item_uid(const struct as_item *_item)
+{
+	return ((const struct contact_item *)_item)->uid;
 }
 
 /* The base message's card; a new one if it has none we can read */
@@ -1136,6 +1157,7 @@ const struct as_item_class as_item_class_contact = {
 	.read = contact_read,
 	.write = contact_class_write,
 	.build = contact_build,
+	.item_uid = contact_item_uid,
 	.date_filter = FALSE,
 	.change_in_place = FALSE,
 };

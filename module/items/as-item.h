@@ -86,6 +86,12 @@ struct as_item_class {
 	int (*build)(const struct as_item_build *build, string_t *msg,
 		     const char *const **keywords_r, const char **error_r);
 
+	/* The item's own UID (vCard / iCalendar UID) as read, NULL if it
+	   has none. NULL function: the class has no item UIDs. A message
+	   replaced by another one with the same item UID (an edit over
+	   IMAP) reaches a device as a Change of the item it has. */
+	const char *(*item_uid)(const struct as_item *item);
+
 	/* FilterType and the server's mail age limit select items by date */
 	bool date_filter;
 	/* A device's Change only touches flags/properties (mail): FALSE

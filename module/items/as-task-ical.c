@@ -672,6 +672,9 @@ static void ical_task_read(icalcomponent *vtodo, struct as_task *task)
 	const char *value;
 
 	as_task_init(task);
+	value = icalcomponent_get_uid(vtodo);
+	if (value != NULL && *value != '\0')
+		task->uid = t_strdup(value);
 	prop = icalcomponent_get_first_property(vtodo, ICAL_SUMMARY_PROPERTY);
 	if (prop != NULL && (value = icalproperty_get_summary(prop)) != NULL)
 		task->subject = t_strdup(value);

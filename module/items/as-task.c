@@ -620,6 +620,11 @@ static void task_write(struct wbxml_writer *w, const struct as_item *_item)
 	as_task_write(w, &item->task, item->version, item->body);
 }
 
+static const char *task_item_uid(const struct as_item *_item)
+{
+	return ((const struct task_item *)_item)->task.uid;
+}
+
 static int
 task_build(const struct as_item_build *build, string_t *dest,
 	   const char *const **keywords_r, const char **error_r)
@@ -686,6 +691,7 @@ const struct as_item_class as_item_class_task = {
 	.read = task_read,
 	.write = task_write,
 	.build = task_build,
+	.item_uid = task_item_uid,
 	/* FilterType 8 (incomplete tasks) isn't a date: all tasks are
 	   synced whatever the FilterType */
 	.date_filter = FALSE,

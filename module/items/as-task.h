@@ -76,6 +76,7 @@ struct as_task_recurrence {
 };
 
 struct as_task {
+	const char *uid;		/* read only; NULL = none */
 	const char *subject;		/* NULL = none */
 	const char *body;		/* NULL = none */
 	struct as_task_time start, due;

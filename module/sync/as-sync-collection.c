@@ -242,10 +242,12 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 				    AS_SYNC_STATUS_OK);
 	t = mailbox_transaction_begin(run->box, 0, "activesync sync fetch");
 	as_sync_write_responses(run, &params, t);
+	as_sync_itemuid_client_added(run, &params, t);
 	if (coll->get_changes) {
 		unsigned int total;
 
 		as_sync_skipped_remove(run, &changes);
+		as_sync_relink(run, &changes, &params, t, &new_state.uids);
 		as_sync_isolation(run, &changes, &win);
 		total = as_sync_changes_count(&changes);
 
@@ -275,6 +277,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 	(void)mailbox_transaction_commit(&t);
 	wbxml_end(w);
 
+	as_sync_itemuid_store(run);
 	if (coll->get_changes)
 		as_sync_props_forget(run, &changes.deletes);
 	new_state.options = as_sync_state_extra_write(&new_extra);

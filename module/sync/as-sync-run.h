@@ -9,10 +9,12 @@
    on; as-sync-request-cache.c: empty and partial requests. */
 
 #include "seq-range-array.h"
+#include "hash.h"
 #include "mail-storage.h"
 #include "as-command.h"
 #include "as-folders.h"
 #include "as-store.h"
+#include "as-store-itemuid.h"
 #include "sync/as-sync-options.h"
 #include "sync/as-sync-state.h"
 
@@ -132,6 +134,10 @@ struct sync_mail_run {
 	bool have_box_guid;
 	/* how the folder's items are read, written and saved */
 	const struct as_item_class *item_class;
+	/* item UIDs of the groupware items sent or saved in this run, for
+	   the store's history (as-sync-relink.c) */
+	ARRAY_TYPE(as_store_itemuid_update) itemuid_updates;
+	HASH_TABLE(const char *, void *) itemuids_sent;
 };
 
 struct sync_window {
@@ -184,6 +190,23 @@ void as_sync_skipped_remove(struct sync_mail_run *run,
 void as_sync_isolation(struct sync_mail_run *run,
 		       struct as_sync_changes *changes,
 		       struct sync_window *win);
+
+/* sync/as-sync-relink.c */
+/* Adds whose item replaces a deleted message the device has become
+   Changes of that item (before anything is written) */
+void as_sync_relink(struct sync_mail_run *run, struct as_sync_changes *changes,
+		    const struct as_item_params *params,
+		    struct mailbox_transaction_context *t,
+		    ARRAY_TYPE(seq_range) *state_uids);
+/* An item the device now has (sent, or saved from its Add/Change) */
+void as_sync_itemuid_sent(struct sync_mail_run *run,
+			  const struct as_item *item, uint32_t uid);
+/* The items the device's own Adds and Changes saved */
+void as_sync_itemuid_client_added(struct sync_mail_run *run,
+				  const struct as_item_params *params,
+				  struct mailbox_transaction_context *t);
+/* Record them in the store, after the response is written */
+void as_sync_itemuid_store(struct sync_mail_run *run);
 
 /* sync/as-sync-request-cache.c */
 void as_sync_request_cache_save(struct sync_context *sctx);

@@ -204,6 +204,7 @@ sync_write_whole_changes(struct sync_mail_run *run, struct sync_window *win,
 					       as_sync_server_id(run, uid));
 				sync_write_item(run, item);
 				wbxml_end(w);
+				as_sync_itemuid_sent(run, item, uid);
 				sent = TRUE;
 			}
 		} T_END;
@@ -292,6 +293,7 @@ as_sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 					       as_sync_server_id(run, *uidp));
 				sync_write_item(run, item);
 				wbxml_end(w);
+				as_sync_itemuid_sent(run, item, *uidp);
 				sent = TRUE;
 			}
 		} T_END;

@@ -428,14 +428,30 @@ def check_contacts_sync(dc, version):
     rs = contact_sync(c, coll, rd.key, options=body_pref(1)).ok()
     grace_id = xtext(adds["RAdm. Grace Brewster Murray Hopper"], "ServerId")
     assert grace_id in rs.deletes, rs.resp
-    # the replaced contact: gone under its old id or changed in place,
-    # and its new version is there
-    new = by_file_as(rs.adds + rs.changes)
+    # the replaced contact (same vCard UID in a new message) is a
+    # Change of the item the device has, under the ServerId it knows
+    assert not rs.adds and new_id not in rs.deletes, rs.resp
+    new = by_file_as(rs.changes)
     assert "Alan Turing" in new, rs.resp
+    assert xtext(new["Alan Turing"], "ServerId") == new_id, rs.resp
     assert field(new["Alan Turing"], "LastName") == "Turing"
     assert field(new["Alan Turing"], "FirstName") == "Alan"
-    assert new_id in rs.deletes or \
-        xtext(new["Alan Turing"], "ServerId") == new_id, rs.resp
+    # and the device edits it under that ServerId: the newest message is
+    # replaced, nothing is duplicated
+    re_ = contacts_cmd(c, coll, rs.key, (
+        "<Change><ServerId>%s</ServerId><ApplicationData>"
+        "<contacts:FileAs>Alan Turing</contacts:FileAs>"
+        "<contacts:LastName>Turing</contacts:LastName>"
+        "<contacts:FirstName>Alan</contacts:FirstName>"
+        "<contacts:JobTitle>Mathematician</contacts:JobTitle>"
+        "</ApplicationData></Change>" % new_id))
+    assert xfind(re_.coll, "Responses/Change") is None, re_.resp
+    cards = stored_cards(dc, c)
+    assert set(cards) == {"Ada Lovelace", "Alan Turing"}, cards
+    assert cards["Alan Turing"][2].uid.value == turing_uid
+    assert cards["Alan Turing"][2].title.value == "Mathematician"
+    rn2 = contact_sync(c, coll, re_.key).ok()
+    assert not rn2.adds and not rn2.changes and not rn2.deletes, rn2.resp
 
 
 def test_contacts_sync_14_1(dc):
