@@ -594,19 +594,41 @@ static const char *task_summary(const struct as_task *task)
 	return str_c(str);
 }
 
+/* A task we can't read (no VTODO, iCalendar that doesn't parse, an
+   event in a task folder) is still sent with the message's Subject, so
+   the device shows it and one bad message doesn't keep the folder busy:
+   it is logged once, when it is sent. */
+static void
+task_unreadable(struct mail *mail, const char *error, struct as_task *task_r)
+{
+	const char *subject;
+
+	e_warning(mail_event(mail), "Tasks: UID %u: %s, sent with its "
+		  "Subject only", mail->uid, error);
+	as_task_init(task_r);
+	if (mail_get_first_header_utf8(mail, "Subject", &subject) <= 0 ||
+	    *subject == '\0')
+		subject = "?";
+	task_r->subject = subject;
+}
+
 static int
 task_read(struct mail *mail, const struct as_item_params *params,
 	  struct as_item **item_r, const char **error_r)
 {
 	struct task_item *item;
-	const char *object;
+	const char *object, *error;
+	int ret;
 
-	if (as_groupware_msg_read(mail, task_content_types, &object,
-				  error_r) <= 0)
+	ret = as_groupware_msg_read(mail, task_content_types, &object,
+				    error_r);
+	if (ret < 0)
 		return -1;
 	item = t_new(struct task_item, 1);
-	if (as_task_ical_read(object, &item->task, error_r) < 0)
-		return -1;
+	if (ret == 0)
+		task_unreadable(mail, *error_r, &item->task);
+	else if (as_task_ical_read(object, &item->task, &error) < 0)
+		task_unreadable(mail, error, &item->task);
 	item->version = params->version;
 	item->body = params->body;
 	*item_r = (struct as_item *)item;

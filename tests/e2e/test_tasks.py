@@ -287,12 +287,22 @@ def check_tasks_sync(dc, version):
     coll = h["Tasks"][0]
 
     # the first Sync: both tasks from other clients; the two that
-    # aren't tasks are skipped with a warning and stop nothing
+    # aren't tasks are sent with their Subject only, with a warning each,
+    # and stop nothing
     mark = dc.log_offset()
     r = tasks_start(c, coll)
     adds = by_subject(r.adds)
-    assert set(adds) == {"Quarterly report", "Renew passport"}, r.resp
-    dc.wait_for_log_text(mark, "Sync: skipping UID", 2)
+    assert set(adds) == {"Quarterly report", "Renew passport", "Broken",
+                         "Event"}, r.resp
+    assert not r.more, r.resp
+    dc.wait_for_log_text(mark, "sent with its Subject only", 2)
+    assert field(adds["Broken"], "Complete") == "0", r.resp
+    # warned once: the next Sync has nothing to send and says nothing
+    mark = dc.log_offset()
+    r0 = task_sync(c, coll, r.key, options=body_pref(1)).ok()
+    assert not r0.adds and not r0.changes and not r0.deletes, r0.resp
+    r = r0
+    assert "sent with its Subject only" not in dc.log_since(mark)
     tb = adds["Quarterly report"]
     tb_id = xtext(tb, "ServerId")
     assert xtext(tb, "ApplicationData/AirSyncBase:Body/AirSyncBase:Data"
@@ -371,7 +381,8 @@ def check_tasks_sync(dc, version):
     # FilterType 8 (incomplete tasks) is accepted; none is complete yet
     r2 = tasks_start(c2, coll2, "<FilterType>8</FilterType>" + body_pref(1))
     assert set(by_subject(r2.adds)) == {"Quarterly report",
-                                        "Renew passport", subj}, r2.resp
+                                        "Renew passport", subj, "Broken",
+                                        "Event"}, r2.resp
     check_device_task(by_subject(r2.adds)[subj], version)
     # ItemOperations Fetch gives the same task
     r = itemops(c2, fetch_item_xml(coll2, xtext(
@@ -488,12 +499,17 @@ def check_tasks_sync(dc, version):
         "RRULE:FREQ=MONTHLY;BYDAY=2TU\r\nPRIORITY:9\r\nCLASS:PRIVATE\r\n"
         "END:VTODO\r\nEND:VCALENDAR\r\n")))
     ri = task_sync(c, coll, rb.key, options=body_pref(1)).ok()
-    assert pp_id in ri.deletes, ri.resp
-    adds = by_subject(ri.adds)
-    assert set(adds) == {"Renew passport and ID", "Water plants"}, ri.resp
-    assert field(adds["Renew passport and ID"], "Complete") == "1"
-    assert field(adds["Renew passport and ID"], "DateCompleted") == \
+    # the replaced task (same UID) is a Change under the ServerId the
+    # device has
+    assert not ri.deletes, ri.resp
+    changes = by_subject(ri.changes)
+    assert set(changes) == {"Renew passport and ID"}, ri.resp
+    assert xtext(changes["Renew passport and ID"], "ServerId") == pp_id
+    assert field(changes["Renew passport and ID"], "Complete") == "1"
+    assert field(changes["Renew passport and ID"], "DateCompleted") == \
         "2026-12-20T12:00:00.000Z"
+    adds = by_subject(ri.adds)
+    assert set(adds) == {"Broken again", "Water plants"}, ri.resp
     wp = adds["Water plants"]
     assert field(wp, "Importance") == "0"
     assert field(wp, "Sensitivity") == "2"
