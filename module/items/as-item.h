@@ -92,6 +92,11 @@ struct as_item_class {
 	   IMAP) reaches a device as a Change of the item it has. */
 	const char *(*item_uid)(const struct as_item *item);
 
+	/* A FilterType that selects by content (8: incomplete tasks only):
+	   TRUE if the item is left out. NULL: no such FilterType. */
+	bool (*filtered_out)(const struct as_item *item,
+			     unsigned int filter_type);
+
 	/* FilterType and the server's mail age limit select items by date */
 	bool date_filter;
 	/* A device's Change only touches flags/properties (mail): FALSE

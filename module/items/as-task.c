@@ -642,6 +642,17 @@ static void task_write(struct wbxml_writer *w, const struct as_item *_item)
 	as_task_write(w, &item->task, item->version, item->body);
 }
 
+/* FilterType 8: incomplete tasks only (MS-ASCMD FilterType) */
+#define TASK_FILTER_INCOMPLETE 8
+
+static bool task_filtered_out(const struct as_item *_item,
+			      unsigned int filter_type)
+{
+	const struct task_item *item = (const struct task_item *)_item;
+
+	return filter_type == TASK_FILTER_INCOMPLETE && item->task.complete;
+}
+
 static const char *task_item_uid(const struct as_item *_item)
 {
 	return ((const struct task_item *)_item)->task.uid;
@@ -714,8 +725,8 @@ const struct as_item_class as_item_class_task = {
 	.write = task_write,
 	.build = task_build,
 	.item_uid = task_item_uid,
-	/* FilterType 8 (incomplete tasks) isn't a date: all tasks are
-	   synced whatever the FilterType */
+	.filtered_out = task_filtered_out,
+	/* the date FilterTypes don't apply to tasks: only 8 does */
 	.date_filter = FALSE,
 	.change_in_place = FALSE,
 };

@@ -240,7 +240,10 @@ void as_sync_options_read(const char *str, struct as_sync_options *opts_r)
 bool as_sync_options_filter_equals(const struct as_sync_options *a,
 				   const struct as_sync_options *b)
 {
-	return filter_days[a->filter_type] == filter_days[b->filter_type];
+	/* 8 (incomplete tasks) selects by content, not by date */
+	return filter_days[a->filter_type] == filter_days[b->filter_type] &&
+		(a->filter_type == AS_SYNC_FILTER_INCOMPLETE_TASKS) ==
+		(b->filter_type == AS_SYNC_FILTER_INCOMPLETE_TASKS);
 }
 
 time_t as_sync_filter_since(unsigned int filter_type, time_t now)

@@ -8,7 +8,8 @@ struct wbxml_node;
 /* The Options of a Sync collection. They are kept with the collection
    state, so a later Sync without Options uses the same ones. */
 struct as_sync_options {
-	unsigned int filter_type;	/* 0 = all ... 7 = six months */
+	/* 0 = all ... 7 = six months, 8 = incomplete tasks */
+	unsigned int filter_type;
 	unsigned int conflict;		/* 0 = client wins, 1 = server wins */
 	struct as_body_options body;
 };
@@ -30,6 +31,9 @@ bool as_sync_options_filter_equals(const struct as_sync_options *a,
 				   const struct as_sync_options *b);
 
 /* Oldest received date the filter lets through, 0 for no filter. */
+/* FilterType 8 (MS-ASCMD): tasks only, by content (items/as-task.c) */
+#define AS_SYNC_FILTER_INCOMPLETE_TASKS 8
+
 time_t as_sync_filter_since(unsigned int filter_type, time_t now);
 
 #endif

@@ -95,6 +95,15 @@ static void sync_write_item(struct sync_mail_run *run,
 	wbxml_end(run->sctx->w);
 }
 
+/* The item is outside the collection's content FilterType */
+static bool sync_filtered_out(struct sync_mail_run *run,
+			      const struct as_item *item)
+{
+	return run->item_class->filtered_out != NULL &&
+		run->item_class->filtered_out(item,
+			run->extra.options.filter_type);
+}
+
 const char *as_sync_server_id(struct sync_mail_run *run, uint32_t uid)
 {
 	return as_email_server_id(run->folder.server_id,
@@ -179,7 +188,7 @@ sync_write_whole_changes(struct sync_mail_run *run, struct sync_window *win,
 	const char *error;
 	unsigned int n = 0;
 	uint32_t uid;
-	bool sent;
+	bool sent, removed;
 
 	seq_range_array_iter_init(&iter, uids);
 	while (seq_range_array_iter_nth(&iter, n++, &uid)) {
@@ -191,6 +200,7 @@ sync_write_whole_changes(struct sync_mail_run *run, struct sync_window *win,
 			continue;
 		/* the window's arrays live in the caller's data stack frame:
 		   they may only grow outside this item's frame */
+		removed = FALSE;
 		T_BEGIN {
 			if (run->item_class->read(mail, params, &item,
 						  &error) < 0) {
@@ -198,6 +208,14 @@ sync_write_whole_changes(struct sync_mail_run *run, struct sync_window *win,
 					  "Sync: UID %u of %s: %s", uid,
 					  mailbox_get_vname(run->box), error);
 				sent = FALSE;
+			} else if (sync_filtered_out(run, item)) {
+				/* it left the FilterType (a task completed):
+				   the device drops it */
+				wbxml_start(w, EAS_AIRSYNC_SOFTDELETE);
+				wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
+					       as_sync_server_id(run, uid));
+				wbxml_end(w);
+				sent = removed = TRUE;
 			} else {
 				wbxml_start(w, EAS_AIRSYNC_CHANGE);
 				wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
@@ -208,6 +226,11 @@ sync_write_whole_changes(struct sync_mail_run *run, struct sync_window *win,
 				sent = TRUE;
 			}
 		} T_END;
+		if (removed) {
+			as_sync_state_alias_move(&run->extra,
+				as_sync_state_alias_id(&run->extra, uid), 0);
+			seq_range_array_add(&win->sent_removes, uid);
+		}
 		if (sent)
 			win->left--;
 		else
@@ -286,6 +309,11 @@ as_sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 				/* not in the state: the next Sync compares
 				   the whole folder and sends it then */
 				win->unsent_other = TRUE;
+				sent = FALSE;
+			} else if (sync_filtered_out(run, item)) {
+				/* not in the state, and older than the
+				   state's UIDNEXT: not looked at again
+				   unless it changes */
 				sent = FALSE;
 			} else {
 				wbxml_start(w, EAS_AIRSYNC_ADD);

@@ -121,7 +121,10 @@ static void test_sync_filter_since(void)
 	as_sync_options_init(&a);
 	as_sync_options_init(&b);
 	b.filter_type = 8;
+	test_assert(!as_sync_options_filter_equals(&a, &b));
+	a.filter_type = 8;
 	test_assert(as_sync_options_filter_equals(&a, &b));
+	a.filter_type = 0;
 	b.filter_type = 2;
 	test_assert(!as_sync_options_filter_equals(&a, &b));
 	test_end();

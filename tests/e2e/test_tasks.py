@@ -536,6 +536,25 @@ def check_tasks_sync(dc, version):
     assert set(stored) == {"Quarterly report (final)",
                            "Renew passport and ID"}, stored
 
+    # the second device, with FilterType 8 (incomplete tasks), drops the
+    # tasks completed meanwhile (on the first device and over IMAP): a
+    # SoftDelete under the ServerIds it has, and they aren't sent again
+    ids2 = {k: xtext(v, "ServerId") for k, v in by_subject(r2.adds).items()}
+    opts8 = "<FilterType>8</FilterType>" + body_pref(1)
+    rs2 = task_sync(c2, coll2, r2.key, options=opts8).ok()
+    assert sorted(rs2.soft_deletes) == sorted(
+        [ids2["Quarterly report"], ids2["Renew passport"]]), rs2.resp
+    assert rs2.deletes == [ids2[subj]], rs2.resp
+    assert set(by_subject(rs2.adds)) == {"Broken again"}, rs2.resp
+    assert not rs2.changes, rs2.resp
+    rs3 = task_sync(c2, coll2, rs2.key, options=opts8).ok()
+    assert not rs3.adds and not rs3.changes and not rs3.deletes and \
+        not rs3.soft_deletes, rs3.resp
+    # without the filter, it gets them back
+    rs4 = task_sync(c2, coll2, rs3.key, options=body_pref(1)).ok()
+    assert set(by_subject(rs4.adds)) == {"Quarterly report (final)",
+                                         "Renew passport and ID"}, rs4.resp
+
 
 def test_tasks_sync_14_1(dc):
     check_tasks_sync(dc, "14.1")
