@@ -19,9 +19,9 @@ import re
 
 import vobject
 
-from harness import body_pref, hierarchy, imap_append, imap_session, \
-    new_account, set_folder_type, xfind, xtext, sync_request, \
-    SyncResult as Result
+from harness import body_pref, hierarchy, imap_append, imap_expunge, \
+    imap_session, new_account, set_folder_type, xfind, xtext, \
+    sync_request, SyncResult as Result
 
 INSTANCE = dict(activesync=True)
 
@@ -551,3 +551,34 @@ def test_contacts_big_photo_kept(dc):
     assert xtext(rb.coll, "Responses/Add/Status") == "6", rb.resp
     dc.wait_for_log_text(mark, "Picture larger than 48 KB")
     assert len(imap_contacts(dc, c)) == 1
+
+
+def test_contacts_duplicate_uid(dc):
+    """Two messages with the same vCard UID (a client that appended a
+    new version and never expunged the old one) are two items for the
+    device, with a warning; expunging one later deletes just that one."""
+    c = new_account(dc, "cdupuid", version="16.1")
+    imap = imap_session(dc, c)
+    try:
+        assert imap.create("Contacts")[0] == "OK"
+    finally:
+        imap.logout()
+    card = ("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Twin;Tom;;;\r\nFN:%s\r\n"
+            "UID:twin-1\r\nEND:VCARD\r\n")
+    imap_append(dc, c, "Contacts", card_message_single(card % "Tom Twin",
+                                                       "Tom Twin"))
+    imap_append(dc, c, "Contacts", card_message_single(card % "Tom Twin 2",
+                                                       "Tom Twin 2"))
+    set_folder_type(dc, c, "Contacts", "contact.default")
+    coll = hierarchy(c)["Contacts"][0]
+    mark = dc.log_offset()
+    r = contacts_start(c, coll)
+    adds = by_file_as(r.adds)
+    assert set(adds) == {"Tom Twin", "Tom Twin 2"}, r.resp
+    dc.wait_for_log_text(mark, "hold the same item (UID twin-1)")
+    # the older message goes: only its item is deleted on the device
+    first = min(uid for uid, _ in imap_contacts(dc, c))
+    imap_expunge(dc, c, "Contacts", first)
+    rd = contact_sync(c, coll, r.key).ok()
+    assert rd.deletes == [xtext(adds["Tom Twin"], "ServerId")], rd.resp
+    assert not rd.adds and not rd.changes, rd.resp
