@@ -87,15 +87,15 @@ email_props(struct mail *mail, const struct as_item_params *params)
 	return value;
 }
 
+const char *const as_email_header_names[] = {
+	"From", "To", "Cc", "Reply-To", "Subject", "Importance",
+	"X-Priority", "Thread-Index", "References", "In-Reply-To",
+	"Message-ID", NULL
+};
+
 struct mailbox_header_lookup_ctx *as_email_wanted_headers(struct mailbox *box)
 {
-	static const char *const headers[] = {
-		"From", "To", "Cc", "Reply-To", "Subject", "Importance",
-		"X-Priority", "Thread-Index", "References", "In-Reply-To",
-		"Message-ID", NULL
-	};
-
-	return mailbox_header_lookup_init(box, headers);
+	return mailbox_header_lookup_init(box, as_email_header_names);
 }
 
 const char *as_email_server_id(const char *folder_id, uint32_t uid)

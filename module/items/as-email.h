@@ -16,6 +16,8 @@ struct as_email;
 	(MAIL_FETCH_FLAGS | MAIL_FETCH_RECEIVED_DATE | MAIL_FETCH_DATE | \
 	 MAIL_FETCH_VIRTUAL_SIZE | MAIL_FETCH_IMAP_BODYSTRUCTURE)
 /* Unref with mailbox_header_lookup_unref() */
+/* The headers read() looks at (NULL-terminated) */
+extern const char *const as_email_header_names[];
 struct mailbox_header_lookup_ctx *as_email_wanted_headers(struct mailbox *box);
 
 /* Read everything an Add or Fetch needs, from the data stack. Returns 0,

@@ -26,11 +26,32 @@ T_NOTES, T_USER_NOTES, T_USER_MAIL = 10, 17, 12
 
 
 
-def note_message(subject, text, date="Mon, 16 Nov 2026 10:00:00 +0000"):
+NOTE_UID_HEADER = "X-Universally-Unique-Identifier"
+
+
+def note_message(subject, text, date="Mon, 16 Nov 2026 10:00:00 +0000",
+                 note_uid=None):
+    """A note as IMAP notes apps write it (Apple Notes: the identifier
+    header stays the same through edits)"""
+    extra = "" if note_uid is None else "%s: %s\r\n" % (NOTE_UID_HEADER,
+                                                        note_uid)
     return ("From: <%s>\r\nSubject: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n"
+            "%sContent-Type: text/plain; charset=utf-8\r\n"
             "Content-Transfer-Encoding: 8bit\r\n\r\n%s\r\n"
-            % ("owner@example.test", subject, date, text)).encode()
+            % ("owner@example.test", subject, date, extra, text)).encode()
+
+
+def imap_note_uid(dc, c, mailbox, uid):
+    """The note identifier header of the message with this IMAP UID"""
+    imap = imap_session(dc, c, mailbox)
+    try:
+        typ, data = imap.uid("FETCH", str(uid), "(BODY.PEEK[HEADER.FIELDS "
+                             "(%s)])" % NOTE_UID_HEADER)
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+    hdr = data[0][1].decode().strip()
+    return hdr.split(":", 1)[1].strip() if hdr else None
 
 
 
@@ -246,22 +267,51 @@ def check_notes_sync(dc, version):
     assert xfind(rd.coll, "Responses") is None, rd.resp
     assert "Old note" not in imap_notes(dc, c, "Notes")
 
-    # over IMAP: another client deletes the device's note and replaces
-    # "Shopping" by a new version (append the new, expunge the old)
+    # the notes the device wrote carry an identifier, as Apple Notes
+    # writes it; an edit keeps it
     stored = imap_notes(dc, c, "Notes")
+    shop_note_uid = imap_note_uid(dc, c, "Notes", stored["Shopping"][0])
+    assert re.fullmatch(r"[0-9A-F]{8}(-[0-9A-F]{4}){3}-[0-9A-F]{12}",
+                        shop_note_uid or ""), shop_note_uid
+    assert imap_note_uid(dc, c, "Notes", stored[subj][0]) != shop_note_uid
+
+    # over IMAP: another client deletes the device's note, replaces
+    # "Shopping" by a new version with the same identifier (append the
+    # new, expunge the old) and saves a note without one twice
     imap = imap_session(dc, c, "Notes")
     try:
         assert imap.append("Notes", None, None, note_message(
-            "Shopping", "Milk\r\nBread\r\nEggs"))[0] == "OK"
+            "Shopping", "Milk\r\nBread\r\nEggs",
+            note_uid=shop_note_uid))[0] == "OK"
+        assert imap.append("Notes", None, None, note_message(
+            "Plain", "No identifier"))[0] == "OK"
         uids = "%d,%d" % (stored[subj][0], stored["Shopping"][0])
         assert imap.uid("STORE", uids, "+FLAGS", "(\\Deleted)")[0] == "OK"
         assert imap.expunge()[0] == "OK"
     finally:
         imap.logout()
     ri = note_sync(c, notes, rd.key).ok()
-    assert sorted(ri.deletes) == sorted([new_id, shop_id]), ri.resp
+    # the replaced note is a Change under the ServerId the device has
+    assert ri.deletes == [new_id], ri.resp
+    assert [xtext(x, "ServerId") for x in ri.changes] == [shop_id], ri.resp
+    check_note(ri.changes[0], "Shopping", "Milk\nBread\nEggs", [])
     assert len(ri.adds) == 1, ri.resp
-    check_note(ri.adds[0], "Shopping", "Milk\nBread\nEggs", [])
+    check_note(ri.adds[0], "Plain", "No identifier", [])
+    # a note without an identifier replaced over IMAP: Delete and Add
+    plain_id = xtext(ri.adds[0], "ServerId")
+    plain_uid = imap_notes(dc, c, "Notes")["Plain"][0]
+    imap = imap_session(dc, c, "Notes")
+    try:
+        assert imap.append("Notes", None, None, note_message(
+            "Plain", "Still no identifier"))[0] == "OK"
+        assert imap.uid("STORE", str(plain_uid), "+FLAGS",
+                        "(\\Deleted)")[0] == "OK"
+        assert imap.expunge()[0] == "OK"
+    finally:
+        imap.logout()
+    rp = note_sync(c, notes, ri.key).ok()
+    assert rp.deletes == [plain_id] and len(rp.adds) == 1, rp.resp
+    assert not rp.changes, rp.resp
     return c, h
 
 
