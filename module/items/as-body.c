@@ -1391,6 +1391,14 @@ static const char *html_to_plain(const string_t *html)
 	return t_strndup(out->data, out->used);
 }
 
+const char *as_body_html_to_plain(const char *html)
+{
+	string_t *str = t_str_new(strlen(html) + 1);
+
+	str_append(str, html);
+	return html_to_plain(str);
+}
+
 static const char *plain_to_html(string_t *plain)
 {
 	/* the text has no NULs (text_append drops them) */

@@ -97,4 +97,7 @@ size_t as_body_utf8_truncate(const char *str, size_t len, size_t max_size);
    time. */
 bool as_body_utf8_is_valid(const unsigned char *data, size_t size);
 
+/* HTML as plain text (Dovecot's html2text), from the data stack */
+const char *as_body_html_to_plain(const char *html);
+
 #endif

@@ -9,6 +9,7 @@
 #include "unichar.h"
 #include "mail-storage-private.h"
 #include "wbxml.h"
+#include "items/as-body.h"
 #include "items/as-body-prefs.h"
 #include "items/as-draft.h"
 #include "items/as-groupware-msg.h"
@@ -852,7 +853,8 @@ static int contact_set(struct contact_apply *ctx,
 	if (field->kind == CK_BODY) {
 		if (as_draft_body_text(node, &text, &html, error_r) < 0)
 			return -1;
-		value = text;
+		/* NOTE is plain text: other clients show markup as is */
+		value = html ? as_body_html_to_plain(text) : text;
 		if (!uni_utf8_data_is_valid((const unsigned char *)value,
 					    strlen(value))) {
 			*error_r = "Body is not UTF-8";

@@ -240,6 +240,16 @@ one_field_result(unsigned int tag, const char *value, int *ret_r,
 	return str_c(text);
 }
 
+static void fill_html_body(struct wbxml_writer *w,
+			   const void *ctx ATTR_UNUSED)
+{
+	wbxml_start(w, EAS_AIRSYNCBASE_BODY);
+	wbxml_elem_str(w, EAS_AIRSYNCBASE_TYPE, "2");
+	wbxml_elem_str(w, EAS_AIRSYNCBASE_DATA,
+		       "<html><body><p>Likes <b>tea</b></p></body></html>");
+	wbxml_end(w);
+}
+
 static void test_contact_conversions(void)
 {
 	struct as_body_options opts;
@@ -270,6 +280,23 @@ static void test_contact_conversions(void)
 				"1931-12-31T23:00:00Z", &ret, &error);
 	test_assert(ret == 0);
 	test_assert(strstr(text, "\r\nBDAY:19320101\r\n") != NULL);
+	test_end();
+
+	test_begin("contact: an HTML Body is stored as plain text");
+	{
+		struct as_vcard *card =
+			as_vcard_new(pool_datastack_create(), 40);
+		string_t *out = t_str_new(256);
+
+		ret = as_contact_apply(card, app_data(fill_html_body, NULL),
+				       FALSE, NULL, &error);
+		test_assert(ret == 0);
+		as_vcard_write(card, 40, out);
+		test_assert(strstr(str_c(out), "NOTE:") != NULL);
+		test_assert(strstr(str_c(out), "Likes") != NULL &&
+			    strstr(str_c(out), "tea") != NULL);
+		test_assert(strchr(str_c(out), '<') == NULL);
+	}
 	test_end();
 
 	test_begin("contact: invalid fields are refused");
