@@ -272,6 +272,22 @@ moveitems_move(struct as_cmd_context *ctx, const struct moveitems_move *move,
 		result_r->status = MOVEITEMS_STATUS_SAME_FOLDER;
 		return;
 	}
+	/* groupware seen as mail is a one-way view: its items stay where
+	   they are, and mail doesn't go into groupware folders */
+	if (src.groupware_as_email) {
+		e_info(ctx->event, "MoveItems: %s: folder %s is groupware "
+		       "seen as mail, its items can't be moved",
+		       str_sanitize(move->src_msg_id, 64), src.server_id);
+		result_r->status = MOVEITEMS_STATUS_FAILED;
+		return;
+	}
+	if (dst.groupware_as_email) {
+		e_info(ctx->event, "MoveItems: %s: folder %s is groupware "
+		       "seen as mail, nothing can be moved into it",
+		       str_sanitize(move->src_msg_id, 64), dst.server_id);
+		result_r->status = MOVEITEMS_STATUS_INVALID_DESTINATION;
+		return;
+	}
 	/* items move only within one class */
 	src_class = as_folder_class(&src);
 	dst_class = as_folder_class(&dst);

@@ -7,7 +7,8 @@ the original vCard/iCalendar attached.  activesync_groupware_as_email
 delete doesn't remove the item, which comes back on the next Sync."""
 
 from harness import body_pref, hierarchy, imap_count, imap_session, \
-    set_device_prop, set_folder_type, start, sync, xall, xfind, xtext
+    move_items, set_device_prop, set_folder_type, start, sync, xall, \
+    xfind, xtext
 
 INSTANCE = dict(activesync=True)
 
@@ -99,6 +100,28 @@ def test_all_as_email_from_userdb(dc):
     assert len(rd.adds) == 1, rd.resp
     assert xtext(rd.adds[0], "ApplicationData/Email:Subject") == \
         "Ada Lovelace", rd.resp
+
+    # nor can its items be moved out, or mail moved in
+    inbox = [v[0] for v in h.values() if v[1] == 2][0]
+    sid = xtext(rd.adds[0], "ServerId")
+    mark = dc.log_offset()
+    _, out = move_items(c, [(sid, book, inbox)])
+    assert out[0][1] == "5", out
+    dc.wait_for_log_text(mark, "seen as mail, its items can't be moved")
+    _, out = move_items(c, [(sid, book, notes)])
+    assert out[0][1] == "5", out
+    assert imap_count(dc, c, "Address Book") == 1
+    imap = imap_session(dc, c)
+    try:
+        assert imap.append("INBOX", None, None, note_message(
+            "Plain mail", "hello"))[0] == "OK"
+    finally:
+        imap.logout()
+    ri = start(c, inbox)
+    mail_id = xtext(ri.adds[0], "ServerId")
+    _, out = move_items(c, [(mail_id, inbox, book)])
+    assert out[0][1] == "2", out
+    assert imap_count(dc, c, "Address Book") == 1
 
 
 def test_some_classes_native_others_as_email(dc):
