@@ -22,6 +22,8 @@
 #include "as-command.h"
 #include "as-commands-private.h"
 #include "as-client.h"
+#include "discover/as-autodiscover.h"
+#include "discover/as-autodiscover-request.h"
 
 #define AS_PATH "/Microsoft-Server-ActiveSync"
 #define AS_CONTENT_TYPE_WBXML "application/vnd.ms-sync.wbxml"
@@ -51,6 +53,7 @@ struct as_client_request {
 	struct as_cmd_context *cmd;
 	bool options:1;
 	bool get:1;
+	bool autodiscover:1;
 };
 
 static void as_client_request_free_password(struct as_client_request *creq)
@@ -258,6 +261,18 @@ as_client_auth_callback(enum as_auth_result result, const char *username,
 			str_sanitize(creq->req.cmd, 32)));
 	}
 
+	if (creq->autodiscover) {
+		struct as_autodiscover_http http = {
+			.client = creq->client,
+			.http_req = creq->http_req,
+			.event = creq->event,
+			.username = creq->username,
+			.payload = creq->get ? NULL : creq->payload,
+		};
+
+		as_autodiscover_request_run(&http);
+		return;
+	}
 	if (creq->options) {
 		as_client_send_options(creq);
 		return;
@@ -283,6 +298,15 @@ static void as_client_request_payload_input(struct as_client_request *creq)
 
 	while ((ret = i_stream_read_more(creq->payload_input,
 					 &data, &size)) > 0) {
+		if (creq->autodiscover && creq->payload->used + size >
+		    AS_AUTODISCOVER_MAX_REQUEST_SIZE) {
+			as_client_request_payload_stop(creq);
+			as_client_request_fail(creq, 413, "Payload Too Large",
+				t_strdup_printf("Autodiscover request body "
+					"larger than %d bytes",
+					AS_AUTODISCOVER_MAX_REQUEST_SIZE));
+			return;
+		}
 		if (creq->payload->used + size >
 		    as_service->set->max_request_size) {
 			as_client_request_payload_stop(creq);
@@ -396,6 +420,36 @@ static bool as_client_path_matches(const char *path, const char *prefix)
 		(path[len] == '\0' || (path[len] == '/' && path[len + 1] == '\0'));
 }
 
+static void as_client_request_read_payload(struct as_client_request *creq)
+{
+	/* lib-http wants the body claimed before the request callback
+	   returns, so it is read first and authentication follows */
+	creq->payload = buffer_create_dynamic(creq->pool, 1024);
+	creq->payload_input =
+		http_server_request_get_payload_input(creq->http_req, FALSE);
+	creq->payload_io = io_add_istream(creq->payload_input,
+					  as_client_request_payload_input, creq);
+	as_client_request_payload_input(creq);
+}
+
+/* /autodiscover/autodiscover.xml: POST with the XML request, or GET */
+static void as_client_autodiscover(struct as_client_request *creq)
+{
+	const struct http_request *hreq = http_server_request_get(creq->http_req);
+
+	creq->autodiscover = TRUE;
+	event_set_append_log_prefix(creq->event, "autodiscover: ");
+	if (http_request_method_is(hreq, "GET")) {
+		creq->get = TRUE;
+		as_client_request_authenticate(creq);
+	} else if (http_request_method_is(hreq, "POST")) {
+		as_client_request_read_payload(creq);
+	} else {
+		http_server_request_fail_bad_method(creq->http_req,
+						    "GET, POST");
+	}
+}
+
 static void
 as_client_handle_request(void *context, struct http_server_request *req)
 {
@@ -420,6 +474,11 @@ as_client_handle_request(void *context, struct http_server_request *req)
 		return;
 	}
 	path = hreq->target.url == NULL ? "" : hreq->target.url->path;
+	if (path != NULL &&
+	    as_client_path_matches(path, AS_AUTODISCOVER_PATH)) {
+		as_client_autodiscover(creq);
+		return;
+	}
 	if (path == NULL || !as_client_path_matches(path, AS_PATH)) {
 		as_client_request_fail(creq, 404, "Not Found", t_strdup_printf(
 			"Unknown path %s", str_sanitize(hreq->target_raw, 128)));
@@ -480,13 +539,7 @@ as_client_handle_request(void *context, struct http_server_request *req)
 	value = http_request_header_get(hreq, "MS-ASAcceptMultiPart");
 	if (value != NULL && strcasecmp(value, "T") == 0)
 		creq->req.accept_multipart = TRUE;
-	/* lib-http wants the body claimed before this callback returns, so it
-	   is read first and authentication follows */
-	creq->payload = buffer_create_dynamic(pool, 1024);
-	creq->payload_input = http_server_request_get_payload_input(req, FALSE);
-	creq->payload_io = io_add_istream(creq->payload_input,
-					  as_client_request_payload_input, creq);
-	as_client_request_payload_input(creq);
+	as_client_request_read_payload(creq);
 }
 
 static void as_client_destroy(struct as_client *client)

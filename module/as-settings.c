@@ -39,6 +39,9 @@ static const struct setting_define as_setting_defines[] = {
 	DEF("tasks_folder", tasks_folder),
 	DEF("notes_folder", notes_folder),
 	DEF("groupware_as_email", groupware_as_email),
+	DEF("autodiscover_url", autodiscover_url),
+	DEF("autodiscover_imap_port", text.autodiscover_imap_port),
+	DEF("autodiscover_smtp_port", text.autodiscover_smtp_port),
 	DEF("debug", text.debug),
 
 	SETTING_DEFINE_LIST_END
@@ -59,6 +62,8 @@ const struct as_settings as_default_settings = {
 		.search_timeout = "45 s",
 		.provisioning = "yes",
 		.special_folders = "yes",
+		.autodiscover_imap_port = "993",
+		.autodiscover_smtp_port = "587",
 		.debug = "no",
 	},
 	.state_dir = "",
@@ -70,6 +75,7 @@ const struct as_settings as_default_settings = {
 	.tasks_folder = "Tasks",
 	.notes_folder = "Notes",
 	.groupware_as_email = "",
+	.autodiscover_url = "",
 };
 
 /* How the text of each non-string setting is parsed, and into which
@@ -90,6 +96,8 @@ const struct as_setting_value as_setting_values[] = {
 	VALUE(SET_TIME_MSECS, search_timeout, search_timeout_msecs),
 	VALUE(SET_BOOL, provisioning, provisioning),
 	VALUE(SET_BOOL, special_folders, special_folders),
+	VALUE(SET_UINT, autodiscover_imap_port, autodiscover_imap_port),
+	VALUE(SET_UINT, autodiscover_smtp_port, autodiscover_smtp_port),
 	VALUE(SET_BOOL, debug, debug),
 	{ 0, NULL, 0, 0 }
 #undef VALUE

@@ -27,6 +27,8 @@ struct as_settings {
 		const char *search_timeout;
 		const char *provisioning;
 		const char *special_folders;
+		const char *autodiscover_imap_port;
+		const char *autodiscover_smtp_port;
 		const char *debug;
 	} text;
 
@@ -74,6 +76,12 @@ struct as_settings {
 	   contacts tasks notes journal", "all", "" = none); a device's
 	   "groupware_as_email" property overrides it */
 	const char *groupware_as_email;
+	/* Autodiscover: the EAS URL devices are given ("" = https:// and
+	   the Host the request came to), and the IMAP and submission ports
+	   announced to Outlook (0 = none), on the URL's host */
+	const char *autodiscover_url;
+	unsigned int autodiscover_imap_port;
+	unsigned int autodiscover_smtp_port;
 	bool debug;
 
 	/* Not parsed from top-level settings: plugin {

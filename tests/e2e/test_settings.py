@@ -37,6 +37,9 @@ DEFAULTS = {
     "activesync_tasks_folder": "Tasks",
     "activesync_notes_folder": "Notes",
     "activesync_groupware_as_email": "",
+    "activesync_autodiscover_url": "",
+    "activesync_autodiscover_imap_port": "993",
+    "activesync_autodiscover_smtp_port": "587",
     "activesync_debug": "no",
 }
 
