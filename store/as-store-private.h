@@ -19,7 +19,8 @@
    item_props    user\0 mailbox guid(16) uid(BE u32)       -> value
    device_props  user\0 device\0 name\0                     -> value
    client_ids    user\0 device\0 client id\0             -> sent time
-   item_uids     user\0 guid(16) item uid\0                -> UIDs */
+   item_uids     user\0 guid(16) item uid\0                -> UIDs
+   gal           see as-store-gal.c */
 enum as_store_db {
 	AS_STORE_DB_DEVICES,
 	AS_STORE_DB_FOLDER_IDS,
@@ -31,6 +32,7 @@ enum as_store_db {
 	AS_STORE_DB_DEVICE_PROPS,
 	AS_STORE_DB_CLIENT_IDS,
 	AS_STORE_DB_ITEM_UIDS,
+	AS_STORE_DB_GAL,
 
 	AS_STORE_DB_COUNT
 };

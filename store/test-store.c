@@ -7,6 +7,7 @@
 #include "test-common.h"
 #include "as-store-private.h"
 #include "as-store-itemuid.h"
+#include "as-store-gal.h"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1216,6 +1217,77 @@ static void test_store_itemuid_history(void)
 	test_end();
 }
 
+static void test_store_gal(void)
+{
+	struct as_store *store = test_store_open();
+	pool_t pool = pool_alloconly_create("gal", 4096);
+	struct as_gal_entry entries[3];
+	ARRAY_TYPE(as_gal_entry) results;
+	const struct as_gal_entry *e;
+	unsigned int total, count;
+	time_t refreshed;
+	const char *error;
+
+	test_begin("store gal");
+	test_assert(as_store_gal_info(store, &refreshed, &count,
+				      &error) == 0);
+	i_zero(&entries);
+	entries[0].user = "anna@example.com";
+	entries[0].display_name = "Anna Smith";
+	entries[0].email = "anna@example.com";
+	entries[0].phone = "+1 555 0100";
+	entries[1].user = "bob";
+	entries[1].display_name = "Bob Smithers";
+	entries[1].email = "bob@example.com";
+	entries[2].user = "carl@example.com";
+	entries[2].display_name = "Carl \xc3\x96""berg";
+	entries[2].email = "carl@example.com";
+	test_assert(as_store_gal_replace(store, entries, 3, 1000,
+					 &error) == 0);
+	test_assert(as_store_gal_info(store, &refreshed, &count,
+				      &error) == 1 &&
+		    refreshed == 1000 && count == 3);
+
+	/* a word of the name, both users, each once */
+	test_assert(as_store_gal_search(store, pool, "smith", 0, 10, 100,
+					&results, &total, &error) == 0);
+	test_assert(total == 2 && array_count(&results) == 2);
+	e = array_idx(&results, 0);
+	test_assert_strcmp(e->display_name, "Anna Smith");
+	test_assert_strcmp(e->phone, "+1 555 0100");
+	test_assert(e->company == NULL);
+	/* the address, its local part, UTF-8 lowercased */
+	test_assert(as_store_gal_search(store, pool, "bob@", 0, 10, 100,
+					&results, &total, &error) == 0 &&
+		    total == 1);
+	test_assert(as_store_gal_search(store, pool, "\xc3\xb6""b", 0, 10, 100,
+					&results, &total, &error) == 0 &&
+		    total == 1);
+	test_assert(as_store_gal_search(store, pool, "anna sm", 0, 10, 100,
+					&results, &total, &error) == 0 &&
+		    total == 1);
+	/* a page */
+	test_assert(as_store_gal_search(store, pool, "", 1, 1, 100,
+					&results, &total, &error) == 0 &&
+		    total == 3 && array_count(&results) == 1);
+	test_assert(as_store_gal_search(store, pool, "zz", 0, 10, 100,
+					&results, &total, &error) == 0 &&
+		    total == 0 && array_count(&results) == 0);
+
+	/* a refresh replaces the list: gone users are gone */
+	test_assert(as_store_gal_replace(store, entries + 1, 1, 2000,
+					 &error) == 0);
+	test_assert(as_store_gal_search(store, pool, "smith", 0, 10, 100,
+					&results, &total, &error) == 0 &&
+		    total == 1);
+	test_assert(as_store_gal_info(store, &refreshed, &count,
+				      &error) == 1 &&
+		    refreshed == 2000 && count == 1);
+	as_store_close(&store);
+	pool_unref(&pool);
+	test_end();
+}
+
 static void test_store_map_limit(void)
 {
 	const char *dir = test_store_dir();
@@ -1418,6 +1490,7 @@ int main(int argc, char *argv[])
 		test_store_map_growth,
 		test_store_map_limit,
 		test_store_itemuid_history,
+		test_store_gal,
 		test_store_two_processes,
 		NULL
 	};
