@@ -42,6 +42,8 @@ static const struct setting_define as_setting_defines[] = {
 	DEF("autodiscover_url", autodiscover_url),
 	DEF("autodiscover_imap_port", text.autodiscover_imap_port),
 	DEF("autodiscover_smtp_port", text.autodiscover_smtp_port),
+	DEF("gal", text.gal),
+	DEF("gal_refresh_interval", text.gal_refresh_interval),
 	DEF("debug", text.debug),
 
 	SETTING_DEFINE_LIST_END
@@ -64,6 +66,8 @@ const struct as_settings as_default_settings = {
 		.special_folders = "yes",
 		.autodiscover_imap_port = "993",
 		.autodiscover_smtp_port = "587",
+		.gal = "yes",
+		.gal_refresh_interval = "1 hour",
 		.debug = "no",
 	},
 	.state_dir = "",
@@ -98,6 +102,8 @@ const struct as_setting_value as_setting_values[] = {
 	VALUE(SET_BOOL, special_folders, special_folders),
 	VALUE(SET_UINT, autodiscover_imap_port, autodiscover_imap_port),
 	VALUE(SET_UINT, autodiscover_smtp_port, autodiscover_smtp_port),
+	VALUE(SET_BOOL, gal, gal),
+	VALUE(SET_TIME, gal_refresh_interval, gal_refresh_interval),
 	VALUE(SET_BOOL, debug, debug),
 	{ 0, NULL, 0, 0 }
 #undef VALUE

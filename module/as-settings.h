@@ -29,6 +29,8 @@ struct as_settings {
 		const char *special_folders;
 		const char *autodiscover_imap_port;
 		const char *autodiscover_smtp_port;
+		const char *gal;
+		const char *gal_refresh_interval;
 		const char *debug;
 	} text;
 
@@ -82,6 +84,10 @@ struct as_settings {
 	const char *autodiscover_url;
 	unsigned int autodiscover_imap_port;
 	unsigned int autodiscover_smtp_port;
+	/* Search Store=GAL answers from the userdb's users; the list is
+	   read again when older than this (seconds) */
+	bool gal;
+	unsigned int gal_refresh_interval;
 	bool debug;
 
 	/* Not parsed from top-level settings: plugin {

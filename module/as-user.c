@@ -24,6 +24,11 @@ void as_user_service_init(struct mail_storage_service_ctx *storage_service)
 	as_storage_service = storage_service;
 }
 
+struct auth_master_connection *as_user_auth_conn(void)
+{
+	return mail_storage_service_get_auth_conn(as_storage_service);
+}
+
 /* A string setting's value: those not yet var-expanded carry a marker
    in front */
 static const char *as_setting_str(const char *value)

@@ -38,6 +38,9 @@ struct as_user_lookup {
 };
 
 void as_user_service_init(struct mail_storage_service_ctx *storage_service);
+/* The userdb connection the users are looked up through (for listing
+   them: the GAL) */
+struct auth_master_connection *as_user_auth_conn(void);
 
 /* TRUE if the default mail_location or a namespace location names the
    mbox driver. An empty (autodetected) location gives FALSE. */

@@ -81,8 +81,16 @@ const char *const *as_store_gal_tokens(const struct as_gal_entry *entry)
 	if (entry->display_name != NULL && strchr(entry->display_name, ' '))
 		gal_token_add(&tokens, entry->display_name);
 	gal_token_add(&tokens, entry->email);
-	if (entry->email != NULL && (at = strchr(entry->email, '@')) != NULL)
-		gal_token_add(&tokens, t_strdup_until(entry->email, at));
+	if (entry->email != NULL && (at = strchr(entry->email, '@')) != NULL) {
+		/* the local part, and its words: "smi" finds
+		   bob.smithers@ */
+		const char *local = t_strdup_until(entry->email, at);
+
+		gal_token_add(&tokens, local);
+		for (words = t_strsplit_spaces(local, "._-+"); *words != NULL;
+		     words++)
+			gal_token_add(&tokens, *words);
+	}
 	array_append_zero(&tokens);
 	return array_front(&tokens);
 }

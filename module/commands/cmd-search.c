@@ -33,6 +33,7 @@
 #include "items/as-conversation.h"
 #include "sync/as-sync-options.h"
 #include "search/as-search-query.h"
+#include "gal/as-gal.h"
 
 /* Mailbox store: default Range 0-99, at most 100 results per request */
 #define AS_SEARCH_DEFAULT_RANGE_END 99
@@ -81,8 +82,7 @@ struct search_run {
 	struct timeout *to;
 };
 
-/* Other stores. GAL and DocumentLibrary are not served (yet); a GAL
-   implementation takes the place of its NULL here. */
+/* The stores. DocumentLibrary is not served. */
 struct search_store {
 	const char *name;
 	enum as_command_result (*search)(struct as_cmd_context *ctx,
@@ -93,10 +93,12 @@ struct search_store {
 static enum as_command_result
 search_mailbox(struct as_cmd_context *ctx, const struct wbxml_node *store);
 
+static enum as_command_result
+search_gal(struct as_cmd_context *ctx, const struct wbxml_node *store);
+
 static const struct search_store search_stores[] = {
 	{ "Mailbox", search_mailbox, 0 },
-	/* no address book here: "server error", the client shows none */
-	{ "GAL", NULL, STORE_STATUS_SERVER_ERROR },
+	{ "GAL", search_gal, 0 },
 	/* UNC/SharePoint access is off on this server */
 	{ "DocumentLibrary", NULL, STORE_STATUS_ACCESS_BLOCKED },
 };
@@ -652,6 +654,109 @@ search_mailbox(struct as_cmd_context *ctx, const struct wbxml_node *store)
 	ctx->cmd_context = run;
 	ctx->abort = search_abort;
 	return AS_CMD_PENDING;
+}
+
+/* ---- GAL ---- */
+
+/* Options of a GAL search: Range, and Picture (no pictures in the
+   userdb: each result says so) */
+static int
+search_gal_options(const struct wbxml_node *options, unsigned int *start_r,
+		   unsigned int *count_r, bool *picture_r,
+		   const char **error_r)
+{
+	const struct wbxml_node *child;
+
+	*start_r = 0;
+	*count_r = AS_SEARCH_DEFAULT_RANGE_END + 1;
+	*picture_r = FALSE;
+	if (options == NULL)
+		return 0;
+	wbxml_node_foreach_child(options, child) {
+		if (child->tag == EAS_SEARCH_RANGE) {
+			if (!search_parse_range(wbxml_node_text(child),
+						start_r, count_r)) {
+				*error_r = t_strdup_printf("Invalid Range '%s'",
+					wbxml_node_text(child));
+				return -1;
+			}
+		} else if (child->tag == EAS_SEARCH_PICTURE) {
+			*picture_r = TRUE;
+		}
+	}
+	return 0;
+}
+
+static enum as_command_result
+search_gal(struct as_cmd_context *ctx, const struct wbxml_node *store)
+{
+	ARRAY_TYPE(as_gal_entry) results;
+	const struct as_gal_entry *e;
+	const struct wbxml_node *query;
+	const char *text, *error;
+	unsigned int start, count, total;
+	struct timeval start_time, end_time;
+	bool picture;
+
+	i_gettimeofday(&start_time);
+	if (!ctx->set->gal) {
+		search_store_failed(ctx, STORE_STATUS_ACCESS_BLOCKED,
+				    "GAL is off (activesync_gal = no)");
+		return AS_CMD_DONE;
+	}
+	query = wbxml_node_child(store, EAS_SEARCH_QUERY);
+	text = query == NULL ? NULL : t_str_trim(wbxml_node_text(query),
+						 " \t\r\n");
+	if (text == NULL || *text == '\0') {
+		search_store_failed(ctx, STORE_STATUS_INVALID_REQUEST,
+				    "GAL search without a Query");
+		return AS_CMD_DONE;
+	}
+	if (search_gal_options(wbxml_node_child(store, EAS_SEARCH_OPTIONS),
+			       &start, &count, &picture, &error) < 0) {
+		search_store_failed(ctx, STORE_STATUS_INVALID_REQUEST, error);
+		return AS_CMD_DONE;
+	}
+	if (as_gal_search(ctx, text, start, count, &results, &total,
+			  &error) < 0) {
+		e_error(ctx->event, "GAL search: %s", error);
+		search_store_failed(ctx, STORE_STATUS_SERVER_ERROR, error);
+		return AS_CMD_DONE;
+	}
+	if (total > 0 && start >= total) {
+		search_store_failed(ctx, STORE_STATUS_END_OF_RANGE,
+			t_strdup_printf("Range starts at %u, %u matches",
+					start, total));
+		return AS_CMD_DONE;
+	}
+	search_write_head(ctx, STORE_STATUS_OK);
+	array_foreach(&results, e) {
+		wbxml_start(ctx->writer, EAS_SEARCH_RESULT);
+		wbxml_start(ctx->writer, EAS_SEARCH_PROPERTIES);
+		as_gal_write_entry(ctx->writer, e);
+		if (picture && ctx->req->version >= AS_VERSION_14_0) {
+			/* 173: the user has no picture */
+			wbxml_start(ctx->writer, EAS_GAL_PICTURE);
+			wbxml_elem_uint(ctx->writer, EAS_GAL_STATUS, 173);
+			wbxml_end(ctx->writer);
+		}
+		wbxml_end(ctx->writer);
+		wbxml_end(ctx->writer);
+	}
+	if (array_count(&results) == 0)
+		wbxml_empty(ctx->writer, EAS_SEARCH_RESULT);
+	else {
+		wbxml_elem_str(ctx->writer, EAS_SEARCH_RANGE,
+			t_strdup_printf("%u-%u", start,
+					start + array_count(&results) - 1));
+	}
+	wbxml_elem_uint(ctx->writer, EAS_SEARCH_TOTAL, total);
+	search_write_tail(ctx);
+	i_gettimeofday(&end_time);
+	e_debug(ctx->event, "GAL: %u matches, returned %u from %u in %lld us",
+		total, array_count(&results), start,
+		timeval_diff_usecs(&end_time, &start_time));
+	return AS_CMD_DONE;
 }
 
 enum as_command_result cmd_search(struct as_cmd_context *ctx)

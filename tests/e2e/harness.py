@@ -424,7 +424,9 @@ def decode_wbxml(data, errors="strict"):
             raise HarnessError("wbxml2xml failed (%d): %s; body %r" % (
                 r.returncode, r.stdout.decode(errors="replace"), data[:64]))
         with open(dst, "rb") as f:
-            return f.read().decode("utf-8", errors)
+            text = f.read().decode("utf-8", errors)
+    # libwbxml2 calls code page 16 "Gal"; Microsoft's schemas "GAL"
+    return text.replace('xmlns="Gal:"', 'xmlns="GAL:"')
 
 
 def our_codec_path(builddir=None):
@@ -968,7 +970,7 @@ class DovecotInstance:
     def __init__(self, builddir=None, keep=False, users=None,
                  activesync=None, plugin_settings=None, extra_conf="",
                  name="dovecot", mail_driver="maildir", stock_config=False,
-                 namespace_conf=None):
+                 namespace_conf=None, passwd_single=False):
         if shutil.which("dovecot") is None and not os.path.exists(
                 "/usr/sbin/dovecot"):
             raise HarnessError("dovecot not installed "
@@ -985,7 +987,11 @@ class DovecotInstance:
         self.log_path = os.path.join(self.dir, "dovecot.log")
         self.conf_path = os.path.join(self.dir, "dovecot.conf")
         self.passwd_dir = os.path.join(self.dir, "passwd.d")
+        # one passwd-file for all users, as a userdb that can be listed
+        # (the GAL) needs; a change takes up to a second to be seen
+        self.passwd_single = passwd_single
         self.users = dict(DEFAULT_USERS if users is None else users)
+        self.user_fields = {}
         self.plugin_settings = dict(plugin_settings or {})
         self.extra_conf = extra_conf
         # replaces the namespace block below (the private namespace must
@@ -1040,10 +1046,15 @@ class DovecotInstance:
         # a changed passwd-file at most once a second, but a file it has
         # never seen is read at once, so add_user() takes effect at once.
         os.makedirs(self.passwd_dir, mode=0o755, exist_ok=True)
+        if self.passwd_single:
+            self._write_file(os.path.join(self.passwd_dir, "users"),
+                             "".join(self._passwd_line(u, p) for u, p in
+                                     sorted(self.users.items())))
+            return
         for user, password in sorted(self.users.items()):
             self._write_user(user, password)
 
-    def _write_user(self, user, password, extra_fields=None):
+    def _passwd_line(self, user, password):
         if "/" in user or user.startswith(".") or user != user.lower():
             raise HarnessError("test user names must be lower case "
                                "without '/': %r" % user)
@@ -1051,24 +1062,41 @@ class DovecotInstance:
         # userdb extra fields: "userdb_key=value" separated by spaces
         # (values without spaces); unknown keys become plugin settings
         extra = " ".join("userdb_%s=%s" % kv for kv in
-                         sorted((extra_fields or {}).items()))
-        line = "%s:{PLAIN}%s:%d:%d::%s::%s\n" % (user, password, self.uid,
+                         sorted(self.user_fields.get(user, {}).items()))
+        return "%s:{PLAIN}%s:%d:%d::%s::%s\n" % (user, password, self.uid,
                                                  self.gid, home, extra)
-        path = os.path.join(self.passwd_dir, user)
+
+    def _write_file(self, path, text):
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            f.write(line)
+            f.write(text)
         if os.geteuid() == 0:
             os.chown(tmp, self.uid, self.gid)
         os.rename(tmp, path)
+
+    def _write_user(self, user, password):
+        self._write_file(os.path.join(self.passwd_dir, user),
+                         self._passwd_line(user, password))
 
     def add_user(self, user, password, extra_fields=None):
         """Add a passdb/userdb entry, usable at once.  (Changing the
         password of a user Dovecot already looked up may take a second
         to be noticed.)  extra_fields: userdb extra fields (dict), e.g.
         per-user plugin settings; kept only until the next restart."""
-        self.users[user] = password
-        self._write_user(user, password, extra_fields)
+        self.add_users({user: (password, extra_fields)})
+
+    def add_users(self, users):
+        """Add several: {user: (password, extra_fields)}.  With
+        passwd_single the file is written once and this waits until
+        Dovecot must have seen it (it looks at most once a second)."""
+        for user, (password, extra_fields) in users.items():
+            self.users[user] = password
+            self.user_fields[user] = dict(extra_fields or {})
+            if not self.passwd_single:
+                self._write_user(user, password)
+        if self.passwd_single:
+            self._write_passwd()
+            time.sleep(1.1)
 
     def activesync_conf_path(self):
         p = os.path.join(SRCDIR, "conf.d", "20-activesync.conf")
@@ -1149,11 +1177,11 @@ imap_metadata = yes
 
 passdb {{
   driver = passwd-file
-  args = {passwd}/%Lu
+  args = {passwd_args}
 }}
 userdb {{
   driver = passwd-file
-  args = {passwd}/%Lu
+  args = {passwd_args}
 }}
 
 {namespace}
@@ -1206,6 +1234,8 @@ service lmtp {{
            group=grp.getgrgid(self.gid).gr_name,
            uid=self.uid if self.uid > 0 else 1,
            passwd=self.passwd_dir, imap=self.imap_port,
+           passwd_args=os.path.join(self.passwd_dir, "users")
+           if self.passwd_single else self.passwd_dir + "/%Lu",
            lmtp=self.lmtp_port,
            mail_location=MAIL_LOCATIONS[self.mail_driver])
 
@@ -1260,11 +1290,11 @@ mail_location = mbox:~/mail:INBOX={spool}/%u
 first_valid_uid = {uid}
 passdb {{
   driver = passwd-file
-  args = {passwd}/%Lu
+  args = {passwd_args}
 }}
 userdb {{
   driver = passwd-file
-  args = {passwd}/%Lu
+  args = {passwd_args}
 }}
 service imap-login {{
   chroot =
@@ -1290,6 +1320,8 @@ service anvil {{
            user=self.run_user, group=grp.getgrgid(self.gid).gr_name,
            spool=self.mail_spool, uid=self.uid if self.uid > 0 else 1,
            passwd=self.passwd_dir, imap=self.imap_port,
+           passwd_args=os.path.join(self.passwd_dir, "users")
+           if self.passwd_single else self.passwd_dir + "/%Lu",
            lmtp=self.lmtp_port)
         if self.activesync_enabled:
             local += self._activesync_block(include=False)

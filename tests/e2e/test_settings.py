@@ -40,6 +40,8 @@ DEFAULTS = {
     "activesync_autodiscover_url": "",
     "activesync_autodiscover_imap_port": "993",
     "activesync_autodiscover_smtp_port": "587",
+    "activesync_gal": "yes",
+    "activesync_gal_refresh_interval": "1 hour",
     "activesync_debug": "no",
 }
 
