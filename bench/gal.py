@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""GAL benchmark: a private Dovecot whose passwd-file lists N users
+(default 10,000), then Search Store=GAL over HTTP+WBXML as a phone sends
+it. Reports the first search (which reads the whole list from the userdb
+through Dovecot's auth service and stores it) and the latency of prefix
+searches afterwards (p50/p99/max of the HTTP round trip), with the
+matches they found.
+
+    python3 bench/gal.py --builddir _build/bench [--users 10000] [--json F]
+
+Use a plain build (bench/run.sh makes one in _build/bench): sanitizers
+would be what is measured."""
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "e2e"))
+import harness  # noqa: E402
+
+FIRST = ["anna", "bernd", "carla", "david", "elena", "felix", "greta",
+         "hans", "ida", "jonas", "karin", "lukas", "maria", "nina", "oskar",
+         "paula", "quirin", "rosa", "stefan", "tina", "uwe", "vera",
+         "walter", "xenia", "yusuf", "zoe"]
+LAST = ["smith", "jones", "meyer", "schulz", "novak", "rossi", "garcia",
+        "kowalski", "dubois", "jensen", "silva", "tanaka", "kim", "nguyen",
+        "olsen", "weber", "fischer", "wagner", "becker", "hoffmann"]
+
+
+def pct(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--builddir")
+    ap.add_argument("--users", type=int, default=10000)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--json")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+
+    rnd = random.Random(7)
+    users = {}
+    for i in range(args.users):
+        name = "%s.%s%d@example.test" % (rnd.choice(FIRST), rnd.choice(LAST),
+                                          i)
+        fields = None
+        if i % 3 == 0:
+            fields = {"activesync_gal_company": "Acme",
+                      "activesync_gal_phone": "+49-30-%07d" % i}
+        users[name] = ("pw", fields)
+    dc = harness.DovecotInstance(
+        builddir=args.builddir, keep=args.keep, activesync=True,
+        name="bench-gal", passwd_single=True,
+        plugin_settings={"activesync_gal_refresh_interval": "1 day"})
+    try:
+        dc.add_users(users)
+        dc.start()
+        me = next(iter(users))
+        c = dc.eas_client(me, "pw", device_id="BENCHGAL",
+                          device_type="Bench", version="14.1")
+
+        def search(query):
+            xml = ('<Search xmlns="Search:"><Store><Name>GAL</Name>'
+                   '<Query>%s</Query><Options><Range>0-49</Range>'
+                   '</Options></Store></Search>' % query)
+            t0 = time.monotonic()
+            r = c.request_provisioned("Search", xml)
+            dt = time.monotonic() - t0
+            assert r.status == 200, r
+            assert harness.xtext(r, "Search/Response/Store/Status") == "1", r
+            return dt, int(harness.xtext(r, "Search/Response/Store/Total"))
+
+        c.provision()
+        first_s, first_total = search("anna")
+        queries = []
+        for _ in range(args.queries):
+            kind = rnd.random()
+            if kind < 0.4:
+                q = rnd.choice(FIRST)[:rnd.randint(1, 3)]
+            elif kind < 0.8:
+                q = rnd.choice(LAST)[:rnd.randint(2, 5)]
+            else:
+                q = "%s.%s" % (rnd.choice(FIRST), rnd.choice(LAST)[:2])
+            queries.append(q)
+        times, totals = [], []
+        for q in queries:
+            dt, total = search(q)
+            times.append(dt)
+            totals.append(total)
+        res = {
+            "users": args.users,
+            "first_search_with_refresh_ms": round(first_s * 1000, 1),
+            "first_search_total": first_total,
+            "queries": len(queries),
+            "prefix_search_p50_ms": round(pct(times, 50) * 1000, 2),
+            "prefix_search_p99_ms": round(pct(times, 99) * 1000, 2),
+            "prefix_search_max_ms": round(max(times) * 1000, 2),
+            "matches_p50": pct(totals, 50),
+            "matches_max": max(totals),
+        }
+        refresh = [line for line in dc.log().splitlines()
+                   if "GAL: " in line and "userdb users listed" in line]
+        if refresh:
+            res["refresh_log"] = refresh[-1].split("Info: ", 1)[-1]
+        print(json.dumps(res, indent=2))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(res, f, indent=2)
+    finally:
+        dc.cleanup() if not args.keep else dc.stop()
+
+
+if __name__ == "__main__":
+    main()
