@@ -88,6 +88,10 @@ struct as_item_class {
 
 	/* FilterType and the server's mail age limit select items by date */
 	bool date_filter;
+	/* With date_filter: is the item (read with wanted_fields) in range
+	   from since on? NULL: the message's received date says it
+	   (calendar items say it by their dates and occurrences). */
+	bool (*in_range)(struct mail *mail, time_t since);
 	/* A device's Change only touches flags/properties (mail): FALSE
 	   means it carries the whole item and replaces the message */
 	bool change_in_place;
