@@ -1293,14 +1293,9 @@ bool as_calendar_ical_in_range(const char *ical, time_t since)
 		if (!exc->deleted && exc->have_end && exc->end >= since)
 			return TRUE;
 	}
-	if (!event.have_recurrence)
-		return FALSE;
-	if (event.recur.occurrences == 0 && !event.recur.have_until)
-		return TRUE;
-	if (event.recur.have_until && event.recur.until + duration < since)
-		return FALSE;
 
-	/* bounded: the occurrences up to since, at most so many */
+	/* the RRULE as it is (also one EAS can't say): its occurrences up
+	   to since, at most so many */
 	cal = cal_parse(ical, &master, &error);
 	if (cal == NULL)
 		return TRUE;
@@ -1309,10 +1304,17 @@ bool as_calendar_ical_in_range(const char *ical, time_t since)
 	rprop = icalcomponent_get_first_property(master, ICAL_RRULE_PROPERTY);
 	sprop = icalcomponent_get_first_property(master,
 						 ICAL_DTSTART_PROPERTY);
-	dtstart = icalproperty_get_dtstart(sprop);
-	if (rprop != NULL &&
-	    cal_prop_time(&zones, sprop, dtstart, &start, &is_date, &tz)) {
+	if (rprop != NULL && sprop != NULL) {
 		r = icalproperty_get_rrule(rprop);
+		dtstart = icalproperty_get_dtstart(sprop);
+	}
+	if (rprop == NULL || sprop == NULL || r.freq == ICAL_NO_RECURRENCE) {
+		/* no series */
+	} else if (r.count == 0 && icaltime_is_null_time(r.until)) {
+		/* endless */
+		found = TRUE;
+	} else if (cal_prop_time(&zones, sprop, dtstart, &start, &is_date,
+				 &tz)) {
 		dtstart.zone = NULL;
 		iter = icalrecur_iterator_new(r, dtstart);
 		for (n = 0; iter != NULL && n < AS_CALENDAR_MAX_EXPAND; n++) {

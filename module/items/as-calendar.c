@@ -792,8 +792,10 @@ static int cal_build_ical(const struct wbxml_node *data, const char *base,
 	if (as_calendar_ical_write(base, &event, ical_r, &warning,
 				   error_r) < 0)
 		return -1;
-	if (warning != NULL)
-		*warning_r = warning;
+	if (warning != NULL) {
+		*warning_r = *warning_r == NULL ? warning :
+			t_strdup_printf("%s; %s", *warning_r, warning);
+	}
 	return 0;
 }
 
