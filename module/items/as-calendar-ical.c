@@ -1099,7 +1099,8 @@ static void cal_keep_base(icalcomponent *base_master, icalcomponent *vevent,
 {
 	icalproperty *prop;
 
-	*sequence_r = 0;
+	/* no SEQUENCE is 0: an edit makes it 1 */
+	*sequence_r = 1;
 	*created_r = NULL;
 	for (prop = icalcomponent_get_first_property(base_master,
 						     ICAL_ANY_PROPERTY);

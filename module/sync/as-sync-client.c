@@ -409,6 +409,9 @@ sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
 		return;
 	}
 	seq_range_array_add(&run->client_added, uid);
+	/* the device has this version: no Change back for it in the same
+	   response (its modseq is above the state's) */
+	seq_range_array_add(&run->client_changed, uid);
 	as_sync_response_add(run, EAS_AIRSYNC_ADD,
 			  as_sync_server_id(run, uid),
 			  client_id, AS_SYNC_STATUS_OK, 0);

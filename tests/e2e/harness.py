@@ -303,7 +303,8 @@ for _kind in ("Home", "Business", "Other"):
 # Calendar: libwbxml's TimeZone, Attendee_Email, Exception_StartTime,
 # Recurrence_Type ... are MS-ASWBXML's Timezone, Email, ExceptionStartTime,
 # Type ... (page 4)
-for _lib, _ms in (("TimeZone", "Timezone"), ("Attendee_Email", "Email"),
+for _lib, _ms in (("TimeZone", "Timezone"), ("DTStamp", "DtStamp"),
+                  ("Attendee_Email", "Email"),
                   ("Attendee_Name", "Name"),
                   ("Attendee_Status", "AttendeeStatus"),
                   ("Attendee_Type", "AttendeeType"),
