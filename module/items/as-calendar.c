@@ -738,10 +738,6 @@ static int cal_parse_full(const struct wbxml_node *data, unsigned int version,
 		}
 	}
 	cal_fix_all_day(event_r, version);
-	if (event_r->have_recurrence && event_r->recur.occurrences == 0 &&
-	    !event_r->recur.have_until) {
-		/* fine: an endless series, only ever expanded so far */
-	}
 	return 0;
 }
 

@@ -414,8 +414,6 @@ static void test_allday(void)
 
 /* ---- recurrence ---- */
 
-static const char *recur_rrule;
-
 static void test_recurrence_read(void)
 {
 	static const struct {
@@ -440,13 +438,12 @@ static void test_recurrence_read(void)
 
 	test_begin("calendar recurrence patterns both ways");
 	for (i = 0; i < N_ELEMENTS(cases); i++) {
-		recur_rrule = cases[i].rrule;
 		ical = t_strdup_printf(
 			"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
 			"BEGIN:VEVENT\r\nUID:r%u\r\nDTSTAMP:20260501T000000Z\r\n"
 			"DTSTART:20260601T080000Z\r\nDTEND:20260601T090000Z\r\n"
 			"RRULE:%s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
-			i, recur_rrule);
+			i, cases[i].rrule);
 		test_assert_idx(as_calendar_ical_read(ical, &ev, &warning,
 						      &error) == 0, i);
 		test_assert_idx(ev.have_recurrence, i);
@@ -633,14 +630,30 @@ static void test_in_range(void)
 	test_assert(as_calendar_ical_in_range(
 		single(""), since - 200 * 86400));
 	/* endless: kept */
-	test_assert(as_calendar_ical_in_range(single("RRULE:FREQ=DAILY\r\n"), since));
+	test_assert(as_calendar_ical_in_range(single(
+		"RRULE:FREQ=DAILY\r\n"), since));
 	/* the 30th weekly occurrence reaches July */
-	test_assert(as_calendar_ical_in_range(single("RRULE:FREQ=WEEKLY;COUNT=30\r\n"), since));
-	test_assert(!as_calendar_ical_in_range(single("RRULE:FREQ=WEEKLY;COUNT=5\r\n"), since));
-	test_assert(!as_calendar_ical_in_range(single("RRULE:FREQ=WEEKLY;UNTIL=20260301T000000Z\r\n"), since));
+	test_assert(as_calendar_ical_in_range(single(
+		"RRULE:FREQ=WEEKLY;COUNT=30\r\n"), since));
+	test_assert(!as_calendar_ical_in_range(single(
+		"RRULE:FREQ=WEEKLY;COUNT=5\r\n"), since));
+	test_assert(!as_calendar_ical_in_range(single(
+		"RRULE:FREQ=WEEKLY;UNTIL=20260301T000000Z\r\n"), since));
 	/* daily for 20 years by count: expansion stops at the limit and
 	   keeps it */
-	test_assert(as_calendar_ical_in_range(single("RRULE:FREQ=DAILY;COUNT=7300\r\n"), since));
+	test_assert(as_calendar_ical_in_range(single(
+		"RRULE:FREQ=DAILY;COUNT=7300\r\n"), since));
+	/* every second, by count: no EAS form, but still a series */
+	test_assert(as_calendar_ical_in_range(single(
+		"RRULE:FREQ=SECONDLY;COUNT=100000000\r\n"), since));
+	/* an override moved into the range keeps the series */
+	test_assert(as_calendar_ical_in_range(t_strconcat(
+		"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\n"
+		"DTSTART:20260101T080000Z\r\nDTEND:20260101T090000Z\r\n"
+		"RRULE:FREQ=WEEKLY;COUNT=3\r\nEND:VEVENT\r\n"
+		"BEGIN:VEVENT\r\nUID:a\r\nRECURRENCE-ID:20260108T080000Z\r\n"
+		"DTSTART:20260701T080000Z\r\nDTEND:20260701T090000Z\r\n"
+		"END:VEVENT\r\nEND:VCALENDAR\r\n", NULL), since));
 	test_end();
 }
 

@@ -18,9 +18,10 @@ from email import policy
 
 import icalendar
 
-from harness import body_pref, calendar_message, hierarchy, imap_append, \
-    imap_count, imap_session, new_account, set_folder_type, sync_request, \
-    SyncResult as Result, xall, xfind, xtext
+from harness import body_pref, calendar_message, fetch_item_xml, \
+    hierarchy, imap_append, imap_count, imap_session, itemops, new_account, \
+    ok_top, set_folder_type, sync_request, SyncResult as Result, xall, \
+    xfind, xtext
 
 INSTANCE = dict(activesync=True)
 
@@ -444,6 +445,16 @@ def check_calendar_imap_weekly(dc, version):
             == "Hall C"
     else:
         assert xtext(moved, "Calendar:Location") == "Hall C"
+    # ItemOperations Fetch gives the same item
+    ri = itemops(c, fetch_item_xml(coll, xtext(item, "ServerId"),
+                                   body_pref(1)))
+    fetched = ok_top(ri)
+    assert xtext(fetched[0], "Status") == "1", ri
+    props = xfind(fetched[0], "Properties")
+    assert xtext(props, "Calendar:Subject") == "Standup", ri
+    assert xtext(props, "Calendar:StartTime") == "20261103T140000Z", ri
+    assert xtext(xfind(props, "Calendar:Recurrence"),
+                 "Calendar:Recurrence_DayOfWeek") == "4", ri
     # an all-day event of another client: its dates, no zone
     hol = adds["Holiday"]
     assert field(hol, "AllDayEvent") == "1"
