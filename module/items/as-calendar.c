@@ -558,6 +558,7 @@ static int cal_parse_categories(const struct wbxml_node *cats,
 }
 
 struct cal_parse_ctx {
+	bool occurrence;		/* set by the caller */
 	const char *timezone;
 	unsigned int all_day;
 	bool sent_body, sent_exceptions, sent_attendees, sent_organizer;
@@ -712,12 +713,19 @@ static int cal_parse_full(const struct wbxml_node *data, unsigned int version,
 	const struct wbxml_node *child;
 	const char *error;
 
+	bool occurrence = ctx->occurrence;
+
 	as_event_init(event_r);
 	i_zero(ctx);
+	ctx->occurrence = occurrence;
 	*warning_r = NULL;
 	wbxml_node_foreach_child(data, child) {
 		if (cal_parse_child(child, event_r, ctx, error_r) < 0)
 			return -1;
+	}
+	if (!event_r->have_start && ctx->occurrence) {
+		/* one occurrence's change may leave its times alone */
+		return 0;
 	}
 	if (!event_r->have_start) {
 		*error_r = "event without StartTime";
@@ -747,8 +755,99 @@ int as_calendar_parse(const struct wbxml_node *data, unsigned int version,
 {
 	struct cal_parse_ctx ctx;
 
+	i_zero(&ctx);
 	return cal_parse_full(data, version, event_r, &ctx, warning_r,
 			      error_r);
+}
+
+/* 16.x: a Change (data) or Delete (data NULL) of the occurrence of base
+   that instance_id names becomes an exception of the series */
+static int cal_build_instance(const struct wbxml_node *data, const char *base,
+			      const char *instance_id, unsigned int version,
+			      const char **ical_r, const char **warning_r,
+			      const char **error_r)
+{
+	struct as_event event, dev;
+	struct as_event_exception *exc, new_exc;
+	struct cal_parse_ctx ctx;
+	const char *warning, *error;
+	time_t orig;
+	bool replaced;
+
+	*warning_r = NULL;
+	if (base == NULL ||
+	    as_calendar_ical_read(base, &event, &warning, &error) < 0) {
+		*error_r = "InstanceId for an item that isn't a readable "
+			"event";
+		return -1;
+	}
+	if (!event.have_recurrence) {
+		*error_r = "InstanceId for an event without recurrence";
+		return -1;
+	}
+	if (!as_datetime_parse(instance_id, &orig)) {
+		*error_r = t_strdup_printf("invalid InstanceId: %s",
+					   instance_id);
+		return -1;
+	}
+	if (event.all_day)
+		orig = cal_all_day_in(&event, orig, FALSE, version);
+	as_event_exception_init(&new_exc);
+	new_exc.start_orig = orig;
+	if (data == NULL)
+		new_exc.deleted = TRUE;
+	else {
+		i_zero(&ctx);
+		ctx.occurrence = TRUE;
+		if (cal_parse_full(data, version, &dev, &ctx, warning_r,
+				   error_r) < 0)
+			return -1;
+		if (dev.subject != NULL &&
+		    null_strcmp(dev.subject, event.subject) != 0)
+			new_exc.subject = dev.subject;
+		if (dev.location != NULL &&
+		    null_strcmp(dev.location, event.location) != 0)
+			new_exc.location = dev.location;
+		if (ctx.sent_body && null_strcmp(dev.body, event.body) != 0)
+			new_exc.body = dev.body;
+		if (dev.have_start) {
+			new_exc.have_start = TRUE;
+			new_exc.start = dev.start;
+			new_exc.have_end = TRUE;
+			new_exc.end = dev.have_end ? dev.end :
+				dev.start + (event.end - event.start);
+			if (dev.all_day != event.all_day)
+				new_exc.all_day = dev.all_day ? 1 : 0;
+		}
+		if (dev.busy_status >= 0 &&
+		    dev.busy_status != event.busy_status)
+			new_exc.busy_status = dev.busy_status;
+		if (dev.sensitivity >= 0 &&
+		    dev.sensitivity != event.sensitivity)
+			new_exc.sensitivity = dev.sensitivity;
+		if (dev.reminder >= 0 && dev.reminder != event.reminder)
+			new_exc.reminder = dev.reminder;
+	}
+	/* the occurrence's earlier exception is replaced */
+	replaced = FALSE;
+	array_foreach_modifiable(&event.exceptions, exc) {
+		if (exc->start_orig == orig) {
+			*exc = new_exc;
+			replaced = TRUE;
+		}
+	}
+	if (!replaced)
+		array_push_back(&event.exceptions, &new_exc);
+	if (as_calendar_ical_write(base, &event, ical_r, &warning,
+				   error_r) < 0)
+		return -1;
+	if (warning != NULL) {
+		/* the occurrence doesn't exist: nothing to change */
+		*error_r = t_strdup_printf("InstanceId %s: %s", instance_id,
+					   warning);
+		return -1;
+	}
+	return 0;
 }
 
 /* The iCalendar object of a device's Add (base NULL) or Change. What a
@@ -762,6 +861,7 @@ static int cal_build_ical(const struct wbxml_node *data, const char *base,
 	struct cal_parse_ctx ctx;
 	const char *warning, *error;
 
+	i_zero(&ctx);
 	if (cal_parse_full(data, version, &event, &ctx, warning_r,
 			   error_r) < 0)
 		return -1;
@@ -893,8 +993,14 @@ cal_build(const struct as_item_build *build, string_t *dest,
 		if (ret == 0)
 			base = NULL;
 	}
-	if (cal_build_ical(build->data, base, params->version, &ical,
-			   &warning, error_r) < 0)
+	if (build->instance_id != NULL) {
+		if (cal_build_instance(build->delete_instance ? NULL :
+				       build->data, base, build->instance_id,
+				       params->version, &ical, &warning,
+				       error_r) < 0)
+			return -1;
+	} else if (cal_build_ical(build->data, base, params->version, &ical,
+				  &warning, error_r) < 0)
 		return -1;
 	if (warning != NULL)
 		i_warning("activesync: calendar item from the device: %s",
@@ -951,4 +1057,5 @@ const struct as_item_class as_item_class_calendar = {
 	.date_filter = TRUE,
 	.in_range = cal_in_range,
 	.change_in_place = FALSE,
+	.instances = TRUE,
 };
