@@ -15,13 +15,25 @@
    zone the device meant them in (pre-16.0 devices send local midnight
    as UTC).
 
+   The fields and their properties:
+   Subject SUMMARY, Location (16.x airsyncbase:Location/DisplayName)
+   LOCATION, Body DESCRIPTION, StartTime/EndTime DTSTART/DTEND (TZID of
+   the TimeZone's zone, VTIMEZONE included; VALUE=DATE when AllDayEvent),
+   UID UID, DtStamp DTSTAMP, Sensitivity CLASS, Reminder the first
+   VALARM's TRIGGER, Categories CATEGORIES, OrganizerName/Email
+   ORGANIZER;CN, Attendees ATTENDEE (CN, ROLE/CUTYPE for AttendeeType,
+   PARTSTAT for AttendeeStatus), Recurrence RRULE, Exceptions EXDATE
+   (deleted) and VEVENTs with RECURRENCE-ID (changed).
    Where EAS has no iCalendar property, X- properties keep the value:
    X-MICROSOFT-CDO-BUSYSTATUS   BusyStatus (as other Exchange-speaking
                                 clients write it; TRANSP too)
+   X-MICROSOFT-DISALLOW-COUNTER DisallowNewTimeProposal (Outlook's)
    X-ACTIVESYNC-TZID            the device's zone of an all-day event
-   X-ACTIVESYNC-MEETINGSTATUS, X-ACTIVESYNC-CALENDARTYPE,
-   X-ACTIVESYNC-ISLEAPMONTH, X-ACTIVESYNC-DISALLOW-NEW-TIME
-   CLASS:X-PERSONAL             Sensitivity 1 */
+   X-ACTIVESYNC-MEETINGSTATUS, X-ACTIVESYNC-RESPONSE-REQUESTED,
+   X-ACTIVESYNC-RESPONSETYPE, X-ACTIVESYNC-CALENDARTYPE,
+   X-ACTIVESYNC-ISLEAPMONTH
+   CLASS:X-PERSONAL             Sensitivity 1
+   Other properties of an edited event's VEVENT are kept. */
 
 struct wbxml_writer;
 struct wbxml_node;
