@@ -48,8 +48,9 @@ static const struct {
 	/* its word in activesync_groupware_as_email */
 	const char *as_email_name;
 } as_folders_groupware_types[] = {
-	{ "event", AS_FOLDER_TYPE_USER_CALENDAR, AS_FOLDER_TYPE_CALENDAR, 0,
-	  "calendar" },
+	/* Calendar (MS-ASCAL) as iCalendar VEVENTs, every version served */
+	{ "event", AS_FOLDER_TYPE_USER_CALENDAR, AS_FOLDER_TYPE_CALENDAR,
+	  AS_VERSION_12_0, "calendar" },
 	/* Contacts (MS-ASCNTC) as vCards, for every version we serve */
 	{ "contact", AS_FOLDER_TYPE_USER_CONTACTS, AS_FOLDER_TYPE_CONTACTS,
 	  AS_VERSION_12_0, "contacts" },

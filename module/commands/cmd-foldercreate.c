@@ -58,8 +58,7 @@ static int foldercreate_parse(struct as_cmd_context *ctx,
 
 /* Mail folders, and groupware folders of the classes served natively
    to this version (notes from 14.0: the folder gets the folder-type
-   METADATA). Calendar, contacts and tasks folders wait for their
-   converters. The default types (2-11, 19) can't be created by a client
+   METADATA). Journal folders wait for their converter. The default types (2-11, 19) can't be created by a client
    at all. The others are answered as a malformed request. */
 static bool foldercreate_type_supported(struct as_cmd_context *ctx,
 					unsigned int type)

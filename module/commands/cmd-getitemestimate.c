@@ -218,6 +218,8 @@ estimate_compute(struct as_cmd_context *ctx,
 	if (as_item_class_get(folder)->date_filter) {
 		in.since = as_sync_state_since(filter_type, extra.max_age,
 					       ioloop_time);
+		in.in_range = as_item_class_get(folder)->in_range;
+		in.in_range_fields = as_item_class_get(folder)->wanted_fields;
 	}
 	if (as_sync_changes_none(&in))
 		*estimate_r = 0;

@@ -4,15 +4,17 @@
 #include "items/as-item.h"
 #include "items/as-contact.h"
 #include "items/as-task.h"
+#include "items/as-calendar.h"
 
-/* The item classes Sync serves, by folder class. Calendar, tasks and
-   journal folders have no converter yet: they are listed as mail folders (see
-   as-folders.c), and a folder typed so anyway gets no items. */
+/* The item classes Sync serves, by folder class. Journal folders have
+   no converter yet: they are listed as mail folders (see as-folders.c),
+   and a folder typed so anyway gets no items. */
 static const struct as_item_class *const as_item_classes[] = {
 	&as_item_class_email,
 	&as_item_class_note,
 	&as_item_class_contact,
 	&as_item_class_task,
+	&as_item_class_calendar,
 };
 
 const struct as_item_class *

@@ -47,6 +47,10 @@ struct as_item_build {
 	struct mail *base;		/* the message replaced, NULL on Add */
 	const char *from;		/* the user's address */
 	const struct as_item_params *params;
+	/* 16.x: the Change or Delete is of one occurrence of base (its
+	   airsyncbase:InstanceId); data is NULL for a Delete */
+	const char *instance_id;
+	bool delete_instance;
 };
 
 struct as_item_class {
@@ -99,9 +103,16 @@ struct as_item_class {
 
 	/* FilterType and the server's mail age limit select items by date */
 	bool date_filter;
+	/* With date_filter: is the item (read with wanted_fields) in range
+	   from since on? NULL: the message's received date says it
+	   (calendar items say it by their dates and occurrences). */
+	bool (*in_range)(struct mail *mail, time_t since);
 	/* A device's Change only touches flags/properties (mail): FALSE
 	   means it carries the whole item and replaces the message */
 	bool change_in_place;
+	/* build() takes a Change or Delete of one occurrence (InstanceId):
+	   the message is replaced, not deleted */
+	bool instances;
 };
 
 /* The class of a folder's items; NULL if Sync serves none (no-select

@@ -102,8 +102,11 @@ int as_sync_changes_folder_index_status(struct mailbox_list *list,
 static int
 search_uids(struct mailbox *box, const ARRAY_TYPE(seq_range) *uidset,
 	    uint64_t min_modseq, time_t since,
+	    const struct as_sync_changes_input *filter,
 	    ARRAY_TYPE(seq_range) *result, const char **error_r)
 {
+	bool (*in_range)(struct mail *mail, time_t since) =
+		since > 0 && filter != NULL ? filter->in_range : NULL;
 	struct mailbox_transaction_context *t;
 	struct mail_search_args *args;
 	struct mail_search_arg *arg;
@@ -129,7 +132,7 @@ search_uids(struct mailbox *box, const ARRAY_TYPE(seq_range) *uidset,
 					  struct mail_search_modseq, 1);
 		arg->value.modseq->modseq = min_modseq;
 	}
-	if (since > 0) {
+	if (since > 0 && in_range == NULL) {
 		arg = mail_search_build_add(args, SEARCH_SINCE);
 		arg->value.time = since;
 		arg->value.date_type = MAIL_SEARCH_DATE_TYPE_RECEIVED;
@@ -138,10 +141,20 @@ search_uids(struct mailbox *box, const ARRAY_TYPE(seq_range) *uidset,
 
 	mail_search_args_init(args, box, FALSE, NULL);
 	t = mailbox_transaction_begin(box, 0, "activesync sync changes");
-	search_ctx = mailbox_search_init(t, args, NULL, 0, NULL);
+	search_ctx = mailbox_search_init(t, args, NULL, in_range == NULL ? 0 :
+					 filter->in_range_fields, NULL);
 	mail_search_args_unref(&args);
-	while (mailbox_search_next(search_ctx, &mail))
-		seq_range_array_add(result, mail->uid);
+	while (mailbox_search_next(search_ctx, &mail)) {
+		bool keep;
+
+		if (in_range == NULL)
+			keep = TRUE;
+		else T_BEGIN {
+			keep = in_range(mail, since);
+		} T_END;
+		if (keep)
+			seq_range_array_add(result, mail->uid);
+	}
 	ret = mailbox_search_deinit(&search_ctx);
 	(void)mailbox_transaction_commit(&t);
 	if (ret < 0) {
@@ -212,7 +225,7 @@ int as_sync_changes_compute(pool_t pool,
 	if (in->full) {
 		t_array_init(&existing, 64);
 		if (max_uid > 0)
-			ret = search_uids(in->box, NULL, 0, 0, &existing,
+			ret = search_uids(in->box, NULL, 0, 0, NULL, &existing,
 					  error_r);
 		if (ret < 0)
 			return -1;
@@ -223,7 +236,7 @@ int as_sync_changes_compute(pool_t pool,
 		if (in->since != 0) {
 			t_array_init(&filtered, 64);
 			if (max_uid > 0 &&
-			    search_uids(in->box, NULL, 0, in->since,
+			    search_uids(in->box, NULL, 0, in->since, in,
 					&filtered, error_r) < 0)
 				return -1;
 			seq_range_array_intersect_range(&filtered, 1, max_uid);
@@ -245,7 +258,7 @@ int as_sync_changes_compute(pool_t pool,
 			/* the expunge history doesn't reach back that far:
 			   check which of the device's UIDs still exist */
 			t_array_init(&existing, 64);
-			if (search_uids(in->box, &state->uids, 0, 0,
+			if (search_uids(in->box, &state->uids, 0, 0, NULL,
 					&existing, error_r) < 0)
 				return -1;
 			array_clear(&deletes);
@@ -257,7 +270,7 @@ int as_sync_changes_compute(pool_t pool,
 
 			t_array_init(&range, 1);
 			seq_range_array_add_range(&range, first_new, max_uid);
-			if (search_uids(in->box, &range, 0, in->since,
+			if (search_uids(in->box, &range, 0, in->since, in,
 					&adds, error_r) < 0)
 				return -1;
 			seq_range_array_remove_seq_range(&adds, &state->uids);
@@ -272,7 +285,7 @@ int as_sync_changes_compute(pool_t pool,
 	if (in->status->highest_modseq > state->highest_modseq &&
 	    array_count(&remaining) > 0) {
 		if (search_uids(in->box, &remaining,
-				state->highest_modseq + 1, 0,
+				state->highest_modseq + 1, 0, NULL,
 				&changed, error_r) < 0)
 			return -1;
 	}

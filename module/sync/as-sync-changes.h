@@ -31,6 +31,10 @@ struct as_sync_changes_input {
 	const ARRAY_TYPE(seq_range) *exclude_changes;
 	/* received-date filter, 0 = none */
 	time_t since;
+	/* The class's own date filter (as_item_class.in_range): replaces
+	   the received date; the mails have in_range_fields fetched */
+	bool (*in_range)(struct mail *mail, time_t since);
+	enum mail_fetch_field in_range_fields;
 };
 
 struct as_sync_changes {

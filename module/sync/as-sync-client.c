@@ -265,7 +265,8 @@ sync_draft_save(struct sync_mail_run *run, const struct wbxml_node *data,
 
 static int
 sync_item_save(struct sync_mail_run *run, const struct wbxml_node *data,
-	       struct mail *base, enum mail_flags flags, uint32_t *uid_r,
+	       struct mail *base, const char *instance_id,
+	       bool delete_instance, enum mail_flags flags, uint32_t *uid_r,
 	       unsigned int *status_r)
 {
 	struct as_cmd_context *ctx = run->sctx->ctx;
@@ -284,6 +285,8 @@ sync_item_save(struct sync_mail_run *run, const struct wbxml_node *data,
 	build.base = base;
 	build.from = sync_user_address(ctx);
 	build.params = &params;
+	build.instance_id = instance_id;
+	build.delete_instance = delete_instance;
 	if (class->build(&build, msg, &keywords, &error) < 0) {
 		e_info(ctx->event, "Sync: %s item refused: %s", class->name,
 		       error);
@@ -299,7 +302,8 @@ sync_item_save(struct sync_mail_run *run, const struct wbxml_node *data,
    maps it to the new UID, and the new message is one the device has. */
 static void
 sync_client_item_replace(struct sync_mail_run *run, struct mail *mail,
-			 const struct wbxml_node *data, const char *server_id)
+			 const struct wbxml_node *data, const char *server_id,
+			 unsigned int cmd_tag, const char *instance_id)
 {
 	unsigned int status;
 	uint32_t uid, id = sync_client_id(run, mail->uid);
@@ -308,13 +312,15 @@ sync_client_item_replace(struct sync_mail_run *run, struct mail *mail,
 		e_debug(run->sctx->ctx->event, "Sync: conflict on UID %u "
 			"of %s, server wins", mail->uid,
 			mailbox_get_vname(run->box));
-		as_sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
+		as_sync_response_add(run, cmd_tag, server_id, NULL,
 				  AS_SYNC_STATUS_CONFLICT, 0);
 		return;
 	}
-	if (sync_item_save(run, data, mail, mail_get_flags(mail) &
-			   ENUM_NEGATE(MAIL_RECENT), &uid, &status) < 0) {
-		as_sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
+	if (sync_item_save(run, data, mail, instance_id,
+			   cmd_tag == EAS_AIRSYNC_DELETE,
+			   mail_get_flags(mail) & ENUM_NEGATE(MAIL_RECENT),
+			   &uid, &status) < 0) {
+		as_sync_response_add(run, cmd_tag, server_id, NULL,
 				  status, 0);
 		return;
 	}
@@ -382,7 +388,7 @@ sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
 	}
 	if (!exists) {
 		if (run->item_class->build != NULL ?
-		    sync_item_save(run, data, NULL, MAIL_SEEN, &uid,
+		    sync_item_save(run, data, NULL, NULL, FALSE, MAIL_SEEN, &uid,
 				   &status) < 0 :
 		    sync_draft_save(run, data, NULL, MAIL_SEEN, NULL, &uid,
 				    &status) < 0) {
@@ -409,6 +415,9 @@ sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
 		return;
 	}
 	seq_range_array_add(&run->client_added, uid);
+	/* the device has this version: no Change back for it in the same
+	   response (its modseq is above the state's) */
+	seq_range_array_add(&run->client_changed, uid);
 	as_sync_response_add(run, EAS_AIRSYNC_ADD,
 			  as_sync_server_id(run, uid),
 			  client_id, AS_SYNC_STATUS_OK, 0);
@@ -489,7 +498,9 @@ sync_client_change(struct sync_mail_run *run, struct mail *mail,
 		return;
 	}
 	if (!run->item_class->change_in_place) {
-		sync_client_item_replace(run, mail, data, server_id);
+		sync_client_item_replace(run, mail, data, server_id,
+			EAS_AIRSYNC_CHANGE, !run->item_class->instances ? NULL :
+			wbxml_node_child_text(cmd, EAS_AIRSYNCBASE_INSTANCEID));
 		return;
 	}
 	value = wbxml_node_child_text(data, EAS_EMAIL_READ);
@@ -561,13 +572,27 @@ static void
 sync_client_delete(struct sync_mail_run *run, struct mail *mail,
 		   struct mail_save_context **trash_save,
 		   struct mailbox_transaction_context *trash_trans,
-		   const char *server_id)
+		   const struct wbxml_node *cmd, const char *server_id)
 {
+	const char *instance_id = !run->item_class->instances ? NULL :
+		wbxml_node_child_text(cmd, EAS_AIRSYNCBASE_INSTANCEID);
 	uint32_t uid;
 
 	if (!sync_client_uid(run, server_id, &uid)) {
 		as_sync_response_add(run, EAS_AIRSYNC_DELETE, server_id, NULL,
 				  AS_SYNC_STATUS_OBJECT_NOT_FOUND, 0);
+		return;
+	}
+	if (instance_id != NULL) {
+		/* 16.x: one occurrence of a series goes, the series stays */
+		if (!mail_set_uid(mail, uid)) {
+			as_sync_response_add(run, EAS_AIRSYNC_DELETE,
+					  server_id, NULL,
+					  AS_SYNC_STATUS_OBJECT_NOT_FOUND, 0);
+			return;
+		}
+		sync_client_item_replace(run, mail, NULL, server_id,
+					 EAS_AIRSYNC_DELETE, instance_id);
 		return;
 	}
 	/* the device has dropped it either way */
@@ -703,7 +728,7 @@ int as_sync_client_commands(struct sync_mail_run *run)
 			break;
 		case EAS_AIRSYNC_DELETE:
 			sync_client_delete(run, mail, &save_ctx, trash_t,
-					   server_id);
+					   cmd, server_id);
 			break;
 		case EAS_AIRSYNC_FETCH: {
 			uint32_t uid = 0;

@@ -53,6 +53,18 @@ static time_t sync_since(struct sync_context *sctx,
 	return as_sync_state_since(filter_type, sctx->max_age, ioloop_time);
 }
 
+/* The class's own date filter, where it has one */
+static void sync_set_in_range(struct as_sync_changes_input *in,
+			      const struct as_folder_info *folder)
+{
+	const struct as_item_class *class = as_item_class_get(folder);
+
+	if (class != NULL && class->date_filter && class->in_range != NULL) {
+		in->in_range = class->in_range;
+		in->in_range_fields = class->wanted_fields;
+	}
+}
+
 /* ---- state keys ---- */
 
 static int
@@ -210,6 +222,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 		in.exclude_changes = &run->client_changed;
 		in.since = sync_since(sctx, &run->folder,
 				      run->extra.options.filter_type);
+		sync_set_in_range(&in, &run->folder);
 		if (as_sync_changes_compute(pool_datastack_create(), &in,
 					    &changes, &error) < 0) {
 			e_error(ctx->event, "Sync: computing changes of %s "
@@ -618,6 +631,7 @@ bool as_sync_collection_has_work(struct sync_context *sctx,
 		in.full = extra.full;
 		in.pending_changes = &extra.pending_changes;
 		in.since = sync_since(sctx, &folder, extra.options.filter_type);
+		sync_set_in_range(&in, &folder);
 		if (as_sync_changes_none(&in))
 			work = FALSE;
 		else if (as_sync_changes_compute(pool_datastack_create(), &in,

@@ -300,6 +300,28 @@ for _kind in ("Home", "Business", "Other"):
         NAME_ALIASES[("Contacts:", _kind + _part)] = \
             ("Contacts:", _kind + "Address" + _part)
 
+# Calendar: libwbxml's TimeZone, Attendee_Email, Exception_StartTime,
+# Recurrence_Type ... are MS-ASWBXML's Timezone, Email, ExceptionStartTime,
+# Type ... (page 4)
+for _lib, _ms in (("TimeZone", "Timezone"), ("DTStamp", "DtStamp"),
+                  ("Attendee_Email", "Email"),
+                  ("Attendee_Name", "Name"),
+                  ("Attendee_Status", "AttendeeStatus"),
+                  ("Attendee_Type", "AttendeeType"),
+                  ("Exception_Deleted", "Deleted"),
+                  ("Exception_StartTime", "ExceptionStartTime"),
+                  ("Organizer_Email", "OrganizerEmail"),
+                  ("Organizer_Name", "OrganizerName"),
+                  ("Recurrence_Type", "Type"),
+                  ("Recurrence_Until", "Until"),
+                  ("Recurrence_Occurrences", "Occurrences"),
+                  ("Recurrence_Interval", "Interval"),
+                  ("Recurrence_DayOfWeek", "DayOfWeek"),
+                  ("Recurrence_DayOfMonth", "DayOfMonth"),
+                  ("Recurrence_WeekOfMonth", "WeekOfMonth"),
+                  ("Recurrence_MonthOfYear", "MonthOfYear")):
+    NAME_ALIASES[("Calendar:", _lib)] = ("Calendar:", _ms)
+
 _WBXML_TOOLS_CHECKED = False
 
 
@@ -1774,7 +1796,7 @@ def default_groupware_folders(version="14.1"):
     creates on a device's first FolderSync (activesync_*_folder, for
     the classes the version syncs natively)."""
     v = tuple(int(x) for x in version.split("."))
-    folders = {"Contacts": 9, "Tasks": 7}
+    folders = {"Calendar": 8, "Contacts": 9, "Tasks": 7}
     if v >= (14, 0):
         folders["Notes"] = 10
     return folders
@@ -1907,6 +1929,24 @@ def imap_session(dc, c, mailbox="INBOX"):
     typ, data = imap.select('"%s"' % mailbox)
     assert typ == "OK", data
     return imap
+
+
+def calendar_message(subject, ical, layout="single"):
+    """A message carrying ical: the whole message (single) or an
+    application/ics attachment next to a text part (attached)"""
+    head = ("From: <owner@example.test>\r\nSubject: %s\r\n"
+            "Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            % subject)
+    if layout == "single":
+        return (head + "Content-Type: text/calendar; charset=utf-8; "
+                "method=PUBLISH\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+                + ical).encode()
+    return (head + 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+            "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+            "An iCalendar object, see the attachment.\r\n"
+            "--b1\r\nContent-Type: application/ics; name=\"todo.ics\"\r\n"
+            "Content-Disposition: attachment; filename=\"todo.ics\"\r\n\r\n"
+            + ical + "\r\n--b1--\r\n").encode()
 
 
 def imap_append(dc, c, mailbox, msg):

@@ -358,8 +358,8 @@ def test_folder_create_errors(dc):
     assert status_of(r, "FolderCreate") == "10", r
     r = folder_create(c, key, "0", "")
     assert status_of(r, "FolderCreate") == "10", r
-    # calendar folders aren't supported yet; Inbox type can't be created
-    r = folder_create(c, key, "0", "Calendar2", 13)
+    # journal folders aren't supported yet; Inbox type can't be created
+    r = folder_create(c, key, "0", "Journal2", 16)
     assert status_of(r, "FolderCreate") == "10", r
     r = folder_create(c, key, "0", "Inbox2", T_INBOX)
     assert status_of(r, "FolderCreate") == "10", r
@@ -375,7 +375,7 @@ def test_folder_create_errors(dc):
     log = dc.log_since(mark)
     for pattern in (r"FolderCreate: mailbox Exists already exists",
                     r"FolderCreate: parent folder 987654 not found",
-                    r"FolderCreate: folder type 13 can't be created"):
+                    r"FolderCreate: folder type 16 can't be created"):
         assert re.search(pattern, log), (pattern, dc.log_tail())
 
 

@@ -3,8 +3,8 @@
 A folder whose METADATA /private/vendor/kolab/folder-type is "note"
 (".default" for the default one) is a Notes folder for 14.x/16.x devices
 and a plain mail folder for 12.x devices (no Notes class there), so its
-messages are seen either way.  Calendar folders stay mail folders until
-their converter exists (contacts: test_contacts.py, tasks:
+messages are seen either way.  Calendar, contacts and tasks folders
+have their own classes (test_calendar.py, test_contacts.py,
 test_tasks.py).  Notes are ordinary messages:
 Subject = the note's subject, the text body = the note, keywords = the
 categories; every change is checked over IMAP.  MoveItems between a mail
@@ -138,16 +138,17 @@ def test_notes_folders_by_version(dc):
     assert h["Notes"][1] == T_NOTES, h
     assert h["Other notes"][1] == T_USER_NOTES, h
     assert h["Ideas"][1] == T_USER_NOTES, h
-    # no calendar converter yet: its messages stay visible as mail
-    assert h["Calendar"][1] == T_USER_MAIL, h
+    # the calendar folder is the Calendar class's (test_calendar.py)
+    assert h["Calendar"][1] == 8, h
     assert h["Archive"][1] == T_USER_MAIL, h
 
     # 12.1 has no Notes class: the same folders are mail folders
     c12 = dc.eas_client(c14.user, c14.password, device_id="NTYPE12DEV",
                         device_type="E2ETest", version="12.1")
     h12 = hierarchy(c12)
-    for name in ("Notes", "Ideas", "Other notes", "Calendar"):
+    for name in ("Notes", "Ideas", "Other notes"):
         assert h12[name][1] == T_USER_MAIL, h12
+    assert h12["Calendar"][1] == 8, h12
     r = sync(c12, h12["Notes"][0], "0", cls="Email").ok()
     r = sync(c12, h12["Notes"][0], r.key, cls="Email",
              options=body_pref(1)).ok()

@@ -18,7 +18,8 @@ from email import policy
 
 import icalendar
 
-from harness import body_pref, fetch_item_xml, hierarchy, imap_append, \
+from harness import body_pref, calendar_message, fetch_item_xml, \
+    hierarchy, imap_append, \
     imap_count, imap_expunge, imap_flags, imap_session, itemops, ok_top, \
     new_account, set_folder_type, sync_request, SyncResult as Result, \
     xall, xfind, xtext
@@ -94,26 +95,6 @@ ICS_VTODO = (
     "STATUS:NEEDS-ACTION\r\n"
     "END:VTODO\r\n"
     "END:VCALENDAR\r\n")
-
-
-
-
-def calendar_message(subject, ical, layout="single"):
-    """A message carrying ical: the whole message (single) or an
-    application/ics attachment next to a text part (attached)"""
-    head = ("From: <owner@example.test>\r\nSubject: %s\r\n"
-            "Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
-            % subject)
-    if layout == "single":
-        return (head + "Content-Type: text/calendar; charset=utf-8; "
-                "method=PUBLISH\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-                + ical).encode()
-    return (head + 'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
-            "--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-            "A task, see the attachment.\r\n"
-            "--b1\r\nContent-Type: application/ics; name=\"todo.ics\"\r\n"
-            "Content-Disposition: attachment; filename=\"todo.ics\"\r\n\r\n"
-            + ical + "\r\n--b1--\r\n").encode()
 
 
 
