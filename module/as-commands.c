@@ -12,6 +12,7 @@
 #include "as-client.h"
 #include "as-user.h"
 #include "as-commands-private.h"
+#include "policy/as-policy.h"
 
 #define AS_WBXML_HEADER_SIZE 4
 
@@ -212,27 +213,112 @@ static int as_cmd_device_update(struct as_cmd_context *ctx,
 	return as_store_device_put(ctx->store, dev, error_r) < 0 ? -1 : 0;
 }
 
+int as_cmd_get_policy(struct as_cmd_context *ctx,
+		      const struct as_policy **policy_r, const char **error_r)
+{
+	struct as_store_policy_target target = {
+		.level = AS_STORE_POLICY_LEVEL_DEVICE,
+		.user = ctx->username,
+		.device_id = ctx->req->device_id,
+	};
+
+	if (ctx->policy == NULL) {
+		struct as_policy *policy = p_new(ctx->pool, struct as_policy, 1);
+
+		if (as_policy_lookup(ctx->store, ctx->pool, &target, policy,
+				     error_r) < 0)
+			return -1;
+		ctx->policy = policy;
+	}
+	*policy_r = ctx->policy;
+	return 0;
+}
+
+/* A request in a version above the effective MaxProtocolVersion gets
+   what an unsupported version gets (HTTP 400), with the versions the
+   device may use. Returns FALSE when the request was answered. */
+static bool as_cmd_version_check(struct as_cmd_context *ctx)
+{
+	const struct as_policy *policy;
+	const char *error, *max_str;
+	unsigned int max;
+
+	if (as_cmd_get_policy(ctx, &policy, &error) < 0) {
+		e_error(ctx->event, "State store: %s", error);
+		ctx->http_retry_after_secs = AS_CMD_STORE_RETRY_SECS;
+		as_cmd_fail_http(ctx, 503, "Service Unavailable");
+		return FALSE;
+	}
+	max_str = policy->values[AS_POLICY_IDX_MAX_PROTOCOL_VERSION];
+	max = as_version_parse(max_str);
+	if (ctx->req->version <= max)
+		return TRUE;
+	e_info(ctx->event, "400: Protocol version %s is above the maximum %s "
+	       "(policy level %s)", ctx->req->version_str, max_str,
+	       as_policy_level_name(
+		policy->sources[AS_POLICY_IDX_MAX_PROTOCOL_VERSION]));
+	ctx->http_protocol_versions = as_version_list(max);
+	as_cmd_fail_http(ctx, 400, "Bad Request");
+	return FALSE;
+}
+
+/* 12.x gets HTTP 449 for every case, 14.0+ the command's Status: 142 not
+   provisioned, 144 unknown key, 143 the policy changed or its refresh
+   interval passed since the device acknowledged it. */
 static bool as_cmd_policy_check(struct as_cmd_context *ctx)
 {
 	const struct as_device *dev = ctx->device;
+	const struct as_policy *policy;
+	struct as_store_policy_state state;
+	unsigned int refresh;
+	const char *error;
+	int ret;
 
 	if (!ctx->set->provisioning ||
 	    (ctx->cmd->flags & AS_CMD_FLAG_NO_POLICY) != 0)
 		return TRUE;
-	if (dev->policy_key != 0 && ctx->req->has_policy_key &&
-	    ctx->req->policy_key == dev->policy_key)
-		return TRUE;
-
 	if (!ctx->req->has_policy_key || ctx->req->policy_key == 0 ||
 	    dev->policy_key == 0) {
 		as_cmd_fail_status(ctx, AS_STATUS_DEVICE_NOT_PROVISIONED, 449,
 				   "Device not provisioned");
-	} else {
+		return FALSE;
+	}
+	if (ctx->req->policy_key != dev->policy_key) {
 		as_cmd_fail_status(ctx, AS_STATUS_INVALID_POLICY_KEY, 449,
 			t_strdup_printf("Invalid policy key %u",
 					ctx->req->policy_key));
+		return FALSE;
 	}
-	return FALSE;
+
+	if (as_cmd_get_policy(ctx, &policy, &error) < 0 ||
+	    (ret = as_store_policy_state_get(ctx->store, ctx->username,
+					     ctx->req->device_id, &state,
+					     &error)) < 0) {
+		e_error(ctx->event, "State store: %s", error);
+		ctx->http_retry_after_secs = AS_CMD_STORE_RETRY_SECS;
+		as_cmd_fail_http(ctx, 503, "Service Unavailable");
+		return FALSE;
+	}
+	if (ret == 0) {
+		/* provisioned before policies were stored: the policy was
+		   the built-in default one */
+		state.policy_hash = as_policy_hash(NULL);
+		state.provisioned = ioloop_time;
+	}
+	if (state.policy_hash != as_policy_hash(policy->values)) {
+		as_cmd_fail_status(ctx, AS_STATUS_POLICY_REFRESH, 449,
+				   "Policy changed, device must provision");
+		return FALSE;
+	}
+	refresh = as_policy_get_uint(policy, AS_POLICY_IDX_REFRESH_INTERVAL);
+	if (refresh > 0 && state.provisioned <= ioloop_time - (time_t)refresh) {
+		as_cmd_fail_status(ctx, AS_STATUS_POLICY_REFRESH, 449,
+			t_strdup_printf("Policy refresh interval (%u s) "
+					"passed, device must provision",
+					refresh));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* Hide the content of every *Password element (Settings, Search,
@@ -430,6 +516,10 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 		ctx->http_retry_after_secs = AS_CMD_STORE_RETRY_SECS;
 		as_cmd_fail_http(ctx, 503, "Service Unavailable");
 		*error_r = error;
+		return -1;
+	}
+	if (!as_cmd_version_check(ctx)) {
+		*error_r = "Protocol version above the maximum";
 		return -1;
 	}
 	if (!as_cmd_policy_check(ctx)) {

@@ -18,7 +18,8 @@
    collections   user\0 device\0 collection\0 synckey(BE)  -> state
    item_props    user\0 mailbox guid(16) uid(BE u32)       -> value
    device_props  user\0 device\0 name\0                     -> value
-   client_ids    user\0 device\0 client id\0             -> sent time */
+   client_ids    user\0 device\0 client id\0             -> sent time
+   policies      level\0 [domain or user\0]              -> policy level */
 enum as_store_db {
 	AS_STORE_DB_DEVICES,
 	AS_STORE_DB_FOLDER_IDS,
@@ -29,6 +30,7 @@ enum as_store_db {
 	AS_STORE_DB_ITEM_PROPS,
 	AS_STORE_DB_DEVICE_PROPS,
 	AS_STORE_DB_CLIENT_IDS,
+	AS_STORE_DB_POLICIES,
 
 	AS_STORE_DB_COUNT
 };
@@ -128,5 +130,10 @@ void as_store_collection_encode(buffer_t *buf,
 int as_store_collection_decode(const void *data, size_t size, pool_t pool,
 			       struct as_collection_state *state_r,
 			       const char **error_r);
+void as_store_policy_encode(buffer_t *buf,
+			    const ARRAY_TYPE(const_string) *fields);
+int as_store_policy_decode(const void *data, size_t size, pool_t pool,
+			   ARRAY_TYPE(const_string) *fields_r,
+			   const char **error_r);
 
 #endif

@@ -179,4 +179,59 @@ int as_store_clientid_add(struct as_store *store, const char *user,
 			  const char *device_id, const char *client_id,
 			  time_t now, const char **error_r);
 
+/* Security policy levels (see module/policy/as-policy.h for the fields).
+   A level holds only the fields it customises, as name/value pairs. The
+   device level and the per-device policy state go with
+   as_store_device_remove(). */
+enum as_store_policy_level {
+	AS_STORE_POLICY_LEVEL_GLOBAL,
+	AS_STORE_POLICY_LEVEL_DOMAIN,
+	AS_STORE_POLICY_LEVEL_USER,
+	AS_STORE_POLICY_LEVEL_DEVICE,
+
+	/* in as_store_policy_get_levels(): a level that does not apply
+	   (e.g. the domain of a user name without '@'), read as empty */
+	AS_STORE_POLICY_LEVEL_COUNT
+};
+struct as_store_policy_target {
+	enum as_store_policy_level level;
+	const char *domain;	/* DOMAIN */
+	const char *user;	/* USER, DEVICE */
+	const char *device_id;	/* DEVICE */
+};
+/* What the device was last provisioned with. */
+struct as_store_policy_state {
+	/* as_policy_hash() of the effective policy it acknowledged */
+	uint32_t policy_hash;
+	time_t provisioned;
+};
+
+/* fields_r: name, value, name, value... Returns 1 if the level has a
+   record, 0 if not (fields_r empty). */
+int as_store_policy_get(struct as_store *store, pool_t pool,
+			const struct as_store_policy_target *target,
+			ARRAY_TYPE(const_string) *fields_r,
+			const char **error_r);
+/* Several levels in one read transaction: fields_r[i] for targets[i].
+   Returns 1 if any level has a record. */
+int as_store_policy_get_levels(struct as_store *store, pool_t pool,
+			       const struct as_store_policy_target *targets,
+			       unsigned int count,
+			       ARRAY_TYPE(const_string) *fields_r,
+			       const char **error_r);
+/* Replace the level's fields; no fields deletes the level. */
+int as_store_policy_put(struct as_store *store,
+			const struct as_store_policy_target *target,
+			const ARRAY_TYPE(const_string) *fields,
+			const char **error_r);
+/* Returns 0 with state_r zeroed if the device was never provisioned. */
+int as_store_policy_state_get(struct as_store *store, const char *user,
+			      const char *device_id,
+			      struct as_store_policy_state *state_r,
+			      const char **error_r);
+int as_store_policy_state_put(struct as_store *store, const char *user,
+			      const char *device_id,
+			      const struct as_store_policy_state *state,
+			      const char **error_r);
+
 #endif

@@ -1,6 +1,7 @@
 /* Copyright (c) the dovecot-activesync authors, see AUTHORS */
 
 #include "lib.h"
+#include "ioloop.h"
 #include "randgen.h"
 #include "strnum.h"
 #include "str-sanitize.h"
@@ -208,13 +209,11 @@ provision_write_policy(struct as_cmd_context *ctx, const char *policy_type,
 	if (key != 0)
 		wbxml_elem_uint(ctx->writer, EAS_PROVISION_POLICYKEY, key);
 	if (with_doc) {
-		/* The policy itself is the as_policy defaults for now;
-		   configurable policies pass their values array here. */
-		const char *const *policy_values = NULL;
-
+		/* read by provision_initial() already */
+		i_assert(ctx->policy != NULL);
 		wbxml_start(ctx->writer, EAS_PROVISION_DATA);
 		as_policy_write_doc(ctx->writer, ctx->req->version,
-				    policy_values);
+				    ctx->policy->values);
 		wbxml_end(ctx->writer);
 	}
 	wbxml_end(ctx->writer); /* Policy */
@@ -222,22 +221,39 @@ provision_write_policy(struct as_cmd_context *ctx, const char *policy_type,
 }
 
 /* Phase 1: a new temporary key for the policy we hand out. */
-static void provision_initial(struct as_cmd_context *ctx)
+static int provision_initial(struct as_cmd_context *ctx)
 {
 	struct as_device *dev = ctx->device;
+	const struct as_policy *policy;
+	const char *error;
 
+	if (as_cmd_get_policy(ctx, &policy, &error) < 0) {
+		e_error(ctx->event, "State store: %s", error);
+		return -1;
+	}
 	dev->pending_policy_key = provision_new_key(dev->policy_key);
-	e_debug(ctx->event, "Sending policy, temporary key %u",
-		dev->pending_policy_key);
+	e_debug(ctx->event, "Sending policy %08x, temporary key %u",
+		as_policy_hash(policy->values), dev->pending_policy_key);
+	return 0;
 }
 
 /* Phase 2: the device acknowledges the temporary key. Returns the
-   Policy status to answer. */
-static unsigned int
+   Policy status to answer, or 0 when the device is refused because it
+   could not apply the policy (*refused_r), -1 on a store error. */
+static int
 provision_acknowledge(struct as_cmd_context *ctx,
-		      const struct provision_request *req)
+		      const struct provision_request *req, bool *refused_r)
 {
 	struct as_device *dev = ctx->device;
+	const struct as_policy *policy;
+	struct as_store_policy_state state;
+	const char *error;
+
+	*refused_r = FALSE;
+	if (as_cmd_get_policy(ctx, &policy, &error) < 0) {
+		e_error(ctx->event, "State store: %s", error);
+		return -1;
+	}
 
 	if (dev->pending_policy_key == 0 ||
 	    req->ack_key != dev->pending_policy_key) {
@@ -246,18 +262,38 @@ provision_acknowledge(struct as_cmd_context *ctx,
 		       dev->pending_policy_key);
 		return PROVISION_POLICY_STATUS_WRONG_KEY;
 	}
-	if (req->ack_status != PROVISION_ACK_APPLIED) {
-		/* The default policy demands nothing, so a device that could
-		   not apply it fully is still allowed in. A configurable
-		   policy that disallows non-provisionable devices answers
-		   Status 139 here. */
-		e_info(ctx->event, "Device applied the policy "
-		       "only partly (status %u), allowed", req->ack_status);
+	if (req->ack_status == PROVISION_ACK_PARTIAL ||
+	    req->ack_status == PROVISION_ACK_NOT_APPLIED) {
+		bool allow = as_policy_get_bool(policy,
+				AS_POLICY_IDX_ALLOW_NON_PROVISIONABLE);
+
+		e_info(ctx->event, "Device applied the policy %s "
+		       "(status %u), %s by AllowNonProvisionableDevices "
+		       "(level %s)", req->ack_status == PROVISION_ACK_PARTIAL ?
+		       "only partly" : "not at all", req->ack_status,
+		       allow ? "allowed" : "refused",
+		       as_policy_level_name(policy->sources[
+				AS_POLICY_IDX_ALLOW_NON_PROVISIONABLE]));
+		if (!allow) {
+			/* it has to ask for the policy again */
+			dev->pending_policy_key = 0;
+			*refused_r = TRUE;
+			return 0;
+		}
+	}
+	i_zero(&state);
+	state.policy_hash = as_policy_hash(policy->values);
+	state.provisioned = ioloop_time;
+	if (as_store_policy_state_put(ctx->store, ctx->username,
+				      ctx->req->device_id, &state,
+				      &error) < 0) {
+		e_error(ctx->event, "Failed to save policy state: %s", error);
+		return -1;
 	}
 	dev->policy_key = provision_new_key(dev->pending_policy_key);
 	dev->pending_policy_key = 0;
-	e_info(ctx->event, "Device provisioned with policy key %u",
-	       dev->policy_key);
+	e_info(ctx->event, "Device provisioned with policy key %u "
+	       "(policy %08x)", dev->policy_key, state.policy_hash);
 	return PROVISION_POLICY_STATUS_SUCCESS;
 }
 
@@ -266,7 +302,8 @@ enum as_command_result cmd_provision(struct as_cmd_context *ctx)
 	struct provision_request req;
 	unsigned int policy_status = 0;
 	const char *error;
-	bool policy_ok;
+	bool policy_ok, refused = FALSE;
+	int ret;
 
 	if (provision_parse(ctx, &req, &error) < 0) {
 		e_info(ctx->event, "%s", error);
@@ -296,16 +333,37 @@ enum as_command_result cmd_provision(struct as_cmd_context *ctx)
 		       " (EAS 2.5 only)" : "");
 		policy_status = PROVISION_POLICY_STATUS_UNKNOWN_TYPE;
 	} else if (!req.have_ack) {
-		provision_initial(ctx);
+		if (provision_initial(ctx) < 0) {
+			as_cmd_write_status(ctx, PROVISION_STATUS_SERVER_ERROR);
+			return AS_CMD_DONE;
+		}
 		policy_status = PROVISION_POLICY_STATUS_SUCCESS;
 	} else {
-		policy_status = provision_acknowledge(ctx, &req);
+		ret = provision_acknowledge(ctx, &req, &refused);
+		if (ret < 0) {
+			as_cmd_write_status(ctx, PROVISION_STATUS_SERVER_ERROR);
+			return AS_CMD_DONE;
+		}
+		policy_status = ret;
 	}
 
 	/* The new keys are stored before the device sees them. */
 	if ((req.device_info != NULL || policy_ok) &&
 	    provision_device_save(ctx) < 0) {
 		as_cmd_write_status(ctx, PROVISION_STATUS_SERVER_ERROR);
+		return AS_CMD_DONE;
+	}
+
+	if (refused) {
+		/* 14.0+: Status 139, the device can't comply with the policy;
+		   12.x has no such status and gets HTTP 403 */
+		if (ctx->req->version < AS_VERSION_14_0) {
+			ctx->http_status = 403;
+			ctx->http_reason = "Forbidden";
+			return AS_CMD_DONE;
+		}
+		as_cmd_write_status(ctx,
+				    AS_STATUS_DEVICE_NOT_FULLY_PROVISIONABLE);
 		return AS_CMD_DONE;
 	}
 
