@@ -230,5 +230,11 @@ enum as_command_result cmd_sendmail(struct as_cmd_context *ctx);
 enum as_command_result cmd_smartreply(struct as_cmd_context *ctx);
 enum as_command_result cmd_smartforward(struct as_cmd_context *ctx);
 enum as_command_result cmd_search(struct as_cmd_context *ctx);
+enum as_command_result cmd_settings(struct as_cmd_context *ctx);
+
+/* cmd-provision.c: remember settings:DeviceInformation/Set in
+   ctx->device (Provision and Settings carry it; the caller saves). */
+void provision_device_info(struct as_cmd_context *ctx,
+			   const struct wbxml_node *device_info);
 
 #endif

@@ -47,6 +47,8 @@ static const struct as_command as_commands[] = {
 	{ "SmartForward", cmd_smartforward, AS_CMD_FLAG_RAW_BODY_BEFORE_14,
 	  EAS_COMPOSEMAIL_SMARTFORWARD, EAS_COMPOSEMAIL_STATUS },
 	{ "Search", cmd_search, 0, EAS_SEARCH_SEARCH, EAS_SEARCH_STATUS },
+	{ "Settings", cmd_settings, 0,
+	  EAS_SETTINGS_SETTINGS, EAS_SETTINGS_STATUS },
 };
 
 static const struct wbxml_limits as_wbxml_limits = {

@@ -51,6 +51,12 @@ struct as_settings {
 	/* Envelope sender domain for user names without '@' (NULL = the
 	   hostname setting) */
 	const char *sender_domain;
+	/* The user's other addresses (Settings UserInformation), separated
+	   by commas or spaces, usually a userdb field */
+	const char *user_addresses;
+	/* The name shown for the account (Settings UserInformation 14.1+);
+	   "" = the user name */
+	const char *user_display_name;
 	/* Largest Sync WindowSize honoured */
 	unsigned int max_window_size;
 	/* Mail older than this (seconds) is not synced; 0 = no limit */

@@ -134,9 +134,8 @@ static const char *provision_log_str(const char *value)
 
 /* settings:DeviceInformation/Set: remember what identifies the device
    for admins (doveadm activesync device list). */
-static void
-provision_device_info(struct as_cmd_context *ctx,
-		      const struct wbxml_node *device_info)
+void provision_device_info(struct as_cmd_context *ctx,
+			   const struct wbxml_node *device_info)
 {
 	const struct wbxml_node *set;
 	const char *value;
