@@ -233,7 +233,8 @@ int as_policy_level_update(struct as_store *store,
 	if (inherit && (assignments == NULL || assignments[0] == NULL)) {
 		/* the whole level */
 		array_clear(&fields);
-		return as_store_policy_put(store, target, &fields, error_r);
+		return as_store_policy_put(store, target, &fields,
+					   error_r) < 0 ? -1 : 0;
 	}
 	for (; *assignments != NULL; assignments++) {
 		const char *name = *assignments, *value = NULL;
@@ -265,5 +266,6 @@ int as_policy_level_update(struct as_store *store,
 		values[idx] = value == NULL ? NULL : p_strdup(pool, value);
 	}
 	as_policy_level_to_fields(values, pool, &fields);
-	return as_store_policy_put(store, target, &fields, error_r);
+	return as_store_policy_put(store, target, &fields, error_r) < 0 ?
+		-1 : 0;
 }
