@@ -4,14 +4,64 @@
 #include "as-store-record.h"
 #include "as-store-private.h"
 
-/* Device record, version 1 (user and device_id come from the key):
-   u8 version, str device_type, str model, str os, str user_agent,
-   str protocol_version, u64 first_seen, u64 last_seen, u32 policy_key,
-   u32 pending_policy_key, str ping_folders, u32 ping_heartbeat */
-#define AS_STORE_DEVICE_VERSION 1
+/* Device record (user and device_id come from the key):
+   version 1: u8 version, str device_type, str model, str os,
+   str user_agent, str protocol_version, u64 first_seen, u64 last_seen,
+   u32 policy_key, u32 pending_policy_key, str ping_folders,
+   u32 ping_heartbeat
+   version 2 appends: str imei, str friendly_name, str os_language,
+   str phone_number, str mobile_operator, u32 access_override,
+   u32 access, u32 flags (AS_DEVICE_FLAG_*), u32 wipe,
+   u64 wipe_requested, u64 wipe_acked */
+#define AS_STORE_DEVICE_VERSION 2
+
+#define AS_DEVICE_FLAG_QUARANTINE_NOTIFIED 0x01
+#define AS_DEVICE_FLAG_DEBUG 0x02
+
+static const char *const as_device_access_names[AS_DEVICE_ACCESS_COUNT] = {
+	[AS_DEVICE_ACCESS_UNSET] = "",
+	[AS_DEVICE_ACCESS_ALLOW] = "allow",
+	[AS_DEVICE_ACCESS_BLOCK] = "block",
+	[AS_DEVICE_ACCESS_QUARANTINE] = "quarantine",
+};
+
+static const char *const as_device_wipe_names[AS_DEVICE_WIPE_COUNT] = {
+	[AS_DEVICE_WIPE_NONE] = "none",
+	[AS_DEVICE_WIPE_PENDING] = "pending",
+	[AS_DEVICE_WIPE_ACCOUNT_PENDING] = "account-pending",
+	[AS_DEVICE_WIPE_DONE] = "wiped",
+	[AS_DEVICE_WIPE_ACCOUNT_DONE] = "account-wiped",
+};
+
+const char *as_device_access_str(enum as_device_access access)
+{
+	i_assert(access < AS_DEVICE_ACCESS_COUNT);
+	return as_device_access_names[access];
+}
+
+int as_device_access_parse(const char *str, enum as_device_access *access_r)
+{
+	unsigned int i;
+
+	for (i = AS_DEVICE_ACCESS_ALLOW; i < AS_DEVICE_ACCESS_COUNT; i++) {
+		if (strcasecmp(str, as_device_access_names[i]) == 0) {
+			*access_r = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *as_device_wipe_str(enum as_device_wipe wipe)
+{
+	i_assert(wipe < AS_DEVICE_WIPE_COUNT);
+	return as_device_wipe_names[wipe];
+}
 
 void as_store_device_encode(buffer_t *buf, const struct as_device *dev)
 {
+	uint32_t flags = 0;
+
 	as_record_write_version(buf, AS_STORE_DEVICE_VERSION);
 	as_record_write_str(buf, dev->device_type);
 	as_record_write_str(buf, dev->model);
@@ -24,16 +74,34 @@ void as_store_device_encode(buffer_t *buf, const struct as_device *dev)
 	as_record_write_u32(buf, dev->pending_policy_key);
 	as_record_write_str(buf, dev->ping_folders);
 	as_record_write_u32(buf, dev->ping_heartbeat);
+	/* version 2 */
+	as_record_write_str(buf, dev->imei);
+	as_record_write_str(buf, dev->friendly_name);
+	as_record_write_str(buf, dev->os_language);
+	as_record_write_str(buf, dev->phone_number);
+	as_record_write_str(buf, dev->mobile_operator);
+	as_record_write_u32(buf, dev->access_override);
+	as_record_write_u32(buf, dev->access);
+	if (dev->quarantine_notified)
+		flags |= AS_DEVICE_FLAG_QUARANTINE_NOTIFIED;
+	if (dev->debug)
+		flags |= AS_DEVICE_FLAG_DEBUG;
+	as_record_write_u32(buf, flags);
+	as_record_write_u32(buf, dev->wipe);
+	as_record_write_u64(buf, (uint64_t)(int64_t)dev->wipe_requested);
+	as_record_write_u64(buf, (uint64_t)(int64_t)dev->wipe_acked);
 }
 
 int as_store_device_decode(const void *data, size_t size, pool_t pool,
 			   struct as_device *dev_r, const char **error_r)
 {
 	struct as_record_reader r;
+	uint32_t flags, num;
+	uint8_t version;
 
 	/* keep user/device_id, they come from the key */
 	as_record_reader_init(&r, data, size);
-	(void)as_record_read_version(&r, AS_STORE_DEVICE_VERSION);
+	version = as_record_read_version(&r, AS_STORE_DEVICE_VERSION);
 	dev_r->device_type = as_record_read_str(&r, pool);
 	dev_r->model = as_record_read_str(&r, pool);
 	dev_r->os = as_record_read_str(&r, pool);
@@ -45,6 +113,39 @@ int as_store_device_decode(const void *data, size_t size, pool_t pool,
 	dev_r->pending_policy_key = as_record_read_u32(&r);
 	dev_r->ping_folders = as_record_read_str(&r, pool);
 	dev_r->ping_heartbeat = as_record_read_u32(&r);
+	if (version < 2) {
+		/* older records: no DeviceInformation details, no admin
+		   state */
+		dev_r->imei = dev_r->friendly_name = dev_r->os_language =
+			dev_r->phone_number = dev_r->mobile_operator = "";
+		return as_record_reader_finish(&r, error_r);
+	}
+	dev_r->imei = as_record_read_str(&r, pool);
+	dev_r->friendly_name = as_record_read_str(&r, pool);
+	dev_r->os_language = as_record_read_str(&r, pool);
+	dev_r->phone_number = as_record_read_str(&r, pool);
+	dev_r->mobile_operator = as_record_read_str(&r, pool);
+	num = as_record_read_u32(&r);
+	if (num >= AS_DEVICE_ACCESS_COUNT)
+		as_record_reader_fail(&r, "Invalid access override");
+	else
+		dev_r->access_override = num;
+	num = as_record_read_u32(&r);
+	if (num >= AS_DEVICE_ACCESS_COUNT)
+		as_record_reader_fail(&r, "Invalid access state");
+	else
+		dev_r->access = num;
+	flags = as_record_read_u32(&r);
+	dev_r->quarantine_notified =
+		(flags & AS_DEVICE_FLAG_QUARANTINE_NOTIFIED) != 0;
+	dev_r->debug = (flags & AS_DEVICE_FLAG_DEBUG) != 0;
+	num = as_record_read_u32(&r);
+	if (num >= AS_DEVICE_WIPE_COUNT)
+		as_record_reader_fail(&r, "Invalid wipe state");
+	else
+		dev_r->wipe = num;
+	dev_r->wipe_requested = (time_t)(int64_t)as_record_read_u64(&r);
+	dev_r->wipe_acked = (time_t)(int64_t)as_record_read_u64(&r);
 	return as_record_reader_finish(&r, error_r);
 }
 

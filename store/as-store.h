@@ -27,6 +27,43 @@ struct as_store_settings {
 	const char *max_map_size_source;
 };
 
+enum as_device_access {
+	/* override: none set; access: not evaluated yet */
+	AS_DEVICE_ACCESS_UNSET = 0,
+	AS_DEVICE_ACCESS_ALLOW,
+	AS_DEVICE_ACCESS_BLOCK,
+	AS_DEVICE_ACCESS_QUARANTINE,
+};
+#define AS_DEVICE_ACCESS_COUNT (AS_DEVICE_ACCESS_QUARANTINE + 1)
+
+enum as_device_wipe {
+	AS_DEVICE_WIPE_NONE = 0,
+	/* requested, delivered at the device's next request */
+	AS_DEVICE_WIPE_PENDING,
+	AS_DEVICE_WIPE_ACCOUNT_PENDING,
+	/* the device acknowledged it; it is blocked from then on */
+	AS_DEVICE_WIPE_DONE,
+	AS_DEVICE_WIPE_ACCOUNT_DONE,
+};
+#define AS_DEVICE_WIPE_COUNT (AS_DEVICE_WIPE_ACCOUNT_DONE + 1)
+
+/* "allow", "block", "quarantine", "" for UNSET; parse returns -1 for
+   anything else */
+const char *as_device_access_str(enum as_device_access access);
+int as_device_access_parse(const char *str, enum as_device_access *access_r);
+/* "none", "pending", "account-pending", "wiped", "account-wiped" */
+const char *as_device_wipe_str(enum as_device_wipe wipe);
+static inline bool as_device_wipe_pending(enum as_device_wipe wipe)
+{
+	return wipe == AS_DEVICE_WIPE_PENDING ||
+		wipe == AS_DEVICE_WIPE_ACCOUNT_PENDING;
+}
+static inline bool as_device_wipe_done(enum as_device_wipe wipe)
+{
+	return wipe == AS_DEVICE_WIPE_DONE ||
+		wipe == AS_DEVICE_WIPE_ACCOUNT_DONE;
+}
+
 struct as_device {
 	const char *user;
 	const char *device_id;
@@ -45,6 +82,25 @@ struct as_device {
 	   separated by ','), and its heartbeat; "" / 0 if none */
 	const char *ping_folders;
 	unsigned int ping_heartbeat;
+
+	/* The rest of Provision's settings:DeviceInformation ("" = not
+	   sent; model, os and user_agent above are from it too) */
+	const char *imei;
+	const char *friendly_name;
+	const char *os_language;
+	const char *phone_number;
+	const char *mobile_operator;
+
+	/* Access the admin set for this device; overrides the rules */
+	enum as_device_access access_override;
+	/* Access the rules (or the override) gave at the last request */
+	enum as_device_access access;
+	/* Quarantine notice mail sent to the user */
+	bool quarantine_notified;
+	/* Log each request and response of this device */
+	bool debug;
+	enum as_device_wipe wipe;
+	time_t wipe_requested, wipe_acked;
 };
 ARRAY_DEFINE_TYPE(as_device, struct as_device);
 

@@ -5,6 +5,7 @@
 #include "unlink-directory.h"
 #include "mkdir-parents.h"
 #include "test-common.h"
+#include "as-store-record.h"
 #include "as-store-private.h"
 
 #include <sys/stat.h>
@@ -906,7 +907,7 @@ static void test_decode_damaged(const char *name, const buffer_t *valid,
 	test_assert(decode(buf->data, buf->used, pool, &error) == -1);
 
 	p = buffer_get_modifiable_data(buf, NULL);
-	p[0] = 2;
+	p[0] = 0xff; /* a future version */
 	test_assert(decode(buf->data, buf->used - 1, pool, &error) == -1);
 	test_assert(strstr(error, "version") != NULL);
 	p[0] = 0;
@@ -933,6 +934,45 @@ static void test_decode_damaged(const char *name, const buffer_t *valid,
 		p_clear(pool);
 	}
 	pool_unref(&pool);
+}
+
+/* Records written before the device record had DeviceInformation
+   details and admin state (version 1) still read. */
+static void test_store_device_record_v1(void)
+{
+	struct as_device dev;
+	const char *error = NULL;
+	buffer_t *buf;
+	pool_t pool;
+
+	test_begin("store device record version 1 still reads");
+	buf = t_buffer_create(128);
+	as_record_write_version(buf, 1);
+	as_record_write_str(buf, "iPhone");
+	as_record_write_str(buf, "model");
+	as_record_write_str(buf, "iOS 17");
+	as_record_write_str(buf, "ua");
+	as_record_write_str(buf, "16.1");
+	as_record_write_u64(buf, 100);
+	as_record_write_u64(buf, 200);
+	as_record_write_u32(buf, 42);
+	as_record_write_u32(buf, 0);
+	as_record_write_str(buf, "1,2");
+	as_record_write_u32(buf, 480);
+	pool = pool_alloconly_create("test", 1024);
+	i_zero(&dev);
+	test_assert(as_store_device_decode(buf->data, buf->used, pool, &dev,
+					   &error) == 0);
+	test_assert_strcmp(dev.device_type, "iPhone");
+	test_assert_strcmp(dev.os, "iOS 17");
+	test_assert(dev.last_seen == 200 && dev.policy_key == 42);
+	test_assert(dev.ping_heartbeat == 480);
+	test_assert_strcmp(dev.imei, "");
+	test_assert(dev.access == AS_DEVICE_ACCESS_UNSET);
+	test_assert(dev.access_override == AS_DEVICE_ACCESS_UNSET);
+	test_assert(dev.wipe == AS_DEVICE_WIPE_NONE && !dev.debug);
+	pool_unref(&pool);
+	test_end();
 }
 
 static void test_store_record_decode(void)
@@ -1354,6 +1394,7 @@ int main(int argc, char *argv[])
 		test_store_collection_advance,
 		test_store_big_uid_sets,
 		test_store_record_decode,
+		test_store_device_record_v1,
 		test_store_corrupted,
 		test_store_map_growth,
 		test_store_map_limit,

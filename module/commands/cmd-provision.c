@@ -5,6 +5,7 @@
 #include "randgen.h"
 #include "strnum.h"
 #include "str-sanitize.h"
+#include <stddef.h>
 #include "as-command.h"
 #include "policy/as-policy.h"
 
@@ -132,43 +133,52 @@ static const char *provision_log_str(const char *value)
 	return value == NULL ? "-" : str_sanitize(value, 128);
 }
 
-/* settings:DeviceInformation/Set: remember what identifies the device
-   for admins (doveadm activesync device list). */
+/* settings:DeviceInformation/Set fields kept in the device record, for
+   admins (doveadm activesync device list/show) and the ABQ rules */
+static const struct {
+	unsigned int tag;
+	size_t offset;
+} provision_device_info_fields[] = {
+#define FIELD(tag, field) { tag, offsetof(struct as_device, field) }
+	FIELD(EAS_SETTINGS_MODEL, model),
+	FIELD(EAS_SETTINGS_IMEI, imei),
+	FIELD(EAS_SETTINGS_FRIENDLYNAME, friendly_name),
+	FIELD(EAS_SETTINGS_OS, os),
+	FIELD(EAS_SETTINGS_OSLANGUAGE, os_language),
+	FIELD(EAS_SETTINGS_PHONENUMBER, phone_number),
+	FIELD(EAS_SETTINGS_MOBILEOPERATOR, mobile_operator),
+	FIELD(EAS_SETTINGS_USERAGENT, user_agent),
+#undef FIELD
+};
+
 void provision_device_info(struct as_cmd_context *ctx,
 			   const struct wbxml_node *device_info)
 {
 	const struct wbxml_node *set;
-	const char *value;
+	const char *value, **field;
+	unsigned int i;
 
 	set = wbxml_node_child(device_info, EAS_SETTINGS_SET);
 	if (set == NULL)
 		return;
-	value = wbxml_node_child_text(set, EAS_SETTINGS_MODEL);
-	if (value != NULL)
-		ctx->device->model = p_strdup(ctx->pool, value);
-	value = wbxml_node_child_text(set, EAS_SETTINGS_OS);
-	if (value != NULL)
-		ctx->device->os = p_strdup(ctx->pool, value);
-	value = wbxml_node_child_text(set, EAS_SETTINGS_USERAGENT);
-	if (value != NULL)
-		ctx->device->user_agent = p_strdup(ctx->pool, value);
-	/* IMEI, FriendlyName, OSLanguage, PhoneNumber, MobileOperator and
-	   EnableOutboundSMS have no place in the device record yet; they
-	   only go to the debug log. */
+	for (i = 0; i < N_ELEMENTS(provision_device_info_fields); i++) {
+		value = wbxml_node_child_text(set,
+			provision_device_info_fields[i].tag);
+		if (value == NULL)
+			continue;
+		field = PTR_OFFSET(ctx->device,
+				   provision_device_info_fields[i].offset);
+		*field = p_strdup(ctx->pool, value);
+	}
 	e_debug(ctx->event, "DeviceInformation: model=%s os=%s "
-		"user-agent=%s friendly-name=%s imei=%s os-language=%s "
+		"user-agent=%s friendly-name=%s os-language=%s "
 		"mobile-operator=%s",
 		provision_log_str(ctx->device->model),
 		provision_log_str(ctx->device->os),
 		provision_log_str(ctx->device->user_agent),
-		provision_log_str(wbxml_node_child_text(set,
-			EAS_SETTINGS_FRIENDLYNAME)),
-		provision_log_str(wbxml_node_child_text(set,
-			EAS_SETTINGS_IMEI)),
-		provision_log_str(wbxml_node_child_text(set,
-			EAS_SETTINGS_OSLANGUAGE)),
-		provision_log_str(wbxml_node_child_text(set,
-			EAS_SETTINGS_MOBILEOPERATOR)));
+		provision_log_str(ctx->device->friendly_name),
+		provision_log_str(ctx->device->os_language),
+		provision_log_str(ctx->device->mobile_operator));
 }
 
 /* RemoteWipe / AccountOnlyRemoteWipe acknowledgement: the device reports

@@ -1,0 +1,249 @@
+/* Copyright (c) the dovecot-activesync authors, see AUTHORS */
+
+#include "lib.h"
+#include "array.h"
+#include "as-store.h"
+#include "doveadm-activesync.h"
+
+/* doveadm activesync device list|show */
+
+struct device_column {
+	const char *key, *title;
+	const char *(*get)(const struct as_device *dev);
+};
+
+static const char *dev_user(const struct as_device *d) { return d->user; }
+static const char *dev_id(const struct as_device *d) { return d->device_id; }
+static const char *dev_type(const struct as_device *d) { return d->device_type; }
+static const char *dev_model(const struct as_device *d) { return d->model; }
+static const char *dev_os(const struct as_device *d) { return d->os; }
+static const char *dev_protocol(const struct as_device *d) { return d->protocol_version; }
+static const char *dev_imei(const struct as_device *d) { return d->imei; }
+static const char *dev_friendly(const struct as_device *d) { return d->friendly_name; }
+static const char *dev_os_lang(const struct as_device *d) { return d->os_language; }
+static const char *dev_phone(const struct as_device *d) { return d->phone_number; }
+static const char *dev_operator(const struct as_device *d) { return d->mobile_operator; }
+static const char *dev_user_agent(const struct as_device *d) { return d->user_agent; }
+
+static const char *dev_first(const struct as_device *d)
+{
+	return doveadm_activesync_time_str(d->first_seen);
+}
+
+static const char *dev_last(const struct as_device *d)
+{
+	return doveadm_activesync_time_str(d->last_seen);
+}
+
+static const char *dev_state(const struct as_device *d)
+{
+	/* what the admin set wins over what the rules gave */
+	if (as_device_wipe_done(d->wipe))
+		return "block";
+	if (d->access_override != AS_DEVICE_ACCESS_UNSET)
+		return as_device_access_str(d->access_override);
+	return d->access == AS_DEVICE_ACCESS_UNSET ? "allow" :
+		as_device_access_str(d->access);
+}
+
+static const char *dev_override(const struct as_device *d)
+{
+	return as_device_access_str(d->access_override);
+}
+
+static const char *dev_wipe(const struct as_device *d)
+{
+	return as_device_wipe_str(d->wipe);
+}
+
+static const char *dev_policy(const struct as_device *d)
+{
+	return d->policy_key == 0 ? "" : dec2str(d->policy_key);
+}
+
+static const char *dev_debug(const struct as_device *d)
+{
+	return d->debug ? "on" : "off";
+}
+
+static const char *dev_wipe_requested(const struct as_device *d)
+{
+	return doveadm_activesync_time_str(d->wipe_requested);
+}
+
+static const char *dev_wipe_acked(const struct as_device *d)
+{
+	return doveadm_activesync_time_str(d->wipe_acked);
+}
+
+static const struct device_column list_columns[] = {
+	{ "user", "user", dev_user },
+	{ "device_id", "device id", dev_id },
+	{ "type", "type", dev_type },
+	{ "model", "model", dev_model },
+	{ "os", "OS", dev_os },
+	{ "protocol", "protocol", dev_protocol },
+	{ "first_sync", "first sync", dev_first },
+	{ "last_sync", "last sync", dev_last },
+	{ "state", "state", dev_state },
+	{ "wipe", "wipe state", dev_wipe },
+	{ "policy", "policy", dev_policy },
+};
+
+/* device show: everything, one field per line */
+static const struct device_column show_columns[] = {
+	{ "user", "user", dev_user },
+	{ "device_id", "device id", dev_id },
+	{ "type", "type", dev_type },
+	{ "model", "model", dev_model },
+	{ "imei", "IMEI", dev_imei },
+	{ "friendly_name", "friendly name", dev_friendly },
+	{ "os", "OS", dev_os },
+	{ "os_language", "OS language", dev_os_lang },
+	{ "phone_number", "phone number", dev_phone },
+	{ "mobile_operator", "mobile operator", dev_operator },
+	{ "user_agent", "user agent", dev_user_agent },
+	{ "protocol", "protocol", dev_protocol },
+	{ "first_sync", "first sync", dev_first },
+	{ "last_sync", "last sync", dev_last },
+	{ "state", "state", dev_state },
+	{ "access_override", "access set by admin", dev_override },
+	{ "wipe", "wipe state", dev_wipe },
+	{ "wipe_requested", "wipe requested", dev_wipe_requested },
+	{ "wipe_acked", "wipe acknowledged", dev_wipe_acked },
+	{ "policy", "policy", dev_policy },
+	{ "debug", "debug", dev_debug },
+};
+
+static void
+device_print(const struct device_column *columns, unsigned int count,
+	     const struct as_device *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++)
+		doveadm_print(columns[i].get(dev));
+}
+
+static void
+device_print_headers(const struct device_column *columns, unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++)
+		doveadm_print_header(columns[i].key, columns[i].title, 0);
+}
+
+static void cmd_device_list(struct doveadm_cmd_context *cctx)
+{
+	struct as_store *store;
+	ARRAY_TYPE(as_device) devices;
+	const struct as_device *dev;
+	const char *user = NULL, *error;
+	pool_t pool;
+
+	(void)doveadm_cmd_param_str(cctx, "user", &user);
+	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
+	device_print_headers(list_columns, N_ELEMENTS(list_columns));
+	if (doveadm_activesync_store_open(&store) < 0 || store == NULL)
+		return;
+
+	pool = pool_alloconly_create("activesync device list", 4096);
+	p_array_init(&devices, pool, 16);
+	if (as_store_device_list_full(store, pool, user, &devices,
+				      &error) < 0) {
+		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
+	} else {
+		array_foreach(&devices, dev)
+			device_print(list_columns, N_ELEMENTS(list_columns),
+				     dev);
+	}
+	pool_unref(&pool);
+	doveadm_activesync_store_close(&store);
+}
+
+/* Look up the device of user; not found is reported and fails the
+   command. Returns 1 if found, 0/-1 on failure. */
+static int
+device_lookup(struct as_store *store, pool_t pool, const char *user,
+	      const char *device_id, struct as_device *dev_r)
+{
+	const char *error;
+	int ret;
+
+	ret = as_store_device_get(store, pool, user, device_id, dev_r, &error);
+	if (ret < 0)
+		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
+	else if (ret == 0) {
+		doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
+			"User %s has no device %s", user, device_id);
+	}
+	return ret;
+}
+
+static bool
+device_args(struct doveadm_cmd_context *cctx, const char **user_r,
+	    const char **device_id_r)
+{
+	if (!doveadm_cmd_param_str(cctx, "user", user_r) ||
+	    !doveadm_cmd_param_str(cctx, "device-id", device_id_r)) {
+		doveadm_activesync_fail(EX_USAGE, "Usage: doveadm %s %s",
+					cctx->cmd->name, cctx->cmd->usage);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void cmd_device_show(struct doveadm_cmd_context *cctx)
+{
+	struct as_store *store;
+	struct as_device dev;
+	const char *user, *device_id;
+	pool_t pool;
+
+	if (!device_args(cctx, &user, &device_id))
+		return;
+	doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
+	device_print_headers(show_columns, N_ELEMENTS(show_columns));
+	if (doveadm_activesync_store_open(&store) < 0)
+		return;
+	if (store == NULL) {
+		doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
+			"User %s has no device %s", user, device_id);
+		return;
+	}
+	pool = pool_alloconly_create("activesync device show", 1024);
+	if (device_lookup(store, pool, user, device_id, &dev) > 0)
+		device_print(show_columns, N_ELEMENTS(show_columns), &dev);
+	pool_unref(&pool);
+	doveadm_activesync_store_close(&store);
+}
+
+#define DEVICE_PARAMS \
+	DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0) \
+	DOVEADM_CMD_PARAM('\0', "device-id", CMD_PARAM_STR, \
+			  CMD_PARAM_FLAG_POSITIONAL)
+
+static struct doveadm_cmd_ver2 device_cmds[] = {
+{
+	.name = "activesync device list",
+	.cmd = cmd_device_list,
+	.usage = "[-u <user>]",
+DOVEADM_CMD_PARAMS_START
+DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAMS_END
+},
+{
+	.name = "activesync device show",
+	.cmd = cmd_device_show,
+	.usage = "-u <user> <device id>",
+DOVEADM_CMD_PARAMS_START
+DEVICE_PARAMS
+DOVEADM_CMD_PARAMS_END
+},
+};
+
+void doveadm_activesync_cmds_device_register(void)
+{
+	doveadm_activesync_register(device_cmds, N_ELEMENTS(device_cmds));
+}
