@@ -2422,3 +2422,30 @@ if __name__ == "__main__":
         sys.exit(demo(sys.argv[2:]))
     print(__doc__)
     sys.exit(2)
+
+
+# -- security policies (doveadm activesync policy)
+
+def policy_show(dc, *level_args):
+    """doveadm activesync policy show LEVEL_ARGS as {field: (value,
+    level)}."""
+    rows = dc.activesync("policy", "show", *level_args, fmt="json")
+    return {row["field"]: (row["value"], row["level"]) for row in rows}
+
+
+def policy_set(dc, *args):
+    """doveadm activesync policy set LEVEL_ARGS field=value..."""
+    dc.activesync("policy", "set", *args)
+
+
+def policy_inherit(dc, *args):
+    """doveadm activesync policy inherit LEVEL_ARGS [field...]"""
+    dc.activesync("policy", "inherit", *args)
+
+
+def dump_store_db(dc, db):
+    """The raw records of one database of the state store (mdb_dump)."""
+    r = subprocess.run(["mdb_dump", "-p", "-s", db, dc.eas_state_dir],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
