@@ -292,6 +292,12 @@ NAME_ALIASES = {
     ("Tasks:", "Recurrence_DeadOccur"): ("Tasks:", "DeadOccur"),
     ("Provision:", "DeviceEncryptionEnabled"):
         ("Provision:", "RequireStorageCardEncryption"),
+    # Settings 0x1F is "SMTPAddress" in MS-ASWBXML
+    ("Settings:", "SmtpAddress"): ("Settings:", "SMTPAddress"),
+    # Settings 0x2B: libwbxml2's table has the name cut short, so
+    # xml2wbxml can't encode it (requests use our encoder)
+    ("Settings:", "ihsManagementInformation"):
+        ("Settings:", "RightsManagementInformation"),
 }
 # Contacts 0x0D-0x11, 0x21-0x25, 0x2D-0x31: libwbxml's HomeStreet is
 # MS-ASWBXML's HomeAddressStreet, and so on (requests must use
