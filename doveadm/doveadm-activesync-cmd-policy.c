@@ -59,6 +59,34 @@ policy_target(struct doveadm_cmd_context *cctx, bool default_global,
 	return TRUE;
 }
 
+/* A device level exists only for a device that has connected: a
+   mistyped device id is an error, not a new level nobody uses. */
+static bool
+policy_device_known(struct as_store *store,
+		    const struct as_store_policy_target *target)
+{
+	struct as_device dev;
+	const char *error;
+	pool_t pool;
+	int ret;
+
+	if (target->level != AS_STORE_POLICY_LEVEL_DEVICE)
+		return TRUE;
+	pool = pool_alloconly_create("activesync policy device", 1024);
+	ret = store == NULL ? 0 :
+		as_store_device_get(store, pool, target->user,
+				    target->device_id, &dev, &error);
+	pool_unref(&pool);
+	if (ret < 0)
+		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
+	else if (ret == 0) {
+		doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
+			"User %s has no device %s", target->user,
+			target->device_id);
+	}
+	return ret > 0;
+}
+
 static void cmd_policy_show(struct doveadm_cmd_context *cctx)
 {
 	struct as_store_policy_target target;
@@ -76,6 +104,10 @@ static void cmd_policy_show(struct doveadm_cmd_context *cctx)
 	doveadm_print_header_simple("level");
 	if (doveadm_activesync_store_open(&store) < 0)
 		return;
+	if (!policy_device_known(store, &target)) {
+		doveadm_activesync_store_close(&store);
+		return;
+	}
 
 	pool = pool_alloconly_create("activesync policy show", 4096);
 	if (store == NULL) {
@@ -122,8 +154,10 @@ cmd_policy_update(struct doveadm_cmd_context *cctx, bool inherit)
 			"it when it starts)", doveadm_activesync_state_dir());
 		return;
 	}
-	if (as_policy_level_update(store, &target, fields, inherit,
-				   &error) < 0)
+	if (!policy_device_known(store, &target))
+		;
+	else if (as_policy_level_update(store, &target, fields, inherit,
+					&error) < 0)
 		doveadm_activesync_fail(EX_DATAERR, "%s", error);
 	doveadm_activesync_store_close(&store);
 }

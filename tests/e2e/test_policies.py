@@ -79,10 +79,20 @@ def test_levels_inherit_in_show_and_provision(dc):
             user = "lvl%s@%s" % (version.replace(".", ""), dom)
             c = new_client(dc, user, version)
             policy_set(dc, "-u", user, "AllowBluetooth=1")
-            # the device level before the device ever connected
+            # no device level for a device that never connected
+            code, _, err = dc.activesync("policy", "set", "-u", user, "-d",
+                                         c.device_id,
+                                         "MinDevicePasswordLength=9",
+                                         check=False)
+            assert code != 0 and "has no device" in err, err
+            code, _, err = dc.activesync("policy", "show", "-u", user,
+                                         "-d", c.device_id, check=False)
+            assert code != 0 and "has no device" in err, err
+            doc = provision_doc(c)
+            assert xtext(doc, "MinDevicePasswordLength") == "6"
+
             policy_set(dc, "-u", user, "-d", c.device_id,
                        "MinDevicePasswordLength=9")
-
             show = policy_show(dc, "-u", user, "-d", c.device_id)
             assert show["DevicePasswordEnabled"] == ("1", "global"), show
             assert show["MaxAttachmentSize"] == ("2000000", "global")
@@ -100,6 +110,7 @@ def test_levels_inherit_in_show_and_provision(dc):
             assert show["MinDevicePasswordLength"] == ("4", "global")
             assert show["AllowCamera"] == ("1", "default"), show
 
+            assert_must_provision(foldersync(c), version, 143)
             doc = provision_doc(c)
             assert xtext(doc, "DevicePasswordEnabled") == "1"
             assert xtext(doc, "MinDevicePasswordLength") == "9"
