@@ -5,6 +5,7 @@
 #include "as-store.h"
 #include "doveadm-activesync.h"
 
+#include <stdio.h>
 #include <time.h>
 
 /* doveadm activesync device list|show|remove|resync|wipe|account-wipe|
@@ -309,6 +310,14 @@ static void cmd_device_resync(struct doveadm_cmd_context *cctx)
 	as_store_close(&store);
 }
 
+static bool device_supports_account_wipe(const struct as_device *dev)
+{
+	unsigned int major, minor;
+
+	return sscanf(dev->protocol_version, "%u.%u", &major, &minor) == 2 &&
+		(major > 16 || (major == 16 && minor >= 1));
+}
+
 static void
 device_set_wipe(struct doveadm_cmd_context *cctx, enum as_device_wipe wipe)
 {
@@ -329,6 +338,14 @@ device_set_wipe(struct doveadm_cmd_context *cctx, enum as_device_wipe wipe)
 			dev.wipe_requested = 0;
 			device_admin_save(store, &dev, "wipe cancelled");
 		}
+	} else if (wipe == AS_DEVICE_WIPE_ACCOUNT_PENDING &&
+		   !device_supports_account_wipe(&dev)) {
+		/* AccountOnlyRemoteWipe came with 16.1; older devices would
+		   not understand it (use "device block" instead) */
+		doveadm_activesync_fail(DOVEADM_EX_NOTPOSSIBLE,
+			"User %s device %s speaks ActiveSync %s: "
+			"account-only wipe needs 16.1", dev.user,
+			dev.device_id, dev.protocol_version);
 	} else if (as_device_wipe_done(dev.wipe)) {
 		doveadm_activesync_fail(DOVEADM_EX_NOTPOSSIBLE,
 			"User %s device %s was wiped already", dev.user,
