@@ -5,7 +5,11 @@
 #include "as-store.h"
 #include "doveadm-activesync.h"
 
-/* doveadm activesync device list|show */
+#include <stdio.h>
+#include <time.h>
+
+/* doveadm activesync device list|show|remove|resync|wipe|account-wipe|
+   wipe-cancel|allow|block|quarantine|debug */
 
 struct device_column {
 	const char *key, *title;
@@ -138,7 +142,7 @@ static void cmd_device_list(struct doveadm_cmd_context *cctx)
 {
 	struct as_store *store;
 	ARRAY_TYPE(as_device) devices;
-	const struct as_device *dev;
+	struct as_device *dev;
 	const char *user = NULL, *error;
 	pool_t pool;
 
@@ -154,9 +158,16 @@ static void cmd_device_list(struct doveadm_cmd_context *cctx)
 				      &error) < 0) {
 		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
 	} else {
-		array_foreach(&devices, dev)
+		array_foreach_modifiable(&devices, dev) {
+			if (as_store_device_admin_read(store, dev,
+						       &error) < 0) {
+				doveadm_activesync_fail(EX_TEMPFAIL, "%s",
+							error);
+				break;
+			}
 			device_print(list_columns, N_ELEMENTS(list_columns),
 				     dev);
+		}
 	}
 	pool_unref(&pool);
 	doveadm_activesync_store_close(&store);
@@ -172,6 +183,8 @@ device_lookup(struct as_store *store, pool_t pool, const char *user,
 	int ret;
 
 	ret = as_store_device_get(store, pool, user, device_id, dev_r, &error);
+	if (ret > 0 && as_store_device_admin_read(store, dev_r, &error) < 0)
+		ret = -1;
 	if (ret < 0)
 		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
 	else if (ret == 0) {
@@ -219,6 +232,203 @@ static void cmd_device_show(struct doveadm_cmd_context *cctx)
 	doveadm_activesync_store_close(&store);
 }
 
+/* Open the store and look up the device named by the arguments. Returns
+   the store (close it) or NULL after reporting the failure. */
+static struct as_store *
+device_open(struct doveadm_cmd_context *cctx, pool_t pool,
+	    struct as_device *dev_r)
+{
+	struct as_store *store;
+	const char *user, *device_id;
+
+	if (!device_args(cctx, &user, &device_id))
+		return NULL;
+	if (doveadm_activesync_store_open(&store) < 0)
+		return NULL;
+	if (store == NULL) {
+		doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
+			"User %s has no device %s", user, device_id);
+		return NULL;
+	}
+	if (device_lookup(store, pool, user, device_id, dev_r) <= 0) {
+		as_store_close(&store);
+		return NULL;
+	}
+	return store;
+}
+
+static void
+device_admin_save(struct as_store *store, const struct as_device *dev,
+		  const char *what)
+{
+	const char *error;
+
+	if (as_store_device_admin_write(store, dev, &error) < 0)
+		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
+	else
+		i_info("activesync: user %s device %s: %s", dev->user,
+		       dev->device_id, what);
+}
+
+static void cmd_device_remove(struct doveadm_cmd_context *cctx)
+{
+	struct as_store *store;
+	struct as_device dev;
+	const char *error;
+
+	store = device_open(cctx, pool_datastack_create(), &dev);
+	if (store == NULL)
+		return;
+	/* the device starts over: Provision, FolderSync 0, Sync 0 */
+	if (as_store_device_remove(store, dev.user, dev.device_id,
+				   &error) < 0)
+		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
+	as_store_close(&store);
+}
+
+static void cmd_device_resync(struct doveadm_cmd_context *cctx)
+{
+	struct as_store *store;
+	struct as_device dev;
+	const char *folder = NULL, *error;
+	int ret;
+
+	store = device_open(cctx, pool_datastack_create(), &dev);
+	if (store == NULL)
+		return;
+	/* a folder: only that collection starts over (the device gets
+	   Status 3, invalid SyncKey); else the whole hierarchy */
+	if (doveadm_cmd_param_str(cctx, "folder", &folder)) {
+		ret = as_store_collection_reset(store, dev.user,
+						dev.device_id, folder, &error);
+	} else {
+		ret = as_store_device_reset(store, dev.user, dev.device_id,
+					    &error);
+	}
+	if (ret < 0)
+		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
+	as_store_close(&store);
+}
+
+static bool device_supports_account_wipe(const struct as_device *dev)
+{
+	unsigned int major, minor;
+
+	return sscanf(dev->protocol_version, "%u.%u", &major, &minor) == 2 &&
+		(major > 16 || (major == 16 && minor >= 1));
+}
+
+static void
+device_set_wipe(struct doveadm_cmd_context *cctx, enum as_device_wipe wipe)
+{
+	struct as_store *store;
+	struct as_device dev;
+
+	store = device_open(cctx, pool_datastack_create(), &dev);
+	if (store == NULL)
+		return;
+	if (wipe == AS_DEVICE_WIPE_NONE) {
+		if (!as_device_wipe_pending(dev.wipe)) {
+			doveadm_activesync_fail(DOVEADM_EX_NOTPOSSIBLE,
+				"User %s device %s: no wipe is pending "
+				"(wipe state %s)", dev.user, dev.device_id,
+				as_device_wipe_str(dev.wipe));
+		} else {
+			dev.wipe = AS_DEVICE_WIPE_NONE;
+			dev.wipe_requested = 0;
+			device_admin_save(store, &dev, "wipe cancelled");
+		}
+	} else if (wipe == AS_DEVICE_WIPE_ACCOUNT_PENDING &&
+		   !device_supports_account_wipe(&dev)) {
+		/* AccountOnlyRemoteWipe came with 16.1; older devices would
+		   not understand it (use "device block" instead) */
+		doveadm_activesync_fail(DOVEADM_EX_NOTPOSSIBLE,
+			"User %s device %s speaks ActiveSync %s: "
+			"account-only wipe needs 16.1", dev.user,
+			dev.device_id, dev.protocol_version);
+	} else if (as_device_wipe_done(dev.wipe)) {
+		doveadm_activesync_fail(DOVEADM_EX_NOTPOSSIBLE,
+			"User %s device %s was wiped already", dev.user,
+			dev.device_id);
+	} else {
+		dev.wipe = wipe;
+		dev.wipe_requested = time(NULL);
+		dev.wipe_acked = 0;
+		device_admin_save(store, &dev, t_strdup_printf(
+			"%s requested", wipe == AS_DEVICE_WIPE_PENDING ?
+			"remote wipe" : "account-only remote wipe"));
+		/* a device waiting in Ping is woken by the service, which
+		   sees the pending wipe when the Ping next checks */
+	}
+	as_store_close(&store);
+}
+
+static void cmd_device_wipe(struct doveadm_cmd_context *cctx)
+{
+	device_set_wipe(cctx, AS_DEVICE_WIPE_PENDING);
+}
+
+static void cmd_device_account_wipe(struct doveadm_cmd_context *cctx)
+{
+	device_set_wipe(cctx, AS_DEVICE_WIPE_ACCOUNT_PENDING);
+}
+
+static void cmd_device_wipe_cancel(struct doveadm_cmd_context *cctx)
+{
+	device_set_wipe(cctx, AS_DEVICE_WIPE_NONE);
+}
+
+static void
+device_set_access(struct doveadm_cmd_context *cctx,
+		  enum as_device_access access)
+{
+	struct as_store *store;
+	struct as_device dev;
+
+	store = device_open(cctx, pool_datastack_create(), &dev);
+	if (store == NULL)
+		return;
+	dev.access_override = access;
+	device_admin_save(store, &dev, t_strconcat(
+		"access set to ", as_device_access_str(access), NULL));
+	as_store_close(&store);
+}
+
+static void cmd_device_allow(struct doveadm_cmd_context *cctx)
+{
+	device_set_access(cctx, AS_DEVICE_ACCESS_ALLOW);
+}
+
+static void cmd_device_block(struct doveadm_cmd_context *cctx)
+{
+	device_set_access(cctx, AS_DEVICE_ACCESS_BLOCK);
+}
+
+static void cmd_device_quarantine(struct doveadm_cmd_context *cctx)
+{
+	device_set_access(cctx, AS_DEVICE_ACCESS_QUARANTINE);
+}
+
+static void cmd_device_debug(struct doveadm_cmd_context *cctx)
+{
+	struct as_store *store;
+	struct as_device dev;
+	const char *onoff;
+
+	if (!doveadm_cmd_param_str(cctx, "switch", &onoff) ||
+	    (strcmp(onoff, "on") != 0 && strcmp(onoff, "off") != 0)) {
+		doveadm_activesync_fail(EX_USAGE, "Usage: doveadm %s %s",
+					cctx->cmd->name, cctx->cmd->usage);
+		return;
+	}
+	store = device_open(cctx, pool_datastack_create(), &dev);
+	if (store == NULL)
+		return;
+	dev.debug = strcmp(onoff, "on") == 0;
+	device_admin_save(store, &dev, t_strconcat("debug ", onoff, NULL));
+	as_store_close(&store);
+}
+
 #define DEVICE_PARAMS \
 	DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0) \
 	DOVEADM_CMD_PARAM('\0', "device-id", CMD_PARAM_STR, \
@@ -239,6 +449,41 @@ DOVEADM_CMD_PARAMS_END
 	.usage = "-u <user> <device id>",
 DOVEADM_CMD_PARAMS_START
 DEVICE_PARAMS
+DOVEADM_CMD_PARAMS_END
+},
+#define DEVICE_CMD(verb, func) \
+{ \
+	.name = "activesync device "verb, \
+	.cmd = func, \
+	.usage = "-u <user> <device id>", \
+DOVEADM_CMD_PARAMS_START \
+DEVICE_PARAMS \
+DOVEADM_CMD_PARAMS_END \
+}
+	DEVICE_CMD("remove", cmd_device_remove),
+	DEVICE_CMD("wipe", cmd_device_wipe),
+	DEVICE_CMD("account-wipe", cmd_device_account_wipe),
+	DEVICE_CMD("wipe-cancel", cmd_device_wipe_cancel),
+	DEVICE_CMD("allow", cmd_device_allow),
+	DEVICE_CMD("block", cmd_device_block),
+	DEVICE_CMD("quarantine", cmd_device_quarantine),
+#undef DEVICE_CMD
+{
+	.name = "activesync device resync",
+	.cmd = cmd_device_resync,
+	.usage = "-u <user> <device id> [<folder id>]",
+DOVEADM_CMD_PARAMS_START
+DEVICE_PARAMS
+DOVEADM_CMD_PARAM('\0', "folder", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL)
+DOVEADM_CMD_PARAMS_END
+},
+{
+	.name = "activesync device debug",
+	.cmd = cmd_device_debug,
+	.usage = "-u <user> <device id> on|off",
+DOVEADM_CMD_PARAMS_START
+DEVICE_PARAMS
+DOVEADM_CMD_PARAM('\0', "switch", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL)
 DOVEADM_CMD_PARAMS_END
 },
 };

@@ -13,6 +13,7 @@
 #include "as-user.h"
 #include "as-commands-private.h"
 #include "policy/as-policy.h"
+#include "as-device-access.h"
 
 #define AS_WBXML_HEADER_SIZE 4
 
@@ -163,6 +164,7 @@ as_cmd_fail_status(struct as_cmd_context *ctx, unsigned int status,
 	    ctx->cmd->response_tag == 0) {
 		as_cmd_fail_http(ctx, http_status,
 				 http_status == 449 ? "Retry after sending a PROVISION command" :
+				 http_status == 403 ? "Forbidden" :
 				 "Bad Request");
 		return;
 	}
@@ -175,7 +177,7 @@ as_cmd_fail_status(struct as_cmd_context *ctx, unsigned int status,
    stalls every held Ping of the process */
 #define AS_DEVICE_LAST_SEEN_PRECISION_SECS 60
 
-static int as_cmd_device_update(struct as_cmd_context *ctx,
+static int as_cmd_device_update(struct as_cmd_context *ctx, bool *new_r,
 				const char **error_r)
 {
 	struct as_device *dev;
@@ -187,6 +189,7 @@ static int as_cmd_device_update(struct as_cmd_context *ctx,
 				  ctx->req->device_id, dev, error_r);
 	if (ret < 0)
 		return -1;
+	*new_r = ret == 0;
 	if (ret == 0) {
 		dev->user = ctx->username;
 		dev->device_id = ctx->req->device_id;
@@ -321,6 +324,43 @@ static bool as_cmd_policy_check(struct as_cmd_context *ctx)
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* Admin state, ABQ rules, remote wipe and the device limit. Returns
+   FALSE after answering the request. */
+static bool
+as_cmd_device_gate(struct as_cmd_context *ctx, bool new_device,
+		   const char **error_r)
+{
+	const char *reason;
+
+	switch (as_device_access_check(ctx, new_device, &reason)) {
+	case AS_DEVICE_GATE_OK:
+		return TRUE;
+	case AS_DEVICE_GATE_BLOCKED:
+		as_cmd_fail_status(ctx, AS_STATUS_DEVICE_IS_BLOCKED_FOR_THIS_USER,
+				   403, reason);
+		break;
+	case AS_DEVICE_GATE_TOO_MANY:
+		as_cmd_fail_status(ctx, AS_STATUS_MAXIMUM_DEVICES_REACHED,
+				   403, reason);
+		break;
+	case AS_DEVICE_GATE_WIPE_PENDING:
+		/* Provision hands out the wipe directive; everything else
+		   is sent there (MS-ASPROV: 449 / Status 142) */
+		if (strcmp(ctx->cmd->name, "Provision") == 0)
+			return TRUE;
+		as_cmd_fail_status(ctx, AS_STATUS_DEVICE_NOT_PROVISIONED, 449,
+				   reason);
+		break;
+	case AS_DEVICE_GATE_ERROR:
+		reason = "State store failure";
+		ctx->http_retry_after_secs = AS_CMD_STORE_RETRY_SECS;
+		as_cmd_fail_http(ctx, 503, "Service Unavailable");
+		break;
+	}
+	*error_r = reason;
+	return FALSE;
 }
 
 /* Hide the content of every *Password element (Settings, Search,
@@ -467,6 +507,7 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 	struct as_user_lookup lookup;
 	const char *error;
 	enum as_command_result result;
+	bool new_device = FALSE;
 	int ret;
 
 	ctx->cmd = as_command_find(ctx->req->cmd);
@@ -513,13 +554,24 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 		return -1;
 	}
 
-	if (as_cmd_device_update(ctx, &error) < 0) {
+	if (!ctx->set->enabled) {
+		/* before the device record: a disabled user's devices are
+		   not remembered */
+		as_cmd_fail_status(ctx, AS_STATUS_USER_DISABLED_FOR_SYNC, 403,
+				   "ActiveSync disabled for the user "
+				   "(activesync_enabled)");
+		*error_r = "ActiveSync disabled for the user";
+		return -1;
+	}
+	if (as_cmd_device_update(ctx, &new_device, &error) < 0) {
 		e_error(ctx->event, "State store: %s", error);
 		ctx->http_retry_after_secs = AS_CMD_STORE_RETRY_SECS;
 		as_cmd_fail_http(ctx, 503, "Service Unavailable");
 		*error_r = error;
 		return -1;
 	}
+	if (!as_cmd_device_gate(ctx, new_device, error_r))
+		return -1;
 	if (!as_cmd_version_check(ctx)) {
 		*error_r = "Protocol version above the maximum";
 		return -1;

@@ -42,6 +42,10 @@ static const struct setting_define as_setting_defines[] = {
 	DEF("notes_folder", notes_folder),
 	DEF("groupware_as_email", groupware_as_email),
 	DEF("debug", text.debug),
+	DEF("enabled", text.enabled),
+	DEF("max_devices", text.max_devices),
+	DEF("device_access", device_access),
+	DEF("wipe_notify_address", wipe_notify_address),
 
 	SETTING_DEFINE_LIST_END
 };
@@ -62,6 +66,8 @@ const struct as_settings as_default_settings = {
 		.provisioning = "yes",
 		.special_folders = "yes",
 		.debug = "no",
+		.enabled = "yes",
+		.max_devices = "0",
 	},
 	.state_dir = "",
 	.auth_socket_path = "",
@@ -74,6 +80,8 @@ const struct as_settings as_default_settings = {
 	.tasks_folder = "Tasks",
 	.notes_folder = "Notes",
 	.groupware_as_email = "",
+	.device_access = "allow",
+	.wipe_notify_address = "",
 };
 
 /* How the text of each non-string setting is parsed, and into which
@@ -95,6 +103,8 @@ const struct as_setting_value as_setting_values[] = {
 	VALUE(SET_BOOL, provisioning, provisioning),
 	VALUE(SET_BOOL, special_folders, special_folders),
 	VALUE(SET_BOOL, debug, debug),
+	VALUE(SET_BOOL, enabled, enabled),
+	VALUE(SET_UINT, max_devices, max_devices),
 	{ 0, NULL, 0, 0 }
 #undef VALUE
 };
@@ -188,6 +198,14 @@ as_settings_check(void *_set, pool_t pool ATTR_UNUSED, const char **error_r)
 	}
 	if (set->search_timeout_msecs == 0) {
 		*error_r = "activesync_search_timeout must be > 0";
+		return FALSE;
+	}
+	if (strcasecmp(set->device_access, "allow") != 0 &&
+	    strcasecmp(set->device_access, "block") != 0 &&
+	    strcasecmp(set->device_access, "quarantine") != 0) {
+		*error_r = t_strdup_printf("activesync_device_access: "
+			"must be allow, block or quarantine, not '%s'",
+			set->device_access);
 		return FALSE;
 	}
 	return TRUE;

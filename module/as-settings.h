@@ -28,6 +28,8 @@ struct as_settings {
 		const char *provisioning;
 		const char *special_folders;
 		const char *debug;
+		const char *enabled;
+		const char *max_devices;
 	} text;
 
 	/* "" = <state_dir>/activesync (as_settings_read() fills it in) */
@@ -81,6 +83,18 @@ struct as_settings {
 	   "groupware_as_email" property overrides it */
 	const char *groupware_as_email;
 	bool debug;
+
+	/* Device management (doveadm activesync) */
+	/* ActiveSync allowed for the user (a userdb field can say no) */
+	bool enabled;
+	/* Devices a user may have, 0 = no limit */
+	unsigned int max_devices;
+	/* Access of a device no ABQ rule decides: allow, block or
+	   quarantine */
+	const char *device_access;
+	/* Also told when a device acknowledges a remote wipe ("" = only
+	   the user) */
+	const char *wipe_notify_address;
 
 	/* Not parsed from top-level settings: plugin {
 	   activesync_notify_socket }, the directory of the per-process

@@ -35,6 +35,7 @@ const char *const as_store_db_names[AS_STORE_DB_COUNT] = {
 	[AS_STORE_DB_DEVICE_PROPS] = "device_props",
 	[AS_STORE_DB_CLIENT_IDS] = "client_ids",
 	[AS_STORE_DB_POLICIES] = "policies",
+	[AS_STORE_DB_ABQ_RULES] = "abq_rules",
 };
 
 const char *as_store_size_str(uoff_t size)

@@ -91,12 +91,17 @@ struct as_device {
 	const char *phone_number;
 	const char *mobile_operator;
 
-	/* Access the admin set for this device; overrides the rules */
-	enum as_device_access access_override;
-	/* Access the rules (or the override) gave at the last request */
+	/* Access the rules (or the admin) gave at the last request */
 	enum as_device_access access;
 	/* Quarantine notice mail sent to the user */
 	bool quarantine_notified;
+
+	/* Admin state: kept as device properties, so that the service's
+	   device record writes and doveadm's changes never overwrite each
+	   other. Filled by as_store_device_admin_read(), changed with
+	   as_store_device_admin_set(). */
+	/* Access the admin set for this device; overrides the rules */
+	enum as_device_access access_override;
 	/* Log each request and response of this device */
 	bool debug;
 	enum as_device_wipe wipe;
@@ -137,6 +142,14 @@ void as_store_close(struct as_store **_store);
    error_r set. Strings in output records are allocated from pool; output
    arrays are created from pool if not created yet, otherwise cleared
    first. NULL strings are stored as "" and read back as "". */
+
+/* Fill the admin state fields of dev (dev->user, dev->device_id set). */
+int as_store_device_admin_read(struct as_store *store, struct as_device *dev,
+			       const char **error_r);
+/* Store the admin state fields of dev. */
+int as_store_device_admin_write(struct as_store *store,
+				const struct as_device *dev,
+				const char **error_r);
 
 /* Devices, keyed by (user, device_id) */
 int as_store_device_get(struct as_store *store, pool_t pool,

@@ -969,8 +969,6 @@ static void test_store_device_record_v1(void)
 	test_assert(dev.ping_heartbeat == 480);
 	test_assert_strcmp(dev.imei, "");
 	test_assert(dev.access == AS_DEVICE_ACCESS_UNSET);
-	test_assert(dev.access_override == AS_DEVICE_ACCESS_UNSET);
-	test_assert(dev.wipe == AS_DEVICE_WIPE_NONE && !dev.debug);
 	pool_unref(&pool);
 	test_end();
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include "as-command.h"
 #include "policy/as-policy.h"
+#include "as-wipe-notice.h"
 
 /* Provision (MS-ASPROV 3.1.5.1): the device first asks for the policy and
    gets it with a temporary policy key, then acknowledges that key and
@@ -181,18 +182,53 @@ void provision_device_info(struct as_cmd_context *ctx,
 		provision_log_str(ctx->device->mobile_operator));
 }
 
-/* RemoteWipe / AccountOnlyRemoteWipe acknowledgement: the device reports
-   that it wiped itself after we told it to. Wipes are not implemented yet
-   (a later issue records pending wipes in the store and sends RemoteWipe
-   in this command's response); until then there is never a wipe pending
-   and the acknowledgement is only logged. */
-static void
+/* RemoteWipe / AccountOnlyRemoteWipe acknowledgement (MS-ASPROV
+   3.2.5.1.2.2): the device reports whether it wiped itself. Success is
+   recorded (the device is blocked from then on); failure gets the
+   directive again. Returns the Provision status to answer. */
+static unsigned int
 provision_wipe_ack(struct as_cmd_context *ctx, const struct wbxml_node *wipe,
-		   const char *what)
+		   bool account_only)
 {
-	e_info(ctx->event, "%s acknowledgement with status %s "
-	       "ignored: no wipe is pending", what, provision_log_str(
-		       wbxml_node_child_text(wipe, EAS_PROVISION_STATUS)));
+	struct as_device *dev = ctx->device;
+	const char *what = account_only ? "AccountOnlyRemoteWipe" :
+		"RemoteWipe", *status, *error;
+	enum as_device_wipe expected = account_only ?
+		AS_DEVICE_WIPE_ACCOUNT_PENDING : AS_DEVICE_WIPE_PENDING;
+
+	status = wbxml_node_child_text(wipe, EAS_PROVISION_STATUS);
+	if (dev->wipe != expected) {
+		e_info(ctx->event, "%s acknowledgement with status %s "
+		       "ignored: no such wipe is pending", what,
+		       provision_log_str(status));
+		return PROVISION_STATUS_SUCCESS;
+	}
+	if (status == NULL || strcmp(status, "1") != 0) {
+		e_warning(ctx->event, "Device reports that the %s failed "
+			  "(status %s): sending it again", what,
+			  provision_log_str(status));
+		return PROVISION_STATUS_PROTOCOL_ERROR;
+	}
+	dev->wipe = account_only ? AS_DEVICE_WIPE_ACCOUNT_DONE :
+		AS_DEVICE_WIPE_DONE;
+	dev->wipe_acked = ioloop_time;
+	if (as_store_device_admin_write(ctx->store, dev, &error) < 0) {
+		e_error(ctx->event, "Failed to record the wipe: %s", error);
+		return PROVISION_STATUS_SERVER_ERROR;
+	}
+	e_info(ctx->event, "Device acknowledged the %s; it is blocked "
+	       "from now on", what);
+	as_wipe_notice_send(ctx);
+	return PROVISION_STATUS_SUCCESS;
+}
+
+/* The pending wipe directive instead of the policy */
+static void provision_write_wipe(struct as_cmd_context *ctx)
+{
+	wbxml_empty(ctx->writer,
+			 ctx->device->wipe == AS_DEVICE_WIPE_ACCOUNT_PENDING ?
+			 EAS_PROVISION_ACCOUNTONLYREMOTEWIPE :
+			 EAS_PROVISION_REMOTEWIPE);
 }
 
 static int provision_device_save(struct as_cmd_context *ctx)
@@ -309,7 +345,7 @@ provision_acknowledge(struct as_cmd_context *ctx,
 enum as_command_result cmd_provision(struct as_cmd_context *ctx)
 {
 	struct provision_request req;
-	unsigned int policy_status = 0;
+	unsigned int policy_status = 0, status;
 	const char *error;
 	bool policy_ok, refused = FALSE;
 	int ret;
@@ -322,14 +358,34 @@ enum as_command_result cmd_provision(struct as_cmd_context *ctx)
 
 	if (req.device_info != NULL)
 		provision_device_info(ctx, req.device_info);
-	if (req.remote_wipe != NULL)
-		provision_wipe_ack(ctx, req.remote_wipe, "RemoteWipe");
-	if (req.account_only_remote_wipe != NULL) {
-		provision_wipe_ack(ctx, req.account_only_remote_wipe,
-				   "AccountOnlyRemoteWipe");
+	if (req.remote_wipe != NULL || req.account_only_remote_wipe != NULL) {
+		/* an acknowledgement is answered on its own */
+		status = provision_wipe_ack(ctx, req.remote_wipe != NULL ?
+			req.remote_wipe : req.account_only_remote_wipe,
+			req.remote_wipe == NULL);
+		wbxml_start(ctx->writer, EAS_PROVISION_PROVISION);
+		wbxml_elem_uint(ctx->writer, EAS_PROVISION_STATUS,
+				status == PROVISION_STATUS_PROTOCOL_ERROR ?
+				PROVISION_STATUS_PROTOCOL_ERROR : status);
+		if (status == PROVISION_STATUS_PROTOCOL_ERROR)
+			provision_write_wipe(ctx);
+		wbxml_end(ctx->writer);
+		return AS_CMD_DONE;
 	}
-	/* A later issue answers <RemoteWipe/> here instead of the policy
-	   when a wipe is pending for this device. */
+	if (as_device_wipe_pending(ctx->device->wipe)) {
+		/* MS-ASPROV 3.2.5.1.2.1: the directive, no policy */
+		if (req.device_info != NULL)
+			(void)provision_device_save(ctx);
+		e_info(ctx->event, "Sending the pending %s directive",
+		       ctx->device->wipe == AS_DEVICE_WIPE_ACCOUNT_PENDING ?
+		       "AccountOnlyRemoteWipe" : "RemoteWipe");
+		wbxml_start(ctx->writer, EAS_PROVISION_PROVISION);
+		wbxml_elem_uint(ctx->writer, EAS_PROVISION_STATUS,
+				PROVISION_STATUS_SUCCESS);
+		provision_write_wipe(ctx);
+		wbxml_end(ctx->writer);
+		return AS_CMD_DONE;
+	}
 
 	policy_ok = req.policy_type != NULL &&
 		strcmp(req.policy_type, AS_POLICY_TYPE_WBXML) == 0;

@@ -5,7 +5,7 @@ wipe, allow/block/quarantine rules, device limit, per-user switch.
 Each flow is driven over HTTP+WBXML against the private Dovecot and
 checked with the build's doveadm plugin (DovecotInstance.activesync())."""
 
-from harness import xml_escape, xrequire, xtext
+from harness import our_encode, xfind, xml_escape, xrequire
 
 INSTANCE = dict(activesync=True,
                 plugin_settings={"activesync_provisioning": "yes"})
@@ -107,3 +107,185 @@ def test_device_show_unknown_fails(dc):
                                    "NoSuchDevice", check=False)
     assert code != 0, (code, out, err)
     assert "no device NoSuchDevice" in err, err
+
+
+FOLDERSYNC0 = ('<FolderSync xmlns="FolderHierarchy:"><SyncKey>0</SyncKey>'
+               '</FolderSync>')
+
+
+def assert_blocked(c, status="129"):
+    """The version's access-denied answer to a FolderSync."""
+    r = c.request("FolderSync", FOLDERSYNC0)
+    if float(c.version) < 14.0:
+        assert r.status == 403, r
+    else:
+        assert r.status == 200, r
+        assert xrequire(r, "FolderSync/Status") == status, r
+    return r
+
+
+def device_of(dc, c):
+    devs = dc.activesync("device", "show", "-u", c.user, c.device_id,
+                         fmt="json")
+    assert len(devs) == 1, devs
+    return devs[0]
+
+
+def inbox_subjects(dc, user):
+    out = dc.doveadm("fetch", "-u", user, "hdr.subject", "mailbox", "INBOX")
+    return [line.split(":", 1)[1].strip() for line in out.splitlines()
+            if line.lower().startswith("hdr.subject:")]
+
+
+def wipe_flow(dc, name, version, account_only):
+    c = new_client(dc, name, version=version)
+    provision(c)
+    assert xrequire(c.foldersync(), "FolderSync/Status") == "1"
+    verb = "account-wipe" if account_only else "wipe"
+    dc.activesync("device", verb, "-u", c.user, c.device_id)
+    d = device_of(dc, c)
+    assert d["wipe"] == ("account-pending" if account_only else "pending"), d
+    assert d["wipe_requested"].endswith("Z"), d
+
+    # any command: back to Provision
+    r = c.request("FolderSync", FOLDERSYNC0)
+    if float(version) < 14.0:
+        assert r.status == 449, r
+    else:
+        assert r.status == 200, r
+        assert xrequire(r, "FolderSync/Status") == "142", r
+    if account_only:
+        # libwbxml2 has no AccountOnlyRemoteWipe (16.1): compare with
+        # our codec only (libwbxml2 must still accept the documents)
+        c.opaque_as_base64 = True
+    # Provision hands out the directive instead of the policy
+    r = c.request("Provision", (
+        '<Provision xmlns="Provision:"><Policies><Policy>'
+        '<PolicyType>MS-EAS-Provisioning-WBXML</PolicyType></Policy>'
+        '</Policies></Provision>'))
+    assert r.status == 200 and xrequire(r, "Provision/Status") == "1", r
+    tag = "AccountOnlyRemoteWipe" if account_only else "RemoteWipe"
+    assert xfind(r, tag) is not None, r
+    assert xfind(r, "Policies") is None, r
+    # still pending until acknowledged
+    assert device_of(dc, c)["wipe"].endswith("pending")
+
+    ack = ('<Provision xmlns="Provision:"><%s><Status>1</Status></%s>'
+           '</Provision>' % (tag, tag))
+    if account_only:
+        body = our_encode(ack, dc.builddir)
+        assert body is not None, "eas-wbxml not built"
+        r = c.request("Provision", body=body)
+    else:
+        r = c.request("Provision", ack)
+    assert r.status == 200 and xrequire(r, "Provision/Status") == "1", r
+    d = device_of(dc, c)
+    assert d["wipe"] == ("account-wiped" if account_only else "wiped"), d
+    assert d["wipe_acked"].endswith("Z") and d["state"] == "block", d
+    # blocked from now on, Provision included
+    assert_blocked(c)
+    r = c.request("Provision", (
+        '<Provision xmlns="Provision:"><Policies><Policy>'
+        '<PolicyType>MS-EAS-Provisioning-WBXML</PolicyType></Policy>'
+        '</Policies></Provision>'))
+    if float(version) < 14.0:
+        assert r.status == 403, r
+    else:
+        assert xrequire(r, "Provision/Status") == "129", r
+    # the user was told
+    subjects = inbox_subjects(dc, c.user)
+    want = ("Your account was removed from a mobile device"
+            if account_only else "Your mobile device was wiped")
+    assert want in subjects, subjects
+    # a finished wipe can't be cancelled
+    code, _, err = dc.activesync("device", "wipe-cancel", "-u", c.user,
+                                 c.device_id, check=False)
+    assert code != 0 and "no wipe is pending" in err, err
+
+
+def test_remote_wipe_14_1(dc):
+    wipe_flow(dc, "wipe141", "14.1", False)
+
+
+def test_remote_wipe_12_1(dc):
+    wipe_flow(dc, "wipe121", "12.1", False)
+
+
+def test_account_only_wipe_16_1(dc):
+    wipe_flow(dc, "awipe161", "16.1", True)
+
+
+def test_account_only_wipe_needs_16_1(dc):
+    c = new_client(dc, "awipe141", version="14.1")
+    provision(c)
+    code, _, err = dc.activesync("device", "account-wipe", "-u", c.user,
+                                 c.device_id, check=False)
+    assert code != 0 and "16.1" in err, err
+    assert device_of(dc, c)["wipe"] == "none"
+
+
+def test_wipe_cancel(dc):
+    c = new_client(dc, "wipecancel")
+    provision(c)
+    dc.activesync("device", "wipe", "-u", c.user, c.device_id)
+    dc.activesync("device", "wipe-cancel", "-u", c.user, c.device_id)
+    d = device_of(dc, c)
+    assert d["wipe"] == "none" and d["wipe_requested"] == "", d
+    r = c.foldersync()
+    assert r.status == 200 and xrequire(r, "FolderSync/Status") == "1", r
+
+
+def test_device_block_allow(dc):
+    for version in ("12.1", "14.1"):
+        c = new_client(dc, "blk" + version.replace(".", ""), version=version)
+        provision(c)
+        dc.activesync("device", "block", "-u", c.user, c.device_id)
+        assert device_of(dc, c)["state"] == "block"
+        assert_blocked(c)
+        dc.activesync("device", "allow", "-u", c.user, c.device_id)
+        r = c.foldersync()
+        assert r.status == 200 and \
+            xrequire(r, "FolderSync/Status") == "1", r
+        d = device_of(dc, c)
+        assert d["state"] == "allow" and d["access_override"] == "allow", d
+
+
+def test_device_remove_forces_full_resync(dc):
+    c = new_client(dc, "devremove")
+    provision(c)
+    r = c.foldersync()
+    key = xrequire(r, "FolderSync/SyncKey")
+    dc.activesync("device", "remove", "-u", c.user, c.device_id)
+    assert dc.activesync("device", "list", "-u", c.user, fmt="json") == []
+    # the old policy key and SyncKey are forgotten
+    r = c.request("FolderSync", '<FolderSync xmlns="FolderHierarchy:">'
+                  '<SyncKey>%s</SyncKey></FolderSync>' % key)
+    assert xrequire(r, "FolderSync/Status") in ("142", "144"), r
+    provision(c)
+    r = c.request("FolderSync", '<FolderSync xmlns="FolderHierarchy:">'
+                  '<SyncKey>%s</SyncKey></FolderSync>' % key)
+    assert xrequire(r, "FolderSync/Status") == "9", r
+    assert xrequire(c.foldersync(), "FolderSync/Status") == "1"
+
+
+def test_device_resync(dc):
+    c = new_client(dc, "devresync")
+    provision(c)
+    key = xrequire(c.foldersync(), "FolderSync/SyncKey")
+    dc.activesync("device", "resync", "-u", c.user, c.device_id)
+    # the device record stays (no new Provision), the hierarchy is gone
+    r = c.request("FolderSync", '<FolderSync xmlns="FolderHierarchy:">'
+                  '<SyncKey>%s</SyncKey></FolderSync>' % key)
+    assert xrequire(r, "FolderSync/Status") == "9", r
+
+
+def test_other_users_device_untouched(dc):
+    a = new_client(dc, "owner1")
+    b = new_client(dc, "owner2")
+    provision(a)
+    provision(b)
+    # b's name with a's device id: no such device
+    code, _, err = dc.activesync("device", "block", "-u", b.user,
+                                 a.device_id, check=False)
+    assert code != 0 and "no device" in err, err
+    assert device_of(dc, a)["state"] == "allow"
