@@ -2,8 +2,10 @@
 
 #include "lib.h"
 #include "array.h"
+#include "safe-memset.h"
 #include "as-store.h"
 #include "policy/as-policy.h"
+#include "policy/as-recovery-password.h"
 #include "doveadm-activesync.h"
 
 /* doveadm activesync policy show|set|inherit: the security policy levels
@@ -172,6 +174,51 @@ static void cmd_policy_inherit(struct doveadm_cmd_context *cctx)
 	cmd_policy_update(cctx, TRUE);
 }
 
+/* The recovery password a device stored with Settings DevicePassword,
+   for an admin helping a user who forgot the device's password. */
+static void cmd_policy_recovery_password(struct doveadm_cmd_context *cctx)
+{
+	struct as_store_policy_target target;
+	struct as_store *store;
+	const char *password, *error;
+	pool_t pool;
+	int ret;
+
+	if (!policy_target(cctx, FALSE, &target))
+		return;
+	if (target.level != AS_STORE_POLICY_LEVEL_DEVICE) {
+		doveadm_activesync_fail(EX_USAGE, "Usage: doveadm %s %s",
+					cctx->cmd->name, cctx->cmd->usage);
+		return;
+	}
+	doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
+	doveadm_print_header_simple("recovery_password");
+	if (doveadm_activesync_store_open(&store) < 0)
+		return;
+	if (!policy_device_known(store, &target)) {
+		doveadm_activesync_store_close(&store);
+		return;
+	}
+	pool = pool_alloconly_create("activesync recovery password", 256);
+	ret = as_recovery_password_get(store, doveadm_activesync_state_dir(),
+				       pool, target.user, target.device_id,
+				       &password, &error);
+	if (ret < 0)
+		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
+	else if (ret == 0) {
+		doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
+			"Device %s of %s has stored no recovery password",
+			target.device_id, target.user);
+	} else {
+		doveadm_print(password);
+	}
+	/* the clear text goes no further than the output */
+	if (ret > 0)
+		safe_memset((void *)password, 0, strlen(password));
+	pool_unref(&pool);
+	doveadm_activesync_store_close(&store);
+}
+
 #define POLICY_LEVEL_PARAMS \
 	DOVEADM_CMD_PARAM('g', "global", CMD_PARAM_BOOL, 0) \
 	DOVEADM_CMD_PARAM('D', "domain", CMD_PARAM_STR, 0) \
@@ -204,6 +251,14 @@ DOVEADM_CMD_PARAMS_END
 DOVEADM_CMD_PARAMS_START
 POLICY_LEVEL_PARAMS
 DOVEADM_CMD_PARAM('\0', "fields", CMD_PARAM_ARRAY, CMD_PARAM_FLAG_POSITIONAL)
+DOVEADM_CMD_PARAMS_END
+},
+{
+	.name = "activesync policy recovery-password",
+	.cmd = cmd_policy_recovery_password,
+	.usage = "-u <user> -d <device id>",
+DOVEADM_CMD_PARAMS_START
+POLICY_LEVEL_PARAMS
 DOVEADM_CMD_PARAMS_END
 },
 };

@@ -106,6 +106,9 @@ def test_device_password_needs_password_recovery(dc):
         assert xrequire(r, "Settings/Status") == "1", r
         assert xrequire(r, "DevicePassword/Status") == "7", r
         assert secret.encode() not in dump_store_db(dc, "device_props")
+        code, _, err = dc.activesync("policy", "recovery-password", "-u",
+                                     c.user, "-d", c.device_id, check=False)
+        assert code != 0 and "no recovery password" in err, err
 
         policy_set(dc, "-u", c.user, "PasswordRecoveryEnabled=1")
         # the changed policy has to be provisioned first
@@ -121,6 +124,10 @@ def test_device_password_needs_password_recovery(dc):
         st = os.stat(key_file)
         assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
         assert st.st_size == 32
+        # an admin gets it back
+        out = dc.activesync("policy", "recovery-password", "-u", c.user,
+                            "-d", c.device_id, fmt="json")
+        assert out == [{"recovery_password": secret}], out
         # nor does the debug log show it (it logs the request)
         log = dc.log()
         assert "<Password>********</Password>" in log or \
