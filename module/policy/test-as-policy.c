@@ -248,6 +248,79 @@ static void test_policy_encoding_versions(void)
 	test_end();
 }
 
+/* A valid value other than the default, from the table's type and
+   range. */
+static const char *
+test_other_value(const struct as_policy_setting *setting)
+{
+	switch (setting->type) {
+	case AS_POLICY_TYPE_BOOL:
+		return strcmp(setting->default_value, "1") == 0 ? "0" : "1";
+	case AS_POLICY_TYPE_UINT:
+	case AS_POLICY_TYPE_UINT_OR_EMPTY:
+	case AS_POLICY_TYPE_INT:
+		if (strcmp(setting->default_value,
+			   dec2str(setting->max)) == 0)
+			return t_strdup_printf("%lld", setting->min);
+		return t_strdup_printf("%lld", setting->max);
+	case AS_POLICY_TYPE_LIST:
+		return "First,Second";
+	case AS_POLICY_TYPE_VERSION:
+		return "14.0";
+	}
+	i_unreached();
+}
+
+/* Every EASProvisionDoc field: set to a value other than its default,
+   it reaches each version that knows the field with that value, and
+   none that doesn't. */
+static void test_policy_every_field(void)
+{
+	static const unsigned int versions[] = {
+		AS_VERSION_12_0, AS_VERSION_12_1, AS_VERSION_14_0,
+		AS_VERSION_14_1, AS_VERSION_16_0, AS_VERSION_16_1,
+	};
+	unsigned int i, v;
+
+	test_begin("policy every field, every version");
+	for (i = 0; i < AS_POLICY_DOC_COUNT; i++) T_BEGIN {
+		const struct as_policy_setting *setting = &as_policy_settings[i];
+		pool_t pool = pool_alloconly_create("test field", 8192);
+		const char **values = as_policy_values_init(pool);
+		const char *value = test_other_value(setting), *error;
+
+		test_assert_idx(strcmp(value, setting->default_value) != 0, i);
+		test_assert_idx(as_policy_set(values, pool, setting->name, value,
+					      &error) == 0, i);
+		for (v = 0; v < N_ELEMENTS(versions); v++) {
+			const struct wbxml_node *root, *node;
+
+			root = write_and_decode(pool, versions[v], values);
+			node = wbxml_node_child(root, setting->tag);
+			if (versions[v] < setting->min_version) {
+				test_assert_idx(node == NULL, i);
+				continue;
+			}
+			test_assert_idx(node != NULL, i);
+			if (node == NULL)
+				continue;
+			if (setting->type == AS_POLICY_TYPE_LIST) {
+				test_assert_idx(count_children(node) == 2, i);
+				test_assert_idx(null_strcmp(
+					wbxml_node_child_text(node,
+						setting->item_tag),
+					"First") == 0, i);
+			} else {
+				test_assert_idx(null_strcmp(
+					wbxml_node_child_text(root,
+						setting->tag), value) == 0, i);
+			}
+		}
+		pool_unref(&pool);
+	} T_END;
+	test_end();
+}
+
 /* Inheritance: levels as "Name=value,Name=value" (NULL = no record);
    the expected effective value of one field and its source level. */
 static const struct {
@@ -511,6 +584,7 @@ int main(void)
 		test_policy_values,
 		test_policy_doc,
 		test_policy_encoding_versions,
+		test_policy_every_field,
 		test_policy_resolve,
 		test_policy_hash,
 		test_policy_store,

@@ -134,6 +134,88 @@ def test_levels_inherit_in_show_and_provision(dc):
                policy_show(dc, "-g").values())
 
 
+# Every EASProvisionDoc field with a value other than its default, in
+# the order of the Provision code page; True marks the fields 12.1 added.
+EVERY_FIELD = (
+    ("DevicePasswordEnabled", "1", False),
+    ("AlphanumericDevicePasswordRequired", "1", False),
+    ("PasswordRecoveryEnabled", "1", False),
+    ("RequireStorageCardEncryption", "1", False),
+    ("AttachmentsEnabled", "0", False),
+    ("MinDevicePasswordLength", "7", False),
+    ("MaxInactivityTimeDeviceLock", "900", False),
+    ("MaxDevicePasswordFailedAttempts", "8", False),
+    ("MaxAttachmentSize", "512000", False),
+    ("AllowSimpleDevicePassword", "0", False),
+    ("DevicePasswordExpiration", "90", False),
+    ("DevicePasswordHistory", "5", False),
+    ("AllowStorageCard", "0", True),
+    ("AllowCamera", "0", True),
+    ("RequireDeviceEncryption", "1", True),
+    ("AllowUnsignedApplications", "0", True),
+    ("AllowUnsignedInstallationPackages", "0", True),
+    ("MinDevicePasswordComplexCharacters", "2", True),
+    ("AllowWiFi", "0", True),
+    ("AllowTextMessaging", "0", True),
+    ("AllowPOPIMAPEmail", "0", True),
+    ("AllowBluetooth", "1", True),
+    ("AllowIrDA", "0", True),
+    ("RequireManualSyncWhenRoaming", "1", True),
+    ("AllowDesktopSync", "0", True),
+    ("MaxCalendarAgeFilter", "4", True),
+    ("AllowHTMLEmail", "0", True),
+    ("MaxEmailAgeFilter", "3", True),
+    ("MaxEmailBodyTruncationSize", "5000", True),
+    ("MaxEmailHTMLBodyTruncationSize", "10000", True),
+    ("RequireSignedSMIMEMessages", "1", True),
+    ("RequireEncryptedSMIMEMessages", "1", True),
+    ("RequireSignedSMIMEAlgorithm", "1", True),
+    ("RequireEncryptionSMIMEAlgorithm", "2", True),
+    ("AllowSMIMEEncryptionAlgorithmNegotiation", "1", True),
+    ("AllowSMIMESoftCerts", "0", True),
+    ("AllowBrowser", "0", True),
+    ("AllowConsumerEmail", "0", True),
+    ("AllowRemoteDesktop", "0", True),
+    ("AllowInternetSharing", "0", True),
+    ("UnapprovedInROMApplicationList", "Games,Browser", True),
+    ("ApprovedApplicationList", "3F2A9C,77B0E1", True),
+)
+LIST_ITEMS = {"UnapprovedInROMApplicationList": "ApplicationName",
+              "ApprovedApplicationList": "Hash"}
+
+
+def test_every_field_reaches_each_version(dc):
+    assert len(EVERY_FIELD) == 42
+    for version in ("12.0",) + VERSIONS:
+        user = "all%s@all.test" % version.replace(".", "")
+        c = new_client(dc, user, version)
+        policy_set(dc, "-u", user,
+                   *["%s=%s" % (name, value)
+                     for name, value, _ in EVERY_FIELD])
+        show = policy_show(dc, "-u", user)
+        doc = provision_doc(c)
+        names = [e.tag.split("}")[-1] for e in doc]
+        for name, value, since_12_1 in EVERY_FIELD:
+            assert show[name] == (value, "user"), (name, show[name])
+            if since_12_1 and version == "12.0":
+                assert name not in names, (version, name)
+                continue
+            if name in LIST_ITEMS:
+                items = [e.text for e in doc.find("{*}" + name)]
+                assert items == value.split(","), (version, name, items)
+            else:
+                # libwbxml2 names token 0x10 after the 12.0 element
+                got = xtext(doc, name) if name in names else \
+                    xtext(doc, "DeviceEncryptionEnabled")
+                assert got == value, (version, name, got)
+        # in the code page's order
+        names = ["RequireStorageCardEncryption"
+                 if n == "DeviceEncryptionEnabled" else n for n in names]
+        assert names == [name for name, _, since_12_1 in EVERY_FIELD
+                         if version != "12.0" or not since_12_1], names
+        assert xrequire(foldersync(c), "FolderSync/Status") == "1"
+
+
 def test_inherit_reverts_a_field_then_a_level(dc):
     dom = "inh.test"
     user = "inh@" + dom
