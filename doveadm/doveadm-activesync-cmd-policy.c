@@ -36,8 +36,10 @@ policy_target(struct doveadm_cmd_context *cctx, bool default_global,
 		levels++;
 	if (device_id != NULL && user == NULL)
 		levels = 99;
-	if (levels == 0 && default_global)
-		global = TRUE, levels = 1;
+	if (levels == 0 && default_global) {
+		global = TRUE;
+		levels = 1;
+	}
 	if (levels != 1 || (domain != NULL && *domain == '\0') ||
 	    (user != NULL && *user == '\0') ||
 	    (device_id != NULL && *device_id == '\0')) {

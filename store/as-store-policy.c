@@ -21,7 +21,7 @@
 
    Level record, version 1: u8 version, u32 count, count x (str name,
    str value). State record, version 1: u8 version, u32 policy hash,
-   u64 provisioned time. */
+   u64 provisioned time, u32 pending hash. */
 #define AS_STORE_POLICY_VERSION 1
 #define AS_STORE_POLICY_STATE_VERSION 1
 
@@ -233,6 +233,7 @@ as_store_policy_state_get_txn(struct as_store_txn *txn, void *context,
 	(void)as_record_read_version(&r, AS_STORE_POLICY_STATE_VERSION);
 	ctx->state->policy_hash = as_record_read_u32(&r);
 	ctx->state->provisioned = (time_t)(int64_t)as_record_read_u64(&r);
+	ctx->state->pending_hash = as_record_read_u32(&r);
 	if (as_record_reader_finish(&r, &error) < 0) {
 		*error_r = t_strdup_printf("Corrupted policy state record: %s",
 					   error);
@@ -266,6 +267,7 @@ as_store_policy_state_put_txn(struct as_store_txn *txn, void *context,
 	as_record_write_version(data, AS_STORE_POLICY_STATE_VERSION);
 	as_record_write_u32(data, ctx->state->policy_hash);
 	as_record_write_u64(data, (uint64_t)(int64_t)ctx->state->provisioned);
+	as_record_write_u32(data, ctx->state->pending_hash);
 	if (as_store_txn_put(txn, AS_STORE_DB_DEVICE_PROPS,
 			     as_store_policy_state_key(ctx->user,
 						       ctx->device_id),

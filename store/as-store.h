@@ -273,6 +273,9 @@ struct as_store_policy_state {
 	/* as_policy_hash() of the effective policy it acknowledged */
 	uint32_t policy_hash;
 	time_t provisioned;
+	/* hash of the policy handed out with the temporary key, waiting
+	   for the acknowledgement (0 = none) */
+	uint32_t pending_hash;
 };
 
 /* fields_r: name, value, name, value... Returns 1 if the level has a

@@ -270,15 +270,28 @@ static int provision_initial(struct as_cmd_context *ctx)
 {
 	struct as_device *dev = ctx->device;
 	const struct as_policy *policy;
+	struct as_store_policy_state state;
 	const char *error;
 
-	if (as_cmd_get_policy(ctx, &policy, &error) < 0) {
+	if (as_cmd_get_policy(ctx, &policy, &error) < 0 ||
+	    as_store_policy_state_get(ctx->store, ctx->username,
+				      ctx->req->device_id, &state,
+				      &error) < 0) {
 		e_error(ctx->event, "State store: %s", error);
+		return -1;
+	}
+	/* the acknowledgement confirms this document, even if the policy
+	   changes before it arrives (then the next command gets 143) */
+	state.pending_hash = as_policy_hash(policy->values);
+	if (as_store_policy_state_put(ctx->store, ctx->username,
+				      ctx->req->device_id, &state,
+				      &error) < 0) {
+		e_error(ctx->event, "Failed to save policy state: %s", error);
 		return -1;
 	}
 	dev->pending_policy_key = provision_new_key(dev->policy_key);
 	e_debug(ctx->event, "Sending policy %08x, temporary key %u",
-		as_policy_hash(policy->values), dev->pending_policy_key);
+		state.pending_hash, dev->pending_policy_key);
 	return 0;
 }
 
@@ -326,8 +339,17 @@ provision_acknowledge(struct as_cmd_context *ctx,
 			return 0;
 		}
 	}
-	i_zero(&state);
-	state.policy_hash = as_policy_hash(policy->values);
+	if (as_store_policy_state_get(ctx->store, ctx->username,
+				      ctx->req->device_id, &state,
+				      &error) < 0) {
+		e_error(ctx->event, "State store: %s", error);
+		return -1;
+	}
+	/* what phase 1 handed out (none for a temporary key handed out
+	   before this server kept policy states: then the current policy) */
+	state.policy_hash = state.pending_hash != 0 ? state.pending_hash :
+		as_policy_hash(policy->values);
+	state.pending_hash = 0;
 	state.provisioned = ioloop_time;
 	if (as_store_policy_state_put(ctx->store, ctx->username,
 				      ctx->req->device_id, &state,

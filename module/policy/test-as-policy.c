@@ -533,12 +533,14 @@ static void test_policy_store(void)
 					      &state, &error) == 0);
 	state.policy_hash = 1234;
 	state.provisioned = 5678;
+	state.pending_hash = 91011;
 	test_assert(as_store_policy_state_put(store, "u@example.com", "DEV1",
 					      &state, &error) == 1);
 	i_zero(&state);
 	test_assert(as_store_policy_state_get(store, "u@example.com", "DEV1",
 					      &state, &error) == 1);
-	test_assert(state.policy_hash == 1234 && state.provisioned == 5678);
+	test_assert(state.policy_hash == 1234 && state.provisioned == 5678 &&
+		    state.pending_hash == 91011);
 
 	/* recovery password: encrypted at rest, key file 0600 */
 	test_assert(as_recovery_password_put(store, dir, "u@example.com",

@@ -316,6 +316,25 @@ def test_policy_set_makes_devices_provision_again(dc):
         assert r.status == 200 and xrequire(r, "FolderSync/Status") == "1"
 
 
+def test_policy_changed_between_the_two_phases(dc):
+    """The acknowledgement confirms the document the device got: a
+    change made in between still sends it back to Provision."""
+    for version in VERSIONS:
+        user = "mid%s@mid.test" % version.replace(".", "")
+        c = new_client(dc, user, version)
+        r, key = initial(c)
+        assert xtext(xfind(r, "Policies/Policy/Data/EASProvisionDoc"),
+                     "AllowCamera") == "1"
+        policy_set(dc, "-u", user, "AllowCamera=0")
+        r = acknowledge(c, key)
+        assert xrequire(r, "Policies/Policy/Status") == "1", r
+        c.policy_key = xrequire(r, "Policies/Policy/PolicyKey")
+        assert_must_provision(foldersync(c), version, 143)
+        doc = provision_doc(c)
+        assert xtext(doc, "AllowCamera") == "0"
+        assert xrequire(foldersync(c), "FolderSync/Status") == "1"
+
+
 def test_refresh_interval(dc):
     user = "refresh@ref.test"
     policy_set(dc, "-u", user, "RefreshInterval=2")
