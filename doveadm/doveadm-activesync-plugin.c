@@ -17,6 +17,7 @@ void doveadm_activesync_plugin_init(struct module *module ATTR_UNUSED)
 	   are known by the time a command runs */
 	doveadm_activesync_settings_init();
 	doveadm_activesync_cmds_device_register();
+	doveadm_activesync_cmds_rule_register();
 }
 
 void doveadm_activesync_plugin_deinit(void)

@@ -10,6 +10,7 @@ struct as_store;
 /* Each command group (doveadm-activesync-cmd-<group>.c) registers its
    commands; the plugin's init calls these. */
 void doveadm_activesync_cmds_device_register(void);
+void doveadm_activesync_cmds_rule_register(void);
 
 /* Register cmds[0..count-1] ("activesync <group> <verb>"). */
 void doveadm_activesync_register(struct doveadm_cmd_ver2 *cmds,
