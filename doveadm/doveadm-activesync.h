@@ -29,6 +29,11 @@ const char *doveadm_activesync_state_dir(void);
 int doveadm_activesync_store_open(struct as_store **store_r);
 void doveadm_activesync_store_close(struct as_store **store);
 
+/* End a Ping the device holds, in whichever service process: it comes
+   back at once and meets what the admin changed (a wipe, a block).
+   Failures are logged only. */
+void doveadm_activesync_wake_device(const char *user, const char *device_id);
+
 /* Fail the command: log and set the exit code. */
 void doveadm_activesync_fail(int exit_code, const char *fmt, ...)
 	ATTR_FORMAT(2, 3);
