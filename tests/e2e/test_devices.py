@@ -440,3 +440,48 @@ def test_disabled_user(dc):
     assert r.status == 403, r
     # nothing was remembered about its devices
     assert dc.activesync("device", "list", "-u", user, fmt="json") == []
+
+
+def test_device_debug_logs_request_and_response(dc):
+    c = new_client(dc, "devdebug")
+    provision(c)
+    secret = "Sekrit-%s" % c.device_id
+    req = ('<ItemOperations xmlns="ItemOperations:" '
+           'xmlns:documentlibrary="DocumentLibrary:"><Fetch>'
+           '<Store>DocumentLibrary</Store>'
+           '<documentlibrary:LinkId>\\\\server\\share\\file.txt'
+           '</documentlibrary:LinkId><Options><UserName>someone</UserName>'
+           '<Password>%s</Password></Options></Fetch></ItemOperations>'
+           % secret)
+    # off: nothing of the documents in the log
+    mark = dc.log_offset()
+    c.request("ItemOperations", req)
+    c.foldersync()
+    log = dc.log_since(mark)
+    assert "Request: " not in log and "Response: <" not in log, log
+    dc.activesync("device", "debug", "-u", c.user, c.device_id, "on")
+    assert device_of(dc, c)["debug"] == "on"
+    mark = dc.log_offset()
+    c.request("ItemOperations", req)
+    r = c.foldersync()
+    assert xrequire(r, "FolderSync/Status") == "1", r
+    log = dc.log_since(mark)
+    assert "Request: <ItemOperations" in log, log[-3000:]
+    assert "Request: <FolderSync" in log, log[-3000:]
+    assert "Response: <FolderSync" in log, log[-3000:]
+    assert "Response: <ItemOperations" in log, log[-3000:]
+    # the password is masked
+    assert "********" in log and secret not in log, log[-3000:]
+    # another device of the same user logs nothing
+    other = dc.eas_client(c.user, password="pw-devdebug")
+    provision(other)
+    mark = dc.log_offset()
+    other.foldersync()
+    assert "Request: <FolderSync" not in dc.log_since(mark)
+    dc.activesync("device", "debug", "-u", c.user, c.device_id, "off")
+    mark = dc.log_offset()
+    c.foldersync()
+    assert "Request: <FolderSync" not in dc.log_since(mark)
+    code, _, err = dc.activesync("device", "debug", "-u", c.user,
+                                 c.device_id, "maybe", check=False)
+    assert code != 0, err
