@@ -5,7 +5,8 @@ wipe, allow/block/quarantine rules, device limit, per-user switch.
 Each flow is driven over HTTP+WBXML against the private Dovecot and
 checked with the build's doveadm plugin (DovecotInstance.activesync())."""
 
-from harness import our_encode, xall, xfind, xml_escape, xrequire, xtext
+from harness import our_encode, setup_device, sync, sync_all, xall, \
+    xfind, xml_escape, xrequire, xtext
 
 INSTANCE = dict(activesync=True,
                 plugin_settings={"activesync_provisioning": "yes"})
@@ -485,3 +486,34 @@ def test_device_debug_logs_request_and_response(dc):
     code, _, err = dc.activesync("device", "debug", "-u", c.user,
                                  c.device_id, "maybe", check=False)
     assert code != 0, err
+
+
+def test_device_resync_one_folder(dc):
+    c, user, _, by_type, _ = setup_device(dc, "resyncfolder")
+    inbox = by_type["2"]
+    key = sync_all(c, inbox)
+    dc.activesync("device", "resync", "-u", user, c.device_id, inbox)
+    # that collection starts over (invalid SyncKey), the hierarchy not
+    assert sync(c, inbox, key).status == "3"
+    assert sync(c, inbox, "0").status == "1"
+
+
+def test_quarantine_hides_other_folders_of_a_known_device(dc):
+    c, user, _, by_type, _ = setup_device(dc, "quarknown")
+    dc.doveadm("mailbox", "create", "-u", user, "Projects")
+    r = c.request("FolderSync", '<FolderSync xmlns="FolderHierarchy:">'
+                  '<SyncKey>1</SyncKey></FolderSync>')
+    adds = {xtext(a, "DisplayName"): xtext(a, "ServerId")
+            for a in xall(r, "Changes/Add")}
+    projects = adds["Projects"]
+    key = xrequire(r, "FolderSync/SyncKey")
+    sync_all(c, projects)
+    dc.activesync("device", "quarantine", "-u", user, c.device_id)
+    # the device knew the folder: it is gone for it now
+    r = c.request("FolderSync", '<FolderSync xmlns="FolderHierarchy:">'
+                  '<SyncKey>%s</SyncKey></FolderSync>' % key)
+    deleted = [xtext(d, "ServerId") for d in xall(r, "Changes/Delete")]
+    assert projects in deleted, r
+    assert sync(c, projects, "0").status != "1"
+    # default folders still sync
+    assert sync(c, by_type["2"], "0").status == "1"
