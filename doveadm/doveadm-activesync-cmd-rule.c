@@ -10,11 +10,10 @@
 /* doveadm activesync rule add|list|remove|enable|disable: the ABQ rules
    (as-abq.h). They apply to each device's next request. */
 
-static bool rule_usage(struct doveadm_cmd_context *cctx)
+static void rule_usage(struct doveadm_cmd_context *cctx)
 {
 	doveadm_activesync_fail(EX_USAGE, "Usage: doveadm %s %s",
 				cctx->cmd->name, cctx->cmd->usage);
-	return FALSE;
 }
 
 static void cmd_rule_add(struct doveadm_cmd_context *cctx)
@@ -30,7 +29,7 @@ static void cmd_rule_add(struct doveadm_cmd_context *cctx)
 	if (!doveadm_cmd_param_str(cctx, "kind", &kind) ||
 	    !doveadm_cmd_param_str(cctx, "value", &rule.value) ||
 	    !doveadm_cmd_param_str(cctx, "access", &access)) {
-		(void)rule_usage(cctx);
+		rule_usage(cctx);
 		return;
 	}
 	(void)doveadm_cmd_param_str(cctx, "description", &rule.description);
@@ -122,7 +121,7 @@ rule_open(struct doveadm_cmd_context *cctx, struct as_abq_rule *rule_r)
 	uint32_t id;
 
 	if (!doveadm_cmd_param_str(cctx, "id", &id_str)) {
-		(void)rule_usage(cctx);
+		rule_usage(cctx);
 		return NULL;
 	}
 	if (str_to_uint32(id_str, &id) < 0 || id == 0) {

@@ -5,7 +5,7 @@
 #include "as-command.h"
 #include "as-settings.h"
 #include "as-abq.h"
-#include "as-wipe-notice.h"
+#include "as-device-notice.h"
 #include "as-device-access.h"
 
 static int
