@@ -357,8 +357,7 @@ device_set_wipe(struct doveadm_cmd_context *cctx, enum as_device_wipe wipe)
 		device_admin_save(store, &dev, t_strdup_printf(
 			"%s requested", wipe == AS_DEVICE_WIPE_PENDING ?
 			"remote wipe" : "account-only remote wipe"));
-		/* a device waiting in Ping is woken by the service, which
-		   sees the pending wipe when the Ping next checks */
+		doveadm_activesync_wake_device(dev.user, dev.device_id);
 	}
 	as_store_close(&store);
 }
@@ -391,6 +390,8 @@ device_set_access(struct doveadm_cmd_context *cctx,
 	dev.access_override = access;
 	device_admin_save(store, &dev, t_strconcat(
 		"access set to ", as_device_access_str(access), NULL));
+	if (access != AS_DEVICE_ACCESS_ALLOW)
+		doveadm_activesync_wake_device(dev.user, dev.device_id);
 	as_store_close(&store);
 }
 

@@ -18,6 +18,7 @@ void doveadm_activesync_plugin_init(struct module *module ATTR_UNUSED)
 	doveadm_activesync_settings_init();
 	doveadm_activesync_cmds_device_register();
 	doveadm_activesync_cmds_policy_register();
+	doveadm_activesync_cmds_rule_register();
 }
 
 void doveadm_activesync_plugin_deinit(void)

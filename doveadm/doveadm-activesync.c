@@ -1,11 +1,15 @@
 /* Copyright (c) the dovecot-activesync authors, see AUTHORS */
 
 #include "lib.h"
+#include "array.h"
+#include "time-util.h"
 #include "time-util.h"
 #include "master-service.h"
 #include "master-service-settings.h"
 #include "as-settings.h"
 #include "as-store.h"
+#include "str.h"
+#include "as-notify-proto.h"
 #include "doveadm-activesync.h"
 
 #include <sys/stat.h>
@@ -83,4 +87,52 @@ void doveadm_activesync_store_close(struct as_store **store)
 const char *doveadm_activesync_time_str(time_t t)
 {
 	return t == 0 ? "" : t_strfgmtime("%Y-%m-%dT%H:%M:%SZ", t);
+}
+
+/* plugin { activesync_notify_socket } as the mail plugin and the
+   service read it (as_settings_read()) */
+static const char *doveadm_activesync_notify_dir(void)
+{
+	const char *const *envs;
+	unsigned int i, count;
+
+	if (array_is_created(&doveadm_settings->plugin_envs)) {
+		envs = array_get(&doveadm_settings->plugin_envs, &count);
+		for (i = 0; i + 1 < count; i += 2) {
+			if (strcmp(envs[i], "activesync_notify_socket") == 0 &&
+			    *envs[i + 1] != '\0')
+				return envs[i + 1];
+		}
+	}
+	return t_strconcat(doveadm_settings->base_dir, "/",
+			   AS_NOTIFY_DEFAULT_DIR_NAME, NULL);
+}
+
+void doveadm_activesync_wake_device(const char *user, const char *device_id)
+{
+	struct as_notify_sender *sender;
+	struct as_notify_sender_result result;
+	struct as_notify_msg msg;
+	struct timeval now;
+	string_t *str;
+
+	/* "a newer Ping of the device started": the held one ends */
+	i_gettimeofday(&now);
+	i_zero(&msg);
+	msg.kind = AS_NOTIFY_PING_STARTED;
+	msg.username = user;
+	msg.device_id = device_id;
+	msg.value = (uint64_t)now.tv_sec * 1000000 + now.tv_usec;
+	str = t_str_new(256);
+	as_notify_msg_format(str, &msg);
+	if (str_len(str) > AS_NOTIFY_MAX_DATAGRAM)
+		return;
+	sender = as_notify_sender_init(doveadm_activesync_notify_dir());
+	as_notify_sender_no_lost_marker(sender);
+	as_notify_send(sender, str_data(str), str_len(str), 0, &result);
+	if (result.failed > 0) {
+		i_warning("activesync: waking the device's Ping failed: %s",
+			  result.error);
+	}
+	as_notify_sender_deinit(&sender);
 }

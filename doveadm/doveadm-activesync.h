@@ -11,6 +11,7 @@ struct as_store;
    commands; the plugin's init calls these. */
 void doveadm_activesync_cmds_device_register(void);
 void doveadm_activesync_cmds_policy_register(void);
+void doveadm_activesync_cmds_rule_register(void);
 
 /* Register cmds[0..count-1] ("activesync <group> <verb>"). */
 void doveadm_activesync_register(struct doveadm_cmd_ver2 *cmds,
@@ -28,6 +29,11 @@ const char *doveadm_activesync_state_dir(void);
    reported as "no devices yet" with returning 0 and *store_r NULL. */
 int doveadm_activesync_store_open(struct as_store **store_r);
 void doveadm_activesync_store_close(struct as_store **store);
+
+/* End a Ping the device holds, in whichever service process: it comes
+   back at once and meets what the admin changed (a wipe, a block).
+   Failures are logged only. */
+void doveadm_activesync_wake_device(const char *user, const char *device_id);
 
 /* Fail the command: log and set the exit code. */
 void doveadm_activesync_fail(int exit_code, const char *fmt, ...)

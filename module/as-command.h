@@ -163,6 +163,8 @@ struct as_cmd_context {
 	bool ssl:1;
 	bool finished:1;
 	bool aborted:1;
+	/* the decoded request went to the debug log */
+	bool request_logged:1;
 };
 
 enum as_command_flags {

@@ -109,6 +109,8 @@ void as_cmd_write_status(struct as_cmd_context *ctx, unsigned int status)
 	wbxml_end(ctx->writer);
 }
 
+static void as_cmd_log_response(struct as_cmd_context *ctx);
+
 void as_cmd_finish(struct as_cmd_context *ctx)
 {
 	i_assert(!ctx->finished);
@@ -126,6 +128,9 @@ void as_cmd_finish(struct as_cmd_context *ctx)
 				" bytes (streamed)", size);
 	} else if (ctx->http_status == 0 || ctx->http_status == 200) {
 		e_debug(ctx->event, "Response: %zu bytes", ctx->response->used);
+		T_BEGIN {
+			as_cmd_log_response(ctx);
+		} T_END;
 	}
 	as_client_request_send_response(ctx);
 }
@@ -401,22 +406,61 @@ as_cmd_mask_passwords(struct wbxml_node *node,
 		as_cmd_mask_passwords(child, saved, restore);
 }
 
-/* The decoded request as XML, one log line per XML line. */
-static void as_cmd_log_request(struct as_cmd_context *ctx)
+/* A decoded document as XML, one log line per XML line. */
+static void
+as_cmd_log_xml(struct as_cmd_context *ctx, struct wbxml_node *root,
+	       const char *what)
 {
 	ARRAY_TYPE(as_cmd_masked_data) saved;
 	const char *const *lines;
 	string_t *xml = t_str_new(256);
 
 	t_array_init(&saved, 4);
-	as_cmd_mask_passwords(ctx->root, &saved, FALSE);
-	wbxml_node_to_xml(xml, ctx->root);
-	as_cmd_mask_passwords(ctx->root, &saved, TRUE);
+	as_cmd_mask_passwords(root, &saved, FALSE);
+	wbxml_node_to_xml(xml, root);
+	as_cmd_mask_passwords(root, &saved, TRUE);
 
 	for (lines = t_strsplit(str_c(xml), "\n"); *lines != NULL; lines++) {
 		if (**lines != '\0')
-			e_debug(ctx->event, "Request: %s", *lines);
+			e_debug(ctx->event, "%s: %s", what, *lines);
 	}
+}
+
+static void as_cmd_log_request(struct as_cmd_context *ctx)
+{
+	as_cmd_log_xml(ctx, ctx->root, "Request");
+}
+
+/* Per-device debugging (doveadm activesync device debug on): the
+   request, if not logged yet, and later the response (see
+   as_cmd_log_response()) */
+static void as_cmd_device_debug_start(struct as_cmd_context *ctx)
+{
+	if (ctx->device == NULL || !ctx->device->debug)
+		return;
+	event_set_forced_debug(ctx->event, TRUE);
+	if (ctx->root != NULL && !ctx->request_logged) {
+		as_cmd_log_request(ctx);
+		ctx->request_logged = TRUE;
+	}
+}
+
+static void as_cmd_log_response(struct as_cmd_context *ctx)
+{
+	struct wbxml_node *root;
+	const char *error;
+	pool_t pool;
+
+	if (ctx->device == NULL || !ctx->device->debug ||
+	    ctx->response->used == 0)
+		return;
+	pool = pool_alloconly_create("activesync response log", 4096);
+	if (wbxml_decode(pool, ctx->response->data, ctx->response->used,
+			 &as_wbxml_limits, &root, &error) < 0)
+		e_debug(ctx->event, "Response not decodable: %s", error);
+	else
+		as_cmd_log_xml(ctx, root, "Response");
+	pool_unref(&pool);
 }
 
 static int
@@ -450,8 +494,10 @@ as_cmd_decode(struct as_cmd_context *ctx, const buffer_t *payload)
 				t_strdup(wbxml_tag_name(ctx->root->tag))));
 		return -1;
 	}
-	if (event_want_debug_log(ctx->event))
+	if (event_want_debug_log(ctx->event)) {
 		as_cmd_log_request(ctx);
+		ctx->request_logged = TRUE;
+	}
 	return 0;
 }
 
@@ -572,6 +618,7 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 	}
 	if (!as_cmd_device_gate(ctx, new_device, error_r))
 		return -1;
+	as_cmd_device_debug_start(ctx);
 	if (!as_cmd_version_check(ctx)) {
 		*error_r = "Protocol version above the maximum";
 		return -1;

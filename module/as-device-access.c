@@ -5,6 +5,7 @@
 #include "as-command.h"
 #include "as-settings.h"
 #include "as-abq.h"
+#include "as-device-notice.h"
 #include "as-device-access.h"
 
 static int
@@ -100,6 +101,16 @@ as_device_access_check(struct as_cmd_context *ctx, bool new_device,
 		e_info(ctx->event, "Device access: %s (%s)",
 		       as_device_access_str(access), why);
 		dev->access = access;
+		if (as_store_device_put(ctx->store, dev, &error) < 0) {
+			e_error(ctx->event, "State store: %s", error);
+			return AS_DEVICE_GATE_ERROR;
+		}
+	}
+	if (access == AS_DEVICE_ACCESS_QUARANTINE &&
+	    !dev->quarantine_notified) {
+		/* once per device (until the admin decides) */
+		as_quarantine_notice_send(ctx);
+		dev->quarantine_notified = TRUE;
 		if (as_store_device_put(ctx->store, dev, &error) < 0) {
 			e_error(ctx->event, "State store: %s", error);
 			return AS_DEVICE_GATE_ERROR;

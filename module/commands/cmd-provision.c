@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include "as-command.h"
 #include "policy/as-policy.h"
-#include "as-wipe-notice.h"
+#include "as-device-notice.h"
 
 /* Provision (MS-ASPROV 3.1.5.1): the device first asks for the policy and
    gets it with a temporary policy key, then acknowledges that key and

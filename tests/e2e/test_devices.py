@@ -5,7 +5,8 @@ wipe, allow/block/quarantine rules, device limit, per-user switch.
 Each flow is driven over HTTP+WBXML against the private Dovecot and
 checked with the build's doveadm plugin (DovecotInstance.activesync())."""
 
-from harness import our_encode, xfind, xml_escape, xrequire
+from harness import our_encode, setup_device, sync, sync_all, xall, \
+    xfind, xml_escape, xrequire, xtext
 
 INSTANCE = dict(activesync=True,
                 plugin_settings={"activesync_provisioning": "yes"})
@@ -289,3 +290,230 @@ def test_other_users_device_untouched(dc):
                                  a.device_id, check=False)
     assert code != 0 and "no device" in err, err
     assert device_of(dc, a)["state"] == "allow"
+
+
+def folder_names(r):
+    return sorted(xtext(a, "DisplayName") for a in xall(r, "Changes/Add"))
+
+
+def rule_add(dc, kind, value, access):
+    out = dc.activesync("rule", "add", kind, value, access, fmt="json")
+    assert len(out) == 1 and isinstance(out[0]["id"], int), out
+    return str(out[0]["id"])
+
+
+def clear_rules(dc):
+    for rule in dc.activesync("rule", "list", fmt="json"):
+        dc.activesync("rule", "remove", str(rule["id"]))
+
+
+def test_abq_rules_evaluation_order(dc):
+    clear_rules(dc)
+    try:
+        c = new_client(dc, "abq1", device_type="RuleType")
+        # type rule blocks
+        rt = rule_add(dc, "type", "ruletype", "block")
+        r = c.request("Provision", '<Provision xmlns="Provision:"><Policies>'
+                      '<Policy><PolicyType>MS-EAS-Provisioning-WBXML'
+                      '</PolicyType></Policy></Policies></Provision>')
+        assert xrequire(r, "Provision/Status") == "129", r
+        # a model rule wins over the type rule (model from DeviceInformation
+        # needs a Provision: allow it for that one request first)
+        rm = rule_add(dc, "model", "PIXEL 9", "allow")
+        dc.activesync("rule", "disable", rt)
+        provision(c)
+        dc.activesync("rule", "enable", rt)
+        assert xrequire(c.foldersync(), "FolderSync/Status") == "1"
+        # OS before model
+        ro = rule_add(dc, "os", "android 15", "block")
+        assert_blocked(c)
+        # domain before OS
+        rd = rule_add(dc, "domain", "EXAMPLE.test", "allow")
+        assert xrequire(c.foldersync(), "FolderSync/Status") == "1"
+        # user before domain
+        ru = rule_add(dc, "user", c.user, "block")
+        assert_blocked(c)
+        # one rule per user: adding again replaces it (same id)
+        assert rule_add(dc, "user", c.user.upper(), "allow") == ru
+        assert xrequire(c.foldersync(), "FolderSync/Status") == "1"
+        rules = dc.activesync("rule", "list", fmt="json")
+        assert [x["kind"] for x in rules] == \
+            ["user", "domain", "os", "model", "type"], rules
+        assert [str(x["id"]) for x in rules] == [ru, rd, ro, rm, rt], rules
+        # the device's own setting beats every rule
+        dc.activesync("device", "block", "-u", c.user, c.device_id)
+        assert_blocked(c)
+        dc.activesync("device", "allow", "-u", c.user, c.device_id)
+        # removing rules falls through to the next one
+        dc.activesync("rule", "remove", ru)
+        dc.activesync("rule", "remove", rd)
+        assert xrequire(c.foldersync(), "FolderSync/Status") == "1"
+        clear_rules(dc)
+        assert dc.activesync("rule", "list", fmt="json") == []
+    finally:
+        clear_rules(dc)
+
+
+def test_rule_bad_input(dc):
+    for args in (("imei", "1", "block"), ("type", "x", "deny"),
+                 ("type", "", "block")):
+        code, _, err = dc.activesync("rule", "add", *args, check=False)
+        assert code != 0 and err, (args, err)
+    code, _, err = dc.activesync("rule", "remove", "999999", check=False)
+    assert code != 0 and "No rule" in err, err
+
+
+def test_quarantine(dc):
+    clear_rules(dc)
+    try:
+        c = new_client(dc, "quar")
+        dc.deliver(c.user, "Subject: hello\r\n\r\nbody\r\n")
+        dc.doveadm("mailbox", "create", "-u", c.user, "Projects")
+        rule_add(dc, "user", c.user, "quarantine")
+        provision(c)
+        r = c.foldersync()
+        assert xrequire(r, "FolderSync/Status") == "1", r
+        names = folder_names(r)
+        assert "Inbox" in names or "INBOX" in names, names
+        assert "Projects" not in names, names
+        assert device_of(dc, c)["state"] == "quarantine"
+        # one information mail, however many requests
+        r = c.foldersync()
+        assert "Projects" not in folder_names(r), r
+        subjects = inbox_subjects(dc, c.user)
+        assert subjects.count(
+            "Your mobile device is waiting for approval") == 1, subjects
+        # the admin releases it: the other folders appear
+        key = xrequire(r, "FolderSync/SyncKey")
+        dc.activesync("device", "allow", "-u", c.user, c.device_id)
+        r = c.request("FolderSync", '<FolderSync xmlns="FolderHierarchy:">'
+                      '<SyncKey>%s</SyncKey></FolderSync>' % key)
+        assert "Projects" in folder_names(r), r
+    finally:
+        clear_rules(dc)
+
+
+def test_quarantine_then_block(dc):
+    c = new_client(dc, "quarblk")
+    provision(c)
+    dc.activesync("device", "quarantine", "-u", c.user, c.device_id)
+    assert xrequire(c.foldersync(), "FolderSync/Status") == "1"
+    dc.activesync("device", "block", "-u", c.user, c.device_id)
+    assert_blocked(c)
+
+
+def test_device_limit(dc):
+    user = "limited@example.test"
+    dc.add_user(user, "pw-limited", {"activesync_max_devices": "2"})
+    clients = [dc.eas_client(user, password="pw-limited") for _ in range(3)]
+    provision(clients[0])
+    provision(clients[1])
+    third = clients[2]
+    r = third.request("Provision", '<Provision xmlns="Provision:">'
+                      '<Policies><Policy><PolicyType>'
+                      'MS-EAS-Provisioning-WBXML</PolicyType></Policy>'
+                      '</Policies></Provision>')
+    assert xrequire(r, "Provision/Status") == "177", r
+    devs = dc.activesync("device", "list", "-u", user, fmt="json")
+    assert len(devs) == 2 and third.device_id not in \
+        [d["device_id"] for d in devs], devs
+    # freeing a slot lets it in
+    dc.activesync("device", "remove", "-u", user, clients[0].device_id)
+    provision(third)
+    # 12.x gets 403
+    old = dc.eas_client(user, password="pw-limited", version="12.1")
+    r = old.request("FolderSync", FOLDERSYNC0)
+    assert r.status == 403, r
+
+
+def test_disabled_user(dc):
+    user = "disabled@example.test"
+    dc.add_user(user, "pw-disabled", {"activesync_enabled": "no"})
+    c = dc.eas_client(user, password="pw-disabled")
+    r = c.request("Provision", '<Provision xmlns="Provision:">'
+                  '<Policies><Policy><PolicyType>'
+                  'MS-EAS-Provisioning-WBXML</PolicyType></Policy>'
+                  '</Policies></Provision>')
+    assert r.status == 200 and \
+        xrequire(r, "Provision/Status") == "126", r
+    old = dc.eas_client(user, password="pw-disabled", version="12.1")
+    r = old.request("FolderSync", FOLDERSYNC0)
+    assert r.status == 403, r
+    # nothing was remembered about its devices
+    assert dc.activesync("device", "list", "-u", user, fmt="json") == []
+
+
+def test_device_debug_logs_request_and_response(dc):
+    c = new_client(dc, "devdebug")
+    provision(c)
+    secret = "Sekrit-%s" % c.device_id
+    req = ('<ItemOperations xmlns="ItemOperations:" '
+           'xmlns:documentlibrary="DocumentLibrary:"><Fetch>'
+           '<Store>DocumentLibrary</Store>'
+           '<documentlibrary:LinkId>\\\\server\\share\\file.txt'
+           '</documentlibrary:LinkId><Options><UserName>someone</UserName>'
+           '<Password>%s</Password></Options></Fetch></ItemOperations>'
+           % secret)
+    # off: nothing of the documents in the log
+    mark = dc.log_offset()
+    c.request("ItemOperations", req)
+    c.foldersync()
+    log = dc.log_since(mark)
+    assert "Request: " not in log and "Response: <" not in log, log
+    dc.activesync("device", "debug", "-u", c.user, c.device_id, "on")
+    assert device_of(dc, c)["debug"] == "on"
+    mark = dc.log_offset()
+    c.request("ItemOperations", req)
+    r = c.foldersync()
+    assert xrequire(r, "FolderSync/Status") == "1", r
+    log = dc.log_since(mark)
+    assert "Request: <ItemOperations" in log, log[-3000:]
+    assert "Request: <FolderSync" in log, log[-3000:]
+    assert "Response: <FolderSync" in log, log[-3000:]
+    assert "Response: <ItemOperations" in log, log[-3000:]
+    # the password is masked
+    assert "********" in log and secret not in log, log[-3000:]
+    # another device of the same user logs nothing
+    other = dc.eas_client(c.user, password="pw-devdebug")
+    provision(other)
+    mark = dc.log_offset()
+    other.foldersync()
+    assert "Request: <FolderSync" not in dc.log_since(mark)
+    dc.activesync("device", "debug", "-u", c.user, c.device_id, "off")
+    mark = dc.log_offset()
+    c.foldersync()
+    assert "Request: <FolderSync" not in dc.log_since(mark)
+    code, _, err = dc.activesync("device", "debug", "-u", c.user,
+                                 c.device_id, "maybe", check=False)
+    assert code != 0, err
+
+
+def test_device_resync_one_folder(dc):
+    c, user, _, by_type, _ = setup_device(dc, "resyncfolder")
+    inbox = by_type["2"]
+    key = sync_all(c, inbox)
+    dc.activesync("device", "resync", "-u", user, c.device_id, inbox)
+    # that collection starts over (invalid SyncKey), the hierarchy not
+    assert sync(c, inbox, key).status == "3"
+    assert sync(c, inbox, "0").status == "1"
+
+
+def test_quarantine_hides_other_folders_of_a_known_device(dc):
+    c, user, _, by_type, _ = setup_device(dc, "quarknown")
+    dc.doveadm("mailbox", "create", "-u", user, "Projects")
+    r = c.request("FolderSync", '<FolderSync xmlns="FolderHierarchy:">'
+                  '<SyncKey>1</SyncKey></FolderSync>')
+    adds = {xtext(a, "DisplayName"): xtext(a, "ServerId")
+            for a in xall(r, "Changes/Add")}
+    projects = adds["Projects"]
+    key = xrequire(r, "FolderSync/SyncKey")
+    sync_all(c, projects)
+    dc.activesync("device", "quarantine", "-u", user, c.device_id)
+    # the device knew the folder: it is gone for it now
+    r = c.request("FolderSync", '<FolderSync xmlns="FolderHierarchy:">'
+                  '<SyncKey>%s</SyncKey></FolderSync>' % key)
+    deleted = [xtext(d, "ServerId") for d in xall(r, "Changes/Delete")]
+    assert projects in deleted, r
+    assert sync(c, projects, "0").status != "1"
+    # default folders still sync
+    assert sync(c, by_type["2"], "0").status == "1"

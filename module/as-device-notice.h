@@ -1,5 +1,5 @@
-#ifndef AS_WIPE_NOTICE_H
-#define AS_WIPE_NOTICE_H
+#ifndef AS_DEVICE_NOTICE_H
+#define AS_DEVICE_NOTICE_H
 
 struct as_cmd_context;
 

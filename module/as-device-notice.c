@@ -17,7 +17,7 @@
 #include "items/as-mail-save.h"
 #include "send/as-send.h"
 #include "send/as-send-smtp.h"
-#include "as-wipe-notice.h"
+#include "as-device-notice.h"
 
 static const char *
 notice_build(struct as_cmd_context *ctx, const char *to,
