@@ -40,6 +40,10 @@ DEFAULTS = {
     "activesync_notes_folder": "Notes",
     "activesync_groupware_as_email": "",
     "activesync_debug": "no",
+    "activesync_enabled": "yes",
+    "activesync_max_devices": "0",
+    "activesync_device_access": "allow",
+    "activesync_wipe_notify_address": "",
 }
 
 # top level (the harness writes settings doveconf knows there)
