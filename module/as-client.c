@@ -18,6 +18,7 @@
 #include "http-auth.h"
 #include "http-server.h"
 #include "as-auth.h"
+#include "policy/as-policy.h"
 #include "as-settings.h"
 #include "as-command.h"
 #include "as-commands-private.h"
@@ -116,6 +117,33 @@ as_client_request_fail_auth(struct as_client_request *creq,
 }
 
 
+/* The versions offered to the user: up to the MaxProtocolVersion of
+   its effective policy (OPTIONS names no device, so the device level
+   does not count here; it does when the device sends a command). */
+static const char *as_client_user_versions(struct as_client_request *creq)
+{
+	struct as_store_policy_target target = {
+		.level = AS_STORE_POLICY_LEVEL_USER,
+		.user = creq->username,
+	};
+	struct as_policy policy;
+	const char *error;
+
+	if (as_service->store == NULL)
+		return AS_SUPPORTED_VERSIONS;
+	if (creq->req.device_id != NULL) {
+		target.level = AS_STORE_POLICY_LEVEL_DEVICE;
+		target.device_id = creq->req.device_id;
+	}
+	if (as_policy_lookup(as_service->store, pool_datastack_create(),
+			     &target, &policy, &error) < 0) {
+		e_error(creq->event, "State store: %s", error);
+		return AS_SUPPORTED_VERSIONS;
+	}
+	return as_version_list(as_version_parse(
+		policy.values[AS_POLICY_IDX_MAX_PROTOCOL_VERSION]));
+}
+
 static void as_client_send_options(struct as_client_request *creq)
 {
 	struct http_server_response *resp;
@@ -125,7 +153,7 @@ static void as_client_send_options(struct as_client_request *creq)
 	http_server_response_add_header(resp, "Allow", "OPTIONS,POST");
 	http_server_response_add_header(resp, "Public", "OPTIONS,POST");
 	http_server_response_add_header(resp, "MS-ASProtocolVersions",
-					AS_SUPPORTED_VERSIONS);
+					as_client_user_versions(creq));
 	http_server_response_add_header(resp, "MS-ASProtocolCommands",
 					as_command_list());
 	http_server_response_set_payload_data(resp, (const unsigned char *)"", 0);
@@ -171,6 +199,16 @@ void as_client_request_send_response(struct as_cmd_context *ctx)
 		as_client_add_common_headers(resp);
 		http_server_response_add_header(resp, "Retry-After",
 			dec2str(ctx->http_retry_after_secs));
+		http_server_response_submit(resp);
+		return;
+	}
+	if (status >= 400 && status != 449 &&
+	    ctx->http_protocol_versions != NULL) {
+		resp = http_server_response_create(creq->http_req, status,
+						   reason);
+		as_client_add_common_headers(resp);
+		http_server_response_add_header(resp, "MS-ASProtocolVersions",
+						ctx->http_protocol_versions);
 		http_server_response_submit(resp);
 		return;
 	}

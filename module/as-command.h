@@ -112,6 +112,9 @@ struct as_cmd_context {
 	   (user agent, version; last_seen to the minute). Commands may
 	   change fields and call as_store_device_put() themselves. */
 	struct as_device *device;
+	/* The effective security policy of the device (as_cmd_get_policy()
+	   reads it once per request) */
+	struct as_policy *policy;
 	/* as_folders_groupware_as_email(): read once per request */
 	unsigned int groupware_as_email;
 	bool groupware_as_email_known;
@@ -138,6 +141,9 @@ struct as_cmd_context {
 	const char *http_reason;
 	/* with an HTTP error: Retry-After (seconds), 0 = none */
 	unsigned int http_retry_after_secs;
+	/* with an HTTP error: an MS-ASProtocolVersions header (the versions
+	   this device may use), NULL = none */
+	const char *http_protocol_versions;
 
 	/* For AS_CMD_PENDING: called if the client goes away or the process
 	   shuts down before the command finished. Must free the command's
@@ -157,6 +163,8 @@ struct as_cmd_context {
 	bool ssl:1;
 	bool finished:1;
 	bool aborted:1;
+	/* the decoded request went to the debug log */
+	bool request_logged:1;
 };
 
 enum as_command_flags {
@@ -193,6 +201,11 @@ void as_cmd_finish(struct as_cmd_context *ctx);
 void as_cmd_release_user(struct as_cmd_context *ctx);
 int as_cmd_reopen_user(struct as_cmd_context *ctx, const char **error_r);
 
+/* The device's effective policy (policy/as-policy.h), read from the
+   store on first use. Returns -1 with error_r on a store error. */
+int as_cmd_get_policy(struct as_cmd_context *ctx,
+		      const struct as_policy **policy_r, const char **error_r);
+
 /* A fault on our side that passes (the state store is full or can't be
    written): the response written so far is dropped and HTTP 503 with
    Retry-After goes out instead, so that the device retries with the keys
@@ -219,5 +232,11 @@ enum as_command_result cmd_sendmail(struct as_cmd_context *ctx);
 enum as_command_result cmd_smartreply(struct as_cmd_context *ctx);
 enum as_command_result cmd_smartforward(struct as_cmd_context *ctx);
 enum as_command_result cmd_search(struct as_cmd_context *ctx);
+enum as_command_result cmd_settings(struct as_cmd_context *ctx);
+
+/* cmd-provision.c: remember settings:DeviceInformation/Set in
+   ctx->device (Provision and Settings carry it; the caller saves). */
+void provision_device_info(struct as_cmd_context *ctx,
+			   const struct wbxml_node *device_info);
 
 #endif

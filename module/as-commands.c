@@ -12,6 +12,8 @@
 #include "as-client.h"
 #include "as-user.h"
 #include "as-commands-private.h"
+#include "policy/as-policy.h"
+#include "as-device-access.h"
 
 #define AS_WBXML_HEADER_SIZE 4
 
@@ -46,6 +48,8 @@ static const struct as_command as_commands[] = {
 	{ "SmartForward", cmd_smartforward, AS_CMD_FLAG_RAW_BODY_BEFORE_14,
 	  EAS_COMPOSEMAIL_SMARTFORWARD, EAS_COMPOSEMAIL_STATUS },
 	{ "Search", cmd_search, 0, EAS_SEARCH_SEARCH, EAS_SEARCH_STATUS },
+	{ "Settings", cmd_settings, 0,
+	  EAS_SETTINGS_SETTINGS, EAS_SETTINGS_STATUS },
 };
 
 static const struct wbxml_limits as_wbxml_limits = {
@@ -105,6 +109,8 @@ void as_cmd_write_status(struct as_cmd_context *ctx, unsigned int status)
 	wbxml_end(ctx->writer);
 }
 
+static void as_cmd_log_response(struct as_cmd_context *ctx);
+
 void as_cmd_finish(struct as_cmd_context *ctx)
 {
 	i_assert(!ctx->finished);
@@ -122,6 +128,9 @@ void as_cmd_finish(struct as_cmd_context *ctx)
 				" bytes (streamed)", size);
 	} else if (ctx->http_status == 0 || ctx->http_status == 200) {
 		e_debug(ctx->event, "Response: %zu bytes", ctx->response->used);
+		T_BEGIN {
+			as_cmd_log_response(ctx);
+		} T_END;
 	}
 	as_client_request_send_response(ctx);
 }
@@ -160,6 +169,7 @@ as_cmd_fail_status(struct as_cmd_context *ctx, unsigned int status,
 	    ctx->cmd->response_tag == 0) {
 		as_cmd_fail_http(ctx, http_status,
 				 http_status == 449 ? "Retry after sending a PROVISION command" :
+				 http_status == 403 ? "Forbidden" :
 				 "Bad Request");
 		return;
 	}
@@ -172,7 +182,7 @@ as_cmd_fail_status(struct as_cmd_context *ctx, unsigned int status,
    stalls every held Ping of the process */
 #define AS_DEVICE_LAST_SEEN_PRECISION_SECS 60
 
-static int as_cmd_device_update(struct as_cmd_context *ctx,
+static int as_cmd_device_update(struct as_cmd_context *ctx, bool *new_r,
 				const char **error_r)
 {
 	struct as_device *dev;
@@ -184,6 +194,7 @@ static int as_cmd_device_update(struct as_cmd_context *ctx,
 				  ctx->req->device_id, dev, error_r);
 	if (ret < 0)
 		return -1;
+	*new_r = ret == 0;
 	if (ret == 0) {
 		dev->user = ctx->username;
 		dev->device_id = ctx->req->device_id;
@@ -212,26 +223,148 @@ static int as_cmd_device_update(struct as_cmd_context *ctx,
 	return as_store_device_put(ctx->store, dev, error_r) < 0 ? -1 : 0;
 }
 
+int as_cmd_get_policy(struct as_cmd_context *ctx,
+		      const struct as_policy **policy_r, const char **error_r)
+{
+	struct as_store_policy_target target = {
+		.level = AS_STORE_POLICY_LEVEL_DEVICE,
+		.user = ctx->username,
+		.device_id = ctx->req->device_id,
+	};
+
+	if (ctx->policy == NULL) {
+		struct as_policy *policy = p_new(ctx->pool, struct as_policy, 1);
+
+		if (as_policy_lookup(ctx->store, ctx->pool, &target, policy,
+				     error_r) < 0)
+			return -1;
+		ctx->policy = policy;
+	}
+	*policy_r = ctx->policy;
+	return 0;
+}
+
+/* A request in a version above the effective MaxProtocolVersion gets
+   what an unsupported version gets (HTTP 400), with the versions the
+   device may use. Returns FALSE when the request was answered. */
+static bool as_cmd_version_check(struct as_cmd_context *ctx)
+{
+	const struct as_policy *policy;
+	const char *error, *max_str;
+	unsigned int max;
+
+	if (as_cmd_get_policy(ctx, &policy, &error) < 0) {
+		e_error(ctx->event, "State store: %s", error);
+		ctx->http_retry_after_secs = AS_CMD_STORE_RETRY_SECS;
+		as_cmd_fail_http(ctx, 503, "Service Unavailable");
+		return FALSE;
+	}
+	max_str = policy->values[AS_POLICY_IDX_MAX_PROTOCOL_VERSION];
+	max = as_version_parse(max_str);
+	if (ctx->req->version <= max)
+		return TRUE;
+	e_info(ctx->event, "400: Protocol version %s is above the maximum %s "
+	       "(policy level %s)", ctx->req->version_str, max_str,
+	       as_policy_level_name(
+		policy->sources[AS_POLICY_IDX_MAX_PROTOCOL_VERSION]));
+	ctx->http_protocol_versions = as_version_list(max);
+	as_cmd_fail_http(ctx, 400, "Bad Request");
+	return FALSE;
+}
+
+/* 12.x gets HTTP 449 for every case, 14.0+ the command's Status: 142 not
+   provisioned, 144 unknown key, 143 the policy changed or its refresh
+   interval passed since the device acknowledged it. */
 static bool as_cmd_policy_check(struct as_cmd_context *ctx)
 {
 	const struct as_device *dev = ctx->device;
+	const struct as_policy *policy;
+	struct as_store_policy_state state;
+	unsigned int refresh;
+	const char *error;
+	int ret;
 
 	if (!ctx->set->provisioning ||
 	    (ctx->cmd->flags & AS_CMD_FLAG_NO_POLICY) != 0)
 		return TRUE;
-	if (dev->policy_key != 0 && ctx->req->has_policy_key &&
-	    ctx->req->policy_key == dev->policy_key)
-		return TRUE;
-
 	if (!ctx->req->has_policy_key || ctx->req->policy_key == 0 ||
 	    dev->policy_key == 0) {
 		as_cmd_fail_status(ctx, AS_STATUS_DEVICE_NOT_PROVISIONED, 449,
 				   "Device not provisioned");
-	} else {
+		return FALSE;
+	}
+	if (ctx->req->policy_key != dev->policy_key) {
 		as_cmd_fail_status(ctx, AS_STATUS_INVALID_POLICY_KEY, 449,
 			t_strdup_printf("Invalid policy key %u",
 					ctx->req->policy_key));
+		return FALSE;
 	}
+
+	if (as_cmd_get_policy(ctx, &policy, &error) < 0 ||
+	    (ret = as_store_policy_state_get(ctx->store, ctx->username,
+					     ctx->req->device_id, &state,
+					     &error)) < 0) {
+		e_error(ctx->event, "State store: %s", error);
+		ctx->http_retry_after_secs = AS_CMD_STORE_RETRY_SECS;
+		as_cmd_fail_http(ctx, 503, "Service Unavailable");
+		return FALSE;
+	}
+	if (ret == 0) {
+		/* provisioned before policies were stored: the policy was
+		   the built-in default one */
+		state.policy_hash = as_policy_hash(NULL);
+		state.provisioned = ioloop_time;
+	}
+	if (state.policy_hash != as_policy_hash(policy->values)) {
+		as_cmd_fail_status(ctx, AS_STATUS_POLICY_REFRESH, 449,
+				   "Policy changed, device must provision");
+		return FALSE;
+	}
+	refresh = as_policy_get_uint(policy, AS_POLICY_IDX_REFRESH_INTERVAL);
+	if (refresh > 0 && state.provisioned <= ioloop_time - (time_t)refresh) {
+		as_cmd_fail_status(ctx, AS_STATUS_POLICY_REFRESH, 449,
+			t_strdup_printf("Policy refresh interval (%u s) "
+					"passed, device must provision",
+					refresh));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Admin state, ABQ rules, remote wipe and the device limit. Returns
+   FALSE after answering the request. */
+static bool
+as_cmd_device_gate(struct as_cmd_context *ctx, bool new_device,
+		   const char **error_r)
+{
+	const char *reason;
+
+	switch (as_device_access_check(ctx, new_device, &reason)) {
+	case AS_DEVICE_GATE_OK:
+		return TRUE;
+	case AS_DEVICE_GATE_BLOCKED:
+		as_cmd_fail_status(ctx, AS_STATUS_DEVICE_IS_BLOCKED_FOR_THIS_USER,
+				   403, reason);
+		break;
+	case AS_DEVICE_GATE_TOO_MANY:
+		as_cmd_fail_status(ctx, AS_STATUS_MAXIMUM_DEVICES_REACHED,
+				   403, reason);
+		break;
+	case AS_DEVICE_GATE_WIPE_PENDING:
+		/* Provision hands out the wipe directive; everything else
+		   is sent there (MS-ASPROV: 449 / Status 142) */
+		if (strcmp(ctx->cmd->name, "Provision") == 0)
+			return TRUE;
+		as_cmd_fail_status(ctx, AS_STATUS_DEVICE_NOT_PROVISIONED, 449,
+				   reason);
+		break;
+	case AS_DEVICE_GATE_ERROR:
+		reason = "State store failure";
+		ctx->http_retry_after_secs = AS_CMD_STORE_RETRY_SECS;
+		as_cmd_fail_http(ctx, 503, "Service Unavailable");
+		break;
+	}
+	*error_r = reason;
 	return FALSE;
 }
 
@@ -273,22 +406,61 @@ as_cmd_mask_passwords(struct wbxml_node *node,
 		as_cmd_mask_passwords(child, saved, restore);
 }
 
-/* The decoded request as XML, one log line per XML line. */
-static void as_cmd_log_request(struct as_cmd_context *ctx)
+/* A decoded document as XML, one log line per XML line. */
+static void
+as_cmd_log_xml(struct as_cmd_context *ctx, struct wbxml_node *root,
+	       const char *what)
 {
 	ARRAY_TYPE(as_cmd_masked_data) saved;
 	const char *const *lines;
 	string_t *xml = t_str_new(256);
 
 	t_array_init(&saved, 4);
-	as_cmd_mask_passwords(ctx->root, &saved, FALSE);
-	wbxml_node_to_xml(xml, ctx->root);
-	as_cmd_mask_passwords(ctx->root, &saved, TRUE);
+	as_cmd_mask_passwords(root, &saved, FALSE);
+	wbxml_node_to_xml(xml, root);
+	as_cmd_mask_passwords(root, &saved, TRUE);
 
 	for (lines = t_strsplit(str_c(xml), "\n"); *lines != NULL; lines++) {
 		if (**lines != '\0')
-			e_debug(ctx->event, "Request: %s", *lines);
+			e_debug(ctx->event, "%s: %s", what, *lines);
 	}
+}
+
+static void as_cmd_log_request(struct as_cmd_context *ctx)
+{
+	as_cmd_log_xml(ctx, ctx->root, "Request");
+}
+
+/* Per-device debugging (doveadm activesync device debug on): the
+   request, if not logged yet, and later the response (see
+   as_cmd_log_response()) */
+static void as_cmd_device_debug_start(struct as_cmd_context *ctx)
+{
+	if (ctx->device == NULL || !ctx->device->debug)
+		return;
+	event_set_forced_debug(ctx->event, TRUE);
+	if (ctx->root != NULL && !ctx->request_logged) {
+		as_cmd_log_request(ctx);
+		ctx->request_logged = TRUE;
+	}
+}
+
+static void as_cmd_log_response(struct as_cmd_context *ctx)
+{
+	struct wbxml_node *root;
+	const char *error;
+	pool_t pool;
+
+	if (ctx->device == NULL || !ctx->device->debug ||
+	    ctx->response->used == 0)
+		return;
+	pool = pool_alloconly_create("activesync response log", 4096);
+	if (wbxml_decode(pool, ctx->response->data, ctx->response->used,
+			 &as_wbxml_limits, &root, &error) < 0)
+		e_debug(ctx->event, "Response not decodable: %s", error);
+	else
+		as_cmd_log_xml(ctx, root, "Response");
+	pool_unref(&pool);
 }
 
 static int
@@ -322,8 +494,10 @@ as_cmd_decode(struct as_cmd_context *ctx, const buffer_t *payload)
 				t_strdup(wbxml_tag_name(ctx->root->tag))));
 		return -1;
 	}
-	if (event_want_debug_log(ctx->event))
+	if (event_want_debug_log(ctx->event)) {
 		as_cmd_log_request(ctx);
+		ctx->request_logged = TRUE;
+	}
 	return 0;
 }
 
@@ -379,6 +553,7 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 	struct as_user_lookup lookup;
 	const char *error;
 	enum as_command_result result;
+	bool new_device = FALSE;
 	int ret;
 
 	ctx->cmd = as_command_find(ctx->req->cmd);
@@ -425,11 +600,27 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 		return -1;
 	}
 
-	if (as_cmd_device_update(ctx, &error) < 0) {
+	if (!ctx->set->enabled) {
+		/* before the device record: a disabled user's devices are
+		   not remembered */
+		as_cmd_fail_status(ctx, AS_STATUS_USER_DISABLED_FOR_SYNC, 403,
+				   "ActiveSync disabled for the user "
+				   "(activesync_enabled)");
+		*error_r = "ActiveSync disabled for the user";
+		return -1;
+	}
+	if (as_cmd_device_update(ctx, &new_device, &error) < 0) {
 		e_error(ctx->event, "State store: %s", error);
 		ctx->http_retry_after_secs = AS_CMD_STORE_RETRY_SECS;
 		as_cmd_fail_http(ctx, 503, "Service Unavailable");
 		*error_r = error;
+		return -1;
+	}
+	if (!as_cmd_device_gate(ctx, new_device, error_r))
+		return -1;
+	as_cmd_device_debug_start(ctx);
+	if (!as_cmd_version_check(ctx)) {
+		*error_r = "Protocol version above the maximum";
 		return -1;
 	}
 	if (!as_cmd_policy_check(ctx)) {

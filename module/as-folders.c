@@ -677,6 +677,31 @@ static void as_folders_unique_defaults(ARRAY_TYPE(as_folder_info) *folders)
 	}
 }
 
+/* A quarantined device (ABQ) sees only the default folders, all at the
+   top level, until the admin allows it. */
+static bool as_folders_quarantined(struct as_cmd_context *ctx)
+{
+	return ctx->device != NULL &&
+		ctx->device->access == AS_DEVICE_ACCESS_QUARANTINE;
+}
+
+static void as_folders_quarantine_filter(ARRAY_TYPE(as_folder_info) *folders)
+{
+	struct as_folder_info *folder;
+	unsigned int i = 0;
+
+	while (i < array_count(folders)) {
+		folder = array_idx_modifiable(folders, i);
+		if (folder->noselect ||
+		    !as_folder_type_is_default(folder->type)) {
+			array_delete(folders, i, 1);
+			continue;
+		}
+		folder->parent_id = "0";
+		i++;
+	}
+}
+
 int as_folders_list(struct as_cmd_context *ctx,
 		    ARRAY_TYPE(as_folder_info) *folders_r,
 		    const char **error_r)
@@ -746,6 +771,8 @@ int as_folders_list(struct as_cmd_context *ctx,
 	hash_table_destroy(&ids);
 	if (ret == 0)
 		as_folders_unique_defaults(folders_r);
+	if (ret == 0 && as_folders_quarantined(ctx))
+		as_folders_quarantine_filter(folders_r);
 	if (ret < 0) {
 		array_clear(folders_r);
 		return -1;
@@ -832,7 +859,8 @@ int as_folders_check_writable(struct mailbox *box, const char **error_r)
 	return -1;
 }
 
-int as_folders_lookup(struct as_cmd_context *ctx, const char *server_id,
+static int
+as_folders_lookup_any(struct as_cmd_context *ctx, const char *server_id,
 		      struct as_folder_info *folder_r, const char **error_r)
 {
 	struct mail_namespace *ns = as_folders_namespace(ctx);
@@ -868,6 +896,21 @@ int as_folders_lookup(struct as_cmd_context *ctx, const char *server_id,
 	/* No selectable mailbox has this GUID: a \NoSelect parent's
 	   name-derived id, or gone. */
 	return as_folders_find_listed(ctx, server_id, NULL, folder_r, error_r);
+}
+
+int as_folders_lookup(struct as_cmd_context *ctx, const char *server_id,
+		      struct as_folder_info *folder_r, const char **error_r)
+{
+	int ret;
+
+	ret = as_folders_lookup_any(ctx, server_id, folder_r, error_r);
+	if (ret > 0 && as_folders_quarantined(ctx) &&
+	    !as_folder_type_is_default(folder_r->type)) {
+		/* hidden from a quarantined device */
+		i_zero(folder_r);
+		return 0;
+	}
+	return ret;
 }
 
 int as_folders_open(struct as_cmd_context *ctx,

@@ -28,6 +28,8 @@ static const struct setting_define as_setting_defines[] = {
 	DEF("max_request_size", text.max_request_size),
 	DEF("max_send_size", text.max_send_size),
 	DEF("sender_domain", sender_domain),
+	DEF("user_addresses", user_addresses),
+	DEF("user_display_name", user_display_name),
 	DEF("max_window_size", text.max_window_size),
 	DEF("max_mail_age", text.max_mail_age),
 	DEF("auth_cache_ttl", text.auth_cache_ttl),
@@ -45,6 +47,10 @@ static const struct setting_define as_setting_defines[] = {
 	DEF("gal", text.gal),
 	DEF("gal_refresh_interval", text.gal_refresh_interval),
 	DEF("debug", text.debug),
+	DEF("enabled", text.enabled),
+	DEF("max_devices", text.max_devices),
+	DEF("device_access", device_access),
+	DEF("wipe_notify_address", wipe_notify_address),
 
 	SETTING_DEFINE_LIST_END
 };
@@ -69,17 +75,23 @@ const struct as_settings as_default_settings = {
 		.gal = "yes",
 		.gal_refresh_interval = "1 hour",
 		.debug = "no",
+		.enabled = "yes",
+		.max_devices = "0",
 	},
 	.state_dir = "",
 	.auth_socket_path = "",
 	.realm = "ActiveSync",
 	.sender_domain = "",
+	.user_addresses = "",
+	.user_display_name = "",
 	.calendar_folder = "Calendar",
 	.contacts_folder = "Contacts",
 	.tasks_folder = "Tasks",
 	.notes_folder = "Notes",
 	.groupware_as_email = "",
 	.autodiscover_url = "",
+	.device_access = "allow",
+	.wipe_notify_address = "",
 };
 
 /* How the text of each non-string setting is parsed, and into which
@@ -105,6 +117,8 @@ const struct as_setting_value as_setting_values[] = {
 	VALUE(SET_BOOL, gal, gal),
 	VALUE(SET_TIME, gal_refresh_interval, gal_refresh_interval),
 	VALUE(SET_BOOL, debug, debug),
+	VALUE(SET_BOOL, enabled, enabled),
+	VALUE(SET_UINT, max_devices, max_devices),
 	{ 0, NULL, 0, 0 }
 #undef VALUE
 };
@@ -198,6 +212,14 @@ as_settings_check(void *_set, pool_t pool ATTR_UNUSED, const char **error_r)
 	}
 	if (set->search_timeout_msecs == 0) {
 		*error_r = "activesync_search_timeout must be > 0";
+		return FALSE;
+	}
+	if (strcasecmp(set->device_access, "allow") != 0 &&
+	    strcasecmp(set->device_access, "block") != 0 &&
+	    strcasecmp(set->device_access, "quarantine") != 0) {
+		*error_r = t_strdup_printf("activesync_device_access: "
+			"must be allow, block or quarantine, not '%s'",
+			set->device_access);
 		return FALSE;
 	}
 	return TRUE;

@@ -32,6 +32,8 @@ struct as_settings {
 		const char *gal;
 		const char *gal_refresh_interval;
 		const char *debug;
+		const char *enabled;
+		const char *max_devices;
 	} text;
 
 	/* "" = <state_dir>/activesync (as_settings_read() fills it in) */
@@ -55,6 +57,12 @@ struct as_settings {
 	/* Envelope sender domain for user names without '@' (NULL = the
 	   hostname setting) */
 	const char *sender_domain;
+	/* The user's other addresses (Settings UserInformation), separated
+	   by commas or spaces, usually a userdb field */
+	const char *user_addresses;
+	/* The name shown for the account (Settings UserInformation 14.1+);
+	   "" = the user name */
+	const char *user_display_name;
 	/* Largest Sync WindowSize honoured */
 	unsigned int max_window_size;
 	/* Mail older than this (seconds) is not synced; 0 = no limit */
@@ -89,6 +97,18 @@ struct as_settings {
 	bool gal;
 	unsigned int gal_refresh_interval;
 	bool debug;
+
+	/* Device management (doveadm activesync) */
+	/* ActiveSync allowed for the user (a userdb field can say no) */
+	bool enabled;
+	/* Devices a user may have, 0 = no limit */
+	unsigned int max_devices;
+	/* Access of a device no ABQ rule decides: allow, block or
+	   quarantine */
+	const char *device_access;
+	/* Also told when a device acknowledges a remote wipe ("" = only
+	   the user) */
+	const char *wipe_notify_address;
 
 	/* Not parsed from top-level settings: plugin {
 	   activesync_notify_socket }, the directory of the per-process

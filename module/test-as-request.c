@@ -180,6 +180,19 @@ static void test_as_request_version(void)
 	test_end();
 }
 
+static void test_as_version_list(void)
+{
+	test_begin("as_version_list (version cap)");
+	test_assert_strcmp(as_version_list(AS_VERSION_16_1),
+			   AS_SUPPORTED_VERSIONS);
+	test_assert_strcmp(as_version_list(AS_VERSION_14_1),
+			   "12.0,12.1,14.0,14.1");
+	test_assert_strcmp(as_version_list(AS_VERSION_12_0), "12.0");
+	test_assert_strcmp(as_version_list(as_version_parse("14.0")),
+			   "12.0,12.1,14.0");
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
@@ -189,6 +202,7 @@ int main(void)
 		test_as_request_base64_invalid,
 		test_as_request_base64_plus,
 		test_as_request_version,
+		test_as_version_list,
 		NULL
 	};
 	return test_run(test_functions);

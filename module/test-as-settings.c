@@ -39,6 +39,8 @@ static void test_as_settings_parse(void)
 		"activesync_ping_max_heartbeat=900",
 		"activesync_max_mail_age=2 weeks",
 		"activesync_special_folders=no",
+		"activesync_max_devices=3",
+		"activesync_device_access=Quarantine",
 		NULL
 	};
 	static const struct {
@@ -52,6 +54,9 @@ static void test_as_settings_parse(void)
 		{ "activesync_search_timeout=-1 s", "activesync_search_timeout" },
 		{ "activesync_max_window_size=many", "activesync_max_window_size" },
 		{ "activesync_provisioning=maybe", "activesync_provisioning" },
+		{ "activesync_enabled=perhaps", "activesync_enabled" },
+		{ "activesync_max_devices=-2", "activesync_max_devices" },
+		{ "activesync_device_access=deny", "activesync_device_access" },
 	};
 	pool_t pool = pool_alloconly_create("test settings", 4096);
 	struct as_settings *set;
@@ -71,6 +76,9 @@ static void test_as_settings_parse(void)
 	test_assert(set->max_mail_age == 14 * 24 * 3600);
 	test_assert(!set->special_folders);
 	test_assert(set->provisioning);
+	test_assert(set->enabled);
+	test_assert(set->max_devices == 3);
+	test_assert_strcmp(set->device_access, "Quarantine");
 	for (i = 0; i < N_ELEMENTS(bad); i++) {
 		const char *error;
 

@@ -20,7 +20,8 @@
    device_props  user\0 device\0 name\0                     -> value
    client_ids    user\0 device\0 client id\0             -> sent time
    item_uids     user\0 guid(16) item uid\0                -> UIDs
-   gal           see as-store-gal.c */
+   gal           see as-store-gal.c
+   policies      level\0 [domain or user\0]              -> policy level */
 enum as_store_db {
 	AS_STORE_DB_DEVICES,
 	AS_STORE_DB_FOLDER_IDS,
@@ -33,6 +34,8 @@ enum as_store_db {
 	AS_STORE_DB_CLIENT_IDS,
 	AS_STORE_DB_ITEM_UIDS,
 	AS_STORE_DB_GAL,
+	AS_STORE_DB_POLICIES,
+	AS_STORE_DB_ABQ_RULES,
 
 	AS_STORE_DB_COUNT
 };
@@ -132,5 +135,10 @@ void as_store_collection_encode(buffer_t *buf,
 int as_store_collection_decode(const void *data, size_t size, pool_t pool,
 			       struct as_collection_state *state_r,
 			       const char **error_r);
+void as_store_policy_encode(buffer_t *buf,
+			    const ARRAY_TYPE(const_string) *fields);
+int as_store_policy_decode(const void *data, size_t size, pool_t pool,
+			   ARRAY_TYPE(const_string) *fields_r,
+			   const char **error_r);
 
 #endif

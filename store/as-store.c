@@ -36,6 +36,8 @@ const char *const as_store_db_names[AS_STORE_DB_COUNT] = {
 	[AS_STORE_DB_CLIENT_IDS] = "client_ids",
 	[AS_STORE_DB_ITEM_UIDS] = "item_uids",
 	[AS_STORE_DB_GAL] = "gal",
+	[AS_STORE_DB_POLICIES] = "policies",
+	[AS_STORE_DB_ABQ_RULES] = "abq_rules",
 };
 
 const char *as_store_size_str(uoff_t size)

@@ -27,6 +27,43 @@ struct as_store_settings {
 	const char *max_map_size_source;
 };
 
+enum as_device_access {
+	/* override: none set; access: not evaluated yet */
+	AS_DEVICE_ACCESS_UNSET = 0,
+	AS_DEVICE_ACCESS_ALLOW,
+	AS_DEVICE_ACCESS_BLOCK,
+	AS_DEVICE_ACCESS_QUARANTINE,
+};
+#define AS_DEVICE_ACCESS_COUNT (AS_DEVICE_ACCESS_QUARANTINE + 1)
+
+enum as_device_wipe {
+	AS_DEVICE_WIPE_NONE = 0,
+	/* requested, delivered at the device's next request */
+	AS_DEVICE_WIPE_PENDING,
+	AS_DEVICE_WIPE_ACCOUNT_PENDING,
+	/* the device acknowledged it; it is blocked from then on */
+	AS_DEVICE_WIPE_DONE,
+	AS_DEVICE_WIPE_ACCOUNT_DONE,
+};
+#define AS_DEVICE_WIPE_COUNT (AS_DEVICE_WIPE_ACCOUNT_DONE + 1)
+
+/* "allow", "block", "quarantine", "" for UNSET; parse returns -1 for
+   anything else */
+const char *as_device_access_str(enum as_device_access access);
+int as_device_access_parse(const char *str, enum as_device_access *access_r);
+/* "none", "pending", "account-pending", "wiped", "account-wiped" */
+const char *as_device_wipe_str(enum as_device_wipe wipe);
+static inline bool as_device_wipe_pending(enum as_device_wipe wipe)
+{
+	return wipe == AS_DEVICE_WIPE_PENDING ||
+		wipe == AS_DEVICE_WIPE_ACCOUNT_PENDING;
+}
+static inline bool as_device_wipe_done(enum as_device_wipe wipe)
+{
+	return wipe == AS_DEVICE_WIPE_DONE ||
+		wipe == AS_DEVICE_WIPE_ACCOUNT_DONE;
+}
+
 struct as_device {
 	const char *user;
 	const char *device_id;
@@ -45,6 +82,30 @@ struct as_device {
 	   separated by ','), and its heartbeat; "" / 0 if none */
 	const char *ping_folders;
 	unsigned int ping_heartbeat;
+
+	/* The rest of Provision's settings:DeviceInformation ("" = not
+	   sent; model, os and user_agent above are from it too) */
+	const char *imei;
+	const char *friendly_name;
+	const char *os_language;
+	const char *phone_number;
+	const char *mobile_operator;
+
+	/* Access the rules (or the admin) gave at the last request */
+	enum as_device_access access;
+	/* Quarantine notice mail sent to the user */
+	bool quarantine_notified;
+
+	/* Admin state: kept as device properties, so that the service's
+	   device record writes and doveadm's changes never overwrite each
+	   other. Filled by as_store_device_admin_read(), changed with
+	   as_store_device_admin_set(). */
+	/* Access the admin set for this device; overrides the rules */
+	enum as_device_access access_override;
+	/* Log each request and response of this device */
+	bool debug;
+	enum as_device_wipe wipe;
+	time_t wipe_requested, wipe_acked;
 };
 ARRAY_DEFINE_TYPE(as_device, struct as_device);
 
@@ -81,6 +142,14 @@ void as_store_close(struct as_store **_store);
    error_r set. Strings in output records are allocated from pool; output
    arrays are created from pool if not created yet, otherwise cleared
    first. NULL strings are stored as "" and read back as "". */
+
+/* Fill the admin state fields of dev (dev->user, dev->device_id set). */
+int as_store_device_admin_read(struct as_store *store, struct as_device *dev,
+			       const char **error_r);
+/* Store the admin state fields of dev. */
+int as_store_device_admin_write(struct as_store *store,
+				const struct as_device *dev,
+				const char **error_r);
 
 /* Devices, keyed by (user, device_id) */
 int as_store_device_get(struct as_store *store, pool_t pool,
@@ -178,5 +247,63 @@ int as_store_clientid_exists(struct as_store *store, const char *user,
 int as_store_clientid_add(struct as_store *store, const char *user,
 			  const char *device_id, const char *client_id,
 			  time_t now, const char **error_r);
+
+/* Security policy levels (see module/policy/as-policy.h for the fields).
+   A level holds only the fields it customises, as name/value pairs. The
+   device level and the per-device policy state go with
+   as_store_device_remove(). */
+enum as_store_policy_level {
+	AS_STORE_POLICY_LEVEL_GLOBAL,
+	AS_STORE_POLICY_LEVEL_DOMAIN,
+	AS_STORE_POLICY_LEVEL_USER,
+	AS_STORE_POLICY_LEVEL_DEVICE,
+
+	/* in as_store_policy_get_levels(): a level that does not apply
+	   (e.g. the domain of a user name without '@'), read as empty */
+	AS_STORE_POLICY_LEVEL_COUNT
+};
+struct as_store_policy_target {
+	enum as_store_policy_level level;
+	const char *domain;	/* DOMAIN */
+	const char *user;	/* USER, DEVICE */
+	const char *device_id;	/* DEVICE */
+};
+/* What the device was last provisioned with. */
+struct as_store_policy_state {
+	/* as_policy_hash() of the effective policy it acknowledged */
+	uint32_t policy_hash;
+	time_t provisioned;
+	/* hash of the policy handed out with the temporary key, waiting
+	   for the acknowledgement (0 = none) */
+	uint32_t pending_hash;
+};
+
+/* fields_r: name, value, name, value... Returns 1 if the level has a
+   record, 0 if not (fields_r empty). */
+int as_store_policy_get(struct as_store *store, pool_t pool,
+			const struct as_store_policy_target *target,
+			ARRAY_TYPE(const_string) *fields_r,
+			const char **error_r);
+/* Several levels in one read transaction: fields_r[i] for targets[i].
+   Returns 1 if any level has a record. */
+int as_store_policy_get_levels(struct as_store *store, pool_t pool,
+			       const struct as_store_policy_target *targets,
+			       unsigned int count,
+			       ARRAY_TYPE(const_string) *fields_r,
+			       const char **error_r);
+/* Replace the level's fields; no fields deletes the level. */
+int as_store_policy_put(struct as_store *store,
+			const struct as_store_policy_target *target,
+			const ARRAY_TYPE(const_string) *fields,
+			const char **error_r);
+/* Returns 0 with state_r zeroed if the device was never provisioned. */
+int as_store_policy_state_get(struct as_store *store, const char *user,
+			      const char *device_id,
+			      struct as_store_policy_state *state_r,
+			      const char **error_r);
+int as_store_policy_state_put(struct as_store *store, const char *user,
+			      const char *device_id,
+			      const struct as_store_policy_state *state,
+			      const char **error_r);
 
 #endif

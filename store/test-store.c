@@ -5,6 +5,8 @@
 #include "unlink-directory.h"
 #include "mkdir-parents.h"
 #include "test-common.h"
+#include "as-store-record.h"
+#include "as-abq.h"
 #include "as-store-private.h"
 #include "as-store-itemuid.h"
 #include "as-store-gal.h"
@@ -908,7 +910,7 @@ static void test_decode_damaged(const char *name, const buffer_t *valid,
 	test_assert(decode(buf->data, buf->used, pool, &error) == -1);
 
 	p = buffer_get_modifiable_data(buf, NULL);
-	p[0] = 2;
+	p[0] = 0xff; /* a future version */
 	test_assert(decode(buf->data, buf->used - 1, pool, &error) == -1);
 	test_assert(strstr(error, "version") != NULL);
 	p[0] = 0;
@@ -935,6 +937,43 @@ static void test_decode_damaged(const char *name, const buffer_t *valid,
 		p_clear(pool);
 	}
 	pool_unref(&pool);
+}
+
+/* Records written before the device record had DeviceInformation
+   details and admin state (version 1) still read. */
+static void test_store_device_record_v1(void)
+{
+	struct as_device dev;
+	const char *error = NULL;
+	buffer_t *buf;
+	pool_t pool;
+
+	test_begin("store device record version 1 still reads");
+	buf = t_buffer_create(128);
+	as_record_write_version(buf, 1);
+	as_record_write_str(buf, "iPhone");
+	as_record_write_str(buf, "model");
+	as_record_write_str(buf, "iOS 17");
+	as_record_write_str(buf, "ua");
+	as_record_write_str(buf, "16.1");
+	as_record_write_u64(buf, 100);
+	as_record_write_u64(buf, 200);
+	as_record_write_u32(buf, 42);
+	as_record_write_u32(buf, 0);
+	as_record_write_str(buf, "1,2");
+	as_record_write_u32(buf, 480);
+	pool = pool_alloconly_create("test", 1024);
+	i_zero(&dev);
+	test_assert(as_store_device_decode(buf->data, buf->used, pool, &dev,
+					   &error) == 0);
+	test_assert_strcmp(dev.device_type, "iPhone");
+	test_assert_strcmp(dev.os, "iOS 17");
+	test_assert(dev.last_seen == 200 && dev.policy_key == 42);
+	test_assert(dev.ping_heartbeat == 480);
+	test_assert_strcmp(dev.imei, "");
+	test_assert(dev.access == AS_DEVICE_ACCESS_UNSET);
+	pool_unref(&pool);
+	test_end();
 }
 
 static void test_store_record_decode(void)
@@ -1473,6 +1512,101 @@ static void test_store_two_processes(void)
 	pool_unref(&pool);
 }
 
+/* Admin state (device properties) and ABQ rules */
+static void test_store_device_admin_and_rules(void)
+{
+	struct as_store *store = test_store_open();
+	pool_t pool = pool_alloconly_create("test", 1024);
+	ARRAY_TYPE(as_abq_rule) rules;
+	const struct as_abq_rule *r;
+	struct as_abq_rule rule;
+	struct as_device dev, dev2;
+	const char *error;
+	uint32_t id1, id2, id3;
+
+	test_begin("store device admin state and ABQ rules");
+	i_zero(&rules);
+	i_zero(&dev);
+	dev.user = "alice";
+	dev.device_id = "DEV1";
+	dev.access = AS_DEVICE_ACCESS_QUARANTINE;
+	dev.quarantine_notified = TRUE;
+	dev.imei = "123";
+	test_assert(as_store_device_put(store, &dev, &error) == 1);
+	dev.access_override = AS_DEVICE_ACCESS_BLOCK;
+	dev.debug = TRUE;
+	dev.wipe = AS_DEVICE_WIPE_ACCOUNT_PENDING;
+	dev.wipe_requested = 1700000000;
+	test_assert(as_store_device_admin_write(store, &dev, &error) == 0);
+	/* the service's record write doesn't touch the admin state */
+	test_assert(as_store_device_put(store, &dev, &error) == 1);
+	test_assert(as_store_device_get(store, pool, "alice", "DEV1", &dev2,
+					&error) == 1);
+	test_assert(dev2.access == AS_DEVICE_ACCESS_QUARANTINE);
+	test_assert(dev2.quarantine_notified);
+	test_assert_strcmp(dev2.imei, "123");
+	test_assert(dev2.access_override == AS_DEVICE_ACCESS_UNSET);
+	test_assert(as_store_device_admin_read(store, &dev2, &error) == 0);
+	test_assert(dev2.access_override == AS_DEVICE_ACCESS_BLOCK);
+	test_assert(dev2.debug);
+	test_assert(dev2.wipe == AS_DEVICE_WIPE_ACCOUNT_PENDING);
+	test_assert(dev2.wipe_requested == 1700000000);
+	test_assert(dev2.wipe_acked == 0);
+	/* cleared again */
+	dev.access_override = AS_DEVICE_ACCESS_UNSET;
+	dev.debug = FALSE;
+	dev.wipe = AS_DEVICE_WIPE_NONE;
+	dev.wipe_requested = 0;
+	test_assert(as_store_device_admin_write(store, &dev, &error) == 0);
+	test_assert(as_store_device_admin_read(store, &dev2, &error) == 0);
+	test_assert(dev2.access_override == AS_DEVICE_ACCESS_UNSET &&
+		    !dev2.debug && dev2.wipe == AS_DEVICE_WIPE_NONE &&
+		    dev2.wipe_requested == 0);
+
+	i_zero(&rule);
+	rule.kind = AS_ABQ_KIND_TYPE;
+	rule.value = "iPhone";
+	rule.access = AS_DEVICE_ACCESS_BLOCK;
+	rule.enabled = TRUE;
+	test_assert(as_store_rule_add(store, &rule, &id1, &error) == 1);
+	test_assert(as_store_rule_add(store, &rule, &id2, &error) == 1);
+	/* server rules may repeat; user and domain rules replace */
+	test_assert(id1 == 1 && id2 == 2);
+	rule.kind = AS_ABQ_KIND_DOMAIN;
+	rule.value = "example.test";
+	rule.description = "first";
+	test_assert(as_store_rule_add(store, &rule, &id3, &error) == 1);
+	rule.value = "EXAMPLE.TEST";
+	rule.access = AS_DEVICE_ACCESS_ALLOW;
+	rule.description = "second";
+	test_assert(as_store_rule_add(store, &rule, &id1, &error) == 1);
+	test_assert(id1 == id3 && id3 == 3);
+	test_assert(as_store_rule_list(store, pool, &rules, &error) == 1);
+	test_assert(array_count(&rules) == 3);
+	r = array_idx(&rules, 2);
+	test_assert(r->access == AS_DEVICE_ACCESS_ALLOW);
+	test_assert_strcmp(r->description, "second");
+	rule = *array_idx(&rules, 0);
+	rule.enabled = FALSE;
+	test_assert(as_store_rule_update(store, &rule, &error) == 1);
+	rule.id = 99;
+	test_assert(as_store_rule_update(store, &rule, &error) == 0);
+	test_assert(as_store_rule_remove(store, 2, &error) == 1);
+	test_assert(as_store_rule_remove(store, 2, &error) == 0);
+	test_assert(as_store_rule_list(store, pool, &rules, &error) == 1);
+	test_assert(array_count(&rules) == 2);
+	r = array_idx(&rules, 0);
+	test_assert(!r->enabled);
+	/* ids are not reused below the highest one in use */
+	rule.kind = AS_ABQ_KIND_OS;
+	rule.value = "x";
+	test_assert(as_store_rule_add(store, &rule, &id1, &error) == 1);
+	test_assert(id1 == 4);
+	test_end();
+	pool_unref(&pool);
+	as_store_close(&store);
+}
+
 int main(int argc, char *argv[])
 {
 	static void (*const test_functions[])(void) = {
@@ -1486,6 +1620,8 @@ int main(int argc, char *argv[])
 		test_store_collection_advance,
 		test_store_big_uid_sets,
 		test_store_record_decode,
+		test_store_device_record_v1,
+		test_store_device_admin_and_rules,
 		test_store_corrupted,
 		test_store_map_growth,
 		test_store_map_limit,

@@ -71,6 +71,21 @@ unsigned int as_version_parse(const char *str)
 	return 0;
 }
 
+const char *as_version_list(unsigned int max)
+{
+	string_t *str = t_str_new(64);
+	unsigned int i;
+
+	for (i = 0; i < N_ELEMENTS(as_versions); i++) {
+		if (as_versions[i].version > max)
+			break;
+		if (i > 0)
+			str_append_c(str, ',');
+		str_append(str, as_versions[i].str);
+	}
+	return str_c(str);
+}
+
 const char *as_version_to_str(unsigned int version)
 {
 	unsigned int i;

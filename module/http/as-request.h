@@ -52,6 +52,9 @@ int as_request_set_version(struct as_request *req, const char *version_str);
 /* Parse a policy key header value. Returns -1 if invalid. */
 int as_request_set_policy_key(struct as_request *req, const char *value);
 
+/* The supported versions up to max, comma-separated (as in
+   MS-ASProtocolVersions) */
+const char *as_version_list(unsigned int max);
 unsigned int as_version_parse(const char *str);
 const char *as_version_to_str(unsigned int version);
 

@@ -13,19 +13,23 @@
    Exchange writes them in. */
 #define B(tag, name, min_version, def) \
 	{ name, EAS_PROVISION_##tag, AS_POLICY_TYPE_BOOL, \
-	  min_version, def, 0, 1, 0 }
+	  min_version, def, 0, 1, 0, 0 }
 #define U(tag, name, min_version, def, min, max) \
 	{ name, EAS_PROVISION_##tag, AS_POLICY_TYPE_UINT, \
-	  min_version, def, min, max, 0 }
+	  min_version, def, min, max, 0, 0 }
 #define UE(tag, name, min_version, def, min, max) \
 	{ name, EAS_PROVISION_##tag, AS_POLICY_TYPE_UINT_OR_EMPTY, \
-	  min_version, def, min, max, 0 }
+	  min_version, def, min, max, 0, 0 }
 #define I(tag, name, min_version, def, min, max) \
 	{ name, EAS_PROVISION_##tag, AS_POLICY_TYPE_INT, \
-	  min_version, def, min, max, 0 }
+	  min_version, def, min, max, 0, 0 }
 #define L(tag, name, min_version, item) \
 	{ name, EAS_PROVISION_##tag, AS_POLICY_TYPE_LIST, \
-	  min_version, "", 0, 0, EAS_PROVISION_##item }
+	  min_version, "", 0, 0, EAS_PROVISION_##item, 0 }
+/* server-side rows: no element, no version */
+#define S(name, type, def, min, max, flags) \
+	{ name, 0, AS_POLICY_TYPE_##type, 0, def, min, max, 0, \
+	  AS_POLICY_FLAG_SERVER | (flags) }
 
 #define V120 AS_VERSION_12_0
 #define V121 AS_VERSION_12_1
@@ -101,6 +105,14 @@ const struct as_policy_setting as_policy_settings[] = {
 	L(UNAPPROVEDINROMAPPLICATIONLIST, "UnapprovedInROMApplicationList",
 	  V121, APPLICATIONNAME),
 	L(APPROVEDAPPLICATIONLIST, "ApprovedApplicationList", V121, HASH),
+
+	/* server side, indexes as in enum as_policy_server_setting */
+	S("AllowNonProvisionableDevices", BOOL, "1", 0, 1, 0),
+	/* seconds, at most a year */
+	S("RefreshInterval", UINT, "0", 0, 365 * 24 * 3600, 0),
+	S("MaxProtocolVersion", VERSION, "16.1", 0, 0,
+	  AS_POLICY_FLAG_NOT_NEUTRALIZED),
+	S("Neutral", BOOL, "0", 0, 1, AS_POLICY_FLAG_LEVEL_ONLY),
 };
 const unsigned int as_policy_settings_count = N_ELEMENTS(as_policy_settings);
 #undef B
@@ -108,6 +120,7 @@ const unsigned int as_policy_settings_count = N_ELEMENTS(as_policy_settings);
 #undef UE
 #undef I
 #undef L
+#undef S
 #undef V120
 #undef V121
 
@@ -129,6 +142,19 @@ int as_policy_value_check(const struct as_policy_setting *setting,
 
 	switch (setting->type) {
 	case AS_POLICY_TYPE_LIST:
+		if (strpbrk(value, "\r\n") != NULL) {
+			*error_r = t_strdup_printf("%s: line breaks in a list",
+						   setting->name);
+			return -1;
+		}
+		return 0;
+	case AS_POLICY_TYPE_VERSION:
+		if (as_version_parse(value) == 0) {
+			*error_r = t_strdup_printf(
+				"%s: not a protocol version: %s",
+				setting->name, value);
+			return -1;
+		}
 		return 0;
 	case AS_POLICY_TYPE_UINT_OR_EMPTY:
 		if (*value == '\0')
@@ -180,46 +206,4 @@ const char *as_policy_get(const char *const *values, unsigned int idx)
 	if (values != NULL && values[idx] != NULL)
 		return values[idx];
 	return as_policy_settings[idx].default_value;
-}
-
-static void
-as_policy_write_list(struct wbxml_writer *w,
-		     const struct as_policy_setting *setting,
-		     const char *value)
-{
-	const char *const *items;
-
-	if (*value == '\0') {
-		wbxml_empty(w, setting->tag);
-		return;
-	}
-	wbxml_start(w, setting->tag);
-	for (items = t_strsplit(value, ","); *items != NULL; items++) {
-		const char *item = t_str_trim(*items, " \t");
-
-		if (*item != '\0')
-			wbxml_elem_str(w, setting->item_tag, item);
-	}
-	wbxml_end(w);
-}
-
-void as_policy_write_doc(struct wbxml_writer *w, unsigned int version,
-			 const char *const *values)
-{
-	unsigned int i;
-
-	wbxml_start(w, EAS_PROVISION_EASPROVISIONDOC);
-	for (i = 0; i < as_policy_settings_count; i++) {
-		const struct as_policy_setting *setting = &as_policy_settings[i];
-		const char *value = as_policy_get(values, i);
-
-		if (version < setting->min_version)
-			continue;
-		if (setting->type == AS_POLICY_TYPE_LIST) T_BEGIN {
-			as_policy_write_list(w, setting, value);
-		} T_END;
-		else
-			wbxml_elem_str(w, setting->tag, value);
-	}
-	wbxml_end(w);
 }

@@ -28,6 +28,7 @@ import email
 import grp
 import http.client
 import imaplib
+import json
 import os
 import pwd
 import re
@@ -291,6 +292,12 @@ NAME_ALIASES = {
     ("Tasks:", "Recurrence_DeadOccur"): ("Tasks:", "DeadOccur"),
     ("Provision:", "DeviceEncryptionEnabled"):
         ("Provision:", "RequireStorageCardEncryption"),
+    # Settings 0x1F is "SMTPAddress" in MS-ASWBXML
+    ("Settings:", "SmtpAddress"): ("Settings:", "SMTPAddress"),
+    # Settings 0x2B: libwbxml2's table has the name cut short, so
+    # xml2wbxml can't encode it (requests use our encoder)
+    ("Settings:", "ihsManagementInformation"):
+        ("Settings:", "RightsManagementInformation"),
 }
 # Contacts 0x0D-0x11, 0x21-0x25, 0x2D-0x31: libwbxml's HomeStreet is
 # MS-ASWBXML's HomeAddressStreet, and so on (requests must use
@@ -345,6 +352,41 @@ def plugin_dir_conf(builddir=None):
         os.symlink(path, os.path.join(d, os.path.basename(path)))
     return ("mail_plugin_dir = %s\n"
             "mail_plugins = $mail_plugins notify activesync\n" % d)
+
+
+DOVEADM_MODULE_DIR = "/usr/lib/dovecot/modules/doveadm"
+DOVEADM_PLUGIN = "lib20_doveadm_activesync_plugin.so"
+
+
+def doveadm_plugin_dir(builddir=None):
+    """A temporary directory holding (a link to) the build's doveadm
+    plugin.  doveadm loads plugins only from its compiled-in module
+    directory, so doveadm_activesync_cmd() mounts this directory over it
+    in a private mount namespace of that one doveadm process: nothing
+    is written into system directories.  Removed when Python exits."""
+    built = os.path.join(find_builddir(builddir), "doveadm", ".libs",
+                         DOVEADM_PLUGIN)
+    if not os.path.exists(built):
+        raise HarnessError("doveadm plugin missing: %s (run make)" % built)
+    d = tempfile.mkdtemp(prefix="eas-e2e-doveadm-")
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    os.symlink(built, os.path.join(d, DOVEADM_PLUGIN))
+    return d
+
+
+def doveadm_activesync_cmd(plugin_dir, doveadm_args):
+    """Command line running "doveadm ARGS" with plugin_dir mounted over
+    doveadm's module directory (unshare: as root a mount namespace, then
+    the Dovecot user; otherwise a user namespace)."""
+    mount = 'mount --bind "$0" %s && exec "$@"' % DOVEADM_MODULE_DIR
+    if os.geteuid() == 0:
+        ns = ["unshare", "--mount", "--propagation", "private"]
+    else:
+        ns = ["unshare", "--map-root-user", "--mount",
+              "--propagation", "private"]
+    return ns + ["sh", "-c", mount, plugin_dir] + \
+        _as_user_prefix() + ["doveadm"] + list(doveadm_args)
 
 
 DOVECOT_SETTINGS_DIR = "/usr/lib/dovecot/modules/settings"
@@ -1644,6 +1686,30 @@ service anvil {{
                 r.stderr.decode(errors="replace")))
         return r.stdout.decode("utf-8", errors="replace")
 
+    def activesync(self, *args, fmt=None, check=True):
+        """Run "doveadm [-f fmt] -c CONF activesync ARGS" with the build's
+        doveadm plugin; return (exit code, stdout, stderr), or stdout
+        with check (which fails on a non-zero exit).  fmt="json" returns
+        the parsed JSON."""
+        if getattr(self, "_doveadm_plugin_dir", None) is None:
+            self._doveadm_plugin_dir = doveadm_plugin_dir(self.builddir)
+        argv = (["-f", fmt] if fmt else []) + ["-c", self.conf_path,
+                                               "activesync"] + list(args)
+        r = subprocess.run(doveadm_activesync_cmd(self._doveadm_plugin_dir,
+                                                  argv),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=self._env(), cwd=self.dir)
+        out = r.stdout.decode("utf-8", errors="replace")
+        err = r.stderr.decode("utf-8", errors="replace")
+        if not check:
+            return r.returncode, out, err
+        if r.returncode != 0:
+            raise AssertionError("doveadm activesync %s failed (%d): %s" % (
+                " ".join(args), r.returncode, err))
+        if fmt == "json":
+            return json.loads(out) if out.strip() else []
+        return out
+
     def deliver(self, user, message, sender="sender@example.test"):
         """Deliver an RFC 822 message (bytes or str) to user over LMTP."""
         if isinstance(message, str):
@@ -2434,3 +2500,30 @@ if __name__ == "__main__":
         sys.exit(demo(sys.argv[2:]))
     print(__doc__)
     sys.exit(2)
+
+
+# -- security policies (doveadm activesync policy)
+
+def policy_show(dc, *level_args):
+    """doveadm activesync policy show LEVEL_ARGS as {field: (value,
+    level)}."""
+    rows = dc.activesync("policy", "show", *level_args, fmt="json")
+    return {row["field"]: (row["value"], row["level"]) for row in rows}
+
+
+def policy_set(dc, *args):
+    """doveadm activesync policy set LEVEL_ARGS field=value..."""
+    dc.activesync("policy", "set", *args)
+
+
+def policy_inherit(dc, *args):
+    """doveadm activesync policy inherit LEVEL_ARGS [field...]"""
+    dc.activesync("policy", "inherit", *args)
+
+
+def dump_store_db(dc, db):
+    """The raw records of one database of the state store (mdb_dump)."""
+    r = subprocess.run(["mdb_dump", "-p", "-s", db, dc.eas_state_dir],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert r.returncode == 0, r.stderr
+    return r.stdout

@@ -26,6 +26,8 @@ DEFAULTS = {
     "activesync_max_request_size": "32M",
     "activesync_max_send_size": "25M",
     "activesync_sender_domain": "",
+    "activesync_user_addresses": "",
+    "activesync_user_display_name": "",
     "activesync_max_window_size": "512",
     "activesync_max_mail_age": "0",
     "activesync_auth_cache_ttl": "5 mins",
@@ -43,6 +45,10 @@ DEFAULTS = {
     "activesync_gal": "yes",
     "activesync_gal_refresh_interval": "1 hour",
     "activesync_debug": "no",
+    "activesync_enabled": "yes",
+    "activesync_max_devices": "0",
+    "activesync_device_access": "allow",
+    "activesync_wipe_notify_address": "",
 }
 
 # top level (the harness writes settings doveconf knows there)
