@@ -2,14 +2,17 @@
 
 #include "lib.h"
 #include "array.h"
+#include "strnum.h"
+#include "settings-parser.h"
 #include "as-store.h"
+#include "as-store-itemprops.h"
 #include "doveadm-activesync.h"
 
 #include <stdio.h>
 #include <time.h>
 
 /* doveadm activesync device list|show|remove|resync|wipe|account-wipe|
-   wipe-cancel|allow|block|quarantine|debug */
+   wipe-cancel|allow|block|quarantine|debug|set */
 
 struct device_column {
 	const char *key, *title;
@@ -430,6 +433,89 @@ static void cmd_device_debug(struct doveadm_cmd_context *cctx)
 	as_store_close(&store);
 }
 
+/* Device properties an admin may set: what the service reads per device
+   (module/as-folders.c, module/sync/), and how a value is checked */
+static bool device_prop_words_valid(const char *value, const char **error_r)
+{
+	static const char *const words[] = {
+		"calendar", "contacts", "tasks", "notes", "journal",
+		"all", "yes", "none", "no", NULL
+	};
+	const char *const *w;
+
+	for (w = t_strsplit_spaces(value, " ,"); *w != NULL; w++) {
+		if (!str_array_icase_find(words, *w)) {
+			*error_r = t_strdup_printf("unknown class '%s' (use "
+				"calendar, contacts, tasks, notes, journal, "
+				"all or none)", *w);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static bool device_prop_time_valid(const char *value, const char **error_r)
+{
+	unsigned int secs;
+
+	return str_to_uint(value, &secs) == 0 ||
+		settings_get_time(value, &secs, error_r) == 0;
+}
+
+static const struct {
+	const char *name;
+	bool (*valid)(const char *value, const char **error_r);
+} device_props[] = {
+	/* GroupWare-as-Email classes for this device only */
+	{ "groupware_as_email", device_prop_words_valid },
+	/* mail older than this isn't synced to this device */
+	{ "max_mail_age", device_prop_time_valid },
+};
+
+static void cmd_device_set(struct doveadm_cmd_context *cctx)
+{
+	struct as_store *store;
+	struct as_device dev;
+	const char *name, *value = NULL, *error = NULL;
+	unsigned int i;
+
+	if (!doveadm_cmd_param_str(cctx, "name", &name)) {
+		doveadm_activesync_fail(EX_USAGE, "Usage: doveadm %s %s",
+					cctx->cmd->name, cctx->cmd->usage);
+		return;
+	}
+	(void)doveadm_cmd_param_str(cctx, "value", &value);
+	for (i = 0; i < N_ELEMENTS(device_props); i++) {
+		if (strcmp(device_props[i].name, name) == 0)
+			break;
+	}
+	if (i == N_ELEMENTS(device_props)) {
+		doveadm_activesync_fail(EX_USAGE, "Unknown device property "
+			"'%s' (known: groupware_as_email, max_mail_age)",
+			name);
+		return;
+	}
+	if (value != NULL && *value == '\0')
+		value = NULL;
+	if (value != NULL && !device_props[i].valid(value, &error)) {
+		doveadm_activesync_fail(EX_USAGE, "Invalid %s '%s': %s",
+					name, value, error);
+		return;
+	}
+	store = device_open(cctx, pool_datastack_create(), &dev);
+	if (store == NULL)
+		return;
+	if (as_store_device_prop_put(store, dev.user, dev.device_id, name,
+				     value, &error) < 0)
+		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
+	else {
+		i_info("activesync: user %s device %s: %s %s", dev.user,
+		       dev.device_id, name, value == NULL ? "unset" :
+		       t_strconcat("set to ", value, NULL));
+	}
+	as_store_close(&store);
+}
+
 #define DEVICE_PARAMS \
 	DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0) \
 	DOVEADM_CMD_PARAM('\0', "device-id", CMD_PARAM_STR, \
@@ -476,6 +562,16 @@ DOVEADM_CMD_PARAMS_END \
 DOVEADM_CMD_PARAMS_START
 DEVICE_PARAMS
 DOVEADM_CMD_PARAM('\0', "folder", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL)
+DOVEADM_CMD_PARAMS_END
+},
+{
+	.name = "activesync device set",
+	.cmd = cmd_device_set,
+	.usage = "-u <user> <device id> <property> [<value>]",
+DOVEADM_CMD_PARAMS_START
+DEVICE_PARAMS
+DOVEADM_CMD_PARAM('\0', "name", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL)
+DOVEADM_CMD_PARAM('\0', "value", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL)
 DOVEADM_CMD_PARAMS_END
 },
 {

@@ -1819,23 +1819,9 @@ T_INBOX, T_DELETED = 2, 4
 
 
 def set_device_prop(dc, user, device_id, name, value):
-    """Write a device property record (as doveadm will) with mdb_load."""
-    key = b"%s\0%s\0%s\0" % (user.encode(), device_id.encode(),
-                             name.encode())
-    val = b"\x01" + struct.pack("<I", len(value)) + value.encode()
-    dump = ("VERSION=3\nformat=bytevalue\ndatabase=device_props\n"
-            "type=btree\nHEADER=END\n %s\n %s\nDATA=END\n"
-            % (key.hex(), val.hex()))
-    with tempfile.NamedTemporaryFile("w", suffix=".dump",
-                                     delete=False) as f:
-        f.write(dump)
-    try:
-        r = subprocess.run(["mdb_load", "-f", f.name, "-s", "device_props",
-                            dc.eas_state_dir], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
-        assert r.returncode == 0, r.stdout
-    finally:
-        os.unlink(f.name)
+    """Set a device property as an admin does: doveadm activesync device
+    set (the device must have connected once)."""
+    dc.activesync("device", "set", "-u", user, device_id, name, value)
 
 
 KOLAB_KEY = "/private/vendor/kolab/folder-type"

@@ -133,9 +133,21 @@ def test_some_classes_native_others_as_email(dc):
 
 def test_device_property_overrides_user(dc):
     c = account(dc, "dev", {"activesync_groupware_as_email": "all"})
+    h = hierarchy(c)
+    assert h["My Notes"][1] == T_USER_MAIL, h
+    # the admin sets it for this device (doveadm activesync device set)
     set_device_prop(dc, c.user, c.device_id, "groupware_as_email", "none")
     h = hierarchy(c)
     assert h["My Notes"][1] == T_NOTES, h
+    # a value that isn't a class list is refused, and changes nothing
+    rc, _, err = dc.activesync("device", "set", "-u", c.user, c.device_id,
+                               "groupware_as_email", "everything",
+                               check=False)
+    assert rc != 0 and "unknown class 'everything'" in err, err
+    rc, _, err = dc.activesync("device", "set", "-u", c.user, c.device_id,
+                               "colour", "blue", check=False)
+    assert rc != 0 and "Unknown device property" in err, err
+    assert hierarchy(c)["My Notes"][1] == T_NOTES
     # another device of the same user keeps the user's setting
     c2 = dc.eas_client(c.user, "pw", device_id=c.device_id + "B",
                        device_type="E2ETest", version="14.1")
