@@ -1,6 +1,7 @@
 /* Copyright (c) the dovecot-activesync authors, see AUTHORS */
 
 #include "lib.h"
+#include "hostpid.h"
 #include "array.h"
 #include "master-service.h"
 #include "settings-parser.h"
@@ -27,6 +28,15 @@ void as_user_service_init(struct mail_storage_service_ctx *storage_service)
 struct auth_master_connection *as_user_auth_conn(void)
 {
 	return mail_storage_service_get_auth_conn(as_storage_service);
+}
+
+const char *as_user_primary_address(const struct as_settings *set,
+				    const char *username)
+{
+	if (strchr(username, '@') != NULL)
+		return username;
+	return t_strconcat(username, "@", set->sender_domain != NULL ?
+			   set->sender_domain : my_hostname, NULL);
 }
 
 /* A string setting's value: those not yet var-expanded carry a marker

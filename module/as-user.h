@@ -41,6 +41,11 @@ void as_user_service_init(struct mail_storage_service_ctx *storage_service);
 /* The userdb connection the users are looked up through (for listing
    them: the GAL) */
 struct auth_master_connection *as_user_auth_conn(void);
+/* The address a user is known by (Settings UserInformation, GAL,
+   Autodiscover): the user name, with activesync_sender_domain (or the
+   host name) added when it has no '@'. From the data stack. */
+const char *as_user_primary_address(const struct as_settings *set,
+				    const char *username);
 
 /* TRUE if the default mail_location or a namespace location names the
    mbox driver. An empty (autodetected) location gives FALSE. */

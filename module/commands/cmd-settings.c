@@ -5,6 +5,7 @@
 #include "hostpid.h"
 #include "str-sanitize.h"
 #include "as-command.h"
+#include "as-user.h"
 #include "policy/as-policy.h"
 #include "policy/as-recovery-password.h"
 
@@ -93,15 +94,6 @@ settings_device_password(struct as_cmd_context *ctx,
 
 /* The login if it is an address, else login@activesync_sender_domain
    (or @hostname), as SendMail uses it as the sender. */
-static const char *settings_primary_address(struct as_cmd_context *ctx)
-{
-	if (strchr(ctx->username, '@') != NULL)
-		return ctx->username;
-	return t_strconcat(ctx->username, "@",
-			   ctx->set->sender_domain != NULL ?
-			   ctx->set->sender_domain : my_hostname, NULL);
-}
-
 static bool
 settings_address_listed(const ARRAY_TYPE(const_string) *addrs,
 			const char *addr)
@@ -160,7 +152,7 @@ settings_user_information(struct as_cmd_context *ctx,
 				      SETTINGS_STATUS_PROTOCOL_ERROR);
 		return;
 	}
-	primary = settings_primary_address(ctx);
+	primary = as_user_primary_address(ctx->set, ctx->username);
 	t_array_init(&addrs, 4);
 	settings_user_addresses(ctx, primary, &addrs);
 

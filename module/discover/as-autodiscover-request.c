@@ -53,18 +53,6 @@ static const char *autodiscover_url_host(const char *url)
 	return t_strdup_until(p, end);
 }
 
-/* The address the user sends mail as: the login, with the sender domain
-   added when it has none */
-static const char *
-autodiscover_primary_address(const struct as_settings *set,
-			     const char *username)
-{
-	if (strchr(username, '@') != NULL)
-		return username;
-	return t_strconcat(username, "@", set->sender_domain != NULL ?
-			   set->sender_domain : my_hostname, NULL);
-}
-
 static const char *autodiscover_domain(const char *address)
 {
 	const char *p = strrchr(address, '@');
@@ -155,7 +143,7 @@ void as_autodiscover_request_run(const struct as_autodiscover_http *http)
 		return;
 	}
 
-	primary = autodiscover_primary_address(user_set, http->username);
+	primary = as_user_primary_address(user_set, http->username);
 	if (req.email == NULL)
 		req.email = primary;
 	if (strcasecmp(req.email, primary) != 0 &&

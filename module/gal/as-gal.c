@@ -29,14 +29,6 @@ static const struct {
 	  offsetof(struct as_gal_entry, mobile_phone) },
 };
 
-static const char *gal_address(struct as_cmd_context *ctx, const char *user)
-{
-	if (strchr(user, '@') != NULL)
-		return user;
-	return t_strconcat(user, "@", ctx->set->sender_domain != NULL ?
-			   ctx->set->sender_domain : my_hostname, NULL);
-}
-
 /* Without a display name in the userdb (passwd-file can't hold one with
    spaces), "anna.smith@..." reads as "Anna Smith" */
 static const char *gal_name_from_address(pool_t pool, const char *email)
@@ -71,7 +63,7 @@ gal_entry_from_fields(struct as_cmd_context *ctx, pool_t pool,
 
 	i_zero(e_r);
 	e_r->user = p_strdup(pool, user);
-	e_r->email = p_strdup(pool, gal_address(ctx, user));
+	e_r->email = p_strdup(pool, as_user_primary_address(ctx->set, user));
 	for (; fields != NULL && *fields != NULL; fields++) {
 		value = strchr(*fields, '=');
 		if (value == NULL)
