@@ -7,9 +7,11 @@ from harness import SmtpSink, xfind, xrequire
 SINK = SmtpSink()
 ADMIN = "mobile-admin@example.test"
 
+# The address comes from userdb (as any activesync_* setting can), which
+# also keeps this file independent of the doveconf settings module
+# installed at the time.
 INSTANCE = dict(
     activesync=True,
-    plugin_settings={"activesync_wipe_notify_address": ADMIN},
     extra_conf="submission_host = 127.0.0.1:%d\nsubmission_timeout = 20s"
     % SINK.port)
 
@@ -23,7 +25,8 @@ def wiped_device(dc, name):
     SINK.start()
     SINK.mode = "accept"
     user = "%s@example.test" % name
-    dc.add_user(user, "pw-" + name)
+    dc.add_user(user, "pw-" + name,
+                {"activesync_wipe_notify_address": ADMIN})
     c = dc.eas_client(user)
     c.provision()
     dc.activesync("device", "wipe", "-u", c.user, c.device_id)
