@@ -8,6 +8,7 @@
 #include "guid.h"
 #include "utc-mktime.h"
 #include "items/as-calendar.h"
+#include "items/as-ical-time.h"
 
 #include <time.h>
 #include <libical/ical.h>
@@ -83,22 +84,6 @@ void as_event_exception_init(struct as_event_exception *exc_r)
 
 /* ---- small helpers ---- */
 
-static time_t cal_wall(struct icaltimetype tt)
-{
-	struct tm tm;
-
-	i_zero(&tm);
-	tm.tm_year = tt.year - 1900;
-	tm.tm_mon = tt.month - 1;
-	tm.tm_mday = tt.day;
-	if (!tt.is_date) {
-		tm.tm_hour = tt.hour;
-		tm.tm_min = tt.minute;
-		tm.tm_sec = tt.second;
-	}
-	return utc_mktime(&tm);
-}
-
 static struct icaltimetype cal_floating(time_t wall, bool is_date)
 {
 	struct icaltimetype tt = icaltime_from_timet_with_zone(wall, is_date,
@@ -106,12 +91,6 @@ static struct icaltimetype cal_floating(time_t wall, bool is_date)
 
 	tt.zone = NULL;
 	return tt;
-}
-
-static struct icaltimetype cal_utc(time_t t)
-{
-	return icaltime_from_timet_with_zone(t, 0,
-		icaltimezone_get_utc_timezone());
 }
 
 static icalproperty *cal_x_prop(icalcomponent *comp, const char *name)
@@ -233,14 +212,14 @@ cal_prop_time(struct cal_zones *zones, icalproperty *prop,
 		return FALSE;
 	*is_date_r = tt.is_date != 0;
 	if (tt.is_date || icaltime_is_utc(tt)) {
-		*t_r = cal_wall(tt);
+		*t_r = as_ical_wall(tt);
 		return TRUE;
 	}
 	param = icalproperty_get_first_parameter(prop, ICAL_TZID_PARAMETER);
 	tzid = param == NULL ? NULL : icalparameter_get_tzid(param);
 	if (tzid == NULL) {
 		/* floating: read as UTC */
-		*t_r = cal_wall(tt);
+		*t_r = as_ical_wall(tt);
 		return TRUE;
 	}
 	tz = as_calendar_tz_from_name(tzid, tt.year);
@@ -252,10 +231,10 @@ cal_prop_time(struct cal_zones *zones, icalproperty *prop,
 	if (tz == NULL) {
 		zones->warning = t_strdup_printf(
 			"unknown TZID %s: times read as UTC", tzid);
-		*t_r = cal_wall(tt);
+		*t_r = as_ical_wall(tt);
 		return TRUE;
 	}
-	*t_r = as_calendar_tz_from_wall(tz, cal_wall(tt));
+	*t_r = as_calendar_tz_from_wall(tz, as_ical_wall(tt));
 	*tz_r = tz;
 	return TRUE;
 }
@@ -486,10 +465,10 @@ static void cal_recur_read(struct icalrecurrencetype r, icalproperty *prop,
 		rec->have_until = TRUE;
 		if (icaltime_is_utc(r.until) || r.until.is_date ||
 		    tz == NULL)
-			rec->until = cal_wall(r.until);
+			rec->until = as_ical_wall(r.until);
 		else
 			rec->until = as_calendar_tz_from_wall(tz,
-				cal_wall(r.until));
+				as_ical_wall(r.until));
 		/* an all-day series' UNTIL is a date; a timed one's is read
 		   as the end of that day if it came as a date */
 		if (r.until.is_date && !event->all_day)
@@ -537,7 +516,7 @@ static bool cal_is_occurrence(icalcomponent *vevent, struct cal_zones *zones,
 		next = icalrecur_iterator_next(iter);
 		if (icaltime_is_null_time(next))
 			break;
-		occ = cal_wall(next);
+		occ = as_ical_wall(next);
 		if (!is_date && tz != NULL)
 			occ = as_calendar_tz_from_wall(tz, occ);
 		if (occ == t) {
@@ -843,7 +822,7 @@ static icalproperty *cal_new_time_prop(icalproperty_kind kind, time_t t,
 	if (all_day)
 		tt = cal_floating(t, TRUE);
 	else if (tz == NULL || tz == as_calendar_tz_utc())
-		tt = cal_utc(t);
+		tt = as_ical_utc(t);
 	else
 		tt = cal_floating(as_calendar_tz_to_wall(tz, t), FALSE);
 	icalproperty_set_value(prop, all_day ? icalvalue_new_date(tt) :
@@ -884,7 +863,7 @@ static void cal_recur_write(icalcomponent *vevent, const struct as_event *event)
 	else if (rec->have_until) {
 		/* RFC 5545: UNTIL is a date for an all-day series */
 		r.until = event->all_day ? cal_floating(rec->until, TRUE) :
-			cal_utc(rec->until);
+			as_ical_utc(rec->until);
 	}
 	for (i = 0; i < 7; i++) {
 		if ((rec->day_of_week & (1U << i)) != 0)
@@ -1044,7 +1023,7 @@ cal_override_write(const struct as_event *event,
 
 	icalcomponent_add_property(vevent, icalproperty_new_uid(uid));
 	icalcomponent_add_property(vevent,
-		icalproperty_new_dtstamp(cal_utc(ioloop_time)));
+		icalproperty_new_dtstamp(as_ical_utc(ioloop_time)));
 	icalcomponent_add_property(vevent, cal_new_time_prop(
 		ICAL_RECURRENCEID_PROPERTY, exc->start_orig, event->all_day,
 		event->tz));
@@ -1177,20 +1156,20 @@ int as_calendar_ical_write(const char *base, const struct as_event *event,
 
 	icalcomponent_add_property(vevent, icalproperty_new_uid(uid));
 	icalcomponent_add_property(vevent,
-		icalproperty_new_dtstamp(cal_utc(ioloop_time)));
+		icalproperty_new_dtstamp(as_ical_utc(ioloop_time)));
 	if (base_master != NULL) {
 		cal_keep_base(base_master, vevent, &sequence, &created);
 		icalcomponent_add_property(vevent,
 			icalproperty_new_sequence(sequence));
 		icalcomponent_add_property(vevent,
-			icalproperty_new_lastmodified(cal_utc(ioloop_time)));
+			icalproperty_new_lastmodified(as_ical_utc(ioloop_time)));
 	}
 	if (created != NULL) {
 		icalcomponent_add_property(vevent, icalproperty_new_created(
 			icaltime_from_string(created)));
 	} else {
 		icalcomponent_add_property(vevent,
-			icalproperty_new_created(cal_utc(ioloop_time)));
+			icalproperty_new_created(as_ical_utc(ioloop_time)));
 	}
 	cal_add_text(vevent, ICAL_SUMMARY_PROPERTY, event->subject);
 	cal_add_text(vevent, ICAL_LOCATION_PROPERTY, event->location);
@@ -1237,7 +1216,7 @@ int as_calendar_ical_write(const char *base, const struct as_event *event,
 					"exception for %s is no occurrence "
 					"of the series: left out",
 					t_strcut(icaltime_as_ical_string(
-						cal_utc(exc->start_orig)),
+						as_ical_utc(exc->start_orig)),
 						'\0'));
 				continue;
 			}
@@ -1322,7 +1301,7 @@ bool as_calendar_ical_in_range(const char *ical, time_t since)
 			next = icalrecur_iterator_next(iter);
 			if (icaltime_is_null_time(next))
 				break;
-			occ = cal_wall(next);
+			occ = as_ical_wall(next);
 			if (!is_date && tz != NULL)
 				occ = as_calendar_tz_from_wall(tz, occ);
 			if (occ + duration >= since) {

@@ -7,6 +7,7 @@
 #include "unichar.h"
 #include "utc-mktime.h"
 #include "items/as-calendar.h"
+#include "items/as-ical-time.h"
 
 #include <time.h>
 #include <libical/ical.h>
@@ -97,25 +98,9 @@ int as_calendar_year(time_t t)
 
 /* ---- wall clock ---- */
 
-static time_t tz_wall_of(struct icaltimetype tt)
-{
-	struct tm tm;
-
-	i_zero(&tm);
-	tm.tm_year = tt.year - 1900;
-	tm.tm_mon = tt.month - 1;
-	tm.tm_mday = tt.day;
-	if (!tt.is_date) {
-		tm.tm_hour = tt.hour;
-		tm.tm_min = tt.minute;
-		tm.tm_sec = tt.second;
-	}
-	return utc_mktime(&tm);
-}
-
 time_t as_calendar_tz_to_wall(const struct as_calendar_tz *tz, time_t utc)
 {
-	return tz_wall_of(icaltime_from_timet_with_zone(utc, 0, tz->zone));
+	return as_ical_wall(icaltime_from_timet_with_zone(utc, 0, tz->zone));
 }
 
 time_t as_calendar_tz_from_wall(const struct as_calendar_tz *tz, time_t wall)

@@ -8,6 +8,7 @@
 #include "guid.h"
 #include "utc-mktime.h"
 #include "items/as-task.h"
+#include "items/as-ical-time.h"
 
 #include <time.h>
 #include <libical/ical.h>
@@ -59,22 +60,6 @@ void as_task_init(struct as_task *task_r)
 
 /* ---- times ---- */
 
-static time_t ical_wall(struct icaltimetype tt)
-{
-	struct tm tm;
-
-	i_zero(&tm);
-	tm.tm_year = tt.year - 1900;
-	tm.tm_mon = tt.month - 1;
-	tm.tm_mday = tt.day;
-	if (!tt.is_date) {
-		tm.tm_hour = tt.hour;
-		tm.tm_min = tt.minute;
-		tm.tm_sec = tt.second;
-	}
-	return utc_mktime(&tm);
-}
-
 static struct icaltimetype ical_floating(time_t wall, bool is_date)
 {
 	struct icaltimetype tt = icaltime_null_time();
@@ -90,12 +75,6 @@ static struct icaltimetype ical_floating(time_t wall, bool is_date)
 		tt.second = tm->tm_sec;
 	}
 	return tt;
-}
-
-static struct icaltimetype ical_utc(time_t t)
-{
-	return icaltime_from_timet_with_zone(t, 0,
-		icaltimezone_get_utc_timezone());
 }
 
 static icalparameter *ical_x_param(icalproperty *prop, const char *name)
@@ -198,11 +177,11 @@ ical_time_read(icalcomponent *vtodo, icalproperty_kind kind,
 		time_r->utc = icaltime_as_timet(tt);
 		time_r->local = time_r->utc + offset;
 	} else if (tt.zone != NULL && !tt.is_date) {
-		time_r->local = ical_wall(tt);
+		time_r->local = as_ical_wall(tt);
 		time_r->utc = icaltime_as_timet_with_zone(tt, tt.zone);
 	} else {
 		/* floating or a date: the device's local time */
-		time_r->local = ical_wall(tt);
+		time_r->local = as_ical_wall(tt);
 		time_r->utc = time_r->local - offset;
 	}
 	time_r->have_local = time_r->have_utc = TRUE;
@@ -260,14 +239,14 @@ static void ical_time_apply(icalcomponent *vtodo, icalproperty_kind kind,
 
 	if (!t->have_local) {
 		icalcomponent_add_property(vtodo,
-			ical_new_time_prop(kind, ical_utc(t->utc)));
+			ical_new_time_prop(kind, as_ical_utc(t->utc)));
 		return;
 	}
 	if (t->have_utc && tzid != NULL && base_tt.zone != NULL &&
 	    !icaltime_is_utc(base_tt) && !base_date) {
 		tt = icaltime_from_timet_with_zone(t->utc, 0,
 			(icaltimezone *)base_tt.zone);
-		if (ical_wall(tt) == t->local) {
+		if (as_ical_wall(tt) == t->local) {
 			prop = ical_new_time_prop(kind, tt);
 			icalproperty_add_parameter(prop,
 				icalparameter_new_tzid(tzid));
@@ -354,7 +333,7 @@ static bool ical_compact_date_parse(const char *str, time_t *t_r)
 	tt = icaltime_from_string(str);
 	if (icaltime_is_null_time(tt) || !icaltime_is_valid_time(tt))
 		return FALSE;
-	*t_r = ical_wall(tt);
+	*t_r = as_ical_wall(tt);
 	return TRUE;
 }
 
@@ -440,7 +419,7 @@ ical_recur_read(icalcomponent *vtodo, const struct as_task *task,
 	if (!icaltime_is_null_time(r.until)) {
 		rec.have_until = TRUE;
 		rec.until = icaltime_is_utc(r.until) ?
-			icaltime_as_timet(r.until) : ical_wall(r.until);
+			icaltime_as_timet(r.until) : as_ical_wall(r.until);
 	}
 	/* libical fills in Monday when there is no WKST */
 	value = icalproperty_get_value_as_string_r(prop);
@@ -496,7 +475,7 @@ ical_recur_apply(icalcomponent *vtodo, const struct as_task *task)
 	if (rec->occurrences > 0)
 		r.count = rec->occurrences;
 	if (rec->have_until)
-		r.until = ical_utc(rec->until);
+		r.until = as_ical_utc(rec->until);
 	for (i = 0; i < 7; i++) {
 		if ((rec->day_of_week & (1U << i)) != 0)
 			days++;
@@ -583,7 +562,7 @@ static void ical_reminder_read(icalcomponent *vtodo, struct as_task *task)
 		task->have_reminder_time = TRUE;
 		task->reminder_time = icaltime_is_utc(trigger.time) ?
 			icaltime_as_timet(trigger.time) :
-			ical_wall(trigger.time);
+			as_ical_wall(trigger.time);
 		return;
 	}
 	/* relative to the start, or to the due date with RELATED=END */
@@ -631,7 +610,7 @@ static void ical_complete_read(icalcomponent *vtodo, struct as_task *task)
 		return;
 	task->have_date_completed = TRUE;
 	task->date_completed = icaltime_is_utc(tt) ? icaltime_as_timet(tt) :
-		ical_wall(tt);
+		as_ical_wall(tt);
 }
 
 static int ical_importance(int priority)
@@ -780,7 +759,7 @@ static void ical_complete_apply(icalcomponent *vtodo,
 		icalcomponent_add_property(vtodo,
 			icalproperty_new_status(ICAL_STATUS_COMPLETED));
 		icalcomponent_add_property(vtodo, icalproperty_new_completed(
-			ical_utc(task->have_date_completed ?
+			as_ical_utc(task->have_date_completed ?
 				 task->date_completed : ioloop_time)));
 		ical_remove_props(vtodo, ICAL_PERCENTCOMPLETE_PROPERTY);
 		icalcomponent_add_property(vtodo,
@@ -836,7 +815,7 @@ static void ical_reminder_apply(icalcomponent *vtodo,
 	}
 	ical_remove_props(alarm, ICAL_TRIGGER_PROPERTY);
 	if (task->have_reminder_time) {
-		trigger.time = ical_utc(task->reminder_time);
+		trigger.time = as_ical_utc(task->reminder_time);
 		trigger.duration = icaldurationtype_null_duration();
 	} else {
 		/* set without a time: at the start */
@@ -913,10 +892,10 @@ static void ical_stamp(icalcomponent *cal, icalcomponent *vtodo, bool edit)
 	}
 	ical_remove_props(vtodo, ICAL_DTSTAMP_PROPERTY);
 	icalcomponent_add_property(vtodo,
-		icalproperty_new_dtstamp(ical_utc(ioloop_time)));
+		icalproperty_new_dtstamp(as_ical_utc(ioloop_time)));
 	ical_remove_props(vtodo, ICAL_LASTMODIFIED_PROPERTY);
 	icalcomponent_add_property(vtodo,
-		icalproperty_new_lastmodified(ical_utc(ioloop_time)));
+		icalproperty_new_lastmodified(as_ical_utc(ioloop_time)));
 	if (edit) {
 		prop = icalcomponent_get_first_property(vtodo,
 			ICAL_SEQUENCE_PROPERTY);
@@ -928,7 +907,7 @@ static void ical_stamp(icalcomponent *cal, icalcomponent *vtodo, bool edit)
 	} else if (icalcomponent_get_first_property(vtodo,
 			ICAL_CREATED_PROPERTY) == NULL) {
 		icalcomponent_add_property(vtodo,
-			icalproperty_new_created(ical_utc(ioloop_time)));
+			icalproperty_new_created(as_ical_utc(ioloop_time)));
 	}
 	/* the parser's notes about lines it didn't understand */
 	ical_remove_props(vtodo, ICAL_XLICERROR_PROPERTY);
