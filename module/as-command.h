@@ -138,6 +138,9 @@ struct as_cmd_context {
 	const char *response_content_type;
 	/* HTTP status when not 200 (e.g. 449 for 12.x provisioning) */
 	unsigned int http_status;
+	/* Items the response carries (Sync changes, fetched items, search
+	   results), for the activesync_command_finished event */
+	unsigned int items;
 	const char *http_reason;
 	/* with an HTTP error: Retry-After (seconds), 0 = none */
 	unsigned int http_retry_after_secs;

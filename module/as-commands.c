@@ -104,6 +104,7 @@ void as_cmd_write_status(struct as_cmd_context *ctx, unsigned int status)
 	wbxml_writer_abort(&ctx->writer);
 	buffer_set_used_size(ctx->response, 0);
 	ctx->writer = wbxml_writer_init(ctx->response);
+	wbxml_writer_watch(ctx->writer, ctx->cmd->status_tag, 1);
 	wbxml_start(ctx->writer, ctx->cmd->response_tag);
 	wbxml_elem_uint(ctx->writer, ctx->cmd->status_tag, status);
 	wbxml_end(ctx->writer);
@@ -111,21 +112,58 @@ void as_cmd_write_status(struct as_cmd_context *ctx, unsigned int status)
 
 static void as_cmd_log_response(struct as_cmd_context *ctx);
 
+/* Named like imap's "imap_command_finished" so that Dovecot's stats
+   (metric { filter = event=activesync_command_finished }) count and time
+   ActiveSync commands; duration is the request's, from its event. */
+static void as_cmd_finished_event(struct as_cmd_context *ctx, uoff_t bytes)
+{
+	struct event_passthrough *e;
+	unsigned int http_status =
+		ctx->http_status == 0 ? 200 : ctx->http_status;
+	const char *status_str = "";
+	uintmax_t status;
+
+	e = event_create_passthrough(ctx->event)->
+		set_name("activesync_command_finished")->
+		add_int("http_status", http_status)->
+		add_int("bytes", bytes)->
+		add_int("items", ctx->items);
+	if (ctx->cmd == NULL) {
+		/* the name a client made up would be a metric group of
+		   its own */
+		e->add_str("command", "unknown");
+	}
+	if (wbxml_writer_watched(ctx->writer, &status)) {
+		e->add_int("status", status);
+		status_str = t_strdup_printf(", Status %ju", status);
+	}
+	if (ctx->username != NULL)
+		e->add_str("user", ctx->username);
+	e_debug(e->event(), "Finished: HTTP %u%s, %"PRIuUOFF_T" bytes, "
+		"%u items", http_status, status_str, bytes, ctx->items);
+}
+
 void as_cmd_finish(struct as_cmd_context *ctx)
 {
+	uoff_t size = 0;
+
 	i_assert(!ctx->finished);
 
 	ctx->finished = TRUE;
 	ctx->abort = NULL;
-	wbxml_writer_deinit(&ctx->writer);
 	if (ctx->response->used <= AS_WBXML_HEADER_SIZE)
 		buffer_set_used_size(ctx->response, 0);
 	if (ctx->response_input != NULL) {
-		uoff_t size;
-
 		if (i_stream_get_size(ctx->response_input, TRUE, &size) > 0)
 			e_debug(ctx->event, "Response: %"PRIuUOFF_T
 				" bytes (streamed)", size);
+	} else {
+		size = ctx->response->used;
+	}
+	as_cmd_finished_event(ctx, size);
+	wbxml_writer_deinit(&ctx->writer);
+	if (ctx->response_input != NULL) {
+		/* logged above */
 	} else if (ctx->http_status == 0 || ctx->http_status == 200) {
 		e_debug(ctx->event, "Response: %zu bytes", ctx->response->used);
 		T_BEGIN {
@@ -564,6 +602,8 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 		*error_r = "Unknown command";
 		return -1;
 	}
+	if (ctx->cmd->status_tag != 0)
+		wbxml_writer_watch(ctx->writer, ctx->cmd->status_tag, 1);
 	if (as_cmd_decode(ctx, payload) < 0) {
 		*error_r = "Invalid request body";
 		return -1;

@@ -173,6 +173,7 @@ sync_write_removes(struct sync_mail_run *run, struct sync_window *win,
 			as_sync_state_alias_id(&run->extra, *uidp), 0);
 		seq_range_array_add(&win->sent_removes, *uidp);
 		win->left--;
+		run->sctx->ctx->items++;
 	}
 }
 
@@ -231,9 +232,10 @@ sync_write_whole_changes(struct sync_mail_run *run, struct sync_window *win,
 				as_sync_state_alias_id(&run->extra, uid), 0);
 			seq_range_array_add(&win->sent_removes, uid);
 		}
-		if (sent)
+		if (sent) {
 			win->left--;
-		else
+			run->sctx->ctx->items++;
+		} else
 			seq_range_array_add(&win->unsent_changes, uid);
 	}
 }
@@ -283,6 +285,7 @@ as_sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 		wbxml_end(w);
 		wbxml_end(w);
 		win->left--;
+		run->sctx->ctx->items++;
 	}
 	/* Adds read much more: tell Dovecot what, so it is fetched at once */
 	mail_free(&mail);
@@ -330,6 +333,7 @@ as_sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 		if (sent) {
 			seq_range_array_add(&win->sent_adds, *uidp);
 			win->left--;
+			run->sctx->ctx->items++;
 		}
 	}
 	mail_free(&mail);
