@@ -283,6 +283,15 @@ void as_calendar_write(struct wbxml_writer *w, const struct as_event *event,
 				EAS_CALENDAR_DISALLOWNEWTIMEPROPOSAL,
 				event->disallow_new_time);
 	}
+	if (version >= AS_VERSION_14_1) {
+		if (event->online_conf_link != NULL)
+			wbxml_elem_str(w, EAS_CALENDAR_ONLINEMEETINGCONFLINK,
+				       event->online_conf_link);
+		if (event->online_external_link != NULL)
+			wbxml_elem_str(w,
+				EAS_CALENDAR_ONLINEMEETINGEXTERNALLINK,
+				event->online_external_link);
+	}
 }
 
 /* ---- WBXML in ---- */
