@@ -184,9 +184,41 @@ LIST_ITEMS = {"UnapprovedInROMApplicationList": "ApplicationName",
               "ApprovedApplicationList": "Hash"}
 
 
+ALL_VERSIONS = ("12.0", "12.1", "14.0", "14.1", "16.0", "16.1")
+
+
+def test_defaults_reach_each_version(dc):
+    """With no level set, every field goes out with the built-in
+    default policy show reports (an unset limit as an empty element, a
+    list as an empty container)."""
+    for version in ALL_VERSIONS:
+        user = "dflt%s@dflt.test" % version.replace(".", "")
+        c = new_client(dc, user, version)
+        show = policy_show(dc, "-u", user)
+        doc = provision_doc(c)
+        names = ["RequireStorageCardEncryption"
+                 if e.tag.split("}")[-1] == "DeviceEncryptionEnabled"
+                 else e.tag.split("}")[-1] for e in doc]
+        assert names == [name for name, _, since_12_1 in EVERY_FIELD
+                         if version != "12.0" or not since_12_1], names
+        for name, _, _ in EVERY_FIELD:
+            if name not in names:
+                continue
+            value, level = show[name]
+            assert level == "default", (name, show[name])
+            elem = doc.find("{*}" + name)
+            if elem is None:
+                elem = doc.find("{*}DeviceEncryptionEnabled")
+            if name in LIST_ITEMS:
+                assert len(list(elem)) == 0 and value == "", (name, value)
+            else:
+                assert (elem.text or "") == value, (version, name,
+                                                    elem.text, value)
+
+
 def test_every_field_reaches_each_version(dc):
     assert len(EVERY_FIELD) == 42
-    for version in ("12.0",) + VERSIONS:
+    for version in ALL_VERSIONS:
         user = "all%s@all.test" % version.replace(".", "")
         c = new_client(dc, user, version)
         policy_set(dc, "-u", user,
