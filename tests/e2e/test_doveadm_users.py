@@ -5,13 +5,23 @@ build's plugin loaded), with the table, tab and json formatters."""
 
 import os
 
-from harness import xrequire
+from harness import free_port, xrequire
 
 import test_devices as td
 
+# the doveadm server also on TCP, as a remote backend would be
+DOVEADM_PORT = free_port()
 INSTANCE = dict(activesync=True, passwd_single=True,
                 doveadm_server_plugin=True,
-                plugin_settings={"activesync_provisioning": "yes"})
+                plugin_settings={"activesync_provisioning": "yes"},
+                extra_conf="""doveadm_password = e2e-doveadm-secret
+service doveadm {
+  inet_listener {
+    address = 127.0.0.1
+    port = %d
+  }
+}
+""" % DOVEADM_PORT)
 
 SHARED_DEVICE = "SharedPhone01"
 
@@ -106,6 +116,29 @@ def test_through_the_doveadm_server(dc):
     out = dc.activesync("device", "list", "-S", sock, "-A", fmt="json")
     assert rows(out) == {(u, c.device_id) for u, pair in clients.items()
                          for c in pair}, out
+
+
+def test_through_the_doveadm_server_over_tcp(dc):
+    """-S host:port: the doveadm protocol over TCP with doveadm_password,
+    as to another backend of a cluster."""
+    clients = setup_users(dc)
+    target = "127.0.0.1:%d" % DOVEADM_PORT
+    user = "usr1@example.test"
+    own, shared = clients[user]
+    out = dc.activesync("device", "list", "-S", target, "-u", user,
+                        fmt="json")
+    assert rows(out) == {(user, own.device_id),
+                         (user, shared.device_id)}, out
+    mark = dc.log_offset()
+    dc.activesync("device", "quarantine", "-S", target, "-A", SHARED_DEVICE)
+    dc.wait_for_log_text(mark, "access set to quarantine", count=2)
+    for u, (_, sh) in clients.items():
+        out = dc.activesync("device", "show", "-u", u, SHARED_DEVICE,
+                            fmt="json")
+        assert out[0]["access_override"] == "quarantine", out
+    dc.activesync("device", "allow", "-S", target, "-A", SHARED_DEVICE)
+    for u, (_, sh) in clients.items():
+        assert xrequire(sh.foldersync(), "FolderSync/Status") == "1"
 
 
 def test_formatters(dc):
