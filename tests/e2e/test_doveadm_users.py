@@ -91,6 +91,7 @@ def test_device_action_for_all_users(dc):
 
 
 def test_through_the_doveadm_server(dc):
+    dc.require_doveadm_server_plugin()
     clients = setup_users(dc)
     sock = socket_path(dc)
     assert os.path.exists(sock), sock
@@ -121,6 +122,7 @@ def test_through_the_doveadm_server(dc):
 def test_through_the_doveadm_server_over_tcp(dc):
     """-S host:port: the doveadm protocol over TCP with doveadm_password,
     as to another backend of a cluster."""
+    dc.require_doveadm_server_plugin()
     clients = setup_users(dc)
     target = "127.0.0.1:%d" % DOVEADM_PORT
     user = "usr1@example.test"
