@@ -164,3 +164,32 @@ def test_formatters(dc):
                          fmt="flow")
     assert "device_id=%s" % own.device_id in flow.replace(
         "device id=", "device_id="), flow
+
+
+def test_policy_user_level_for_many_users(dc):
+    setup_users(dc)
+    dc.activesync("policy", "set", "-u", "usr*", "AllowCamera=0")
+    for user in ("usr1@example.test", "usr2@example.test"):
+        show = {r["field"]: (r["value"], r["level"]) for r in
+                dc.activesync("policy", "show", "-u", user, fmt="json")}
+        assert show["AllowCamera"] == ("0", "user"), show
+    show = {r["field"]: (r["value"], r["level"]) for r in
+            dc.activesync("policy", "show", "-u", "other@example.test",
+                          fmt="json")}
+    assert show["AllowCamera"] == ("1", "default"), show
+    # every user's effective policy, each row with its user
+    out = dc.activesync("policy", "show", "-A", fmt="json")
+    camera = {r["username"]: r["value"] for r in out
+              if r["field"] == "AllowCamera"}
+    assert set(camera) == set(dc.users), camera
+    assert {u for u, v in camera.items() if v == "0"} == {
+        "usr1@example.test", "usr2@example.test"}, camera
+    if dc.doveadm_server_plugin:
+        out = dc.activesync("policy", "show", "-S", socket_path(dc), "-u",
+                            "usr2@example.test", fmt="json")
+        assert {r["field"]: r["level"] for r in out}["AllowCamera"] == \
+            "user", out
+    dc.activesync("policy", "inherit", "-A", "AllowCamera")
+    out = dc.activesync("policy", "show", "-A", fmt="json")
+    assert all(r["value"] == "1" for r in out
+               if r["field"] == "AllowCamera"), out
