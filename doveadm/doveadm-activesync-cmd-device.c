@@ -609,7 +609,8 @@ DOVEADM_CMD_PARAMS_END
 
 void doveadm_activesync_cmds_device_register(void)
 {
-	const struct doveadm_activesync_output *outputs[N_ELEMENTS(device_cmds)];
+	const struct doveadm_activesync_output *
+		outputs[N_ELEMENTS(device_cmds)];
 	unsigned int i;
 
 	for (i = 0; i < N_ELEMENTS(device_cmds); i++) {

@@ -290,7 +290,8 @@ DOVEADM_CMD_PARAMS_END
 
 void doveadm_activesync_cmds_policy_register(void)
 {
-	const struct doveadm_activesync_output *outputs[N_ELEMENTS(policy_cmds)];
+	const struct doveadm_activesync_output *
+		outputs[N_ELEMENTS(policy_cmds)];
 	unsigned int i;
 
 	/* the user and device levels are per user: -A, -S and a wildcard

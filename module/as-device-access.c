@@ -126,8 +126,8 @@ as_device_access_check(struct as_cmd_context *ctx, bool new_device,
 		   processes race here: the store's write transaction
 		   decides which one sends it */
 		ret = as_store_device_prop_claim(ctx->store, dev->user,
-				dev->device_id, AS_DEVICE_PROP_QUARANTINE_NOTICE,
-				dec2str(ioloop_time), &error);
+			dev->device_id, AS_DEVICE_PROP_QUARANTINE_NOTICE,
+			dec2str(ioloop_time), &error);
 		if (ret < 0) {
 			e_error(ctx->event, "State store: %s", error);
 			return AS_DEVICE_GATE_ERROR;
