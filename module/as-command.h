@@ -178,6 +178,10 @@ enum as_command_flags {
 	/* Before 14.0 the body is not WBXML (SendMail & co. send the MIME
 	   message itself): it is passed as ctx->raw_body */
 	AS_CMD_FLAG_RAW_BODY_BEFORE_14 = 0x04,
+	/* Allowed for a quarantined device (ABQ): the command reaches only
+	   the default folders (as_folders_list()/as_folders_lookup() hide
+	   the others from it). Every other command is refused. */
+	AS_CMD_FLAG_QUARANTINE_OK = 0x08,
 };
 
 struct as_command {

@@ -334,6 +334,24 @@ sync_client_item_replace(struct sync_mail_run *run, struct mail *mail,
 		run->item_class->name, mail->uid, uid);
 }
 
+
+/* A quarantined device may keep drafts but sends nothing (see
+   as_cmd_quarantine_check()): Status 6, the draft stays. */
+static unsigned int
+sync_client_send_draft(struct sync_mail_run *run, uint32_t uid,
+		       const char *client_id)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+
+	if (ctx->device != NULL &&
+	    ctx->device->access == AS_DEVICE_ACCESS_QUARANTINE) {
+		e_info(ctx->event, "Sync: draft UID %u not sent: device is "
+		       "quarantined (waiting for the admin's approval)", uid);
+		return AS_SYNC_STATUS_CONVERSION_ERROR;
+	}
+	return as_send_draft(ctx, run->box, uid, client_id);
+}
+
 static void
 sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
 		const char *client_id)
@@ -407,7 +425,7 @@ sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
 	}
 	if (sync_client_is_draft_folder(run) &&
 	    wbxml_node_child(data, EAS_EMAIL2_SEND) != NULL &&
-	    (status = as_send_draft(ctx, run->box, uid, client_id)) !=
+	    (status = sync_client_send_draft(run, uid, client_id)) !=
 	    AS_SYNC_STATUS_OK) {
 		/* saved but not sent: the device keeps it to retry */
 		as_sync_response_add(run, EAS_AIRSYNC_ADD, NULL, client_id,
@@ -469,7 +487,7 @@ sync_client_draft_send(struct sync_mail_run *run, struct mail *mail,
 		}
 		mail_expunge(mail);
 	}
-	status = as_send_draft(run->sctx->ctx, run->box, uid, NULL);
+	status = sync_client_send_draft(run, uid, NULL);
 	if (status != AS_SYNC_STATUS_OK) {
 		as_sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
 				  status, 0);
