@@ -897,7 +897,7 @@ static int cal_build_ical(const struct wbxml_node *data, const char *base,
 
 /* ---- the item class ---- */
 
-static const char *cal_summary(const struct as_event *event)
+const char *as_calendar_summary(const struct as_event *event)
 {
 	string_t *str = t_str_new(256);
 	const char *const *cat;
@@ -1029,7 +1029,7 @@ cal_build(const struct as_item_build *build, string_t *dest,
 	i_zero(&msg);
 	msg.from = build->from;
 	msg.subject = event.subject;
-	msg.summary = cal_summary(&event);
+	msg.summary = as_calendar_summary(&event);
 	msg.content_type = "text/calendar";
 	msg.filename = "event.ics";
 	msg.object = ical;
