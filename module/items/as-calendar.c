@@ -854,8 +854,9 @@ static int cal_build_instance(const struct wbxml_node *data, const char *base,
    device leaves out of a Change and doesn't edit there (the body, the
    organizer and attendees, 16.x exceptions) stays as it is. */
 static int cal_build_ical(const struct wbxml_node *data, const char *base,
-			  unsigned int version, const char **ical_r,
-			  const char **warning_r, const char **error_r)
+			  unsigned int version, const char *from,
+			  const char **ical_r, const char **warning_r,
+			  const char **error_r)
 {
 	struct as_event event, base_event;
 	struct cal_parse_ctx ctx;
@@ -865,6 +866,12 @@ static int cal_build_ical(const struct wbxml_node *data, const char *base,
 	if (cal_parse_full(data, version, &event, &ctx, warning_r,
 			   error_r) < 0)
 		return -1;
+	if (base == NULL && event.organizer_email == NULL &&
+	    event.meeting_status == 1 && array_count(&event.attendees) > 0) {
+		/* a meeting the device's user organizes: devices leave the
+		   organizer out, the attendees' answers need it */
+		event.organizer_email = from;
+	}
 	if (base != NULL &&
 	    as_calendar_ical_read(base, &base_event, &warning, &error) == 0) {
 		/* the object's UID stays, whatever the device says */
@@ -1004,8 +1011,8 @@ cal_build(const struct as_item_build *build, string_t *dest,
 				       params->version, &ical, &warning,
 				       error_r) < 0)
 			return -1;
-	} else if (cal_build_ical(build->data, base, params->version, &ical,
-				  &warning, error_r) < 0)
+	} else if (cal_build_ical(build->data, base, params->version,
+				  build->from, &ical, &warning, error_r) < 0)
 		return -1;
 	if (warning != NULL)
 		i_warning("activesync: calendar item from the device: %s",

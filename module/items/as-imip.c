@@ -875,6 +875,16 @@ int as_imip_request_build(const char *event, enum as_imip_method method,
 	     vevent = icalcomponent_get_next_component(cal,
 			ICAL_VEVENT_COMPONENT)) {
 		if (method == AS_IMIP_METHOD_CANCEL) {
+			icalproperty *seq = icalcomponent_get_first_property(
+				vevent, ICAL_SEQUENCE_PROPERTY);
+			int sequence = seq == NULL ? 0 :
+				icalproperty_get_sequence(seq);
+
+			/* a deleted event's last version is the one
+			   attendees have: the cancellation is newer */
+			imip_remove_all(vevent, ICAL_SEQUENCE_PROPERTY);
+			icalcomponent_add_property(vevent,
+				icalproperty_new_sequence(sequence + 1));
 			imip_remove_all(vevent, ICAL_STATUS_PROPERTY);
 			icalcomponent_add_property(vevent,
 				icalproperty_new_status(ICAL_STATUS_CANCELLED));
