@@ -460,3 +460,124 @@ def test_meeting_bad_requests(dc):
     log = dc.log()
     assert "MeetingResponse: Status 2: unknown item" in log
     assert "is no meeting request" in log
+
+
+def device_meeting_add(version, client_id, subject):
+    loc = ("<airsyncbase:Location><airsyncbase:DisplayName>Room 9"
+           "</airsyncbase:DisplayName></airsyncbase:Location>"
+           if version >= "16.0" else
+           "<calendar:Location>Room 9</calendar:Location>")
+    return (
+        "<Add><ClientId>%s</ClientId><ApplicationData>"
+        "<calendar:TimeZone>%s</calendar:TimeZone>"
+        "<calendar:AllDayEvent>0</calendar:AllDayEvent>"
+        "<calendar:BusyStatus>2</calendar:BusyStatus>"
+        "<calendar:StartTime>20260701T120000Z</calendar:StartTime>"
+        "<calendar:EndTime>20260701T130000Z</calendar:EndTime>"
+        "<calendar:Subject>%s</calendar:Subject>%s"
+        "<calendar:Attendees><calendar:Attendee>"
+        "<calendar:Attendee_Email>ann@example.org</calendar:Attendee_Email>"
+        "<calendar:Attendee_Name>Ann</calendar:Attendee_Name>"
+        "<calendar:Attendee_Type>1</calendar:Attendee_Type>"
+        "</calendar:Attendee><calendar:Attendee>"
+        "<calendar:Attendee_Email>ben@example.net</calendar:Attendee_Email>"
+        "<calendar:Attendee_Name>Ben</calendar:Attendee_Name>"
+        "<calendar:Attendee_Type>2</calendar:Attendee_Type>"
+        "</calendar:Attendee></calendar:Attendees>"
+        "<calendar:MeetingStatus>1</calendar:MeetingStatus>"
+        "</ApplicationData></Add>" % (
+            client_id, base64.b64encode(b"\0" * 172).decode(), subject,
+            loc))
+
+
+def device_meeting_flow(dc, tag, version):
+    c, inbox, cal = setup(dc, tag, version)
+    rc = cal_sync(c, cal, None)
+    since = len(SINK.messages)
+    r = sync(c, cal, rc.key, cls="Calendar", xmlns=CAL_XMLNS,
+             options=body_pref(1),
+             commands=device_meeting_add(version, "m1", "Kickoff")).ok()
+    add = xfind(r.responses, "Add")
+    assert xtext(add, "Status") == "1", r.resp
+    server_id = xtext(add, "ServerId")
+
+    requests = wait_sink(since, "REQUEST")
+    assert len(requests) == 1, SINK.messages[since:]
+    m, msg, ical = requests[0]
+    assert sorted(x.strip("<>") for x in m["rcpts"]) == \
+        ["ann@example.org", "ben@example.net"], m["rcpts"]
+    assert ical["METHOD"] == "REQUEST"
+    ve = ical.walk("VEVENT")[0]
+    assert str(ve["SUMMARY"]) == "Kickoff"
+    assert str(ve["ORGANIZER"]).lower() == "mailto:" + c.user.lower()
+    assert ve["DTSTART"].dt.isoformat() == "2026-07-01T12:00:00+00:00"
+    uid = str(ve["UID"])
+    # the object as an attachment too, which mail clients look for
+    assert any(p.get_content_type() == "application/ics"
+               for p in msg.walk())
+    assert msg["Subject"] == "Kickoff"
+
+    # a change that only touches the reminder tells nobody
+    key = r.key
+    since = len(SINK.messages)
+    change = ("<Change><ServerId>%s</ServerId><ApplicationData>"
+              "<calendar:TimeZone>%s</calendar:TimeZone>"
+              "<calendar:StartTime>20260701T120000Z</calendar:StartTime>"
+              "<calendar:EndTime>20260701T130000Z</calendar:EndTime>"
+              "<calendar:Subject>Kickoff</calendar:Subject>%s"
+              "<calendar:Reminder>15</calendar:Reminder>"
+              "<calendar:MeetingStatus>1</calendar:MeetingStatus>"
+              "</ApplicationData></Change>" % (
+                  server_id, base64.b64encode(b"\0" * 172).decode(),
+                  "<airsyncbase:Location><airsyncbase:DisplayName>Room 9"
+                  "</airsyncbase:DisplayName></airsyncbase:Location>"
+                  if version >= "16.0" else
+                  "<calendar:Location>Room 9</calendar:Location>"))
+    r = sync(c, cal, key, cls="Calendar", xmlns=CAL_XMLNS,
+             options=body_pref(1), commands=change).ok()
+    time.sleep(0.5)
+    assert sink_calendars(since, "REQUEST") == []
+    # a new time is sent again, as an update
+    r = sync(c, cal, r.key, cls="Calendar", xmlns=CAL_XMLNS,
+             options=body_pref(1),
+             commands=change.replace("T120000Z", "T140000Z")
+             .replace("T130000Z", "T150000Z")).ok()
+    requests = wait_sink(since, "REQUEST")
+    assert len(requests) == 1, SINK.messages[since:]
+    ve = requests[0][2].walk("VEVENT")[0]
+    assert str(ve["UID"]) == uid
+    assert int(ve["SEQUENCE"]) >= 1
+    assert ve["DTSTART"].dt.isoformat() == "2026-07-01T14:00:00+00:00"
+
+    # deleted on the device: the attendees get a CANCEL
+    since = len(SINK.messages)
+    r = sync(c, cal, r.key, cls="Calendar", xmlns=CAL_XMLNS,
+             options=body_pref(1),
+             commands="<Delete><ServerId>%s</ServerId></Delete>"
+             % server_id).ok()
+    cancels = wait_sink(since, "CANCEL")
+    assert len(cancels) == 1, SINK.messages[since:]
+    ve = cancels[0][2].walk("VEVENT")[0]
+    assert str(ve["UID"]) == uid
+    assert str(ve["STATUS"]) == "CANCELLED"
+    assert cancels[0][1]["Subject"] == "Cancelled: Kickoff"
+
+    # an invitation's event changed on the device is not sent on
+    c2, inbox2, cal2, uid2, request_id, ikey, ckey, event_id = \
+        invited(dc, tag + "b", version)
+    since = len(SINK.messages)
+    r = sync(c2, cal2, ckey, cls="Calendar", xmlns=CAL_XMLNS,
+             options=body_pref(1),
+             commands="<Delete><ServerId>%s</ServerId></Delete>"
+             % event_id).ok()
+    time.sleep(0.5)
+    assert SINK.messages[since:] == []
+    dc.check_log()
+
+
+def test_meeting_device_created_14(dc):
+    device_meeting_flow(dc, "org14", "14.1")
+
+
+def test_meeting_device_created_16(dc):
+    device_meeting_flow(dc, "org16", "16.1")
