@@ -9,6 +9,13 @@
 #include "items/as-datetime.h"
 #include "items/as-groupware-msg.h"
 #include "items/as-meeting-request.h"
+#include "items/as-tnef.h"
+#include "istream.h"
+#include "mail-storage.h"
+#include "imap-msgpart.h"
+
+/* A winmail.dat larger than this is left unread */
+#define MEETING_TNEF_MAX_SIZE (1024 * 1024)
 
 static const char *const meeting_content_types[] = {
 	"text/calendar", "application/ics", NULL
@@ -29,6 +36,72 @@ static bool meeting_has_calendar_part(const struct as_body_info *info)
 	return FALSE;
 }
 
+static const struct as_body_attachment *
+meeting_tnef_part(const struct as_body_info *info)
+{
+	const struct as_body_attachment *att;
+
+	array_foreach(&info->attachments, att) {
+		if (att->content_type != NULL &&
+		    strcasecmp(att->content_type, "application/ms-tnef") == 0)
+			return att;
+	}
+	return NULL;
+}
+
+/* Outlook's TNEF invitations carry no iCalendar: recognised and
+   described for the log (error_r), the mail stays plain mail. Returns
+   0, or -1 if the mail can't be read now. */
+static int meeting_tnef_check(struct mail *mail,
+			      const struct as_body_attachment *att,
+			      const char **error_r)
+{
+	struct imap_msgpart *msgpart;
+	struct imap_msgpart_open_result result;
+	struct as_tnef_info tnef;
+	const unsigned char *data;
+	buffer_t *buf;
+	size_t size;
+	const char *error;
+
+	if (imap_msgpart_parse(att->part_number, &msgpart) < 0)
+		return 0;
+	imap_msgpart_set_decode_to_binary(msgpart);
+	if (imap_msgpart_open(mail, msgpart, &result) < 0) {
+		imap_msgpart_free(&msgpart);
+		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
+		return -1;
+	}
+	imap_msgpart_free(&msgpart);
+	buf = t_buffer_create(I_MIN(result.size, MEETING_TNEF_MAX_SIZE) + 1);
+	while (i_stream_read_more(result.input, &data, &size) > 0 &&
+	       buf->used < MEETING_TNEF_MAX_SIZE) {
+		size = I_MIN(size, MEETING_TNEF_MAX_SIZE - buf->used);
+		buffer_append(buf, data, size);
+		i_stream_skip(result.input, size);
+	}
+	if (result.input->stream_errno != 0) {
+		*error_r = t_strdup_printf("reading winmail.dat: %s",
+			i_stream_get_error(result.input));
+		i_stream_unref(&result.input);
+		return -1;
+	}
+	i_stream_unref(&result.input);
+	if (as_tnef_read(buf->data, buf->used, &tnef, &error) < 0 &&
+	    tnef.message_class == NULL) {
+		*error_r = t_strdup_printf("winmail.dat not read: %s", error);
+		return 0;
+	}
+	if (!as_tnef_is_meeting(&tnef))
+		return 0;
+	*error_r = t_strdup_printf("TNEF meeting message %s \"%s\" (%s - %s) "
+		"shown as plain mail: winmail.dat carries no iCalendar UID",
+		tnef.message_class, tnef.subject == NULL ? "" : tnef.subject,
+		tnef.have_start ? as_datetime_format(tnef.start) : "?",
+		tnef.have_end ? as_datetime_format(tnef.end) : "?");
+	return 0;
+}
+
 int as_meeting_request_read(struct mail *mail,
 			    const struct as_body_info *info,
 			    const struct as_meeting_request **mr_r,
@@ -39,8 +112,12 @@ int as_meeting_request_read(struct mail *mail,
 	int ret;
 
 	*error_r = NULL;
-	if (!meeting_has_calendar_part(info))
-		return 0;
+	if (!meeting_has_calendar_part(info)) {
+		const struct as_body_attachment *tnef = meeting_tnef_part(info);
+
+		return tnef == NULL ? 0 : meeting_tnef_check(mail, tnef,
+							     error_r);
+	}
 	ret = as_groupware_msg_read(mail, meeting_content_types, &ical,
 				    error_r);
 	if (ret <= 0)

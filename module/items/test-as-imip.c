@@ -11,6 +11,7 @@
 #include "items/as-datetime.h"
 #include "items/as-calendar.h"
 #include "items/as-imip.h"
+#include "items/as-tnef.h"
 #include "meeting/as-meeting-send.h"
 
 #include <libical/ical.h>
@@ -419,6 +420,65 @@ static void test_mail_build(void)
 	test_end();
 }
 
+static void tnef_le32(buffer_t *buf, uint32_t v)
+{
+	buffer_append_c(buf, v & 0xff);
+	buffer_append_c(buf, (v >> 8) & 0xff);
+	buffer_append_c(buf, (v >> 16) & 0xff);
+	buffer_append_c(buf, (v >> 24) & 0xff);
+}
+
+static void tnef_att(buffer_t *buf, uint8_t level, uint32_t id,
+		     const void *data, uint32_t size)
+{
+	buffer_append_c(buf, level);
+	tnef_le32(buf, id);
+	tnef_le32(buf, size);
+	buffer_append(buf, data, size);
+	/* checksum: not checked */
+	buffer_append_zero(buf, 2);
+}
+
+static void test_tnef(void)
+{
+	static const char class[] = "IPM.Microsoft Schedule.MtgReq";
+	static const char subject[] = "Quarterly review";
+	/* 2026-06-10 09:30:00, a Wednesday */
+	static const unsigned char start[14] = {
+		0xEA, 0x07, 6, 0, 10, 0, 9, 0, 30, 0, 0, 0, 3, 0
+	};
+	struct as_tnef_info info;
+	buffer_t *buf = t_buffer_create(256);
+	const char *error;
+	time_t t;
+
+	test_begin("tnef meeting attributes");
+	tnef_le32(buf, 0x223E9F78);
+	buffer_append_zero(buf, 2);
+	tnef_att(buf, 1, 0x00078008, class, sizeof(class));
+	tnef_att(buf, 1, 0x00018004, subject, sizeof(subject));
+	tnef_att(buf, 1, 0x00030006, start, sizeof(start));
+	/* an attachment's attributes end the message's */
+	tnef_att(buf, 2, 0x00018004, "x", 2);
+	test_assert(as_tnef_read(buf->data, buf->used, &info, &error) == 0);
+	test_assert_strcmp(info.message_class, class);
+	test_assert_strcmp(info.subject, subject);
+	test_assert(info.have_start && !info.have_end);
+	test_assert(as_datetime_parse("2026-06-10T09:30:00.000Z", &t) &&
+		    info.start == t);
+	test_assert(as_tnef_is_meeting(&info));
+
+	/* cut short: what was read stays, the rest is an error */
+	test_assert(as_tnef_read(buf->data, buf->used - 5, &info,
+				 &error) < 0);
+	test_assert_strcmp(info.message_class, class);
+	/* not TNEF at all */
+	test_assert(as_tnef_read((const void *)"hello!", 6, &info,
+				 &error) < 0);
+	test_assert(!as_tnef_is_meeting(&info));
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
@@ -429,6 +489,7 @@ int main(void)
 		test_instance,
 		test_cancel_and_request,
 		test_mail_build,
+		test_tnef,
 		NULL
 	};
 	int ret;
