@@ -581,3 +581,41 @@ def test_meeting_device_created_14(dc):
 
 def test_meeting_device_created_16(dc):
     device_meeting_flow(dc, "org16", "16.1")
+
+
+def tnef_blob(subject):
+    """A winmail.dat with the message attributes of an Outlook meeting
+    request (MS-OXTNEF): class, subject, start"""
+    import struct
+
+    def att(level, att_id, data):
+        return struct.pack("<BII", level, att_id, len(data)) + data + \
+            b"\0\0"
+    return (struct.pack("<IH", 0x223E9F78, 0) +
+            att(1, 0x00078008, b"IPM.Microsoft Schedule.MtgReq\0") +
+            att(1, 0x00018004, subject.encode() + b"\0") +
+            att(1, 0x00030006, struct.pack("<7H", 2026, 6, 10, 9, 30, 0,
+                                           3)))
+
+
+def test_meeting_tnef_logged(dc):
+    c, inbox, cal = setup(dc, "tnef", "16.1")
+    blob = base64.b64encode(tnef_blob("Quarterly review")).decode()
+    msg = ("From: <boss@example.org>\r\nTo: <%s>\r\n"
+           "Subject: Quarterly review\r\nMIME-Version: 1.0\r\n"
+           'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+           "--b\r\nContent-Type: text/plain\r\n\r\nWhen: soon\r\n"
+           "--b\r\nContent-Type: application/ms-tnef; name=winmail.dat\r\n"
+           "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--b--\r\n"
+           % (c.user, blob))
+    since = dc.log_offset()
+    dc.deliver(c.user, msg.encode())
+    r = inbox_sync(c, inbox, None)
+    add = r.add_by_subject("Quarterly review")
+    # plain mail (nothing to answer with), and said so in the log
+    assert xtext(add, "ApplicationData/Email:MessageClass") == "IPM.Note"
+    log = dc.log_since(since)
+    assert 'TNEF meeting message IPM.Microsoft Schedule.MtgReq ' \
+        '"Quarterly review" (2026-06-10T09:30:00.000Z' in log, log
+    assert imap_calendar(dc, c) == []
+    dc.check_log()
