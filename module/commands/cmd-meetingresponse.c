@@ -20,6 +20,8 @@
 #include "mail-storage.h"
 #include "as-command.h"
 #include "as-folders.h"
+#include "seq-range-array.h"
+#include "as-store-itemuid.h"
 #include "items/as-body.h"
 #include "items/as-datetime.h"
 #include "items/as-draft.h"
@@ -238,6 +240,40 @@ static const char *mr_subject_prefix(enum as_imip_response response)
 	i_unreached();
 }
 
+/* The CalendarId: the ServerId this device already has for the event
+   (its message was replaced; the next calendar Sync sends a Change under
+   that id), else the new message's. Answering the new one to a device
+   that has the old would leave it with the event twice. */
+static const char *
+mr_calendar_id(struct as_cmd_context *ctx, struct as_meeting_calendar *cal,
+	       const char *item_uid, uint32_t new_uid)
+{
+	struct as_collection_state state;
+	ARRAY_TYPE(uint32_t) history;
+	const uint32_t *uidp;
+	unsigned int latest;
+	const char *error;
+	pool_t pool = pool_datastack_create();
+
+	if (as_store_collection_latest(ctx->store, ctx->username,
+				       ctx->req->device_id,
+				       cal->folder.server_id, &latest,
+				       &error) <= 0 || latest == 0 ||
+	    as_store_collection_get(ctx->store, pool, ctx->username,
+				    ctx->req->device_id, cal->folder.server_id,
+				    latest, &state, &error) <= 0 ||
+	    !array_is_created(&state.uids) ||
+	    as_store_itemuid_get(ctx->store, pool, ctx->username,
+				 cal->folder.guid, item_uid, &history,
+				 &error) <= 0)
+		return as_email_server_id(cal->folder.server_id, new_uid);
+	array_foreach(&history, uidp) {
+		if (seq_range_exists(&state.uids, *uidp))
+			return as_email_server_id(cal->folder.server_id, *uidp);
+	}
+	return as_email_server_id(cal->folder.server_id, new_uid);
+}
+
 /* The iMIP REPLY to the organizer (16.x SendResponse) */
 static void mr_send_reply(struct as_cmd_context *ctx,
 			  const struct mr_request *req, const char *event,
@@ -389,8 +425,8 @@ static int mr_respond(struct as_cmd_context *ctx, const struct mr_request *req,
 		as_meeting_calendar_close(&cal);
 		return 0;
 	} else if (req->response != AS_IMIP_RESPONSE_DECLINE) {
-		result->calendar_id = as_email_server_id(cal.folder.server_id,
-							 new_uid);
+		result->calendar_id = mr_calendar_id(ctx, &cal, item_uid,
+						     new_uid);
 	}
 	as_meeting_calendar_close(&cal);
 	e_debug(ctx->event, "MeetingResponse: %s %s%s%s",
