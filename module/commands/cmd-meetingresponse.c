@@ -363,6 +363,11 @@ static int mr_respond(struct as_cmd_context *ctx, const struct mr_request *req,
 			return 0;
 		}
 	} else {
+		if (as_imip_is_organizer(src.invitation->ical, addrs)) {
+			mr_invalid(ctx, result, "the user organizes this "
+				   "meeting");
+			return 0;
+		}
 		item_uid = src.invitation->imip.uid;
 	}
 
