@@ -742,6 +742,105 @@ int as_imip_event_respond(const char *event, const char *const *user_addrs,
 	return 0;
 }
 
+/* The user's copy of one invited VEVENT: PARTSTAT=NEEDS-ACTION and
+   the X- properties of a received, unanswered meeting */
+static void imip_mark_received(icalcomponent *vevent,
+			       const char *const *user_addrs)
+{
+	icalproperty *att = imip_find_attendee(vevent, user_addrs);
+
+	if (att != NULL)
+		imip_set_partstat(att, ICAL_PARTSTAT_NEEDSACTION);
+	imip_x_set(vevent, IMIP_X_BUSYSTATUS, "TENTATIVE");
+	imip_x_set(vevent, IMIP_X_MEETINGSTATUS, IMIP_MEETING_RECEIVED);
+	imip_x_set(vevent, IMIP_X_RESPONSETYPE, IMIP_RESPONSE_NONE);
+}
+
+static bool imip_has_timezone(icalcomponent *cal, const char *tzid)
+{
+	icalcomponent *comp;
+
+	for (comp = icalcomponent_get_first_component(cal,
+			ICAL_VTIMEZONE_COMPONENT);
+	     comp != NULL;
+	     comp = icalcomponent_get_next_component(cal,
+			ICAL_VTIMEZONE_COMPONENT)) {
+		icalproperty *prop = icalcomponent_get_first_property(comp,
+			ICAL_TZID_PROPERTY);
+
+		if (prop != NULL && null_strcmp(icalproperty_get_tzid(prop),
+						tzid) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+int as_imip_event_merge_occurrence(const char *event, const char *request,
+				   const char *const *user_addrs,
+				   const char **ical_r, bool *changed_r,
+				   const char **error_r)
+{
+	icalcomponent *cal, *req, *vevent, *old, *copy, *comp;
+	icalproperty *rid, *prop;
+	int old_seq, new_seq;
+
+	*changed_r = FALSE;
+	cal = imip_parse(event, error_r);
+	if (cal == NULL)
+		return -1;
+	req = imip_parse(request, error_r);
+	if (req == NULL) {
+		icalcomponent_free(cal);
+		return -1;
+	}
+	for (vevent = icalcomponent_get_first_component(req,
+			ICAL_VEVENT_COMPONENT);
+	     vevent != NULL;
+	     vevent = icalcomponent_get_next_component(req,
+			ICAL_VEVENT_COMPONENT)) {
+		rid = icalcomponent_get_first_property(vevent,
+			ICAL_RECURRENCEID_PROPERTY);
+		if (rid == NULL)
+			continue;
+		prop = icalcomponent_get_first_property(vevent,
+			ICAL_SEQUENCE_PROPERTY);
+		new_seq = prop == NULL ? 0 : icalproperty_get_sequence(prop);
+		old = imip_find_override(cal, imip_prop_time(req, rid,
+			icalproperty_get_recurrenceid(rid)));
+		if (old != NULL) {
+			prop = icalcomponent_get_first_property(old,
+				ICAL_SEQUENCE_PROPERTY);
+			old_seq = prop == NULL ? 0 :
+				icalproperty_get_sequence(prop);
+			if (old_seq >= new_seq)
+				continue;
+			icalcomponent_remove_component(cal, old);
+			icalcomponent_free(old);
+		}
+		copy = icalcomponent_new_clone(vevent);
+		imip_mark_received(copy, user_addrs);
+		icalcomponent_add_component(cal, copy);
+		*changed_r = TRUE;
+	}
+	/* the zones the new occurrences name */
+	for (comp = icalcomponent_get_first_component(req,
+			ICAL_VTIMEZONE_COMPONENT);
+	     comp != NULL && *changed_r;
+	     comp = icalcomponent_get_next_component(req,
+			ICAL_VTIMEZONE_COMPONENT)) {
+		prop = icalcomponent_get_first_property(comp,
+							ICAL_TZID_PROPERTY);
+		if (prop != NULL &&
+		    !imip_has_timezone(cal, icalproperty_get_tzid(prop)))
+			icalcomponent_add_component(cal,
+				icalcomponent_new_clone(comp));
+	}
+	*ical_r = imip_ical_string(cal);
+	icalcomponent_free(req);
+	icalcomponent_free(cal);
+	return 0;
+}
+
 /* ---- what goes out ---- */
 
 static void imip_copy_prop(icalcomponent *dest, icalcomponent *src,

@@ -68,6 +68,14 @@ bool as_imip_is_organizer(const char *ical, const char *const *addrs);
 int as_imip_event_from_request(const char *request,
 			       const char *const *user_addrs,
 			       const char **ical_r, const char **error_r);
+/* An invitation to one occurrence (VEVENTs with RECURRENCE-ID) merged
+   into the stored series: each replaces the series' override of that
+   occurrence unless that one has the same or a newer SEQUENCE.
+   changed_r: something was merged. */
+int as_imip_event_merge_occurrence(const char *event, const char *request,
+				   const char *const *user_addrs,
+				   const char **ical_r, bool *changed_r,
+				   const char **error_r);
 /* A CANCEL applied to the stored event: STATUS:CANCELLED and
    MeetingStatus "received and cancelled"; for one occurrence, that
    occurrence leaves the series (EXDATE). */

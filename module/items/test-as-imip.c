@@ -346,6 +346,61 @@ static void test_instance(void)
 	test_end();
 }
 
+#define REQUEST_OCCURRENCE \
+	"BEGIN:VCALENDAR\r\n" \
+	"VERSION:2.0\r\n" \
+	"PRODID:-//Test//Test//EN\r\n" \
+	"METHOD:REQUEST\r\n" \
+	"BEGIN:VEVENT\r\n" \
+	"UID:weekly-1@example.org\r\n" \
+	"SEQUENCE:1\r\n" \
+	"DTSTAMP:20260602T080000Z\r\n" \
+	"RECURRENCE-ID:20260608T080000Z\r\n" \
+	"DTSTART:20260608T120000Z\r\n" \
+	"DTEND:20260608T130000Z\r\n" \
+	"SUMMARY:Weekly (moved)\r\n" \
+	"ORGANIZER:mailto:alice@example.org\r\n" \
+	"ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.com\r\n" \
+	"END:VEVENT\r\n" \
+	"END:VCALENDAR\r\n"
+
+static void test_merge_occurrence(void)
+{
+	struct as_imip imip;
+	struct as_event event;
+	const struct as_event_exception *exc;
+	const char *copy, *ical, *again, *error, *warning;
+	bool changed;
+	time_t t;
+
+	test_begin("imip occurrence merged into the series");
+	test_assert(as_imip_parse(REQUEST_OCCURRENCE, &imip, &error) == 0);
+	test_assert(imip.have_recurrence_id);
+	test_assert(as_datetime_parse("2026-06-08T08:00:00.000Z", &t) &&
+		    imip.recurrence_id == t);
+	test_assert_strcmp(imip.event.subject, "Weekly (moved)");
+
+	test_assert(as_imip_event_from_request(REQUEST_WEEKLY, user_addrs,
+					       &copy, &error) == 0);
+	test_assert(as_imip_event_merge_occurrence(copy, REQUEST_OCCURRENCE,
+		user_addrs, &ical, &changed, &error) == 0);
+	test_assert(changed);
+	test_assert(as_calendar_ical_read(ical, &event, &warning,
+					  &error) == 0);
+	test_assert(array_count(&event.exceptions) == 1);
+	if (array_count(&event.exceptions) == 1) {
+		exc = array_front(&event.exceptions);
+		test_assert(exc->start_orig == t && !exc->deleted);
+		test_assert_strcmp(exc->subject, "Weekly (moved)");
+		test_assert(exc->have_start && exc->start == t + 4 * 3600);
+	}
+	/* the same again: nothing newer */
+	test_assert(as_imip_event_merge_occurrence(ical, REQUEST_OCCURRENCE,
+		user_addrs, &again, &changed, &error) == 0);
+	test_assert(!changed);
+	test_end();
+}
+
 static void test_cancel_and_request(void)
 {
 	struct as_imip cancel;
@@ -487,6 +542,7 @@ int main(void)
 		test_attendee_copy,
 		test_respond_and_reply,
 		test_instance,
+		test_merge_occurrence,
 		test_cancel_and_request,
 		test_mail_build,
 		test_tnef,

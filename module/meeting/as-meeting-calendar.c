@@ -251,17 +251,27 @@ int as_meeting_place_in(struct as_meeting_calendar *cal,
 		       str_sanitize(imip->uid, 80));
 		return 0;
 	}
+	if (ret > 0 && imip->have_recurrence_id) {
+		/* one occurrence of the series that is there */
+		bool changed;
+
+		if (as_imip_event_merge_occurrence(event, mr->ical,
+				as_meeting_user_addresses(ctx), &ical,
+				&changed, error_r) < 0)
+			return -1;
+		if (!changed)
+			return 0;
+		if (as_meeting_calendar_save(cal, ical, old_uid, &new_uid,
+					     error_r) < 0)
+			return -1;
+		e_debug(ctx->event, "Meeting %s: occurrence %s merged",
+			str_sanitize(imip->uid, 80),
+			dec2str(imip->recurrence_id));
+		return 0;
+	}
 	if (ret > 0) {
 		if (!as_imip_uid(event, &uid, &seq) || seq >= imip->sequence)
 			return 0;
-		if (imip->have_recurrence_id) {
-			/* an update of one occurrence of a series already
-			   there: left to the device's own handling */
-			e_info(ctx->event, "Meeting %s: update of one "
-			       "occurrence not merged into the series",
-			       str_sanitize(imip->uid, 80));
-			return 0;
-		}
 	} else if (meeting_was_there(cal, imip->uid)) {
 		/* the user declined or deleted it already */
 		return 0;

@@ -367,6 +367,7 @@ def test_meeting_instance_16(dc):
                               rrule="FREQ=WEEKLY;COUNT=4")
     dc.deliver(c.user, msg, sender=ORGANIZER)
     r = inbox_sync(c, inbox, None)
+    ikey = r.key
     add = r.add_by_subject(subject)
     assert xtext(add, "ApplicationData/Email:MeetingRequest/"
                  "Email:InstanceType") == "1"
@@ -401,6 +402,39 @@ def test_meeting_instance_16(dc):
     assert len(overrides) == 1
     assert partstat(overrides[0], c.user) == "ACCEPTED"
     assert partstat(master, c.user) == "NEEDS-ACTION"
+    rc = cal_sync(c, cal, rc.key)
+    assert events_with_uid(rc.adds, uid) == []
+
+    # the organizer moves another occurrence: an invitation to that one
+    # occurrence, merged into the series (still one event)
+    ical = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Elsewhere//EN\r\n"
+            "METHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:%s\r\nSEQUENCE:1\r\n"
+            "DTSTAMP:20260602T080000Z\r\n"
+            "RECURRENCE-ID:20260624T090000Z\r\n"
+            "DTSTART:20260624T150000Z\r\nDTEND:20260624T160000Z\r\n"
+            "SUMMARY:Weekly sync (moved)\r\n"
+            "ORGANIZER:mailto:%s\r\n"
+            "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:%s\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n") % (uid, ORGANIZER, c.user)
+    dc.deliver(c.user, (
+        "From: <%s>\r\nTo: <%s>\r\nSubject: Moved: Weekly sync\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/calendar; "
+        "charset=utf-8; method=REQUEST\r\n\r\n%s" % (
+            ORGANIZER, c.user, ical)).encode(), sender=ORGANIZER)
+    r = inbox_sync(c, inbox, ikey)
+    moved = r.add_by_subject("Moved: Weekly sync")
+    mr = "ApplicationData/Email:MeetingRequest/"
+    assert xtext(moved, mr + "Email:InstanceType") == "3"
+    assert xtext(moved, mr + "Email:RecurrenceId") == \
+        "2026-06-24T09:00:00.000Z"
+    events = imap_events(dc, c, uid)
+    assert len(events) == 1, events
+    overrides = {e["RECURRENCE-ID"].dt.isoformat(): e
+                 for e in events[0][2] if "RECURRENCE-ID" in e}
+    assert set(overrides) == {"2026-06-17T09:00:00+00:00",
+                              "2026-06-24T09:00:00+00:00"}, overrides
+    assert str(overrides["2026-06-24T09:00:00+00:00"]["SUMMARY"]) == \
+        "Weekly sync (moved)"
     rc = cal_sync(c, cal, rc.key)
     assert events_with_uid(rc.adds, uid) == []
     dc.check_log()
