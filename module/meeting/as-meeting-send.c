@@ -18,6 +18,7 @@
 #include "send/as-send.h"
 #include "send/as-send-mime.h"
 #include "send/as-send-smtp.h"
+#include "send/as-send-compose.h"
 #include "meeting/as-meeting-send.h"
 
 static const char *meeting_method_name(enum as_imip_method method)
@@ -93,6 +94,23 @@ void as_meeting_mail_build(const struct as_meeting_mail *mail,
 	}
 }
 
+/* A copy in Sent, as for mail the device sends */
+static void meeting_save_sent(struct as_cmd_context *ctx, string_t *msg)
+{
+	struct as_send_mime mime;
+	struct as_send_composed composed;
+	const char *end = strstr(str_c(msg), "\r\n\r\n");
+
+	if (end == NULL)
+		return;
+	i_zero(&mime);
+	mime.bcc_headers = t_str_new(1);
+	i_zero(&composed);
+	composed.data = msg;
+	composed.header_end = end - str_c(msg) + 2;
+	as_send_save_sent_copy(ctx, &mime, &composed);
+}
+
 int as_meeting_send(struct as_cmd_context *ctx,
 		    const struct as_meeting_mail *mail, const char **error_r)
 {
@@ -144,5 +162,6 @@ int as_meeting_send(struct as_cmd_context *ctx,
 	}
 	e_debug(ctx->event, "Meeting %s sent to %u recipients",
 		meeting_method_name(mail->method), array_count(&rcpts));
+	meeting_save_sent(ctx, msg);
 	return 0;
 }

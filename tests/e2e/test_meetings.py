@@ -19,7 +19,8 @@ from email import policy
 
 import icalendar
 
-from harness import body_pref, folders, imap_session, new_account, \
+from harness import body_pref, folders, imap_session, imap_subjects, \
+    new_account, \
     SmtpSink, start, sync, xfind, xml_escape, xtext
 
 SINK = SmtpSink()
@@ -270,6 +271,7 @@ def accept_flow(dc, tag, version):
         assert any(ORGANIZER in r for r in m["rcpts"]), m
         assert msg["Subject"].startswith("Accepted:")
         assert "See you there." in msg.get_body(("plain",)).get_content()
+        assert "Accepted: Budget review" in imap_subjects(dc, c, "Sent")
     else:
         # 14.x devices answer with SendMail themselves
         time.sleep(1)
@@ -551,6 +553,8 @@ def device_meeting_flow(dc, tag, version):
     assert any(p.get_content_type() == "application/ics"
                for p in msg.walk())
     assert msg["Subject"] == "Kickoff"
+    # and a copy in Sent, as for mail sent from the device
+    assert "Kickoff" in imap_subjects(dc, c, "Sent")
 
     # a change that only touches the reminder tells nobody
     key = r.key
