@@ -20,8 +20,7 @@ from email import policy
 import icalendar
 
 from harness import body_pref, folders, imap_session, imap_subjects, \
-    new_account, \
-    SmtpSink, start, sync, xfind, xml_escape, xtext
+    new_account, SmtpSink, start, sync, xfind, xml_escape, xtext
 
 SINK = SmtpSink()
 
