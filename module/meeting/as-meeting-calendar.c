@@ -20,12 +20,13 @@
    first device sends the invitation (sync/as-sync-write.c). Delivery
    (LMTP) runs no code of ours that could write the calendar, and doing
    it at the Sync keeps it in the one process that owns the user's
-   state. The event is found by its iCalendar UID in the folder itself
-   (a body search narrowed by the UID, then the object's UID compared),
-   so events other clients put there count too; the state store's item
-   UID history (as-store-itemuid.c) tells an event the user removed
-   (declined, deleted) from one never seen, so the next device's Inbox
-   Sync of the same invitation does not bring it back. */
+   state. The event is found by its iCalendar UID: first the message
+   the state store's item UID history (as-store-itemuid.c) last
+   recorded for it, else in the folder itself (a body search narrowed
+   by the UID, then the object's UID compared), so events other clients
+   put there count too. The same history tells an event the user
+   removed (declined, deleted) from one never seen, so the next device's
+   Inbox Sync of the same invitation does not bring it back. */
 
 static const char *const meeting_content_types[] = {
 	"text/calendar", "application/ics", NULL
@@ -94,6 +95,42 @@ void as_meeting_calendar_close(struct as_meeting_calendar *cal)
 		mailbox_free(&cal->box);
 }
 
+/* The message the state store last recorded for the UID, if it is
+   still there and still that event: no search needed */
+static bool
+meeting_calendar_find_recorded(struct as_meeting_calendar *cal,
+			       const char *item_uid, uint32_t *uid_r,
+			       const char **ical_r)
+{
+	ARRAY_TYPE(uint32_t) uids;
+	struct mailbox_transaction_context *t;
+	struct mail *mail;
+	const uint32_t *last;
+	const char *ical, *uid, *error;
+	bool found = FALSE;
+	int seq;
+
+	if (as_store_itemuid_get(cal->ctx->store, pool_datastack_create(),
+				 cal->ctx->username, cal->folder.guid,
+				 item_uid, &uids, &error) <= 0 ||
+	    array_count(&uids) == 0)
+		return FALSE;
+	last = array_back(&uids);
+	t = mailbox_transaction_begin(cal->box, 0, __func__);
+	mail = mail_alloc(t, 0, NULL);
+	if (mail_set_uid(mail, *last) &&
+	    as_groupware_msg_read(mail, meeting_content_types, &ical,
+				  &error) > 0 &&
+	    as_imip_uid(ical, &uid, &seq) && strcmp(uid, item_uid) == 0) {
+		*uid_r = *last;
+		*ical_r = ical;
+		found = TRUE;
+	}
+	mail_free(&mail);
+	(void)mailbox_transaction_commit(&t);
+	return found;
+}
+
 int as_meeting_calendar_find(struct as_meeting_calendar *cal,
 			     const char *item_uid, uint32_t *uid_r,
 			     const char **ical_r, const char **error_r)
@@ -108,6 +145,8 @@ int as_meeting_calendar_find(struct as_meeting_calendar *cal,
 
 	*uid_r = 0;
 	*ical_r = NULL;
+	if (meeting_calendar_find_recorded(cal, item_uid, uid_r, ical_r))
+		return 1;
 	args = mail_search_build_init();
 	arg = mail_search_build_add(args, SEARCH_BODY);
 	arg->value.str = p_strndup(args->pool, item_uid,
