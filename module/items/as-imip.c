@@ -289,6 +289,25 @@ static enum as_imip_method imip_method(icalcomponent *cal)
 	}
 }
 
+static int imip_response_of(icalproperty *attendee)
+{
+	icalparameter *param = icalproperty_get_first_parameter(attendee,
+		ICAL_PARTSTAT_PARAMETER);
+
+	if (param == NULL)
+		return 0;
+	switch (icalparameter_get_partstat(param)) {
+	case ICAL_PARTSTAT_ACCEPTED:
+		return AS_IMIP_RESPONSE_ACCEPT;
+	case ICAL_PARTSTAT_TENTATIVE:
+		return AS_IMIP_RESPONSE_TENTATIVE;
+	case ICAL_PARTSTAT_DECLINED:
+		return AS_IMIP_RESPONSE_DECLINE;
+	default:
+		return 0;
+	}
+}
+
 int as_imip_parse(const char *ical, struct as_imip *imip_r,
 		  const char **error_r)
 {
@@ -324,6 +343,12 @@ int as_imip_parse(const char *ical, struct as_imip *imip_r,
 		if (param != NULL &&
 		    icalparameter_get_rsvp(param) == ICAL_RSVP_TRUE)
 			imip_r->rsvp = TRUE;
+	}
+	if (imip_r->method == AS_IMIP_METHOD_REPLY) {
+		prop = icalcomponent_get_first_property(master,
+			ICAL_ATTENDEE_PROPERTY);
+		imip_r->reply_response = prop == NULL ? 0 :
+			imip_response_of(prop);
 	}
 	prop = icalcomponent_get_first_property(master,
 						ICAL_RECURRENCEID_PROPERTY);
@@ -839,6 +864,71 @@ int as_imip_event_merge_occurrence(const char *event, const char *request,
 	icalcomponent_free(req);
 	icalcomponent_free(cal);
 	return 0;
+}
+
+int as_imip_event_apply_reply(const char *event, const char *reply,
+			      const char **ical_r, const char **attendee_r,
+			      const char **error_r)
+{
+	icalcomponent *cal, *rcal, *rvevent, *vevent;
+	icalproperty *ratt, *att, *rid;
+	icalparameter *param;
+	const char *addrs[2];
+	int ret = 0;
+
+	*attendee_r = NULL;
+	rcal = imip_parse(reply, error_r);
+	if (rcal == NULL)
+		return -1;
+	rvevent = imip_master(rcal);
+	ratt = icalcomponent_get_first_property(rvevent,
+						ICAL_ATTENDEE_PROPERTY);
+	param = ratt == NULL ? NULL :
+		icalproperty_get_first_parameter(ratt, ICAL_PARTSTAT_PARAMETER);
+	if (param == NULL) {
+		icalcomponent_free(rcal);
+		*error_r = "REPLY without an ATTENDEE and its PARTSTAT";
+		return -1;
+	}
+	addrs[0] = t_strdup(imip_mailto(icalproperty_get_attendee(ratt)));
+	addrs[1] = NULL;
+	*attendee_r = addrs[0];
+	cal = imip_parse(event, error_r);
+	if (cal == NULL) {
+		icalcomponent_free(rcal);
+		return -1;
+	}
+	vevent = imip_master(cal);
+	rid = icalcomponent_get_first_property(rvevent,
+					       ICAL_RECURRENCEID_PROPERTY);
+	if (imip_find_attendee(vevent, addrs) == NULL) {
+		*error_r = t_strdup_printf("REPLY from %s, who isn't invited",
+					   addrs[0]);
+		ret = -1;
+	} else if (rid != NULL) {
+		time_t instance = imip_prop_time(rcal, rid,
+			icalproperty_get_recurrenceid(rid));
+
+		vevent = imip_find_override(cal, instance);
+		if (vevent == NULL)
+			vevent = imip_make_override(cal, imip_master(cal),
+						    instance, error_r);
+		if (vevent == NULL)
+			ret = -1;
+	}
+	if (ret == 0 && (att = imip_find_attendee(vevent, addrs)) != NULL) {
+		imip_set_partstat(att, icalparameter_get_partstat(param));
+		icalproperty_remove_parameter_by_kind(att,
+						      ICAL_RSVP_PARAMETER);
+		*ical_r = imip_ical_string(cal);
+	} else if (ret == 0) {
+		*error_r = t_strdup_printf("REPLY from %s, who isn't invited "
+					   "to that occurrence", addrs[0]);
+		ret = -1;
+	}
+	icalcomponent_free(cal);
+	icalcomponent_free(rcal);
+	return ret;
 }
 
 /* ---- what goes out ---- */

@@ -37,6 +37,9 @@ struct as_imip {
 	struct as_event event;
 	/* the organizer asks for an answer (RSVP=TRUE on an attendee) */
 	bool rsvp;
+	/* METHOD:REPLY: the answering attendee's PARTSTAT as a
+	   MeetingResponse UserResponse, 0 if it isn't one of them */
+	int reply_response;
 };
 
 /* Read an iMIP object. -1 with error_r if it doesn't parse, has no
@@ -82,6 +85,13 @@ int as_imip_event_merge_occurrence(const char *event, const char *request,
 int as_imip_event_cancel(const char *event, const struct as_imip *cancel,
 			 const char **ical_r, const char **error_r);
 
+/* An attendee's REPLY recorded in the event the user organizes: that
+   ATTENDEE's PARTSTAT (in the occurrence's override for a reply with
+   RECURRENCE-ID). -1 with error_r if the one answering isn't invited
+   (nothing changed). attendee_r: who answered. */
+int as_imip_event_apply_reply(const char *event, const char *reply,
+			      const char **ical_r, const char **attendee_r,
+			      const char **error_r);
 /* The user's answer recorded in the stored event: the ATTENDEE's
    PARTSTAT, the busy status and ResponseType. With an instance only
    that occurrence (an override VEVENT is made for it); an instance

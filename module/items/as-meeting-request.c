@@ -129,8 +129,9 @@ int as_meeting_request_read(struct mail *mail,
 		return 0;
 	}
 	if (mr->imip.method != AS_IMIP_METHOD_REQUEST &&
-	    mr->imip.method != AS_IMIP_METHOD_CANCEL) {
-		/* replies and published calendars stay plain mail */
+	    mr->imip.method != AS_IMIP_METHOD_CANCEL &&
+	    mr->imip.method != AS_IMIP_METHOD_REPLY) {
+		/* published calendars and the like stay plain mail */
 		*error_r = NULL;
 		return 0;
 	}
@@ -142,9 +143,22 @@ int as_meeting_request_read(struct mail *mail,
 const char *
 as_meeting_request_message_class(const struct as_meeting_request *mr)
 {
-	return mr->imip.method == AS_IMIP_METHOD_CANCEL ?
-		"IPM.Schedule.Meeting.Canceled" :
-		"IPM.Schedule.Meeting.Request";
+	switch (mr->imip.method) {
+	case AS_IMIP_METHOD_CANCEL:
+		return "IPM.Schedule.Meeting.Canceled";
+	case AS_IMIP_METHOD_REPLY:
+		switch (mr->imip.reply_response) {
+		case AS_IMIP_RESPONSE_ACCEPT:
+			return "IPM.Schedule.Meeting.Resp.Pos";
+		case AS_IMIP_RESPONSE_TENTATIVE:
+			return "IPM.Schedule.Meeting.Resp.Tent";
+		case AS_IMIP_RESPONSE_DECLINE:
+			return "IPM.Schedule.Meeting.Resp.Neg";
+		}
+		return "IPM.Note";
+	default:
+		return "IPM.Schedule.Meeting.Request";
+	}
 }
 
 /* Email times are UTC; an all-day event's floating dates are its local
@@ -208,6 +222,10 @@ void as_meeting_request_write(struct wbxml_writer *w,
 		event->tz != NULL ? event->tz : as_calendar_tz_utc();
 	unsigned int instance_type;
 
+	if (imip->method == AS_IMIP_METHOD_REPLY) {
+		/* an answer: its class says it, it has nothing to accept */
+		return;
+	}
 	if (imip->have_recurrence_id)
 		instance_type = 3;	/* an exception of a series */
 	else if (event->have_recurrence)

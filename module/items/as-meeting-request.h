@@ -4,7 +4,9 @@
 /* A mail that carries an invitation (iMIP METHOD:REQUEST or CANCEL in a
    text/calendar part) is an Email with a MeetingRequest element
    (MS-ASEMAIL 2.2.2.48), its own MessageClass and ContentClass. The
-   event's fields come from the calendar converter (as-calendar.h). */
+   event's fields come from the calendar converter (as-calendar.h). An
+   attendee's answer (METHOD:REPLY) has only its MessageClass
+   (IPM.Schedule.Meeting.Resp.Pos/Tent/Neg). */
 
 #include "items/as-imip.h"
 
@@ -28,9 +30,10 @@ int as_meeting_request_read(struct mail *mail,
 			    const struct as_meeting_request **mr_r,
 			    const char **error_r);
 
-/* IPM.Schedule.Meeting.Request or IPM.Schedule.Meeting.Canceled */
+/* IPM.Schedule.Meeting.Request, .Canceled, .Resp.Pos/Tent/Neg */
 const char *as_meeting_request_message_class(const struct as_meeting_request *mr);
-/* <email:MeetingRequest> with its children for the protocol version */
+/* <email:MeetingRequest> with its children for the protocol version
+   (nothing for a REPLY) */
 void as_meeting_request_write(struct wbxml_writer *w,
 			      const struct as_meeting_request *mr,
 			      unsigned int version);

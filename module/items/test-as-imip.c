@@ -401,6 +401,41 @@ static void test_merge_occurrence(void)
 	test_end();
 }
 
+static void test_apply_reply(void)
+{
+	static const char *const alice[] = { "alice@example.org", NULL };
+	struct as_imip imip;
+	icalcomponent *cal;
+	const char *copy, *reply, *ical, *attendee, *error;
+
+	test_begin("imip REPLY applied to the organizer's event");
+	/* the organizer's own copy: the request without METHOD */
+	test_assert(as_imip_event_from_request(REQUEST_SINGLE, alice,
+					       &copy, &error) == 0);
+	test_assert(as_imip_reply_build(copy, "carol@example.net", NULL,
+		AS_IMIP_RESPONSE_DECLINE, FALSE, 0, &reply, &error) == 0);
+	test_assert(as_imip_parse(reply, &imip, &error) == 0);
+	test_assert(imip.method == AS_IMIP_METHOD_REPLY);
+	test_assert(imip.reply_response == AS_IMIP_RESPONSE_DECLINE);
+	test_assert(as_imip_event_apply_reply(copy, reply, &ical, &attendee,
+					      &error) == 0);
+	test_assert_strcmp(attendee, "carol@example.net");
+	cal = parse_ok(ical);
+	test_assert(attendee_partstat(first_vevent(cal),
+		"mailto:carol@example.net") == ICAL_PARTSTAT_DECLINED);
+	test_assert(attendee_partstat(first_vevent(cal),
+		"mailto:Bob@Example.com") == ICAL_PARTSTAT_NEEDSACTION);
+	icalcomponent_free(cal);
+
+	/* someone not invited: refused, nothing changed */
+	test_assert(as_imip_reply_build(copy, "mallory@example.com", NULL,
+		AS_IMIP_RESPONSE_ACCEPT, FALSE, 0, &reply, &error) == 0);
+	test_assert(as_imip_event_apply_reply(copy, reply, &ical, &attendee,
+					      &error) < 0);
+	test_assert(strstr(error, "mallory@example.com") != NULL);
+	test_end();
+}
+
 static void test_cancel_and_request(void)
 {
 	struct as_imip cancel;
@@ -543,6 +578,7 @@ int main(void)
 		test_respond_and_reply,
 		test_instance,
 		test_merge_occurrence,
+		test_apply_reply,
 		test_cancel_and_request,
 		test_mail_build,
 		test_tnef,

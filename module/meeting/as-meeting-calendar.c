@@ -264,6 +264,38 @@ static bool meeting_was_there(struct as_meeting_calendar *cal,
 	return ret > 0;
 }
 
+/* An attendee answered a meeting the user organizes: their PARTSTAT in
+   the event. A reply from someone not invited, or to no event of the
+   user's, is logged and changes nothing. */
+static int meeting_apply_reply(struct as_meeting_calendar *cal,
+			       const struct as_meeting_request *mr,
+			       int found, uint32_t old_uid, const char *event,
+			       const char **error_r)
+{
+	struct as_cmd_context *ctx = cal->ctx;
+	const char *ical, *attendee, *error;
+	uint32_t new_uid;
+
+	if (found == 0 ||
+	    !as_imip_is_organizer(event, as_meeting_user_addresses(ctx))) {
+		e_info(ctx->event, "Meeting %s: a reply to no meeting the user "
+		       "organizes: ignored", str_sanitize(mr->imip.uid, 80));
+		return 0;
+	}
+	if (as_imip_event_apply_reply(event, mr->ical, &ical, &attendee,
+				      &error) < 0) {
+		e_info(ctx->event, "Meeting %s: %s: ignored",
+		       str_sanitize(mr->imip.uid, 80), error);
+		return 0;
+	}
+	if (as_meeting_calendar_save(cal, ical, old_uid, &new_uid,
+				     error_r) < 0)
+		return -1;
+	e_debug(ctx->event, "Meeting %s: the answer of %s recorded",
+		str_sanitize(mr->imip.uid, 80), attendee);
+	return 0;
+}
+
 int as_meeting_place_in(struct as_meeting_calendar *cal,
 			const struct as_meeting_request *mr,
 			const char **error_r)
@@ -278,6 +310,9 @@ int as_meeting_place_in(struct as_meeting_calendar *cal,
 				       error_r);
 	if (ret < 0)
 		return -1;
+	if (imip->method == AS_IMIP_METHOD_REPLY)
+		return meeting_apply_reply(cal, mr, ret, old_uid, event,
+					   error_r);
 	if (imip->method == AS_IMIP_METHOD_CANCEL) {
 		if (ret == 0)
 			return 0;

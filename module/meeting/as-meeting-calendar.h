@@ -46,7 +46,9 @@ int as_meeting_calendar_delete(struct as_meeting_calendar *cal, uint32_t uid,
 
 /* An invitation (or cancellation) seen in the Inbox: its event placed
    tentatively in the default calendar, updated by a newer SEQUENCE, or
-   marked cancelled. Idempotent: an event already there with the same or
+   marked cancelled; an attendee's reply to a meeting the user organizes
+   recorded in its event (one from someone not invited is logged and
+   ignored). Idempotent: an event already there with the same or
    a newer SEQUENCE is left alone, and one the user removed (declined)
    is not brought back by the same invitation. Returns 0 (also when
    nothing was to be done) or -1 with error_r. */

@@ -555,6 +555,45 @@ def device_meeting_flow(dc, tag, version):
     # and a copy in Sent, as for mail sent from the device
     assert "Kickoff" in imap_subjects(dc, c, "Sent")
 
+    # Ann accepts: her reply in the Inbox is an accepted-response mail
+    # and her PARTSTAT goes into the event; a stranger's reply changes
+    # nothing
+    def reply_mail(who, partstat):
+        ical = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Ann//EN\r\n"
+                "METHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:%s\r\nSEQUENCE:0\r\n"
+                "DTSTAMP:20260602T080000Z\r\n"
+                "DTSTART:20260701T120000Z\r\nDTEND:20260701T130000Z\r\n"
+                "ORGANIZER:mailto:%s\r\nATTENDEE;PARTSTAT=%s:mailto:%s\r\n"
+                "END:VEVENT\r\nEND:VCALENDAR\r\n") % (
+                    uid, c.user, partstat, who)
+        return ("From: <%s>\r\nTo: <%s>\r\nSubject: %s: Kickoff%s\r\n"
+                "MIME-Version: 1.0\r\nContent-Type: text/calendar; "
+                "charset=utf-8; method=REPLY\r\n\r\n%s" % (
+                    who, c.user, partstat.title(),
+                    "" if who.startswith("ann") else " (" + who + ")",
+                    ical)).encode()
+    dc.deliver(c.user, reply_mail("ann@example.org", "ACCEPTED"),
+               sender="ann@example.org")
+    since_log = dc.log_offset()
+    dc.deliver(c.user, reply_mail("mallory@example.com", "ACCEPTED"),
+               sender="mallory@example.com")
+    ri = inbox_sync(c, inbox, None)
+    assert xtext(ri.add_by_subject("Accepted: Kickoff"),
+                 "ApplicationData/Email:MessageClass") == \
+        "IPM.Schedule.Meeting.Resp.Pos"
+    events = imap_events(dc, c, uid)
+    assert len(events) == 1, events
+    assert partstat(events[0][1], "ann@example.org") == "ACCEPTED"
+    assert partstat(events[0][1], "mallory@example.com") is None
+    assert "REPLY from mallory@example.com, who isn't invited" in \
+        dc.log_since(since_log)
+    r = sync(c, cal, r.key, cls="Calendar", xmlns=CAL_XMLNS,
+             options=body_pref(1)).ok()
+    changed = events_with_uid(r.changes, uid)
+    assert len(changed) == 1 and xtext(changed[0], "ServerId") == \
+        server_id, r.resp
+    assert r.adds == []
+
     # a change that only touches the reminder tells nobody
     key = r.key
     since = len(SINK.messages)
