@@ -484,11 +484,25 @@ def test_meeting_bad_requests(dc):
     dc.deliver(c.user, b"From: <x@example.org>\r\nSubject: plain\r\n\r\n"
                b"Just text.\r\n")
     r = inbox_sync(c, inbox, ikey)
+    ikey = r.key
     plain = r.add_by_subject("plain")
     assert xtext(plain, "ApplicationData/Email:MessageClass") == "IPM.Note"
     assert xfind(plain, "ApplicationData/Email:MeetingRequest") is None
     status, _, r = meeting_response(c, 1, xtext(plain, "ServerId"), inbox)
     assert status == "2", r
+    # a broken invitation is plain mail, logged, and places nothing
+    dc.deliver(c.user, (
+        "From: <%s>\r\nTo: <%s>\r\nSubject: broken invite\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/calendar; "
+        "method=REQUEST\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\n"
+        "BEGIN:VEVENT\r\nSUMMARY:no uid, no start\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n" % (ORGANIZER, c.user)).encode())
+    r = inbox_sync(c, inbox, ikey)
+    broken = r.add_by_subject("broken invite")
+    assert xtext(broken, "ApplicationData/Email:MessageClass") == "IPM.Note"
+    status, _, resp = meeting_response(c, 1, xtext(broken, "ServerId"),
+                                       inbox)
+    assert status == "2", resp
     # nothing changed, nothing sent
     assert [(u, m.to_ical()) for u, m, _ in imap_calendar(dc, c)] == before
     time.sleep(0.5)
@@ -496,6 +510,8 @@ def test_meeting_bad_requests(dc):
     log = dc.log()
     assert "MeetingResponse: Status 2: unknown item" in log
     assert "is no meeting request" in log
+    assert "invitation not read: VEVENT without UID" in log
+    dc.check_log()
 
 
 def device_meeting_add(version, client_id, subject):
