@@ -236,6 +236,7 @@ enum as_command_result cmd_itemoperations(struct as_cmd_context *ctx);
 enum as_command_result cmd_getattachment(struct as_cmd_context *ctx);
 enum as_command_result cmd_getitemestimate(struct as_cmd_context *ctx);
 enum as_command_result cmd_sendmail(struct as_cmd_context *ctx);
+enum as_command_result cmd_meetingresponse(struct as_cmd_context *ctx);
 enum as_command_result cmd_smartreply(struct as_cmd_context *ctx);
 enum as_command_result cmd_smartforward(struct as_cmd_context *ctx);
 enum as_command_result cmd_search(struct as_cmd_context *ctx);

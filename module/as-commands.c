@@ -53,6 +53,8 @@ static const struct as_command as_commands[] = {
 	{ "Search", cmd_search, 0, EAS_SEARCH_SEARCH, EAS_SEARCH_STATUS },
 	{ "Settings", cmd_settings, AS_CMD_FLAG_QUARANTINE_OK,
 	  EAS_SETTINGS_SETTINGS, EAS_SETTINGS_STATUS },
+	{ "MeetingResponse", cmd_meetingresponse, 0,
+	  EAS_MEETINGRESPONSE_MEETINGRESPONSE, EAS_MEETINGRESPONSE_STATUS },
 };
 
 static const struct wbxml_limits as_wbxml_limits = {

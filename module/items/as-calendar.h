@@ -206,5 +206,7 @@ void as_calendar_write(struct wbxml_writer *w, const struct as_event *event,
 int as_calendar_parse(const struct wbxml_node *data, unsigned int version,
 		      struct as_event *event_r, const char **warning_r,
 		      const char **error_r);
+/* The readable text part of an event's message (when, where, ...) */
+const char *as_calendar_summary(const struct as_event *event);
 
 #endif

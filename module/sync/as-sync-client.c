@@ -33,6 +33,9 @@
 #include "items/as-mail-save.h"
 #include "as-store-itemprops.h"
 #include "sync/as-sync-notice.h"
+#include "items/as-calendar.h"
+#include "items/as-groupware-msg.h"
+#include "meeting/as-meeting-organizer.h"
 
 #include "sync/as-sync-run.h"
 
@@ -261,6 +264,69 @@ sync_draft_save(struct sync_mail_run *run, const struct wbxml_node *data,
 				 "draft", uid_r, status_r);
 }
 
+/* ---- meetings the user organizes ---- */
+
+static const char *const sync_calendar_types[] = {
+	"text/calendar", "application/ics", NULL
+};
+
+/* Remember a device's change of an event (old: the message before, NULL
+   for an Add; new_uid 0 for a Delete) for after the commit */
+static void
+sync_meeting_change_add(struct sync_mail_run *run, struct mail *old,
+			uint32_t new_uid)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	struct sync_meeting_change *change;
+	const char *ical = NULL, *error;
+
+	if (run->item_class != &as_item_class_calendar)
+		return;
+	if (old != NULL &&
+	    as_groupware_msg_read(old, sync_calendar_types, &ical,
+				  &error) <= 0) {
+		if (new_uid == 0)
+			return;
+		ical = NULL;
+	}
+	if (!array_is_created(&run->meeting_changes))
+		p_array_init(&run->meeting_changes, ctx->pool, 4);
+	change = array_append_space(&run->meeting_changes);
+	change->old_ical = p_strdup(ctx->pool, ical);
+	change->new_uid = new_uid;
+}
+
+/* After the commit: invitations and cancellations to the attendees */
+static void sync_meeting_changes_send(struct sync_mail_run *run)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	const struct sync_meeting_change *change;
+	struct as_meeting_change mc;
+	struct mailbox_transaction_context *t;
+	struct mail *mail;
+	const char *error;
+
+	if (!array_is_created(&run->meeting_changes))
+		return;
+	(void)mailbox_sync(run->box, 0);
+	t = mailbox_transaction_begin(run->box, 0, __func__);
+	mail = mail_alloc(t, 0, NULL);
+	array_foreach(&run->meeting_changes, change) T_BEGIN {
+		i_zero(&mc);
+		mc.old_ical = change->old_ical;
+		if (change->new_uid != 0 &&
+		    (!mail_set_uid(mail, change->new_uid) ||
+		     as_groupware_msg_read(mail, sync_calendar_types,
+					   &mc.new_ical, &error) <= 0))
+			mc.new_ical = NULL;
+		if (mc.new_ical != NULL || change->new_uid == 0)
+			as_meeting_organizer_changed(ctx, &mc);
+	} T_END;
+	mail_free(&mail);
+	(void)mailbox_transaction_commit(&t);
+	array_clear(&run->meeting_changes);
+}
+
 /* ---- items a device creates and edits (notes, contacts, tasks) ---- */
 
 static int
@@ -293,8 +359,11 @@ sync_item_save(struct sync_mail_run *run, const struct wbxml_node *data,
 		*status_r = AS_SYNC_STATUS_CONVERSION_ERROR;
 		return -1;
 	}
-	return sync_save_message(run, msg, flags, keywords, class->name,
-				 uid_r, status_r);
+	if (sync_save_message(run, msg, flags, keywords, class->name,
+			      uid_r, status_r) < 0)
+		return -1;
+	sync_meeting_change_add(run, base, *uid_r);
+	return 0;
 }
 
 /* A groupware Change carries the whole item: save it as a new message
@@ -634,6 +703,7 @@ sync_client_delete(struct sync_mail_run *run, struct mail *mail,
 		}
 		return;
 	}
+	sync_meeting_change_add(run, mail, 0);
 	if (trash_trans != NULL) {
 		*trash_save = mailbox_save_alloc(trash_trans);
 		if (mailbox_move(trash_save, mail) < 0) {
@@ -785,6 +855,7 @@ int as_sync_client_commands(struct sync_mail_run *run)
 		ret = -1;
 	} else {
 		sync_props_updates_store(run);
+		sync_meeting_changes_send(run);
 	}
 	if (trash_t != NULL)
 		mailbox_transaction_rollback(&trash_t);

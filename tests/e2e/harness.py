@@ -329,6 +329,19 @@ for _lib, _ms in (("TimeZone", "Timezone"), ("DTStamp", "DtStamp"),
                   ("Recurrence_MonthOfYear", "MonthOfYear")):
     NAME_ALIASES[("Calendar:", _lib)] = ("Calendar:", _ms)
 
+# Email (page 2): MeetingRequest's DTStamp and Recurrence_Type ... are
+# MS-ASWBXML's DtStamp, Type ...
+for _lib, _ms in (("DTStamp", "DtStamp"),
+                  ("Recurrence_Type", "Type"),
+                  ("Recurrence_Until", "Until"),
+                  ("Recurrence_Occurrences", "Occurrences"),
+                  ("Recurrence_Interval", "Interval"),
+                  ("Recurrence_DayOfWeek", "DayOfWeek"),
+                  ("Recurrence_DayOfMonth", "DayOfMonth"),
+                  ("Recurrence_WeekOfMonth", "WeekOfMonth"),
+                  ("Recurrence_MonthOfYear", "MonthOfYear")):
+    NAME_ALIASES[("Email:", _lib)] = ("Email:", _ms)
+
 _WBXML_TOOLS_CHECKED = False
 
 

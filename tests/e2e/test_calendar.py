@@ -20,10 +20,15 @@ import icalendar
 
 from harness import body_pref, calendar_message, fetch_item_xml, \
     hierarchy, imap_append, imap_count, imap_session, itemops, new_account, \
-    ok_top, set_folder_type, sync_request, SyncResult as Result, xall, \
-    xfind, xtext
+    ok_top, set_folder_type, SmtpSink, sync_request, SyncResult as Result, \
+    xall, xfind, xtext
 
-INSTANCE = dict(activesync=True)
+# the weekly meeting a device creates invites its attendee
+# (meeting/as-meeting-organizer.c): the invitation goes to this sink
+SINK = SmtpSink()
+INSTANCE = dict(activesync=True,
+                extra_conf="submission_host = 127.0.0.1:%d\n"
+                "submission_timeout = 20s" % SINK.port)
 
 T_CALENDAR, T_USER_CALENDAR = 8, 13
 UTC = datetime.timezone.utc
@@ -132,6 +137,7 @@ def exdates(vevent):
 
 
 def setup(dc, tag, version):
+    SINK.start()
     c = new_account(dc, tag, version=version)
     h = hierarchy(c)
     # the default calendar exists after the first FolderSync
