@@ -19,7 +19,7 @@ from email import policy
 
 import icalendar
 
-from harness import body_pref, folders, imap_session, imap_subjects, \
+from harness import body_pref, compose_xml, folders, imap_session, imap_subjects, \
     new_account, SmtpSink, start, sync, xfind, xml_escape, xtext
 
 SINK = SmtpSink()
@@ -272,9 +272,31 @@ def accept_flow(dc, tag, version):
         assert "See you there." in msg.get_body(("plain",)).get_content()
         assert "Accepted: Budget review" in imap_subjects(dc, c, "Sent")
     else:
-        # 14.x devices answer with SendMail themselves
+        # 14.x devices answer with SendMail themselves: the server sends
+        # nothing, the device's own iMIP reply goes out as it is
         time.sleep(1)
         assert sink_calendars(since, "REPLY") == []
+        reply = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//dev//EN\r\n"
+                 "METHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:%s\r\nSEQUENCE:0\r\n"
+                 "DTSTAMP:20260101T000000Z\r\n"
+                 "ORGANIZER:mailto:%s\r\n"
+                 "ATTENDEE;PARTSTAT=ACCEPTED:mailto:%s\r\n"
+                 "END:VEVENT\r\nEND:VCALENDAR\r\n" % (uid, ORGANIZER,
+                                                      c.user))
+        mime = ("From: <%s>\r\nTo: <%s>\r\nSubject: Accepted: Budget review"
+                "\r\nMIME-Version: 1.0\r\nContent-Type: text/calendar; "
+                "method=REPLY; charset=utf-8\r\n\r\n%s" % (
+                    c.user, ORGANIZER, reply)).encode()
+        r = c.request("SendMail", compose_xml("SendMail", mime,
+                                              client_id="reply-" + uid))
+        assert r.status == 200 and r.body == b"", (r, r.body[:200])
+        replies = wait_sink(since, "REPLY")
+        assert len(replies) == 1, SINK.messages[since:]
+        m, msg, ical = replies[0]
+        ve = ical.walk("VEVENT")[0]
+        assert str(ve["UID"]) == uid
+        assert str(ve["ATTENDEE"].params["PARTSTAT"]) == "ACCEPTED"
+        assert any(ORGANIZER in r for r in m["rcpts"]), m
 
     # the next calendar Sync: the accepted event is the one the device
     # has (a Change), never a second item with the UID
