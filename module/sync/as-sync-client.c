@@ -366,6 +366,137 @@ sync_item_save(struct sync_mail_run *run, const struct wbxml_node *data,
 	return 0;
 }
 
+/* ---- an item replaced earlier in the same request ---- */
+
+/* The request's transaction can't see a message saved during the
+   request (its view is not synced while the transaction is open), so a
+   second Change or a Delete of an item this request already replaced
+   reaches the replacement through a second instance of the folder. */
+struct sync_fresh_mail {
+	struct mailbox *box;
+	struct mailbox_transaction_context *t;
+	struct mail *mail;
+};
+
+static bool sync_replaced_here(struct sync_mail_run *run, uint32_t uid)
+{
+	return array_is_created(&run->client_added) &&
+		seq_range_exists(&run->client_added, uid);
+}
+
+/* Returns 1 with the mail, 0 if it is gone, -1 on error */
+static int sync_fresh_mail_open(struct sync_mail_run *run, uint32_t uid,
+				struct sync_fresh_mail *fm_r)
+{
+	i_zero(fm_r);
+	fm_r->box = mailbox_alloc(mailbox_get_namespace(run->box)->list,
+				  mailbox_get_vname(run->box), 0);
+	if (mailbox_sync(fm_r->box, 0) < 0) {
+		e_error(run->sctx->ctx->event, "Sync: reopening %s failed: %s",
+			mailbox_get_vname(run->box),
+			mailbox_get_last_internal_error(fm_r->box, NULL));
+		mailbox_free(&fm_r->box);
+		return -1;
+	}
+	fm_r->t = mailbox_transaction_begin(fm_r->box, 0, __func__);
+	fm_r->mail = mail_alloc(fm_r->t, 0, NULL);
+	if (!mail_set_uid(fm_r->mail, uid))
+		return 0;
+	return 1;
+}
+
+static int sync_fresh_mail_close(struct sync_mail_run *run,
+				 struct sync_fresh_mail *fm)
+{
+	int ret = 0;
+
+	mail_free(&fm->mail);
+	if (mailbox_transaction_commit(&fm->t) < 0) {
+		e_error(run->sctx->ctx->event, "Sync: expunging from %s "
+			"failed: %s", mailbox_get_vname(fm->box),
+			mailbox_get_last_internal_error(fm->box, NULL));
+		ret = -1;
+	}
+	mailbox_free(&fm->box);
+	return ret;
+}
+
+/* The replacement uid of this request is replaced again (new_uid) or
+   deleted (0): it never reached the device, so it leaves no trace in
+   the state */
+static void sync_replaced_again(struct sync_mail_run *run, uint32_t uid,
+				uint32_t new_uid)
+{
+	uint32_t id = sync_client_id(run, uid);
+
+	seq_range_array_remove(&run->client_added, uid);
+	seq_range_array_remove(&run->client_changed, uid);
+	if (new_uid != 0) {
+		seq_range_array_add(&run->client_added, new_uid);
+		seq_range_array_add(&run->client_changed, new_uid);
+	}
+	as_sync_state_alias_move(&run->extra, id, new_uid);
+}
+
+static void
+sync_client_replace_again(struct sync_mail_run *run, uint32_t uid,
+			  const struct wbxml_node *data, const char *server_id,
+			  unsigned int cmd_tag, const char *instance_id)
+{
+	struct sync_fresh_mail fm;
+	unsigned int status;
+	uint32_t new_uid;
+	int ret;
+
+	ret = sync_fresh_mail_open(run, uid, &fm);
+	if (ret <= 0) {
+		if (ret == 0)
+			(void)sync_fresh_mail_close(run, &fm);
+		as_sync_response_add(run, cmd_tag, server_id, NULL, ret == 0 ?
+			AS_SYNC_STATUS_OBJECT_NOT_FOUND :
+			AS_SYNC_STATUS_SERVER_ERROR, 0);
+		return;
+	}
+	if (sync_item_save(run, data, fm.mail, instance_id,
+			   cmd_tag == EAS_AIRSYNC_DELETE,
+			   mail_get_flags(fm.mail) & ENUM_NEGATE(MAIL_RECENT),
+			   &new_uid, &status) < 0) {
+		(void)sync_fresh_mail_close(run, &fm);
+		as_sync_response_add(run, cmd_tag, server_id, NULL, status, 0);
+		return;
+	}
+	mail_expunge(fm.mail);
+	(void)sync_fresh_mail_close(run, &fm);
+	sync_replaced_again(run, uid, new_uid);
+	e_debug(run->sctx->ctx->event, "Sync: %s UID %u (replaced in this "
+		"request) replaced by UID %u", run->item_class->name, uid,
+		new_uid);
+}
+
+/* A Delete of an item this request replaced: the replacement goes */
+static void
+sync_client_delete_replaced(struct sync_mail_run *run, uint32_t uid,
+			    const char *server_id)
+{
+	struct sync_fresh_mail fm;
+	int ret;
+
+	ret = sync_fresh_mail_open(run, uid, &fm);
+	if (ret > 0) {
+		sync_meeting_change_add(run, fm.mail, 0);
+		mail_expunge(fm.mail);
+	}
+	if (ret >= 0 && sync_fresh_mail_close(run, &fm) < 0)
+		ret = -1;
+	if (ret < 0) {
+		as_sync_response_add(run, EAS_AIRSYNC_DELETE, server_id, NULL,
+				  AS_SYNC_STATUS_SERVER_ERROR, 0);
+		return;
+	}
+	sync_replaced_again(run, uid, 0);
+	seq_range_array_add(&run->client_deleted, uid);
+}
+
 /* A groupware Change carries the whole item: save it as a new message
    and expunge the old one. The device keeps its ServerId: the state
    maps it to the new UID, and the new message is one the device has. */
@@ -572,13 +703,26 @@ sync_client_change(struct sync_mail_run *run, struct mail *mail,
 	enum mail_flags add = 0, remove = 0;
 	uint32_t uid;
 
-	if (!sync_client_uid(run, server_id, &uid) ||
-	    !mail_set_uid(mail, uid)) {
+	if (!sync_client_uid(run, server_id, &uid)) {
 		as_sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
 				  AS_SYNC_STATUS_OBJECT_NOT_FOUND, 0);
 		return;
 	}
 	data = wbxml_node_child(cmd, EAS_AIRSYNC_APPLICATIONDATA);
+	if (!mail_set_uid(mail, uid)) {
+		if (data != NULL && !run->item_class->change_in_place &&
+		    sync_replaced_here(run, uid)) {
+			sync_client_replace_again(run, uid, data, server_id,
+				EAS_AIRSYNC_CHANGE,
+				!run->item_class->instances ? NULL :
+				wbxml_node_child_text(cmd,
+					EAS_AIRSYNCBASE_INSTANCEID));
+			return;
+		}
+		as_sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
+				  AS_SYNC_STATUS_OBJECT_NOT_FOUND, 0);
+		return;
+	}
 	if (data == NULL) {
 		as_sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
 				  AS_SYNC_STATUS_PROTOCOL_ERROR, 0);
@@ -673,6 +817,12 @@ sync_client_delete(struct sync_mail_run *run, struct mail *mail,
 	if (instance_id != NULL) {
 		/* 16.x: one occurrence of a series goes, the series stays */
 		if (!mail_set_uid(mail, uid)) {
+			if (sync_replaced_here(run, uid)) {
+				sync_client_replace_again(run, uid, NULL,
+					server_id, EAS_AIRSYNC_DELETE,
+					instance_id);
+				return;
+			}
 			as_sync_response_add(run, EAS_AIRSYNC_DELETE,
 					  server_id, NULL,
 					  AS_SYNC_STATUS_OBJECT_NOT_FOUND, 0);
@@ -695,6 +845,10 @@ sync_client_delete(struct sync_mail_run *run, struct mail *mail,
 		return;
 	}
 	if (!mail_set_uid(mail, uid)) {
+		if (sync_replaced_here(run, uid)) {
+			sync_client_delete_replaced(run, uid, server_id);
+			return;
+		}
 		/* already gone: fine for a repeated request */
 		if (!run->replay) {
 			as_sync_response_add(run, EAS_AIRSYNC_DELETE, server_id,
