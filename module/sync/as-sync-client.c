@@ -964,6 +964,8 @@ int as_sync_client_commands(struct sync_mail_run *run)
 	wbxml_node_foreach_child(commands, cmd) {
 		server_id = wbxml_node_child_text(cmd, EAS_AIRSYNC_SERVERID);
 		client_id = wbxml_node_child_text(cmd, EAS_AIRSYNC_CLIENTID);
+		run->cmd_instance_id = wbxml_node_child_text(cmd,
+			EAS_AIRSYNCBASE_INSTANCEID);
 		switch (cmd->tag) {
 		case EAS_AIRSYNC_CHANGE:
 			sync_client_change(run, mail, cmd, server_id);
@@ -994,6 +996,7 @@ int as_sync_client_commands(struct sync_mail_run *run)
 			break;
 		}
 	}
+	run->cmd_instance_id = NULL;
 	mail_free(&mail);
 
 	/* the copy in Trash first, then the expunge in the source */

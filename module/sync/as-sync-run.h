@@ -68,6 +68,9 @@ struct sync_response {
 	const char *client_id;
 	unsigned int status;
 	uint32_t uid;		/* Fetch */
+	/* 16.x: the InstanceId of the Change or Delete, echoed beside
+	   the ServerId (MS-ASAIRS 2.2.2.25) */
+	const char *instance_id;
 };
 
 struct sync_collection {
@@ -148,6 +151,8 @@ struct sync_mail_run {
 	   user organizes (meeting/as-meeting-organizer.c), handled after
 	   the commit; new_uid: the new message, its object read then */
 	ARRAY(struct sync_meeting_change) meeting_changes;
+	/* InstanceId of the client command being applied (NULL = none) */
+	const char *cmd_instance_id;
 };
 
 struct sync_window {

@@ -84,6 +84,10 @@ void as_sync_response_add(struct sync_mail_run *run, unsigned int tag,
 		p_strdup(run->sctx->ctx->pool, client_id);
 	resp->status = status;
 	resp->uid = uid;
+	if (tag == EAS_AIRSYNC_CHANGE || tag == EAS_AIRSYNC_DELETE) {
+		resp->instance_id = p_strdup(run->sctx->ctx->pool,
+					     run->cmd_instance_id);
+	}
 }
 
 /* ---- output ---- */
@@ -145,6 +149,10 @@ as_sync_write_responses(struct sync_mail_run *run,
 		if (resp->server_id != NULL)
 			wbxml_elem_str(w, EAS_AIRSYNC_SERVERID,
 				       resp->server_id);
+		if (resp->instance_id != NULL &&
+		    run->sctx->ctx->req->version >= AS_VERSION_16_0)
+			wbxml_elem_str(w, EAS_AIRSYNCBASE_INSTANCEID,
+				       resp->instance_id);
 		wbxml_elem_uint(w, EAS_AIRSYNC_STATUS, status);
 		if (item != NULL)
 			sync_write_item(run, item);

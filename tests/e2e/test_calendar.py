@@ -815,3 +815,31 @@ def test_calendar_same_event_twice_in_one_sync(dc):
                        device_type="E2ETest", version="14.1")
     r2 = cal_start(c2, hierarchy(c2)["Calendar"][0])
     assert set(by_subject(r2.adds)) == {"First v3"}, r2.resp
+
+
+def test_calendar_instance_id_echoed(dc):
+    """16.x: a Change or Delete of one occurrence is answered with its
+    InstanceId beside the ServerId (MS-ASAIRS InstanceId)."""
+    c = setup(dc, "cinst", "16.1")
+    coll = hierarchy(c)["Calendar"][0]
+    r = cal_start(c, coll)
+    gone = "%s:999999" % coll
+    r = cal_cmd(c, coll, r.key, (
+        "<Change><ServerId>%s</ServerId>"
+        "<airsyncbase:InstanceId>2026-06-08T08:00:00.000Z"
+        "</airsyncbase:InstanceId><ApplicationData>"
+        "<calendar:Subject>x</calendar:Subject></ApplicationData></Change>"
+        "<Delete><ServerId>%s</ServerId>"
+        "<airsyncbase:InstanceId>2026-06-15T08:00:00.000Z"
+        "</airsyncbase:InstanceId></Delete>" % (gone, gone)))
+    ch = xfind(r.coll, "Responses/Change")
+    assert ch is not None, r.resp
+    assert xtext(ch, "ServerId") == gone
+    assert xtext(ch, "AirSyncBase:InstanceId") == \
+        "2026-06-08T08:00:00.000Z", r.resp
+    assert xtext(ch, "Status") == "8"
+    de = xfind(r.coll, "Responses/Delete")
+    assert de is not None, r.resp
+    assert xtext(de, "AirSyncBase:InstanceId") == \
+        "2026-06-15T08:00:00.000Z", r.resp
+    assert xtext(de, "Status") == "8"
