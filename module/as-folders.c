@@ -960,3 +960,29 @@ int as_folders_open(struct as_cmd_context *ctx,
 	*box_r = box;
 	return 0;
 }
+
+int as_folders_open_trash(struct as_cmd_context *ctx, struct mailbox **box_r,
+			  const char **error_r)
+{
+	ARRAY_TYPE(as_folder_info) folders;
+	const struct as_folder_info *folder;
+	const char *error;
+
+	*box_r = NULL;
+	t_array_init(&folders, 32);
+	if (as_folders_list(ctx, &folders, &error) < 0) {
+		*error_r = t_strdup_printf("Listing folders failed: %s", error);
+		return -1;
+	}
+	array_foreach(&folders, folder) {
+		if (folder->type != AS_FOLDER_TYPE_DELETED)
+			continue;
+		if (as_folders_open(ctx, folder, 0, box_r, &error) < 0) {
+			*error_r = t_strdup_printf("Opening Trash failed: %s",
+						   error);
+			return -1;
+		}
+		break;
+	}
+	return 0;
+}

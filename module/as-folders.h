@@ -80,6 +80,11 @@ int as_folders_open(struct as_cmd_context *ctx,
 		    enum mailbox_flags flags, struct mailbox **box_r,
 		    const char **error_r);
 
+/* Open the Deleted Items folder (\Trash). Returns 0 with box_r NULL if
+   the user has none, -1 with error_r on error. */
+int as_folders_open_trash(struct as_cmd_context *ctx, struct mailbox **box_r,
+			  const char **error_r);
+
 /* -1 with error_r if Dovecot opened the folder read-only (no write
    permission): its expunges and flag changes would be lost, so a
    command must not report them done. */

@@ -61,6 +61,9 @@ struct mr_result {
 struct mr_source {
 	const struct as_meeting_request *invitation;
 	const char *event;
+	/* where the invitation mail is */
+	struct as_folder_info folder;
+	uint32_t uid;
 };
 
 static void mr_invalid(struct as_cmd_context *ctx, struct mr_result *result,
@@ -153,6 +156,8 @@ static int mr_source_read(struct as_cmd_context *ctx,
 			"folder %s: %s", folder.server_id, error));
 		return 0;
 	}
+	src_r->folder = folder;
+	src_r->uid = uid;
 	t = mailbox_transaction_begin(box, 0, __func__);
 	mail = mail_alloc(t, 0, NULL);
 	if (!mail_set_uid(mail, uid)) {
@@ -204,6 +209,66 @@ static int mr_source_read(struct as_cmd_context *ctx,
 	(void)mailbox_transaction_commit(&t);
 	mailbox_free(&box);
 	return ret;
+}
+
+/* An answered invitation leaves the Inbox for Deleted Items, as
+   Exchange does: the device gets a Delete at its next Inbox Sync. A
+   failure only leaves it where it is. */
+static void mr_request_remove(struct as_cmd_context *ctx,
+			      const struct mr_source *src)
+{
+	struct mailbox *box, *trash;
+	struct mailbox_transaction_context *t, *trash_t = NULL;
+	struct mail_save_context *save;
+	struct mail *mail;
+	const char *error;
+	int ret = 0;
+
+	if (as_folders_open_trash(ctx, &trash, &error) < 0) {
+		e_error(ctx->event, "MeetingResponse: %s", error);
+		return;
+	}
+	if (trash != NULL &&
+	    strcmp(mailbox_get_vname(trash), src->folder.vname) == 0)
+		mailbox_free(&trash);
+	if (as_folders_open(ctx, &src->folder, 0, &box, &error) < 0) {
+		e_error(ctx->event, "MeetingResponse: %s", error);
+		if (trash != NULL)
+			mailbox_free(&trash);
+		return;
+	}
+	t = mailbox_transaction_begin(box, MAILBOX_TRANSACTION_FLAG_EXTERNAL,
+				      __func__);
+	mail = mail_alloc(t, 0, NULL);
+	if (!mail_set_uid(mail, src->uid)) {
+		/* the device or another client removed it meanwhile */
+	} else if (trash != NULL) {
+		trash_t = mailbox_transaction_begin(trash,
+			MAILBOX_TRANSACTION_FLAG_EXTERNAL, __func__);
+		save = mailbox_save_alloc(trash_t);
+		ret = mailbox_move(&save, mail);
+	} else {
+		mail_expunge(mail);
+	}
+	mail_free(&mail);
+	if (trash_t != NULL && ret == 0 &&
+	    mailbox_transaction_commit(&trash_t) < 0)
+		ret = -1;
+	if (trash_t != NULL)
+		mailbox_transaction_rollback(&trash_t);
+	if (ret == 0 && mailbox_transaction_commit(&t) < 0)
+		ret = -1;
+	if (t != NULL)
+		mailbox_transaction_rollback(&t);
+	if (ret < 0) {
+		e_error(ctx->event, "MeetingResponse: moving the invitation "
+			"UID %u of %s to Deleted Items failed: %s", src->uid,
+			src->folder.vname, mailbox_get_last_internal_error(
+				trash != NULL ? trash : box, NULL));
+	}
+	mailbox_free(&box);
+	if (trash != NULL)
+		mailbox_free(&trash);
 }
 
 /* The occurrence InstanceId names, as the event's times are kept (a
@@ -441,6 +506,8 @@ static int mr_respond(struct as_cmd_context *ctx, const struct mr_request *req,
 	result->status = MEETINGRESPONSE_STATUS_OK;
 	if (req->send_response != NULL)
 		mr_send_reply(ctx, req, ical, attendee, have_instance, instance);
+	if (src.invitation != NULL)
+		mr_request_remove(ctx, &src);
 	return 0;
 }
 

@@ -879,26 +879,14 @@ static int
 sync_trash_open(struct sync_mail_run *run, struct mailbox **trash_r)
 {
 	struct as_cmd_context *ctx = run->sctx->ctx;
-	ARRAY_TYPE(as_folder_info) folders;
-	const struct as_folder_info *folder;
 	const char *error;
 
 	*trash_r = NULL;
 	if (run->folder.type == AS_FOLDER_TYPE_DELETED)
 		return 0;
-	t_array_init(&folders, 32);
-	if (as_folders_list(ctx, &folders, &error) < 0) {
-		e_error(ctx->event, "Listing folders failed: %s", error);
+	if (as_folders_open_trash(ctx, trash_r, &error) < 0) {
+		e_error(ctx->event, "%s", error);
 		return -1;
-	}
-	array_foreach(&folders, folder) {
-		if (folder->type != AS_FOLDER_TYPE_DELETED)
-			continue;
-		if (as_folders_open(ctx, folder, 0, trash_r, &error) < 0) {
-			e_error(ctx->event, "Opening Trash failed: %s", error);
-			return -1;
-		}
-		return 0;
 	}
 	/* no Trash: deletes expunge */
 	return 0;

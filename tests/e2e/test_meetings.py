@@ -311,10 +311,13 @@ def accept_flow(dc, tag, version):
     # the same invitation seen again (another device's Inbox Sync, or
     # the Inbox resynced) and a crossing update of the organizer: still
     # one event with the UID
+    # the answered invitation went to Deleted Items
+    assert "Budget review" in " ".join(imap_subjects(dc, c, "Trash"))
     subject, msg = invitation(c.user, uid, seq=1, summary="Budget review v2")
     dc.deliver(c.user, msg, sender=ORGANIZER)
     r = inbox_sync(c, inbox, ikey)
     assert r.add_by_subject(subject) is not None
+    assert request_id in r.deletes, r.resp
     events = imap_events(dc, c, uid)
     assert len(events) == 1, events
     assert str(events[0][1]["SUMMARY"]) == "Budget review v2"
