@@ -470,6 +470,8 @@ static const struct {
 	{ "groupware_as_email", device_prop_words_valid },
 	/* mail older than this isn't synced to this device */
 	{ "max_mail_age", device_prop_time_valid },
+	/* calendar events that ended longer ago aren't synced to it */
+	{ "max_calendar_age", device_prop_time_valid },
 };
 
 static void cmd_device_set(struct doveadm_cmd_context *cctx)
@@ -491,7 +493,8 @@ static void cmd_device_set(struct doveadm_cmd_context *cctx)
 	}
 	if (i == N_ELEMENTS(device_props)) {
 		doveadm_activesync_fail(EX_USAGE, "Unknown device property "
-			"'%s' (known: groupware_as_email, max_mail_age)",
+			"'%s' (known: groupware_as_email, max_mail_age, "
+			"max_calendar_age)",
 			name);
 		return;
 	}

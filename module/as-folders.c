@@ -288,7 +288,7 @@ static int as_folders_special_init(struct mail_namespace *ns,
 	return 0;
 }
 
-const char *as_folders_kolab_type(struct as_cmd_context *ctx,
+const char *as_folders_kolab_type(struct event *event,
 				  struct mail_namespace *ns, const char *vname)
 {
 	static const enum mail_attribute_type types[] = {
@@ -315,7 +315,7 @@ const char *as_folders_kolab_type(struct as_cmd_context *ctx,
 			   deleted meanwhile. Either way: a mail folder. */
 			if (error != MAIL_ERROR_NOTPOSSIBLE &&
 			    error != MAIL_ERROR_NOTFOUND) {
-				e_warning(ctx->event, "Mailbox %s: reading "
+				e_warning(event, "Mailbox %s: reading "
 					  "its folder type failed: %s",
 					  vname, errstr);
 			}
@@ -357,7 +357,7 @@ static unsigned int as_folders_type(struct as_cmd_context *ctx,
 	    strcmp(as_folders_display_name(ns, vname),
 		   AS_FOLDERS_OUTBOX_NAME) == 0)
 		return AS_FOLDER_TYPE_OUTBOX;
-	kolab_type = as_folders_kolab_type(ctx, ns, vname);
+	kolab_type = as_folders_kolab_type(ctx->event, ns, vname);
 	if (kolab_type == NULL)
 		return AS_FOLDER_TYPE_USER_MAIL;
 	if (as_folders_groupware_as_email(ctx, kolab_type)) {

@@ -117,7 +117,7 @@ const char *as_folders_groupware_create_value(unsigned int type,
 					      unsigned int version);
 /* The folder-type METADATA value of a mailbox, NULL if it has none (or
    attributes are not enabled: mail_attribute_dict unset). */
-const char *as_folders_kolab_type(struct as_cmd_context *ctx,
+const char *as_folders_kolab_type(struct event *event,
 				  struct mail_namespace *ns, const char *vname);
 /* Device property and setting value naming the groupware classes a
    device gets as mail folders */

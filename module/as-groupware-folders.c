@@ -47,7 +47,8 @@ as_groupware_folders_existing(struct as_cmd_context *ctx,
 		if ((info->flags & (MAILBOX_NOSELECT |
 				    MAILBOX_NONEXISTENT)) != 0)
 			continue;
-		folder_type = as_folders_kolab_type(ctx, ns, info->vname);
+		folder_type = as_folders_kolab_type(ctx->event, ns,
+						    info->vname);
 		if (folder_type == NULL)
 			continue;
 		for (i = 0; i < AS_GROUPWARE_FOLDERS_COUNT; i++) {
@@ -72,7 +73,7 @@ as_groupware_folder_adopt(struct as_cmd_context *ctx, struct mailbox *box,
 	struct mailbox_status status;
 	const char *vname = mailbox_get_vname(box), *error;
 
-	if (as_folders_kolab_type(ctx, mailbox_get_namespace(box),
+	if (as_folders_kolab_type(ctx->event, mailbox_get_namespace(box),
 				  vname) != NULL) {
 		e_info(ctx->event, "Folder %s has another folder type: no "
 		       "default %s folder created", vname, folder_type);

@@ -23,6 +23,7 @@ struct as_settings {
 		const char *max_send_size;
 		const char *max_window_size;
 		const char *max_mail_age;
+		const char *max_calendar_age;
 		const char *auth_cache_ttl;
 		const char *search_timeout;
 		const char *provisioning;
@@ -67,6 +68,9 @@ struct as_settings {
 	unsigned int max_window_size;
 	/* Mail older than this (seconds) is not synced; 0 = no limit */
 	unsigned int max_mail_age;
+	/* Calendar events that ended longer ago than this (seconds) are not
+	   synced; 0 = no limit */
+	unsigned int max_calendar_age;
 	/* Seconds a verified password stays cached (hashed) */
 	unsigned int auth_cache_ttl;
 	/* Milliseconds a Search may run before it answers "timed out" */

@@ -22,10 +22,15 @@ static char *test_dir;
 
 static void test_as_mail_user_init(void)
 {
+	static const char *const extra_input[] = {
+		"mail_attribute_dict=file:%h/dovecot-attributes", NULL
+	};
 	const struct test_mail_storage_settings set = {
 		.username = "testuser",
 		.driver = "maildir",
 		.hierarchy_sep = "/",
+		/* folder types (groupware folders) are METADATA */
+		.extra_input = extra_input,
 	};
 
 	/* the test storage lives in <cwd>/.test-home */

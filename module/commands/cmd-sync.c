@@ -27,6 +27,7 @@
 #include "settings-parser.h"
 #include "as-command.h"
 #include "as-folders.h"
+#include "policy/as-policy.h"
 #include "push/as-watch.h"
 #include "sync/as-sync-options.h"
 #include "sync/as-sync-changes.h"
@@ -66,27 +67,61 @@ static int sync_parse_age(struct as_cmd_context *ctx, const char *what,
 	return 0;
 }
 
-/* activesync_max_mail_age (per user through userdb fields) and the
-   device's "max_mail_age" property: the smaller non-zero one applies */
-static unsigned int sync_max_age(struct as_cmd_context *ctx)
+/* The policy's FilterType limit (MaxEmailAgeFilter,
+   MaxCalendarAgeFilter) in seconds, 0 = none */
+static unsigned int sync_policy_age(struct as_cmd_context *ctx,
+				    const char *field)
+{
+	const struct as_policy *policy;
+	const char *error;
+	unsigned int filter_type;
+	int idx = as_policy_find(field);
+
+	i_assert(idx >= 0);
+	if (as_cmd_get_policy(ctx, &policy, &error) < 0) {
+		e_error(ctx->event, "Sync: reading the policy failed: %s",
+			error);
+		return 0;
+	}
+	filter_type = as_policy_get_uint(policy, idx);
+	/* 8 (incomplete tasks) is no age */
+	if (filter_type == 0 ||
+	    filter_type >= AS_SYNC_FILTER_INCOMPLETE_TASKS)
+		return 0;
+	return ioloop_time - as_sync_filter_since(filter_type, ioloop_time);
+}
+
+/* The smallest non-zero of the limits */
+static unsigned int sync_age_min(unsigned int a, unsigned int b)
+{
+	if (a == 0 || (b != 0 && b < a))
+		return b;
+	return a;
+}
+
+/* An age limit of a class: the setting (per user through userdb
+   fields), the device's property of the same name and the policy's
+   FilterType field; the smallest non-zero one applies */
+static unsigned int sync_max_age(struct as_cmd_context *ctx,
+				 unsigned int user_age, const char *prop,
+				 const char *policy_field)
 {
 	const char *value, *error;
-	unsigned int user_age = ctx->set->max_mail_age, dev_age;
+	unsigned int dev_age, policy_age;
 
 	if (as_store_device_prop_get(ctx->store, pool_datastack_create(),
 				     ctx->username, ctx->req->device_id,
-				     AS_SYNC_DEVICE_PROP_MAX_MAIL_AGE,
-				     &value, &error) < 0) {
-		e_error(ctx->event, "Sync: reading the device's mail age "
-			"limit failed: %s", error);
+				     prop, &value, &error) < 0) {
+		e_error(ctx->event, "Sync: reading the device's %s failed: %s",
+			prop, error);
 		value = NULL;
 	}
-	(void)sync_parse_age(ctx, "device max_mail_age", value, &dev_age);
-	e_debug(ctx->event, "Sync: mail age limit: user %u, device %u secs",
-		user_age, dev_age);
-	if (user_age == 0 || (dev_age != 0 && dev_age < user_age))
-		return dev_age;
-	return user_age;
+	(void)sync_parse_age(ctx, t_strconcat("device ", prop, NULL),
+			     value, &dev_age);
+	policy_age = sync_policy_age(ctx, policy_field);
+	e_debug(ctx->event, "Sync: %s: user %u, device %u, policy %u secs",
+		prop, user_age, dev_age, policy_age);
+	return sync_age_min(sync_age_min(user_age, dev_age), policy_age);
 }
 
 /* ---- request parsing ---- */
@@ -399,7 +434,13 @@ enum as_command_result cmd_sync(struct as_cmd_context *ctx)
 	sctx->default_window_size = AS_SYNC_DEFAULT_WINDOW_SIZE;
 	p_array_init(&sctx->colls, ctx->pool, 8);
 	T_BEGIN {
-		sctx->max_age = sync_max_age(ctx);
+		sctx->max_mail_age = sync_max_age(ctx,
+			ctx->set->max_mail_age,
+			AS_SYNC_DEVICE_PROP_MAX_MAIL_AGE, "MaxEmailAgeFilter");
+		sctx->max_calendar_age = sync_max_age(ctx,
+			ctx->set->max_calendar_age,
+			AS_SYNC_DEVICE_PROP_MAX_CALENDAR_AGE,
+			"MaxCalendarAgeFilter");
 	} T_END;
 
 	if (root == NULL) {

@@ -484,10 +484,14 @@ static void cal_recur_read(struct icalrecurrencetype r, icalproperty *prop,
 	*have_r = TRUE;
 }
 
-/* Is t (UTC, or a floating date) one of the series' occurrences?
-   Looks at no more than AS_CALENDAR_MAX_EXPAND of them. */
-static bool cal_is_occurrence(icalcomponent *vevent, struct cal_zones *zones,
-			      time_t t)
+/* Calls func with each occurrence start of the vevent's RRULE (UTC, or
+   a floating date for DATE events), in order, until func returns FALSE.
+   Returns 1 if the series ended or func stopped it, 0 if
+   AS_CALENDAR_MAX_EXPAND occurrences were looked at, -1 if the vevent
+   has no series that can be expanded. */
+static int
+cal_series_foreach(struct cal_zones *zones, icalcomponent *vevent,
+		   bool (*func)(time_t occ, void *context), void *context)
 {
 	icalproperty *rprop, *sprop;
 	struct icalrecurrencetype r;
@@ -496,22 +500,24 @@ static bool cal_is_occurrence(icalcomponent *vevent, struct cal_zones *zones,
 	icalrecur_iterator *iter;
 	unsigned int n;
 	time_t start, occ;
-	bool is_date, found = FALSE;
+	bool is_date;
 
 	rprop = icalcomponent_get_first_property(vevent, ICAL_RRULE_PROPERTY);
 	sprop = icalcomponent_get_first_property(vevent,
 						 ICAL_DTSTART_PROPERTY);
 	if (rprop == NULL || sprop == NULL)
-		return FALSE;
+		return -1;
 	dtstart = icalproperty_get_dtstart(sprop);
 	if (!cal_prop_time(zones, sprop, dtstart, &start, &is_date, &tz))
-		return FALSE;
+		return -1;
 	r = icalproperty_get_rrule(rprop);
+	if (r.freq == ICAL_NO_RECURRENCE)
+		return -1;
 	/* the iterator works on the wall clock */
 	dtstart.zone = NULL;
 	iter = icalrecur_iterator_new(r, dtstart);
 	if (iter == NULL)
-		return FALSE;
+		return -1;
 	for (n = 0; n < AS_CALENDAR_MAX_EXPAND; n++) {
 		next = icalrecur_iterator_next(iter);
 		if (icaltime_is_null_time(next))
@@ -519,15 +525,36 @@ static bool cal_is_occurrence(icalcomponent *vevent, struct cal_zones *zones,
 		occ = as_ical_wall(next);
 		if (!is_date && tz != NULL)
 			occ = as_calendar_tz_from_wall(tz, occ);
-		if (occ == t) {
-			found = TRUE;
-			break;
-		}
-		if (occ > t)
+		if (!func(occ, context))
 			break;
 	}
 	icalrecur_iterator_free(iter);
-	return found;
+	return n < AS_CALENDAR_MAX_EXPAND ? 1 : 0;
+}
+
+struct cal_find_occurrence {
+	time_t t;
+	bool found;
+};
+
+static bool cal_find_occurrence(time_t occ, void *context)
+{
+	struct cal_find_occurrence *ctx = context;
+
+	if (occ == ctx->t)
+		ctx->found = TRUE;
+	return occ < ctx->t;
+}
+
+/* Is t (UTC, or a floating date) one of the series' occurrences?
+   Looks at no more than AS_CALENDAR_MAX_EXPAND of them. */
+static bool cal_is_occurrence(icalcomponent *vevent, struct cal_zones *zones,
+			      time_t t)
+{
+	struct cal_find_occurrence ctx = { .t = t };
+
+	(void)cal_series_foreach(zones, vevent, cal_find_occurrence, &ctx);
+	return ctx.found;
 }
 
 static bool cal_str_differs(const char *a, const char *b)
@@ -1246,6 +1273,22 @@ int as_calendar_ical_write(const char *base, const struct as_event *event,
 
 /* ---- the date filter ---- */
 
+struct cal_reaches {
+	time_t since, duration;
+	bool found;
+};
+
+static bool cal_reaches_since(time_t occ, void *context)
+{
+	struct cal_reaches *ctx = context;
+
+	if (occ + ctx->duration >= ctx->since) {
+		ctx->found = TRUE;
+		return FALSE;
+	}
+	return TRUE;
+}
+
 bool as_calendar_ical_in_range(const char *ical, time_t since)
 {
 	struct as_event event;
@@ -1253,20 +1296,14 @@ bool as_calendar_ical_in_range(const char *ical, time_t since)
 	const char *warning, *error;
 	icalcomponent *cal, *master;
 	struct cal_zones zones;
-	icalproperty *rprop, *sprop;
+	icalproperty *rprop;
 	struct icalrecurrencetype r;
-	struct icaltimetype dtstart, next;
-	const struct as_calendar_tz *tz;
-	icalrecur_iterator *iter;
-	unsigned int n;
-	time_t start, occ, duration;
-	bool is_date, found = FALSE;
+	struct cal_reaches ctx;
 
 	if (as_calendar_ical_read(ical, &event, &warning, &error) < 0) {
 		/* shown rather than lost: the device sees it as it is */
 		return TRUE;
 	}
-	duration = event.end - event.start;
 	if (event.end >= since || event.start >= since)
 		return TRUE;
 	array_foreach(&event.exceptions, exc) {
@@ -1281,40 +1318,148 @@ bool as_calendar_ical_in_range(const char *ical, time_t since)
 		return TRUE;
 	i_zero(&zones);
 	zones.cal = cal;
+	i_zero(&ctx);
+	ctx.since = since;
+	ctx.duration = event.end - event.start;
 	rprop = icalcomponent_get_first_property(master, ICAL_RRULE_PROPERTY);
-	sprop = icalcomponent_get_first_property(master,
-						 ICAL_DTSTART_PROPERTY);
-	if (rprop != NULL && sprop != NULL) {
+	if (rprop != NULL) {
 		r = icalproperty_get_rrule(rprop);
-		dtstart = icalproperty_get_dtstart(sprop);
-	}
-	if (rprop == NULL || sprop == NULL || r.freq == ICAL_NO_RECURRENCE) {
-		/* no series */
-	} else if (r.count == 0 && icaltime_is_null_time(r.until)) {
-		/* endless */
-		found = TRUE;
-	} else if (cal_prop_time(&zones, sprop, dtstart, &start, &is_date,
-				 &tz)) {
-		dtstart.zone = NULL;
-		iter = icalrecur_iterator_new(r, dtstart);
-		for (n = 0; iter != NULL && n < AS_CALENDAR_MAX_EXPAND; n++) {
-			next = icalrecur_iterator_next(iter);
-			if (icaltime_is_null_time(next))
-				break;
-			occ = as_ical_wall(next);
-			if (!is_date && tz != NULL)
-				occ = as_calendar_tz_from_wall(tz, occ);
-			if (occ + duration >= since) {
-				found = TRUE;
-				break;
-			}
+		if (r.freq != ICAL_NO_RECURRENCE && r.count == 0 &&
+		    icaltime_is_null_time(r.until)) {
+			/* endless */
+			ctx.found = TRUE;
+		} else if (cal_series_foreach(&zones, master, cal_reaches_since,
+					      &ctx) == 0) {
+			/* expanding stopped before since: kept rather
+			   than lost */
+			ctx.found = TRUE;
 		}
-		/* expanding stopped before since: kept rather than lost */
-		if (n == AS_CALENDAR_MAX_EXPAND)
-			found = TRUE;
-		if (iter != NULL)
-			icalrecur_iterator_free(iter);
 	}
 	icalcomponent_free(cal);
-	return found;
+	return ctx.found;
+}
+
+/* ---- occurrences (free/busy) ---- */
+
+struct cal_occurrences {
+	const struct as_event *event;
+	time_t from, to, duration;
+	as_calendar_occurrence_func_t *func;
+	void *context;
+	bool stopped;
+};
+
+/* UTC of an event time: all-day dates are midnights of the device's
+   zone where the event says which, else of UTC */
+static time_t cal_occ_utc(const struct as_event *event, bool all_day,
+			  time_t t)
+{
+	if (all_day && event->tz != NULL)
+		return as_calendar_tz_from_wall(event->tz, t);
+	return t;
+}
+
+static bool cal_occ_emit(struct cal_occurrences *ctx, time_t start,
+			 time_t end, bool all_day, int busy_status)
+{
+	struct as_calendar_occurrence occ;
+
+	i_zero(&occ);
+	occ.start = cal_occ_utc(ctx->event, all_day, start);
+	occ.end = cal_occ_utc(ctx->event, all_day, end);
+	occ.all_day = all_day;
+	occ.busy_status = busy_status;
+	if (occ.end <= ctx->from || occ.start >= ctx->to)
+		return TRUE;
+	if (!ctx->func(&occ, ctx->context)) {
+		ctx->stopped = TRUE;
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static const struct as_event_exception *
+cal_occ_exception(const struct as_event *event, time_t occ)
+{
+	const struct as_event_exception *exc;
+
+	array_foreach(&event->exceptions, exc) {
+		if (exc->start_orig == occ)
+			return exc;
+	}
+	return NULL;
+}
+
+static bool cal_occ_series(time_t occ, void *context)
+{
+	struct cal_occurrences *ctx = context;
+
+	/* an all-day date may be a day off UTC: look one day further */
+	if (occ >= ctx->to + 24 * 3600)
+		return FALSE;
+	/* exceptions are emitted on their own: moved ones may have left
+	   or entered the range */
+	if (cal_occ_exception(ctx->event, occ) != NULL)
+		return TRUE;
+	return cal_occ_emit(ctx, occ, occ + ctx->duration,
+			    ctx->event->all_day, ctx->event->busy_status);
+}
+
+int as_calendar_ical_occurrences(const char *ical, time_t from, time_t to,
+				 as_calendar_occurrence_func_t *func,
+				 void *context, const char **error_r)
+{
+	struct as_event event;
+	const struct as_event_exception *exc;
+	struct cal_occurrences ctx;
+	struct cal_zones zones;
+	icalcomponent *cal, *master;
+	icalproperty *prop;
+	const char *warning;
+	time_t start, end;
+	int ret = 1;
+
+	if (as_calendar_ical_read(ical, &event, &warning, error_r) < 0)
+		return -1;
+	cal = cal_parse(ical, &master, error_r);
+	if (cal == NULL)
+		return -1;
+	prop = icalcomponent_get_first_property(master, ICAL_STATUS_PROPERTY);
+	if (prop != NULL &&
+	    icalproperty_get_status(prop) == ICAL_STATUS_CANCELLED) {
+		/* a cancelled meeting takes no time */
+		icalcomponent_free(cal);
+		return 1;
+	}
+	i_zero(&ctx);
+	ctx.event = &event;
+	ctx.from = from;
+	ctx.to = to;
+	ctx.func = func;
+	ctx.context = context;
+	ctx.duration = !event.have_end ? (event.all_day ? 24 * 3600 : 0) :
+		event.end - event.start;
+	i_zero(&zones);
+	zones.cal = cal;
+	if (!event.have_recurrence) {
+		(void)cal_occ_emit(&ctx, event.start, event.start + ctx.duration,
+				   event.all_day, event.busy_status);
+	} else if (cal_series_foreach(&zones, master, cal_occ_series,
+				      &ctx) == 0 && !ctx.stopped) {
+		ret = 0;
+	}
+	icalcomponent_free(cal);
+
+	array_foreach(&event.exceptions, exc) {
+		if (exc->deleted || ctx.stopped)
+			continue;
+		start = exc->have_start ? exc->start : exc->start_orig;
+		end = exc->have_end ? exc->end : start + ctx.duration;
+		(void)cal_occ_emit(&ctx, start, end,
+				   exc->all_day >= 0 ? exc->all_day != 0 :
+				   event.all_day,
+				   exc->busy_status >= 0 ? exc->busy_status :
+				   event.busy_status);
+	}
+	return ret;
 }

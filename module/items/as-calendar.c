@@ -24,7 +24,7 @@
    without time zone ("floating"), while older devices send the local
    midnights of their TimeZone as UTC. */
 
-static const char *const cal_content_types[] = {
+const char *const as_calendar_content_types[] = {
 	"text/calendar", "application/ics", NULL
 };
 
@@ -943,7 +943,7 @@ cal_read(struct mail *mail, const struct as_item_params *params,
 	struct cal_item *item;
 	const char *object, *warning;
 
-	if (as_groupware_msg_read(mail, cal_content_types, &object,
+	if (as_groupware_msg_read(mail, as_calendar_content_types, &object,
 				  error_r) <= 0)
 		return -1;
 	item = t_new(struct cal_item, 1);
@@ -987,7 +987,7 @@ cal_build(const struct as_item_build *build, string_t *dest,
 	if (build->base != NULL) {
 		/* a message without a calendar part is replaced by a new
 		   event; one that can't be read now is left as it is */
-		ret = as_groupware_msg_read(build->base, cal_content_types,
+		ret = as_groupware_msg_read(build->base, as_calendar_content_types,
 					    &base, &error);
 		if (ret < 0) {
 			*error_r = t_strdup_printf(
@@ -1041,7 +1041,7 @@ static bool cal_in_range(struct mail *mail, time_t since)
 {
 	const char *object, *error;
 
-	if (as_groupware_msg_read(mail, cal_content_types, &object,
+	if (as_groupware_msg_read(mail, as_calendar_content_types, &object,
 				  &error) <= 0) {
 		/* not an event (yet): shown as the engine would */
 		return TRUE;

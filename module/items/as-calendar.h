@@ -42,6 +42,8 @@ struct as_item_class;
 struct _icaltimezone;
 
 extern const struct as_item_class as_item_class_calendar;
+/* Content types of the part that carries the iCalendar object */
+extern const char *const as_calendar_content_types[];
 
 /* The bytes of a TIME_ZONE_INFORMATION (MS-ASDTYPE 2.7.4) */
 #define AS_CALENDAR_TZ_BLOB_SIZE 172
@@ -168,6 +170,26 @@ int as_calendar_ical_write(const char *base, const struct as_event *event,
 /* Does the event (or one of its occurrences, looking at no more than
    AS_CALENDAR_MAX_EXPAND) end at or after since? */
 bool as_calendar_ical_in_range(const char *ical, time_t since);
+
+/* One occurrence of an event, exceptions applied. Times are UTC (an
+   all-day event's midnights are those of its device's zone, else UTC). */
+struct as_calendar_occurrence {
+	time_t start, end;
+	bool all_day;
+	int busy_status;		/* 0 free .. 4 working elsewhere */
+};
+/* Returns FALSE to stop */
+typedef bool as_calendar_occurrence_func_t(
+	const struct as_calendar_occurrence *occ, void *context);
+/* Calls func for each occurrence of the event that overlaps [from, to):
+   the series' (in order, looking at no more than AS_CALENDAR_MAX_EXPAND
+   of them), then the changed exceptions at their new times. Deleted
+   occurrences and cancelled events (STATUS:CANCELLED) have none.
+   Returns 1 if every occurrence was seen, 0 if expanding stopped at the
+   limit, -1 with error_r if the object doesn't parse. */
+int as_calendar_ical_occurrences(const char *ical, time_t from, time_t to,
+				 as_calendar_occurrence_func_t *func,
+				 void *context, const char **error_r);
 
 /* --- as-calendar.c --- */
 

@@ -38,8 +38,22 @@
 #include <time.h>
 
 
+unsigned int as_sync_max_age(const struct sync_context *sctx,
+			     const struct as_folder_info *folder)
+{
+	switch (as_folder_class(folder)) {
+	case AS_FOLDER_CLASS_MAIL:
+		return sctx->max_mail_age;
+	case AS_FOLDER_CLASS_CALENDAR:
+		return sctx->max_calendar_age;
+	default:
+		/* no date filter */
+		return 0;
+	}
+}
+
 /* Oldest received date to sync: the device's FilterType, narrowed by
-   the server's mail age limit */
+   the server's age limit of the class */
 static time_t sync_since(struct sync_context *sctx,
 			 const struct as_folder_info *folder,
 			 unsigned int filter_type)
@@ -50,7 +64,8 @@ static time_t sync_since(struct sync_context *sctx,
 
 	if (class == NULL || !class->date_filter)
 		return 0;
-	return as_sync_state_since(filter_type, sctx->max_age, ioloop_time);
+	return as_sync_state_since(filter_type, as_sync_max_age(sctx, folder),
+				   ioloop_time);
 }
 
 /* The class's own date filter, where it has one */
@@ -153,7 +168,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 			&coll->options, &run->extra.options);
 		run->extra.options = coll->options;
 	}
-	if (run->extra.max_age != sctx->max_age) {
+	if (run->extra.max_age != as_sync_max_age(sctx, &run->folder)) {
 		/* the admin changed the limit: compare the whole folder */
 		filter_changed = TRUE;
 	}
@@ -202,7 +217,7 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 	seq_range_array_merge(&new_state.uids, &run->client_added);
 	run->state.uids = new_state.uids;
 	new_extra = run->extra;
-	new_extra.max_age = sctx->max_age;
+	new_extra.max_age = as_sync_max_age(sctx, &run->folder);
 	t_array_init(&new_extra.pending_changes, 8);
 
 	i_zero(&win);
@@ -325,7 +340,7 @@ sync_collection_prime(struct sync_context *sctx, struct sync_collection *coll,
 	else
 		as_sync_options_init(&extra.options);
 	extra.full = TRUE;
-	extra.max_age = sctx->max_age;
+	extra.max_age = as_sync_max_age(sctx, folder);
 	extra.have_supported = coll->have_supported;
 	if (coll->have_supported)
 		extra.supported = coll->supported;
@@ -393,13 +408,14 @@ sync_collection_empty(struct sync_context *sctx, struct sync_collection *coll,
 static bool
 sync_collection_may_be_unchanged(struct sync_context *sctx,
 				 const struct sync_collection *coll,
+				 const struct as_folder_info *folder,
 				 const struct as_sync_state_extra *extra)
 {
 	if (coll->commands != NULL || !coll->get_changes)
 		return FALSE;
 	if (extra->full || array_count(&extra->pending_changes) > 0)
 		return FALSE;
-	if (extra->max_age != sctx->max_age)
+	if (extra->max_age != as_sync_max_age(sctx, folder))
 		return FALSE;
 	if (coll->have_options &&
 	    !as_sync_options_filter_equals(&coll->options, &extra->options))
@@ -479,7 +495,7 @@ static void sync_collection_unchanged(struct sync_mail_run *run)
 	new_extra = run->extra;
 	if (coll->have_options)
 		new_extra.options = coll->options;
-	new_extra.max_age = sctx->max_age;
+	new_extra.max_age = as_sync_max_age(sctx, &run->folder);
 	new_state = run->state;
 	new_state.options = as_sync_state_extra_write(&new_extra);
 
@@ -553,7 +569,8 @@ void as_sync_collection(struct sync_context *sctx,
 		(void)sync_collection_empty(sctx, coll, &run.state);
 		return;
 	}
-	if (sync_collection_may_be_unchanged(sctx, coll, &run.extra) &&
+	if (sync_collection_may_be_unchanged(sctx, coll, &run.folder,
+					     &run.extra) &&
 	    sync_folder_unchanged(sctx, coll, &run.folder, &run.state,
 				  &run.box)) {
 		sync_collection_unchanged(&run);
@@ -607,12 +624,12 @@ bool as_sync_collection_has_work(struct sync_context *sctx,
 	if (coll->have_options &&
 	    !as_sync_options_filter_equals(&coll->options, &extra.options))
 		return TRUE;
-	if (extra.max_age != sctx->max_age)
+	if (extra.max_age != as_sync_max_age(sctx, &folder))
 		return TRUE;
 	if (!array_is_created(&state.uids))
 		t_array_init(&state.uids, 1);
 	box = NULL;
-	if (sync_collection_may_be_unchanged(sctx, coll, &extra) &&
+	if (sync_collection_may_be_unchanged(sctx, coll, &folder, &extra) &&
 	    sync_folder_unchanged(sctx, coll, &folder, &state, &box))
 		return FALSE;
 

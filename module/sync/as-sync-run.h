@@ -41,6 +41,7 @@ enum as_sync_status {
 
 /* device property (as-store-itemprops.h), same syntax ("30 days") */
 #define AS_SYNC_DEVICE_PROP_MAX_MAIL_AGE "max_mail_age"
+#define AS_SYNC_DEVICE_PROP_MAX_CALENDAR_AGE "max_calendar_age"
 
 /* Item isolation: the same SyncKey sent again this often with the same
    first Add gets a window of one item; this often and the item is left
@@ -101,10 +102,10 @@ struct sync_context {
 	struct as_watch *watch;
 	struct timeout *to_wait;
 
-	/* activesync_max_mail_age of the user and the device's own limit,
-	   the smaller one (seconds, 0 = unlimited); FilterType can only
-	   narrow it */
-	unsigned int max_age;
+	/* The server's age limits of mail and of calendar items (seconds,
+	   0 = unlimited): the smallest of the user's setting, the device's
+	   own and the policy's; FilterType can only narrow them */
+	unsigned int max_mail_age, max_calendar_age;
 
 	/* A new state could not be stored: the response must not reach
 	   the device (its SyncKeys would be unknown), 503 goes instead */
@@ -158,6 +159,9 @@ void as_sync_collection(struct sync_context *sctx,
 			struct sync_collection *coll);
 bool as_sync_collection_has_work(struct sync_context *sctx,
 				 struct sync_collection *coll);
+/* The server's age limit of the folder's items (seconds, 0 = none) */
+unsigned int as_sync_max_age(const struct sync_context *sctx,
+			     const struct as_folder_info *folder);
 
 /* sync/as-sync-client.c */
 int as_sync_client_commands(struct sync_mail_run *run);

@@ -689,3 +689,69 @@ def test_calendar_filter_and_bad_input(dc):
     assert not exdates(master)
     assert master.decoded("DTSTART").astimezone(UTC).strftime(
         "%Y%m%dT%H%M%SZ") == soon
+
+
+def test_calendar_past_limit(dc):
+    """The server's "past calendar events" limit: per device (doveadm
+    device set), per user (userdb field) and by the policy's
+    MaxCalendarAgeFilter; the smallest applies, FilterType 0 asks for
+    everything."""
+    now = datetime.datetime.now(UTC)
+
+    def at(days, hour):
+        return (now + datetime.timedelta(days=days)).strftime(
+            "%%Y%%m%%dT%02d0000Z" % hour)
+
+    def append_events(c, tag):
+        for summary, days, rrule in (("Old", -60, ""), ("Mid", -25, ""),
+                                     ("Recent", -10, ""), ("Soon", 3, ""),
+                                     ("Old daily", -60,
+                                      "RRULE:FREQ=DAILY\r\n")):
+            ical = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\n"
+                    "BEGIN:VEVENT\r\nUID:%s-%s\r\n"
+                    "DTSTAMP:20260101T000000Z\r\nSUMMARY:%s\r\n"
+                    "DTSTART:%s\r\nDTEND:%s\r\n%sEND:VEVENT\r\n"
+                    "END:VCALENDAR\r\n" % (
+                        tag, summary.replace(" ", "-"), summary,
+                        at(days, 10), at(days, 11), rrule))
+            imap_append(dc, c, "Calendar", calendar_message(summary, ical))
+
+    def all_events(c):
+        r = cal_start(c, hierarchy(c)["Calendar"][0],
+                      "<FilterType>0</FilterType>" + body_pref(1))
+        return set(by_subject(r.adds))
+
+    # per device
+    c = setup(dc, "cpastdev", "14.1")
+    append_events(c, "dev")
+    dc.activesync("device", "set", "-u", c.user, c.device_id,
+                  "max_calendar_age", "30d")
+    assert all_events(c) == {"Mid", "Recent", "Soon", "Old daily"}
+    # another device of the user has no limit
+    c2 = dc.eas_client(c.user, c.password, device_id="CPASTOTHER",
+                       device_type="E2ETest", version="14.1")
+    assert all_events(c2) == {"Old", "Mid", "Recent", "Soon", "Old daily"}
+    # a bad value is refused and changes nothing
+    code, _, err = dc.activesync("device", "set", "-u", c.user,
+                                 c.device_id, "max_calendar_age", "soon",
+                                 check=False)
+    assert code != 0 and err, err
+
+    # per user, 16.1
+    u = new_account(dc, "cpastuser", version="16.1",
+                    extra_fields={"activesync_max_calendar_age": "20d"})
+    assert hierarchy(u)["Calendar"][1] == T_CALENDAR
+    append_events(u, "user")
+    assert all_events(u) == {"Recent", "Soon", "Old daily"}
+
+    # by the policy (user level): two weeks for every device of the user;
+    # the device provisions again and then gets the narrower window
+    p = new_account(dc, "cpastpol", version="14.1")
+    assert hierarchy(p)["Calendar"][1] == T_CALENDAR
+    append_events(p, "pol")
+    code, _, err = dc.activesync("policy", "set", "-u", p.user,
+                                 "MaxCalendarAgeFilter=4", check=False)
+    assert code == 0, err
+    p2 = dc.eas_client(p.user, p.password, device_id="CPASTPOL2",
+                       device_type="E2ETest", version="14.1")
+    assert all_events(p2) == {"Recent", "Soon", "Old daily"}

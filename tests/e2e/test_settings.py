@@ -30,6 +30,7 @@ DEFAULTS = {
     "activesync_user_display_name": "",
     "activesync_max_window_size": "512",
     "activesync_max_mail_age": "0",
+    "activesync_max_calendar_age": "0",
     "activesync_auth_cache_ttl": "5 mins",
     "activesync_search_timeout": "45 s",
     "activesync_provisioning": "yes",
