@@ -1,6 +1,7 @@
 /* Copyright (c) the dovecot-activesync authors, see AUTHORS */
 
 #include "lib.h"
+#include "array.h"
 #include "str-sanitize.h"
 #include "strnum.h"
 #include "unichar.h"
@@ -8,6 +9,7 @@
 #include "as-user.h"
 #include "items/as-datetime.h"
 #include "oof/as-oof-sieve.h"
+#include "resolve/as-contact-lookup.h"
 #include "commands/cmd-settings-oof.h"
 
 /* Settings Oof (MS-ASCMD 2.2.3.119): Get and Set of the out-of-office
@@ -16,6 +18,8 @@
 /* A reply longer than this is refused (Status 5): it is sent to every
    sender, and it lives in a Sieve script */
 #define OOF_MAX_MESSAGE_SIZE (64 * 1024)
+/* Contacts' addresses written into the script at most */
+#define OOF_MAX_KNOWN_SENDERS 5000
 
 static const unsigned int oof_audience_tags[AS_OOF_AUDIENCE_COUNT] = {
 	[AS_OOF_AUDIENCE_INTERNAL] = EAS_SETTINGS_APPLIESTOINTERNAL,
@@ -179,6 +183,43 @@ oof_parse_message(struct as_cmd_context *ctx, const struct wbxml_node *node,
 	return SETTINGS_STATUS_SUCCESS;
 }
 
+/* The addresses of the user's contacts, as they are now: the senders
+   the AppliesToExternalKnown message answers (the script keeps this
+   list until OOF is set again) */
+static int
+oof_known_senders(struct as_cmd_context *ctx, const struct as_oof *oof,
+		  const char *const **known_r)
+{
+	const struct as_oof_message *msg =
+		&oof->messages[AS_OOF_AUDIENCE_EXTERNAL_KNOWN];
+	ARRAY_TYPE(as_contact_match) contacts;
+	ARRAY_TYPE(const_string) addrs;
+	const struct as_contact_match *m;
+	const char *error;
+
+	*known_r = NULL;
+	if (oof->state == AS_OOF_STATE_DISABLED || !msg->present ||
+	    !msg->enabled)
+		return 0;
+	t_array_init(&contacts, 32);
+	if (as_contact_lookup(ctx->mail_user, ctx->event, ctx->pool, NULL,
+			      OOF_MAX_KNOWN_SENDERS, &contacts, &error) < 0) {
+		e_error(ctx->event, "Oof Set: %s", error);
+		return -1;
+	}
+	t_array_init(&addrs, array_count(&contacts) + 1);
+	array_foreach(&contacts, m) {
+		/* the user's own domain is internal anyway */
+		const char *domain = strrchr(m->email, '@');
+		if (domain != NULL &&
+		    strcasecmp(domain + 1, oof_user_domain(ctx)) != 0)
+			array_push_back(&addrs, &m->email);
+	}
+	array_append_zero(&addrs);
+	*known_r = array_front(&addrs);
+	return 0;
+}
+
 static unsigned int
 oof_set(struct as_cmd_context *ctx, const struct wbxml_node *set)
 {
@@ -186,6 +227,7 @@ oof_set(struct as_cmd_context *ctx, const struct wbxml_node *set)
 	const char *state_str, *start, *end, *error;
 	bool seen[AS_OOF_AUDIENCE_COUNT] = { FALSE, };
 	struct as_oof oof;
+	const char *const *known;
 	unsigned int state, status;
 
 	state_str = wbxml_node_child_text(set, EAS_SETTINGS_OOFSTATE);
@@ -232,8 +274,10 @@ oof_set(struct as_cmd_context *ctx, const struct wbxml_node *set)
 		if (status != SETTINGS_STATUS_SUCCESS)
 			return status;
 	}
+	if (oof_known_senders(ctx, &oof, &known) < 0)
+		return SETTINGS_STATUS_SERVER_UNAVAILABLE;
 	if (as_oof_sieve_set(ctx->mail_user, ctx->event, &oof,
-			     oof_user_domain(ctx), NULL, &error) < 0) {
+			     oof_user_domain(ctx), known, &error) < 0) {
 		e_error(ctx->event, "Oof Set: %s", error);
 		return SETTINGS_STATUS_SERVER_UNAVAILABLE;
 	}

@@ -7,7 +7,8 @@ and given back when OOF goes off, the time window, and bad requests."""
 
 import time
 
-from harness import SmtpSink, managesieve, new_account, xall, xfind, \
+from harness import SmtpSink, imap_append, imap_session, managesieve, \
+    new_account, set_folder_type, xall, xfind, \
     xml_escape, xrequire, xtext
 
 SINK = SmtpSink()
@@ -291,3 +292,33 @@ def test_oof_bad_requests(dc):
     r, state, msgs = oof_get(c)
     assert state == "1" and msgs["AppliesToInternal"][1] == marker, msgs
     assert "Oof Set: EndTime is not after StartTime" in dc.log_since(mark)
+
+
+def test_oof_known_external_senders(dc):
+    c = account(dc, "known", "14.1")
+    friend = "%s@known.test" % unique("friend")
+    imap = imap_session(dc, c)
+    try:
+        assert imap.create('"Contacts"')[0] == "OK"
+    finally:
+        imap.logout()
+    set_folder_type(dc, c, "Contacts", "contact.default")
+    card = ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:friend-1\r\nFN:Good Friend\r\n"
+            "EMAIL:%s\r\nEND:VCARD\r\n" % friend)
+    imap_append(dc, c, "Contacts", (
+        "From: <owner@example.test>\r\nSubject: Friend\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/vcard\r\n\r\n%s"
+        % card).encode())
+    known, other = unique("ForFriends"), unique("ForOthers")
+    assert oof_set(c, 1, message_xml("AppliesToExternalKnown", 1, known)
+                   + message_xml("AppliesToExternalUnknown", 1, other)) \
+        == "1"
+    mail_from(dc, c, friend, unique("Hi"))
+    got = replies_to(friend, known)
+    assert len(got) == 1, SINK.messages
+    assert other.encode() not in got[0]["data"]
+    stranger = "%s@elsewhere.test" % unique("stranger")
+    mail_from(dc, c, stranger, unique("Hello"))
+    got = replies_to(stranger, other)
+    assert len(got) == 1, SINK.messages
+    assert known.encode() not in got[0]["data"]
