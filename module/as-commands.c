@@ -53,6 +53,8 @@ static const struct as_command as_commands[] = {
 	{ "ResolveRecipients", cmd_resolverecipients, 0,
 	  EAS_RESOLVERECIPIENTS_RESOLVERECIPIENTS,
 	  EAS_RESOLVERECIPIENTS_STATUS },
+	{ "ValidateCert", cmd_validatecert, 0,
+	  EAS_VALIDATECERT_VALIDATECERT, EAS_VALIDATECERT_STATUS },
 };
 
 static const struct wbxml_limits as_wbxml_limits = {
