@@ -240,6 +240,7 @@ enum as_command_result cmd_search(struct as_cmd_context *ctx);
 enum as_command_result cmd_settings(struct as_cmd_context *ctx);
 enum as_command_result cmd_resolverecipients(struct as_cmd_context *ctx);
 enum as_command_result cmd_validatecert(struct as_cmd_context *ctx);
+enum as_command_result cmd_find(struct as_cmd_context *ctx);
 
 /* cmd-provision.c: remember settings:DeviceInformation/Set in
    ctx->device (Provision and Settings carry it; the caller saves). */

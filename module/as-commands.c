@@ -55,6 +55,7 @@ static const struct as_command as_commands[] = {
 	  EAS_RESOLVERECIPIENTS_STATUS },
 	{ "ValidateCert", cmd_validatecert, 0,
 	  EAS_VALIDATECERT_VALIDATECERT, EAS_VALIDATECERT_STATUS },
+	{ "Find", cmd_find, 0, EAS_FIND_FIND, EAS_FIND_STATUS },
 };
 
 static const struct wbxml_limits as_wbxml_limits = {
