@@ -1420,6 +1420,12 @@ service anvil {{
            passwd_args=os.path.join(self.passwd_dir, "users")
            if self.passwd_single else self.passwd_dir + "/%Lu",
            lmtp=self.lmtp_port)
+        if os.path.exists(os.path.join(STOCK_CONF_DIR, "protocols.d",
+                                       "managesieved.protocol")):
+            # dovecot-managesieved (for the Oof tests) adds "sieve" to the
+            # stock protocols: no fixed port 4190 shared by instances
+            local += ("service managesieve-login {\n  chroot =\n"
+                      "  inet_listener sieve {\n    port = 0\n  }\n}\n")
         if self.activesync_enabled:
             local += self._activesync_block(include=False)
         if self.extra_conf:
