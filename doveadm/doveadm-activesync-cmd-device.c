@@ -141,6 +141,23 @@ device_print_headers(const struct device_column *columns, unsigned int count)
 		doveadm_print_header(columns[i].key, columns[i].title, 0);
 }
 
+static void device_list_headers(void)
+{
+	device_print_headers(list_columns, N_ELEMENTS(list_columns));
+}
+
+static void device_show_headers(void)
+{
+	device_print_headers(show_columns, N_ELEMENTS(show_columns));
+}
+
+static const struct doveadm_activesync_output device_list_output = {
+	DOVEADM_PRINT_TYPE_TABLE, device_list_headers
+};
+static const struct doveadm_activesync_output device_show_output = {
+	DOVEADM_PRINT_TYPE_FLOW, device_show_headers
+};
+
 static void cmd_device_list(struct doveadm_cmd_context *cctx)
 {
 	struct as_store *store;
@@ -150,8 +167,7 @@ static void cmd_device_list(struct doveadm_cmd_context *cctx)
 	pool_t pool;
 
 	(void)doveadm_cmd_param_str(cctx, "user", &user);
-	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-	device_print_headers(list_columns, N_ELEMENTS(list_columns));
+	doveadm_activesync_print_start(&device_list_output);
 	if (doveadm_activesync_store_open(&store) < 0 || store == NULL)
 		return;
 
@@ -190,7 +206,11 @@ device_lookup(struct as_store *store, pool_t pool, const char *user,
 		ret = -1;
 	if (ret < 0)
 		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
-	else if (ret == 0) {
+	else if (ret == 0 && doveadm_activesync_iterating) {
+		/* -A or a wildcard: the users who have this device */
+		i_debug("activesync: user %s has no device %s", user,
+			device_id);
+	} else if (ret == 0) {
 		doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
 			"User %s has no device %s", user, device_id);
 	}
@@ -219,13 +239,13 @@ static void cmd_device_show(struct doveadm_cmd_context *cctx)
 
 	if (!device_args(cctx, &user, &device_id))
 		return;
-	doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
-	device_print_headers(show_columns, N_ELEMENTS(show_columns));
+	doveadm_activesync_print_start(&device_show_output);
 	if (doveadm_activesync_store_open(&store) < 0)
 		return;
 	if (store == NULL) {
-		doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
-			"User %s has no device %s", user, device_id);
+		if (!doveadm_activesync_iterating)
+			doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
+				"User %s has no device %s", user, device_id);
 		return;
 	}
 	pool = pool_alloconly_create("activesync device show", 1024);
@@ -249,8 +269,9 @@ device_open(struct doveadm_cmd_context *cctx, pool_t pool,
 	if (doveadm_activesync_store_open(&store) < 0)
 		return NULL;
 	if (store == NULL) {
-		doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
-			"User %s has no device %s", user, device_id);
+		if (!doveadm_activesync_iterating)
+			doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
+				"User %s has no device %s", user, device_id);
 		return NULL;
 	}
 	if (device_lookup(store, pool, user, device_id, dev_r) <= 0) {
@@ -520,23 +541,24 @@ static void cmd_device_set(struct doveadm_cmd_context *cctx)
 }
 
 #define DEVICE_PARAMS \
-	DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0) \
+	DOVEADM_ACTIVESYNC_USER_PARAMS \
 	DOVEADM_CMD_PARAM('\0', "device-id", CMD_PARAM_STR, \
 			  CMD_PARAM_FLAG_POSITIONAL)
+#define DEVICE_USAGE DOVEADM_ACTIVESYNC_USER_USAGE "<device id>"
 
 static struct doveadm_cmd_ver2 device_cmds[] = {
 {
 	.name = "activesync device list",
 	.cmd = cmd_device_list,
-	.usage = "[-u <user>]",
+	.usage = DOVEADM_ACTIVESYNC_USER_USAGE,
 DOVEADM_CMD_PARAMS_START
-DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0)
+DOVEADM_ACTIVESYNC_USER_PARAMS
 DOVEADM_CMD_PARAMS_END
 },
 {
 	.name = "activesync device show",
 	.cmd = cmd_device_show,
-	.usage = "-u <user> <device id>",
+	.usage = DEVICE_USAGE,
 DOVEADM_CMD_PARAMS_START
 DEVICE_PARAMS
 DOVEADM_CMD_PARAMS_END
@@ -545,7 +567,7 @@ DOVEADM_CMD_PARAMS_END
 { \
 	.name = "activesync device "verb, \
 	.cmd = func, \
-	.usage = "-u <user> <device id>", \
+	.usage = DEVICE_USAGE, \
 DOVEADM_CMD_PARAMS_START \
 DEVICE_PARAMS \
 DOVEADM_CMD_PARAMS_END \
@@ -561,7 +583,7 @@ DOVEADM_CMD_PARAMS_END \
 {
 	.name = "activesync device resync",
 	.cmd = cmd_device_resync,
-	.usage = "-u <user> <device id> [<folder id>]",
+	.usage = DEVICE_USAGE " [<folder id>]",
 DOVEADM_CMD_PARAMS_START
 DEVICE_PARAMS
 DOVEADM_CMD_PARAM('\0', "folder", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL)
@@ -570,7 +592,7 @@ DOVEADM_CMD_PARAMS_END
 {
 	.name = "activesync device set",
 	.cmd = cmd_device_set,
-	.usage = "-u <user> <device id> <property> [<value>]",
+	.usage = DEVICE_USAGE " <property> [<value>]",
 DOVEADM_CMD_PARAMS_START
 DEVICE_PARAMS
 DOVEADM_CMD_PARAM('\0', "name", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL)
@@ -580,7 +602,7 @@ DOVEADM_CMD_PARAMS_END
 {
 	.name = "activesync device debug",
 	.cmd = cmd_device_debug,
-	.usage = "-u <user> <device id> on|off",
+	.usage = DEVICE_USAGE " on|off",
 DOVEADM_CMD_PARAMS_START
 DEVICE_PARAMS
 DOVEADM_CMD_PARAM('\0', "switch", CMD_PARAM_STR, CMD_PARAM_FLAG_POSITIONAL)
@@ -590,5 +612,16 @@ DOVEADM_CMD_PARAMS_END
 
 void doveadm_activesync_cmds_device_register(void)
 {
-	doveadm_activesync_register(device_cmds, N_ELEMENTS(device_cmds));
+	const struct doveadm_activesync_output *
+		outputs[N_ELEMENTS(device_cmds)];
+	unsigned int i;
+
+	for (i = 0; i < N_ELEMENTS(device_cmds); i++) {
+		outputs[i] = device_cmds[i].cmd == cmd_device_list ?
+			&device_list_output :
+			device_cmds[i].cmd == cmd_device_show ?
+			&device_show_output : NULL;
+	}
+	doveadm_activesync_register_user_cmds(device_cmds, outputs,
+					      N_ELEMENTS(device_cmds));
 }

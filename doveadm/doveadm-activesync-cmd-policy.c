@@ -83,13 +83,37 @@ policy_device_known(struct as_store *store,
 	pool_unref(&pool);
 	if (ret < 0)
 		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
-	else if (ret == 0) {
+	else if (ret == 0 && doveadm_activesync_iterating) {
+		/* -A or a wildcard: the users who have this device */
+		i_debug("activesync: user %s has no device %s", target->user,
+			target->device_id);
+	} else if (ret == 0) {
 		doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
 			"User %s has no device %s", target->user,
 			target->device_id);
 	}
 	return ret > 0;
 }
+
+static void policy_show_headers(void)
+{
+	doveadm_print_header_simple("field");
+	doveadm_print_header_simple("value");
+	doveadm_print_header_simple("level");
+}
+
+static const struct doveadm_activesync_output policy_show_output = {
+	DOVEADM_PRINT_TYPE_TABLE, policy_show_headers
+};
+
+static void recovery_password_headers(void)
+{
+	doveadm_print_header_simple("recovery_password");
+}
+
+static const struct doveadm_activesync_output recovery_password_output = {
+	DOVEADM_PRINT_TYPE_FLOW, recovery_password_headers
+};
 
 static void cmd_policy_show(struct doveadm_cmd_context *cctx)
 {
@@ -102,10 +126,7 @@ static void cmd_policy_show(struct doveadm_cmd_context *cctx)
 
 	if (!policy_target(cctx, TRUE, &target))
 		return;
-	doveadm_print_init(DOVEADM_PRINT_TYPE_TABLE);
-	doveadm_print_header_simple("field");
-	doveadm_print_header_simple("value");
-	doveadm_print_header_simple("level");
+	doveadm_activesync_print_start(&policy_show_output);
 	if (doveadm_activesync_store_open(&store) < 0)
 		return;
 	if (!policy_device_known(store, &target)) {
@@ -193,8 +214,7 @@ static void cmd_policy_recovery_password(struct doveadm_cmd_context *cctx)
 					cctx->cmd->name, cctx->cmd->usage);
 		return;
 	}
-	doveadm_print_init(DOVEADM_PRINT_TYPE_FLOW);
-	doveadm_print_header_simple("recovery_password");
+	doveadm_activesync_print_start(&recovery_password_output);
 	if (doveadm_activesync_store_open(&store) < 0)
 		return;
 	if (!policy_device_known(store, &target)) {
@@ -207,6 +227,8 @@ static void cmd_policy_recovery_password(struct doveadm_cmd_context *cctx)
 				       &password, &error);
 	if (ret < 0)
 		doveadm_activesync_fail(EX_TEMPFAIL, "%s", error);
+	else if (ret == 0 && doveadm_activesync_iterating)
+		;
 	else if (ret == 0) {
 		doveadm_activesync_fail(DOVEADM_EX_NOTFOUND,
 			"Device %s of %s has stored no recovery password",
@@ -224,9 +246,10 @@ static void cmd_policy_recovery_password(struct doveadm_cmd_context *cctx)
 #define POLICY_LEVEL_PARAMS \
 	DOVEADM_CMD_PARAM('g', "global", CMD_PARAM_BOOL, 0) \
 	DOVEADM_CMD_PARAM('D', "domain", CMD_PARAM_STR, 0) \
-	DOVEADM_CMD_PARAM('u', "user", CMD_PARAM_STR, 0) \
+	DOVEADM_ACTIVESYNC_USER_PARAMS \
 	DOVEADM_CMD_PARAM('d', "device-id", CMD_PARAM_STR, 0)
-#define POLICY_LEVEL_USAGE "-g | -D <domain> | -u <user> [-d <device id>]"
+#define POLICY_LEVEL_USAGE "-g | -D <domain> | -A | -u <user> " \
+	"[-d <device id>] [-S <socket>]"
 
 static struct doveadm_cmd_ver2 policy_cmds[] = {
 {
@@ -258,7 +281,7 @@ DOVEADM_CMD_PARAMS_END
 {
 	.name = "activesync policy recovery-password",
 	.cmd = cmd_policy_recovery_password,
-	.usage = "-u <user> -d <device id>",
+	.usage = "-A | -u <user> -d <device id> [-S <socket>]",
 DOVEADM_CMD_PARAMS_START
 POLICY_LEVEL_PARAMS
 DOVEADM_CMD_PARAMS_END
@@ -267,5 +290,18 @@ DOVEADM_CMD_PARAMS_END
 
 void doveadm_activesync_cmds_policy_register(void)
 {
-	doveadm_activesync_register(policy_cmds, N_ELEMENTS(policy_cmds));
+	const struct doveadm_activesync_output *
+		outputs[N_ELEMENTS(policy_cmds)];
+	unsigned int i;
+
+	/* the user and device levels are per user: -A, -S and a wildcard
+	   -u work for them (see doveadm_activesync_register_user_cmds()) */
+	for (i = 0; i < N_ELEMENTS(policy_cmds); i++) {
+		outputs[i] = policy_cmds[i].cmd == cmd_policy_show ?
+			&policy_show_output :
+			policy_cmds[i].cmd == cmd_policy_recovery_password ?
+			&recovery_password_output : NULL;
+	}
+	doveadm_activesync_register_user_cmds(policy_cmds, outputs,
+					      N_ELEMENTS(policy_cmds));
 }

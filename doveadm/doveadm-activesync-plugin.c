@@ -23,4 +23,5 @@ void doveadm_activesync_plugin_init(struct module *module ATTR_UNUSED)
 
 void doveadm_activesync_plugin_deinit(void)
 {
+	doveadm_activesync_deinit();
 }

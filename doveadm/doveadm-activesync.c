@@ -10,9 +10,20 @@
 #include "as-store.h"
 #include "str.h"
 #include "as-notify-proto.h"
+#include "doveadm-mail.h"
 #include "doveadm-activesync.h"
 
 #include <sys/stat.h>
+
+struct doveadm_activesync_user_cmd {
+	const char *name;
+	doveadm_command_ver2_t *run;
+	const struct doveadm_activesync_output *output;
+};
+
+static ARRAY(struct doveadm_activesync_user_cmd) user_cmds;
+static bool print_started;
+bool doveadm_activesync_iterating;
 
 void doveadm_activesync_register(struct doveadm_cmd_ver2 *cmds,
 				 unsigned int count)
@@ -21,6 +32,169 @@ void doveadm_activesync_register(struct doveadm_cmd_ver2 *cmds,
 
 	for (i = 0; i < count; i++)
 		doveadm_cmd_register_ver2(&cmds[i]);
+}
+
+static const struct doveadm_activesync_user_cmd *
+user_cmd_find(const char *name)
+{
+	const struct doveadm_activesync_user_cmd *ucmd;
+
+	array_foreach(&user_cmds, ucmd) {
+		if (strcmp(ucmd->name, name) == 0)
+			return ucmd;
+	}
+	i_unreached();
+}
+
+void doveadm_activesync_print_start(
+	const struct doveadm_activesync_output *output)
+{
+	/* no-op when -f or an earlier call chose the formatter */
+	doveadm_print_init(output->type);
+	if (print_started)
+		return;
+	print_started = TRUE;
+	output->headers();
+}
+
+static void
+user_mail_cmd_preinit(struct doveadm_mail_cmd_context *mctx)
+{
+	const struct doveadm_activesync_user_cmd *ucmd =
+		user_cmd_find(mctx->cmd->name);
+
+	/* before doveadm adds its username column for many users */
+	if (ucmd->output != NULL)
+		doveadm_print_init(ucmd->output->type);
+}
+
+static void
+user_mail_cmd_init(struct doveadm_mail_cmd_context *mctx,
+		   const char *const args[] ATTR_UNUSED)
+{
+	const struct doveadm_activesync_user_cmd *ucmd =
+		user_cmd_find(mctx->cmd->name);
+
+	/* also where a doveadm server does the work: the output of its
+	   rows is formatted here */
+	if (ucmd->output != NULL)
+		doveadm_activesync_print_start(ucmd->output);
+}
+
+static bool
+user_mail_cmd_parse_arg(struct doveadm_mail_cmd_context *mctx ATTR_UNUSED,
+			int c ATTR_UNUSED)
+{
+	/* the command's own options: read from the parameters in run(),
+	   passed on as they are to a doveadm server */
+	return TRUE;
+}
+
+/* The command for one user: its own function, with "user" set */
+static int
+user_mail_cmd_run(struct doveadm_mail_cmd_context *mctx,
+		  struct mail_user *user)
+{
+	const struct doveadm_activesync_user_cmd *ucmd =
+		user_cmd_find(mctx->cmd->name);
+	struct doveadm_cmd_context cctx = *mctx->cctx;
+	ARRAY(struct doveadm_cmd_param) params;
+	struct doveadm_cmd_param *param;
+	int prev_exit_code = doveadm_exit_code;
+	bool have_user = FALSE;
+	int i;
+
+	t_array_init(&params, cctx.argc + 1);
+	for (i = 0; i < cctx.argc; i++) {
+		param = array_append_space(&params);
+		*param = cctx.argv[i];
+		if (strcmp(param->name, "user") == 0) {
+			param->value_set = TRUE;
+			param->value.v_string = user->username;
+			have_user = TRUE;
+		}
+	}
+	i_assert(have_user);
+	cctx.argv = array_front(&params);
+	cctx.username = user->username;
+	doveadm_activesync_iterating =
+		!mctx->iterate_single_user || mctx->add_username_header;
+	doveadm_exit_code = 0;
+	ucmd->run(&cctx);
+	if (doveadm_exit_code != 0) {
+		mctx->exit_code = doveadm_exit_code;
+		doveadm_exit_code = prev_exit_code;
+		return -1;
+	}
+	doveadm_exit_code = prev_exit_code;
+	return 0;
+}
+
+static struct doveadm_mail_cmd_context *user_mail_cmd_alloc(void)
+{
+	struct doveadm_mail_cmd_context *mctx;
+
+	mctx = doveadm_mail_cmd_alloc(struct doveadm_mail_cmd_context);
+	mctx->v.preinit = user_mail_cmd_preinit;
+	mctx->v.init = user_mail_cmd_init;
+	mctx->v.parse_arg = user_mail_cmd_parse_arg;
+	mctx->v.run = user_mail_cmd_run;
+	return mctx;
+}
+
+static void user_cmd_dispatch(struct doveadm_cmd_context *cctx)
+{
+	const struct doveadm_activesync_user_cmd *ucmd =
+		user_cmd_find(cctx->cmd->name);
+	const char *user = NULL, *socket_path = NULL;
+	bool all_users = FALSE;
+
+	print_started = FALSE;
+	doveadm_activesync_iterating = FALSE;
+	(void)doveadm_cmd_param_bool(cctx, "all-users", &all_users);
+	(void)doveadm_cmd_param_str(cctx, "socket-path", &socket_path);
+	(void)doveadm_cmd_param_str(cctx, "user", &user);
+	if (cctx->conn_type == DOVEADM_CONNECTION_TYPE_CLI && !all_users &&
+	    socket_path == NULL &&
+	    (user == NULL || strpbrk(user, "*?") == NULL)) {
+		/* the local state store, as named */
+		ucmd->run(cctx);
+		return;
+	}
+	if (all_users && user != NULL) {
+		doveadm_activesync_fail(EX_USAGE, "-A and -u exclude "
+					"each other");
+		return;
+	}
+	doveadm_cmd_ver2_to_mail_cmd_wrapper(cctx);
+}
+
+void doveadm_activesync_register_user_cmds(
+	struct doveadm_cmd_ver2 *cmds,
+	const struct doveadm_activesync_output *const *outputs,
+	unsigned int count)
+{
+	struct doveadm_activesync_user_cmd *ucmd;
+	unsigned int i;
+
+	if (!array_is_created(&user_cmds))
+		i_array_init(&user_cmds, 16);
+	for (i = 0; i < count; i++) {
+		i_assert(cmds[i].cmd != NULL);
+		ucmd = array_append_space(&user_cmds);
+		ucmd->name = cmds[i].name;
+		ucmd->run = cmds[i].cmd;
+		ucmd->output = outputs[i];
+		cmds[i].cmd = user_cmd_dispatch;
+		cmds[i].mail_cmd = user_mail_cmd_alloc;
+		doveadm_cmd_register_ver2(&cmds[i]);
+	}
+}
+
+void doveadm_activesync_deinit(void)
+{
+	if (array_is_created(&user_cmds))
+		array_free(&user_cmds);
 }
 
 void doveadm_activesync_settings_init(void)

@@ -218,6 +218,11 @@ void as_client_request_send_response(struct as_cmd_context *ctx)
 	}
 	resp = http_server_response_create(creq->http_req, status, reason);
 	as_client_add_common_headers(resp);
+	if (ctx->http_protocol_versions != NULL) {
+		/* a Status 138 answer: the versions this device may use */
+		http_server_response_add_header(resp, "MS-ASProtocolVersions",
+						ctx->http_protocol_versions);
+	}
 	if (ctx->response_input != NULL) {
 		/* streamed body (large attachments) */
 		http_server_response_add_header(resp, "Content-Type",

@@ -138,6 +138,9 @@ struct as_cmd_context {
 	const char *response_content_type;
 	/* HTTP status when not 200 (e.g. 449 for 12.x provisioning) */
 	unsigned int http_status;
+	/* Items the response carries (Sync changes, fetched items, search
+	   results), for the activesync_command_finished event */
+	unsigned int items;
 	const char *http_reason;
 	/* with an HTTP error: Retry-After (seconds), 0 = none */
 	unsigned int http_retry_after_secs;
@@ -175,6 +178,10 @@ enum as_command_flags {
 	/* Before 14.0 the body is not WBXML (SendMail & co. send the MIME
 	   message itself): it is passed as ctx->raw_body */
 	AS_CMD_FLAG_RAW_BODY_BEFORE_14 = 0x04,
+	/* Allowed for a quarantined device (ABQ): the command reaches only
+	   the default folders (as_folders_list()/as_folders_lookup() hide
+	   the others from it). Every other command is refused. */
+	AS_CMD_FLAG_QUARANTINE_OK = 0x08,
 };
 
 struct as_command {
@@ -234,6 +241,7 @@ enum as_command_result cmd_itemoperations(struct as_cmd_context *ctx);
 enum as_command_result cmd_getattachment(struct as_cmd_context *ctx);
 enum as_command_result cmd_getitemestimate(struct as_cmd_context *ctx);
 enum as_command_result cmd_sendmail(struct as_cmd_context *ctx);
+enum as_command_result cmd_meetingresponse(struct as_cmd_context *ctx);
 enum as_command_result cmd_smartreply(struct as_cmd_context *ctx);
 enum as_command_result cmd_smartforward(struct as_cmd_context *ctx);
 enum as_command_result cmd_search(struct as_cmd_context *ctx);

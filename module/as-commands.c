@@ -18,9 +18,10 @@
 #define AS_WBXML_HEADER_SIZE 4
 
 static const struct as_command as_commands[] = {
-	{ "Provision", cmd_provision, AS_CMD_FLAG_NO_POLICY,
+	{ "Provision", cmd_provision,
+	  AS_CMD_FLAG_NO_POLICY | AS_CMD_FLAG_QUARANTINE_OK,
 	  EAS_PROVISION_PROVISION, EAS_PROVISION_STATUS },
-	{ "FolderSync", cmd_foldersync, 0,
+	{ "FolderSync", cmd_foldersync, AS_CMD_FLAG_QUARANTINE_OK,
 	  EAS_FOLDERHIERARCHY_FOLDERSYNC, EAS_FOLDERHIERARCHY_STATUS },
 	{ "FolderCreate", cmd_foldercreate, 0,
 	  EAS_FOLDERHIERARCHY_FOLDERCREATE, EAS_FOLDERHIERARCHY_STATUS },
@@ -28,18 +29,20 @@ static const struct as_command as_commands[] = {
 	  EAS_FOLDERHIERARCHY_FOLDERUPDATE, EAS_FOLDERHIERARCHY_STATUS },
 	{ "FolderDelete", cmd_folderdelete, 0,
 	  EAS_FOLDERHIERARCHY_FOLDERDELETE, EAS_FOLDERHIERARCHY_STATUS },
-	{ "Sync", cmd_sync, AS_CMD_FLAG_EMPTY_BODY_OK,
+	{ "Sync", cmd_sync,
+	  AS_CMD_FLAG_EMPTY_BODY_OK | AS_CMD_FLAG_QUARANTINE_OK,
 	  EAS_AIRSYNC_SYNC, EAS_AIRSYNC_STATUS },
-	{ "Ping", cmd_ping, AS_CMD_FLAG_EMPTY_BODY_OK,
+	{ "Ping", cmd_ping,
+	  AS_CMD_FLAG_EMPTY_BODY_OK | AS_CMD_FLAG_QUARANTINE_OK,
 	  EAS_PING_PING, EAS_PING_STATUS },
-	{ "MoveItems", cmd_moveitems, 0,
+	{ "MoveItems", cmd_moveitems, AS_CMD_FLAG_QUARANTINE_OK,
 	  EAS_MOVE_MOVEITEMS, EAS_MOVE_STATUS },
-	{ "ItemOperations", cmd_itemoperations, 0,
+	{ "ItemOperations", cmd_itemoperations, AS_CMD_FLAG_QUARANTINE_OK,
 	  EAS_ITEMOPERATIONS_ITEMOPERATIONS, EAS_ITEMOPERATIONS_STATUS },
 	/* no request body: the reference is in the query */
-	{ "GetAttachment", cmd_getattachment, AS_CMD_FLAG_EMPTY_BODY_OK,
-	  0, 0 },
-	{ "GetItemEstimate", cmd_getitemestimate, 0,
+	{ "GetAttachment", cmd_getattachment,
+	  AS_CMD_FLAG_EMPTY_BODY_OK | AS_CMD_FLAG_QUARANTINE_OK, 0, 0 },
+	{ "GetItemEstimate", cmd_getitemestimate, AS_CMD_FLAG_QUARANTINE_OK,
 	  EAS_GETITEMESTIMATE_GETITEMESTIMATE, EAS_GETITEMESTIMATE_STATUS },
 	{ "SendMail", cmd_sendmail, AS_CMD_FLAG_RAW_BODY_BEFORE_14,
 	  EAS_COMPOSEMAIL_SENDMAIL, EAS_COMPOSEMAIL_STATUS },
@@ -48,8 +51,10 @@ static const struct as_command as_commands[] = {
 	{ "SmartForward", cmd_smartforward, AS_CMD_FLAG_RAW_BODY_BEFORE_14,
 	  EAS_COMPOSEMAIL_SMARTFORWARD, EAS_COMPOSEMAIL_STATUS },
 	{ "Search", cmd_search, 0, EAS_SEARCH_SEARCH, EAS_SEARCH_STATUS },
-	{ "Settings", cmd_settings, 0,
+	{ "Settings", cmd_settings, AS_CMD_FLAG_QUARANTINE_OK,
 	  EAS_SETTINGS_SETTINGS, EAS_SETTINGS_STATUS },
+	{ "MeetingResponse", cmd_meetingresponse, 0,
+	  EAS_MEETINGRESPONSE_MEETINGRESPONSE, EAS_MEETINGRESPONSE_STATUS },
 	{ "ResolveRecipients", cmd_resolverecipients, 0,
 	  EAS_RESOLVERECIPIENTS_RESOLVERECIPIENTS,
 	  EAS_RESOLVERECIPIENTS_STATUS },
@@ -110,6 +115,7 @@ void as_cmd_write_status(struct as_cmd_context *ctx, unsigned int status)
 	wbxml_writer_abort(&ctx->writer);
 	buffer_set_used_size(ctx->response, 0);
 	ctx->writer = wbxml_writer_init(ctx->response);
+	wbxml_writer_watch(ctx->writer, ctx->cmd->status_tag, 1);
 	wbxml_start(ctx->writer, ctx->cmd->response_tag);
 	wbxml_elem_uint(ctx->writer, ctx->cmd->status_tag, status);
 	wbxml_end(ctx->writer);
@@ -117,21 +123,58 @@ void as_cmd_write_status(struct as_cmd_context *ctx, unsigned int status)
 
 static void as_cmd_log_response(struct as_cmd_context *ctx);
 
+/* Named like imap's "imap_command_finished" so that Dovecot's stats
+   (metric { filter = event=activesync_command_finished }) count and time
+   ActiveSync commands; duration is the request's, from its event. */
+static void as_cmd_finished_event(struct as_cmd_context *ctx, uoff_t bytes)
+{
+	struct event_passthrough *e;
+	unsigned int http_status =
+		ctx->http_status == 0 ? 200 : ctx->http_status;
+	const char *status_str = "";
+	uintmax_t status;
+
+	e = event_create_passthrough(ctx->event)->
+		set_name("activesync_command_finished")->
+		add_int("http_status", http_status)->
+		add_int("bytes", bytes)->
+		add_int("items", ctx->items);
+	if (ctx->cmd == NULL) {
+		/* the name a client made up would be a metric group of
+		   its own */
+		e->add_str("command", "unknown");
+	}
+	if (wbxml_writer_watched(ctx->writer, &status)) {
+		e->add_int("status", status);
+		status_str = t_strdup_printf(", Status %ju", status);
+	}
+	if (ctx->username != NULL)
+		e->add_str("user", ctx->username);
+	e_debug(e->event(), "Finished: HTTP %u%s, %"PRIuUOFF_T" bytes, "
+		"%u items", http_status, status_str, bytes, ctx->items);
+}
+
 void as_cmd_finish(struct as_cmd_context *ctx)
 {
+	uoff_t size = 0;
+
 	i_assert(!ctx->finished);
 
 	ctx->finished = TRUE;
 	ctx->abort = NULL;
-	wbxml_writer_deinit(&ctx->writer);
 	if (ctx->response->used <= AS_WBXML_HEADER_SIZE)
 		buffer_set_used_size(ctx->response, 0);
 	if (ctx->response_input != NULL) {
-		uoff_t size;
-
 		if (i_stream_get_size(ctx->response_input, TRUE, &size) > 0)
 			e_debug(ctx->event, "Response: %"PRIuUOFF_T
 				" bytes (streamed)", size);
+	} else {
+		size = ctx->response->used;
+	}
+	as_cmd_finished_event(ctx, size);
+	wbxml_writer_deinit(&ctx->writer);
+	if (ctx->response_input != NULL) {
+		/* logged above */
 	} else if (ctx->http_status == 0 || ctx->http_status == 200) {
 		e_debug(ctx->event, "Response: %zu bytes", ctx->response->used);
 		T_BEGIN {
@@ -250,9 +293,16 @@ int as_cmd_get_policy(struct as_cmd_context *ctx,
 	return 0;
 }
 
-/* A request in a version above the effective MaxProtocolVersion gets
-   what an unsupported version gets (HTTP 400), with the versions the
-   device may use. Returns FALSE when the request was answered. */
+/* A request in a version above the effective MaxProtocolVersion: the
+   version is one the service speaks, but not one this device may use.
+   14.0 and later: the command's Status 138 VersionNotSupported (MS-ASCMD
+   2.2.2 Common Status Codes: "the device uses a protocol version that
+   can't be used to connect to the server"). 12.x has no common status
+   codes (MS-ASPROV 3.1.5.2: codes above 100 not in every version), so
+   it gets HTTP 400 (MS-ASHTTP 2.2.2.1.1: the same request fails the same
+   way again). Both carry MS-ASProtocolVersions (MS-ASHTTP 2.2.4.1.2.2)
+   with the versions it may use, as OPTIONS lists them. Returns FALSE
+   when the request was answered. */
 static bool as_cmd_version_check(struct as_cmd_context *ctx)
 {
 	const struct as_policy *policy;
@@ -269,12 +319,12 @@ static bool as_cmd_version_check(struct as_cmd_context *ctx)
 	max = as_version_parse(max_str);
 	if (ctx->req->version <= max)
 		return TRUE;
-	e_info(ctx->event, "400: Protocol version %s is above the maximum %s "
-	       "(policy level %s)", ctx->req->version_str, max_str,
-	       as_policy_level_name(
-		policy->sources[AS_POLICY_IDX_MAX_PROTOCOL_VERSION]));
 	ctx->http_protocol_versions = as_version_list(max);
-	as_cmd_fail_http(ctx, 400, "Bad Request");
+	as_cmd_fail_status(ctx, AS_STATUS_VERSION_NOT_SUPPORTED, 400,
+		t_strdup_printf("Protocol version %s is above the maximum %s "
+				"(policy level %s)", ctx->req->version_str,
+				max_str, as_policy_level_name(policy->sources[
+					AS_POLICY_IDX_MAX_PROTOCOL_VERSION])));
 	return FALSE;
 }
 
@@ -371,6 +421,25 @@ as_cmd_device_gate(struct as_cmd_context *ctx, bool new_device,
 		break;
 	}
 	*error_r = reason;
+	return FALSE;
+}
+
+/* A quarantined device may sync its default folders (and send its
+   DeviceInformation) but nothing else: no mail goes out from it, it
+   can't search the mailbox or the GAL and can't change the folder
+   hierarchy. MS-ASCMD 2.2.2 names Status 130 (AccessDenied) for an
+   operation the user may not perform; 129 would tell the device it is
+   blocked altogether, and it would stop syncing the folders it may.
+   Before 14.0 there are no common status codes: HTTP 403. */
+static bool as_cmd_quarantine_check(struct as_cmd_context *ctx)
+{
+	if (ctx->device->access != AS_DEVICE_ACCESS_QUARANTINE ||
+	    (ctx->cmd->flags & AS_CMD_FLAG_QUARANTINE_OK) != 0)
+		return TRUE;
+	as_cmd_fail_status(ctx, AS_STATUS_ACCESS_DENIED, 403,
+		t_strdup_printf("%s refused: device is quarantined "
+				"(waiting for the admin's approval)",
+				ctx->cmd->name));
 	return FALSE;
 }
 
@@ -586,6 +655,8 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 		*error_r = "Unknown command";
 		return -1;
 	}
+	if (ctx->cmd->status_tag != 0)
+		wbxml_writer_watch(ctx->writer, ctx->cmd->status_tag, 1);
 	if (as_cmd_decode(ctx, payload) < 0) {
 		*error_r = "Invalid request body";
 		return -1;
@@ -647,6 +718,10 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 	}
 	if (!as_cmd_policy_check(ctx)) {
 		*error_r = "Policy check failed";
+		return -1;
+	}
+	if (!as_cmd_quarantine_check(ctx)) {
+		*error_r = "Command not allowed for a quarantined device";
 		return -1;
 	}
 

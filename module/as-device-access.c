@@ -2,11 +2,17 @@
 
 #include "lib.h"
 #include "array.h"
+#include "ioloop.h"
+#include "as-store-itemprops.h"
 #include "as-command.h"
 #include "as-settings.h"
 #include "as-abq.h"
 #include "as-device-notice.h"
 #include "as-device-access.h"
+
+/* Device property: when the quarantine notice went out (unset while the
+   device is not quarantined) */
+#define AS_DEVICE_PROP_QUARANTINE_NOTICE "quarantine_notice"
 
 static int
 as_device_count_check(struct as_cmd_context *ctx, const char **reason_r)
@@ -100,21 +106,34 @@ as_device_access_check(struct as_cmd_context *ctx, bool new_device,
 	if (access != dev->access) {
 		e_info(ctx->event, "Device access: %s (%s)",
 		       as_device_access_str(access), why);
+		if (dev->access == AS_DEVICE_ACCESS_QUARANTINE &&
+		    as_store_device_prop_put(ctx->store, dev->user,
+					     dev->device_id,
+					     AS_DEVICE_PROP_QUARANTINE_NOTICE,
+					     NULL, &error) < 0) {
+			/* out of quarantine: a later one notifies again */
+			e_error(ctx->event, "State store: %s", error);
+			return AS_DEVICE_GATE_ERROR;
+		}
 		dev->access = access;
 		if (as_store_device_put(ctx->store, dev, &error) < 0) {
 			e_error(ctx->event, "State store: %s", error);
 			return AS_DEVICE_GATE_ERROR;
 		}
 	}
-	if (access == AS_DEVICE_ACCESS_QUARANTINE &&
-	    !dev->quarantine_notified) {
-		/* once per device (until the admin decides) */
-		as_quarantine_notice_send(ctx);
-		dev->quarantine_notified = TRUE;
-		if (as_store_device_put(ctx->store, dev, &error) < 0) {
+	if (access == AS_DEVICE_ACCESS_QUARANTINE) {
+		/* one notice per quarantine, however many requests and
+		   processes race here: the store's write transaction
+		   decides which one sends it */
+		ret = as_store_device_prop_claim(ctx->store, dev->user,
+			dev->device_id, AS_DEVICE_PROP_QUARANTINE_NOTICE,
+			dec2str(ioloop_time), &error);
+		if (ret < 0) {
 			e_error(ctx->event, "State store: %s", error);
 			return AS_DEVICE_GATE_ERROR;
 		}
+		if (ret > 0)
+			as_quarantine_notice_send(ctx);
 	}
 	if (access == AS_DEVICE_ACCESS_BLOCK) {
 		*reason_r = t_strconcat("Device blocked: ", why, NULL);

@@ -142,9 +142,11 @@ void as_quarantine_notice_send(struct as_cmd_context *ctx)
 {
 	const char *text = notice_build(ctx, ctx->username,
 		"Your mobile device is waiting for approval",
-		"A mobile device connected to your account for the first time.\r\n"
-		"Until an administrator approves it, it only sees your default\r\n"
-		"folders and no mail, calendar or contacts are synced to it.");
+		"A mobile device connected to your account and waits for\r\n"
+		"an administrator's approval. Until then it sees only your\r\n"
+		"default folders (Inbox, Drafts, Sent, Trash, Calendar,\r\n"
+		"Contacts, Tasks, Notes): it can't send mail, search, or\r\n"
+		"see your other folders.");
 
 	if (notice_save(ctx, text) == 0)
 		e_info(ctx->event, "Told the user that the device is "

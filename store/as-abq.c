@@ -59,9 +59,10 @@ as_abq_evaluate(const ARRAY_TYPE(as_abq_rule) *rules,
 		enum as_device_access global_default,
 		const struct as_abq_rule **matched_r)
 {
-	const struct as_abq_rule *rule;
+	const struct as_abq_rule *rule, *best;
 	const char *value;
 	unsigned int kind;
+	size_t len;
 
 	*matched_r = NULL;
 	if (dev->access_override != AS_DEVICE_ACCESS_UNSET)
@@ -70,12 +71,30 @@ as_abq_evaluate(const ARRAY_TYPE(as_abq_rule) *rules,
 		value = as_abq_device_value(dev, kind);
 		if (value == NULL || *value == '\0')
 			continue;
+		best = NULL;
 		array_foreach(rules, rule) {
-			if (rule->kind == kind && rule->enabled &&
-			    strcasecmp(rule->value, value) == 0) {
-				*matched_r = rule;
-				return rule->access;
+			if (rule->kind != kind || !rule->enabled)
+				continue;
+			if (kind == AS_ABQ_KIND_USER ||
+			    kind == AS_ABQ_KIND_DOMAIN) {
+				if (strcasecmp(rule->value, value) == 0) {
+					best = rule;
+					break;
+				}
+				continue;
 			}
+			/* server rules: the device's value is compared
+			   shortened step by step, so the longest rule
+			   value it starts with decides ("iOS" matches
+			   "iOS 17.2", "iOS 17" is preferred to it) */
+			len = strlen(rule->value);
+			if (len > 0 && strncasecmp(rule->value, value, len) == 0 &&
+			    (best == NULL || len > strlen(best->value)))
+				best = rule;
+		}
+		if (best != NULL) {
+			*matched_r = best;
+			return best->access;
 		}
 	}
 	return global_default;

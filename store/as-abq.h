@@ -8,7 +8,20 @@
    enabled rule that matches decides, in this order: the user's rule,
    the user's domain's rule, server rules on the Operating System, the
    Device Model, the Device Type, then the global default
-   (activesync_device_access). Values compare case-insensitively. */
+   (activesync_device_access). Values compare case-insensitively. A
+   user or domain rule matches its value exactly; a server rule matches
+   a device whose value starts with the rule's, the longest such rule
+   deciding (the device's value is shortened step by step until it
+   equals a rule's: "Android" is tried as "android", "androi", ...,
+   "a").
+
+   When: on every request, not only for a new device. The seeds describe
+   how a new device's state is found; evaluating again each time gives
+   the same answer for it, lets a rule added later (a model found
+   unsafe) reach the devices already in use, and lets the OS and model
+   rules apply once DeviceInformation arrives (Provision 14.1+, or
+   Settings after the first requests). What the admin decides for one
+   device is the exception that never changes by itself. */
 enum as_abq_kind {
 	AS_ABQ_KIND_USER = 0,
 	AS_ABQ_KIND_DOMAIN,

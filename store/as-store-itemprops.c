@@ -17,6 +17,8 @@ struct as_store_prop_ctx {
 	buffer_t *key;
 	const char *value;
 	const char **value_r;
+	/* put only if there is no value yet */
+	bool if_absent;
 };
 
 static buffer_t *
@@ -60,9 +62,18 @@ as_store_prop_put_txn(struct as_store_txn *txn, void *context,
 {
 	struct as_store_prop_ctx *ctx = context;
 	buffer_t *data;
+	MDB_val old;
+	int ret;
 
 	if (ctx->value == NULL)
 		return as_store_txn_del(txn, ctx->db, ctx->key, error_r);
+	if (ctx->if_absent) {
+		/* the write transaction is the lock: of two processes
+		   claiming at once, the second sees the first one's value */
+		ret = as_store_txn_get(txn, ctx->db, ctx->key, &old, error_r);
+		if (ret != 0)
+			return ret < 0 ? -1 : 0;
+	}
 	data = t_buffer_create(strlen(ctx->value) + 8);
 	as_record_write_version(data, AS_STORE_PROP_VERSION);
 	as_record_write_str(data, ctx->value);
@@ -149,4 +160,20 @@ int as_store_device_prop_put(struct as_store *store, const char *user,
 	as_store_key_add_str(key, name);
 	return as_store_prop_put(store, AS_STORE_DB_DEVICE_PROPS, key, value,
 				 error_r);
+}
+
+int as_store_device_prop_claim(struct as_store *store, const char *user,
+			       const char *device_id, const char *name,
+			       const char *value, const char **error_r)
+{
+	struct as_store_prop_ctx ctx = {
+		.db = AS_STORE_DB_DEVICE_PROPS,
+		.key = as_store_key_device(user, device_id),
+		.value = value,
+		.if_absent = TRUE,
+	};
+
+	i_assert(value != NULL);
+	as_store_key_add_str(ctx.key, name);
+	return as_store_write(store, as_store_prop_put_txn, &ctx, error_r);
 }

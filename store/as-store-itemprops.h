@@ -32,5 +32,10 @@ int as_store_device_prop_get(struct as_store *store, pool_t pool,
 int as_store_device_prop_put(struct as_store *store, const char *user,
 			     const char *device_id, const char *name,
 			     const char *value, const char **error_r);
+/* Set name to value only if it has no value yet, atomically across
+   processes: returns 1 if this call set it, 0 if it was set already. */
+int as_store_device_prop_claim(struct as_store *store, const char *user,
+			       const char *device_id, const char *name,
+			       const char *value, const char **error_r);
 
 #endif

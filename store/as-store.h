@@ -93,7 +93,10 @@ struct as_device {
 
 	/* Access the rules (or the admin) gave at the last request */
 	enum as_device_access access;
-	/* Quarantine notice mail sent to the user */
+	/* Quarantine notice mail sent to the user (records of older
+	   versions; the service now claims the notice through the device
+	   property quarantine_notice, which concurrent writes of this
+	   record can't undo) */
 	bool quarantine_notified;
 
 	/* Admin state: kept as device properties, so that the service's

@@ -19,6 +19,7 @@ static const struct as_abq_rule test_rules[] = {
 	{ 5, AS_ABQ_KIND_USER, "vip@blocked.test", A, TRUE, "" },
 	{ 6, AS_ABQ_KIND_TYPE, "WindowsMail", B, FALSE, "disabled" },
 	{ 7, AS_ABQ_KIND_USER, "quarantined@example.test", Q, TRUE, "" },
+	{ 8, AS_ABQ_KIND_OS, "Android", Q, TRUE, "" },
 };
 
 static const struct {
@@ -49,8 +50,16 @@ static const struct {
 	{ "a@example.test", "x", "y", "z", Q, A, Q, 0 },
 	/* an unknown model/OS (no DeviceInformation) matches nothing */
 	{ "a@example.test", "x", "", "", UNSET, B, B, 0 },
-	/* whole values only */
-	{ "a@example.test", "iPhone2", "Pixel", "Android", UNSET, A, A, 0 },
+	/* server rules match the start of the device's value, the longest
+	   rule deciding */
+	{ "a@example.test", "iPhone2", "m", "o", UNSET, A, Q, 1 },
+	{ "a@example.test", "x", "m", "ANDROID 14", UNSET, A, Q, 8 },
+	{ "a@example.test", "x", "m", "Android 15.1", UNSET, B, A, 3 },
+	/* a device value shorter than the rule's matches nothing */
+	{ "a@example.test", "iPho", "Pixel", "Andro", UNSET, A, A, 0 },
+	/* user and domain rules: whole values */
+	{ "vip@blocked.test.example", "x", "y", "z", UNSET, A, A, 0 },
+	{ "vip@blocked.testing", "x", "y", "z", UNSET, A, A, 0 },
 	/* a user without domain matches no domain rule */
 	{ "blocked.test", "x", "y", "z", UNSET, A, A, 0 },
 };

@@ -7,6 +7,7 @@
 #include "test-common.h"
 #include "as-store-record.h"
 #include "as-abq.h"
+#include "as-store-itemprops.h"
 #include "as-store-private.h"
 #include "as-store-itemuid.h"
 #include "as-store-gal.h"
@@ -1521,7 +1522,7 @@ static void test_store_device_admin_and_rules(void)
 	const struct as_abq_rule *r;
 	struct as_abq_rule rule;
 	struct as_device dev, dev2;
-	const char *error;
+	const char *error, *value;
 	uint32_t id1, id2, id3;
 
 	test_begin("store device admin state and ABQ rules");
@@ -1562,6 +1563,18 @@ static void test_store_device_admin_and_rules(void)
 	test_assert(dev2.access_override == AS_DEVICE_ACCESS_UNSET &&
 		    !dev2.debug && dev2.wipe == AS_DEVICE_WIPE_NONE &&
 		    dev2.wipe_requested == 0);
+	/* a claim succeeds once until the property is cleared */
+	test_assert(as_store_device_prop_claim(store, "alice", "DEV1",
+					       "notice", "1", &error) == 1);
+	test_assert(as_store_device_prop_claim(store, "alice", "DEV1",
+					       "notice", "2", &error) == 0);
+	test_assert(as_store_device_prop_get(store, pool, "alice", "DEV1",
+					     "notice", &value, &error) == 1);
+	test_assert_strcmp(value, "1");
+	test_assert(as_store_device_prop_put(store, "alice", "DEV1",
+					     "notice", NULL, &error) == 1);
+	test_assert(as_store_device_prop_claim(store, "alice", "DEV1",
+					       "notice", "3", &error) == 1);
 
 	i_zero(&rule);
 	rule.kind = AS_ABQ_KIND_TYPE;

@@ -366,6 +366,8 @@ itemops_fetch_attachment(struct itemops_context *ictx,
 		}
 	}
 
+	if (status == ITEMOPS_STATUS_OK)
+		ictx->ctx->items++;
 	wbxml_start(w, EAS_ITEMOPERATIONS_FETCH);
 	wbxml_elem_uint(w, EAS_ITEMOPERATIONS_STATUS, status);
 	wbxml_elem_str(w, EAS_AIRSYNCBASE_FILEREFERENCE, op->file_reference);
@@ -541,6 +543,8 @@ itemops_fetch_item(struct itemops_context *ictx, const struct itemops_op *op)
 	status = itemops_fetch_item_read(ictx, op, collection_id, server_id,
 					 &params, &box, &mail, &class, &item);
 
+	if (status == ITEMOPS_STATUS_OK)
+		ictx->ctx->items++;
 	wbxml_start(w, EAS_ITEMOPERATIONS_FETCH);
 	wbxml_elem_uint(w, EAS_ITEMOPERATIONS_STATUS, status);
 	if (op->long_id != NULL)

@@ -226,6 +226,7 @@ search_write_result(struct search_run *run, struct search_box *sbox,
 			  match->uid, folder->vname, error);
 		return FALSE;
 	}
+	ctx->items++;
 	wbxml_start(ctx->writer, EAS_SEARCH_RESULT);
 	wbxml_elem_str(ctx->writer, EAS_AIRSYNC_CLASS, sbox->class->name);
 	wbxml_elem_str(ctx->writer, EAS_SEARCH_LONGID,
@@ -441,6 +442,7 @@ search_gal(struct as_cmd_context *ctx, const struct wbxml_node *store)
 	}
 	search_write_head(ctx, STORE_STATUS_OK);
 	array_foreach(&results, e) {
+		ctx->items++;
 		wbxml_start(ctx->writer, EAS_SEARCH_RESULT);
 		wbxml_start(ctx->writer, EAS_SEARCH_PROPERTIES);
 		as_gal_write_entry(ctx->writer, e);

@@ -112,7 +112,11 @@ static const char *part_number(const struct message_part *part)
 	return str_c(str);
 }
 
-/* RFC 2231 extended value: charset'language'percent-encoded */
+/* RFC 2231 extended value: charset'language'percent-encoded. Dovecot's
+   rfc2231_parse() (which filled the part's params) joins continuations
+   but leaves this form encoded, and message_part_data_get_filename()
+   looks only at "filename" of an "attachment" disposition: inline images
+   and Content-Type "name" would lose their names, so both stay here. */
 static const char *rfc2231_value_decode(const char *value)
 {
 	const char *p, *charset;
@@ -353,7 +357,9 @@ body_part_classify(struct body_parse_ctx *ctx, struct message_part *part)
 	return PART_KIND_ATTACHMENT;
 }
 
-/* Length of data without a trailing incomplete UTF-8 sequence */
+/* Length of data without a trailing incomplete UTF-8 sequence.
+   uni_utf8_data_truncate() needs the byte after the cut, which a block
+   that ends inside a character doesn't have. */
 static size_t utf8_complete_len(const unsigned char *data, size_t len)
 {
 	size_t start = len, need;
@@ -1326,6 +1332,10 @@ int as_body_parse(pool_t pool, struct mail *mail, size_t max_text_size,
 
 /* ---- UTF-8 ---- */
 
+/* Not uni_utf8_data_is_valid(): every text body of a Sync passes here,
+   and checking ASCII a word at a time measured 2.4 GB/s on mail-like
+   text and 6.3 GB/s on ASCII against Dovecot's 0.8 GB/s
+   (bench/utf8.sh, bench/RESULTS.md). */
 bool as_body_utf8_is_valid(const unsigned char *data, size_t size)
 {
 	const uint64_t high = 0x8080808080808080ULL;
@@ -1471,6 +1481,10 @@ const char *as_body_text(const struct as_body_info *info,
 	return text;
 }
 
+/* Not uni_utf8_data_truncate(): Dovecot 2.3's drops the character
+   before the cut as well when the cut falls between two multibyte
+   characters ("Grüße" cut after "ü" loses the "ü"; 10 of 4096 cut points
+   of mail-like text in bench/utf8.sh) */
 size_t as_body_utf8_truncate(const char *str, size_t len, size_t max_size)
 {
 	const unsigned char *p = (const unsigned char *)str;

@@ -25,6 +25,7 @@
 #define CAL_X_RESPONSETYPE "X-ACTIVESYNC-RESPONSETYPE"
 #define CAL_X_CALENDARTYPE "X-ACTIVESYNC-CALENDARTYPE"
 #define CAL_X_ISLEAPMONTH "X-ACTIVESYNC-ISLEAPMONTH"
+#define CAL_X_ONLINE_CONF_LINK "X-MICROSOFT-ONLINEMEETINGCONFLINK"
 #define CAL_CLASS_PERSONAL "X-PERSONAL"
 #define CAL_PRODID "-//dovecot-activesync//Calendar//EN"
 
@@ -192,7 +193,34 @@ static const char *cal_param_text(icalproperty *prop,
 struct cal_zones {
 	icalcomponent *cal;
 	const char *warning;
+	/* the object's RRULE names its WKST (libical reads a missing one
+	   as Monday and writes Monday as none) */
+	bool rrule_wkst;
 };
+
+/* Does an RRULE line of the object's text have a WKST part? */
+static bool cal_raw_rrule_has_wkst(const char *ical)
+{
+	const char *line = ical, *end;
+
+	while (line != NULL && *line != '\0') {
+		end = strchr(line, '\n');
+		if (strncasecmp(line, "RRULE", 5) == 0 &&
+		    (line[5] == ':' || line[5] == ';')) {
+			const char *p = line;
+
+			/* a folded line goes on after CRLF + space */
+			while (end != NULL && (end[1] == ' ' || end[1] == '\t'))
+				end = strchr(end + 1, '\n');
+			for (; *p != '\0' && (end == NULL || p < end); p++) {
+				if (strncasecmp(p, "WKST=", 5) == 0)
+					return TRUE;
+			}
+		}
+		line = end == NULL ? NULL : end + 1;
+	}
+	return FALSE;
+}
 
 /* A DATE-TIME/DATE property as UTC (dates: floating midnight), and its
    zone (NULL for UTC, floating and dates). An unknown TZID counts as
@@ -399,7 +427,7 @@ static void cal_attendees(icalcomponent *vevent, struct as_event *event)
 
 static void cal_recur_read(struct icalrecurrencetype r, icalproperty *prop,
 			   const struct as_event *event,
-			   const struct as_calendar_tz *tz,
+			   const struct as_calendar_tz *tz, bool raw_wkst,
 			   struct as_event_recurrence *rec, bool *have_r)
 {
 	time_t wall = event->all_day || tz == NULL ? event->start :
@@ -474,11 +502,12 @@ static void cal_recur_read(struct icalrecurrencetype r, icalproperty *prop,
 		if (r.until.is_date && !event->all_day)
 			rec->until += 86400 - 1;
 	}
-	/* libical fills in Monday when there is no WKST */
+	/* libical fills in Monday when there is no WKST (and writes an
+	   explicit Monday as none): the object's text says which */
 	value = icalproperty_get_value_as_string_r(prop);
 	if (r.week_start >= ICAL_SUNDAY_WEEKDAY &&
-	    r.week_start <= ICAL_SATURDAY_WEEKDAY && value != NULL &&
-	    strstr(value, "WKST") != NULL)
+	    r.week_start <= ICAL_SATURDAY_WEEKDAY &&
+	    (raw_wkst || (value != NULL && strstr(value, "WKST") != NULL)))
 		rec->first_day_of_week = r.week_start - ICAL_SUNDAY_WEEKDAY;
 	free(value);
 	*have_r = TRUE;
@@ -618,6 +647,43 @@ static void cal_override_read(struct cal_zones *zones, icalcomponent *vevent,
 		exc_r->reminder = value;
 }
 
+/* Online meeting links, as the clients that make them write them: the
+   SIP conference of Outlook (Lync/Skype), and a join URL from Outlook's
+   X- property, Teams', RFC 7986 CONFERENCE or Google's. Read only: a
+   device never sends them, and an edit keeps the properties. */
+static const char *const cal_external_link_props[] = {
+	"X-MICROSOFT-ONLINEMEETINGEXTERNALLINK",
+	"X-MICROSOFT-SKYPETEAMSMEETINGURL",
+	NULL,	/* CONFERENCE */
+	"X-GOOGLE-CONFERENCE",
+};
+
+static void cal_online_meeting_read(icalcomponent *vevent,
+				    struct as_event *event)
+{
+	const char *value;
+	icalproperty *prop;
+	unsigned int i;
+
+	value = cal_x_get(vevent, CAL_X_ONLINE_CONF_LINK);
+	if (value != NULL && *value != '\0')
+		event->online_conf_link = t_strdup(value);
+	for (i = 0; i < N_ELEMENTS(cal_external_link_props); i++) {
+		if (cal_external_link_props[i] != NULL)
+			value = cal_x_get(vevent, cal_external_link_props[i]);
+		else {
+			prop = icalcomponent_get_first_property(vevent,
+				ICAL_CONFERENCE_PROPERTY);
+			value = prop == NULL ? NULL :
+				icalproperty_get_conference(prop);
+		}
+		if (value != NULL && *value != '\0') {
+			event->online_external_link = t_strdup(value);
+			break;
+		}
+	}
+}
+
 static void cal_event_read(struct cal_zones *zones, icalcomponent *vevent,
 			   struct as_event *event)
 {
@@ -696,6 +762,8 @@ static void cal_event_read(struct cal_zones *zones, icalcomponent *vevent,
 		event->disallow_new_time = strcasecmp(cal_x_get(vevent,
 			CAL_X_DISALLOW_COUNTER), "TRUE") == 0 ? 1 : 0;
 
+	cal_online_meeting_read(vevent, event);
+
 	prop = icalcomponent_get_first_property(vevent, ICAL_RRULE_PROPERTY);
 	if (prop != NULL && event->have_start) {
 		r = icalproperty_get_rrule(prop);
@@ -703,7 +771,8 @@ static void cal_event_read(struct cal_zones *zones, icalcomponent *vevent,
 			zones->warning = "RRULE doesn't parse: the event is "
 				"read without recurrence";
 		} else {
-			cal_recur_read(r, prop, event, tz, &event->recur,
+			cal_recur_read(r, prop, event, tz, zones->rrule_wkst,
+				       &event->recur,
 				       &event->have_recurrence);
 			if (!event->have_recurrence) {
 				zones->warning = "RRULE has no EAS form: the "
@@ -802,6 +871,7 @@ int as_calendar_ical_read(const char *ical, struct as_event *event_r,
 		return -1;
 	i_zero(&zones);
 	zones.cal = cal;
+	zones.rrule_wkst = cal_raw_rrule_has_wkst(ical);
 	cal_event_read(&zones, master, event_r);
 	if (!event_r->have_start) {
 		icalcomponent_free(cal);
@@ -1124,6 +1194,24 @@ static void cal_keep_base(icalcomponent *base_master, icalcomponent *vevent,
 	}
 }
 
+/* libical never writes WKST=MO (Monday is RFC 5545's default), but a
+   device that said Monday wants it back: added to the RRULE's logical
+   line (unfolded: before the CRLF not followed by white space) */
+static const char *cal_rrule_add_wkst_mo(const char *ical)
+{
+	const char *rrule = strstr(ical, "\r\nRRULE:"), *end;
+
+	if (rrule == NULL || strstr(rrule, "WKST=") != NULL)
+		return t_strdup(ical);
+	end = rrule + 2;
+	while ((end = strstr(end, "\r\n")) != NULL &&
+	       (end[2] == ' ' || end[2] == '\t'))
+		end += 2;
+	if (end == NULL)
+		return t_strdup(ical);
+	return t_strconcat(t_strdup_until(ical, end), ";WKST=MO", end, NULL);
+}
+
 static const char *cal_new_uid(void)
 {
 	guid_128_t guid;
@@ -1263,7 +1351,9 @@ int as_calendar_ical_write(const char *base, const struct as_event *event,
 	}
 
 	str = icalcomponent_as_ical_string_r(cal);
-	*ical_r = t_strdup(str);
+	*ical_r = event->have_recurrence &&
+		event->recur.first_day_of_week == 1 ?
+		cal_rrule_add_wkst_mo(str) : t_strdup(str);
 	free(str);
 	icalcomponent_free(cal);
 	if (base_cal != NULL)

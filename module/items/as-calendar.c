@@ -283,6 +283,15 @@ void as_calendar_write(struct wbxml_writer *w, const struct as_event *event,
 				EAS_CALENDAR_DISALLOWNEWTIMEPROPOSAL,
 				event->disallow_new_time);
 	}
+	if (version >= AS_VERSION_14_1) {
+		if (event->online_conf_link != NULL)
+			wbxml_elem_str(w, EAS_CALENDAR_ONLINEMEETINGCONFLINK,
+				       event->online_conf_link);
+		if (event->online_external_link != NULL)
+			wbxml_elem_str(w,
+				EAS_CALENDAR_ONLINEMEETINGEXTERNALLINK,
+				event->online_external_link);
+	}
 }
 
 /* ---- WBXML in ---- */
@@ -854,8 +863,9 @@ static int cal_build_instance(const struct wbxml_node *data, const char *base,
    device leaves out of a Change and doesn't edit there (the body, the
    organizer and attendees, 16.x exceptions) stays as it is. */
 static int cal_build_ical(const struct wbxml_node *data, const char *base,
-			  unsigned int version, const char **ical_r,
-			  const char **warning_r, const char **error_r)
+			  unsigned int version, const char *from,
+			  const char **ical_r, const char **warning_r,
+			  const char **error_r)
 {
 	struct as_event event, base_event;
 	struct cal_parse_ctx ctx;
@@ -865,6 +875,12 @@ static int cal_build_ical(const struct wbxml_node *data, const char *base,
 	if (cal_parse_full(data, version, &event, &ctx, warning_r,
 			   error_r) < 0)
 		return -1;
+	if (base == NULL && event.organizer_email == NULL &&
+	    event.meeting_status == 1 && array_count(&event.attendees) > 0) {
+		/* a meeting the device's user organizes: devices leave the
+		   organizer out, the attendees' answers need it */
+		event.organizer_email = from;
+	}
 	if (base != NULL &&
 	    as_calendar_ical_read(base, &base_event, &warning, &error) == 0) {
 		/* the object's UID stays, whatever the device says */
@@ -897,7 +913,7 @@ static int cal_build_ical(const struct wbxml_node *data, const char *base,
 
 /* ---- the item class ---- */
 
-static const char *cal_summary(const struct as_event *event)
+const char *as_calendar_summary(const struct as_event *event)
 {
 	string_t *str = t_str_new(256);
 	const char *const *cat;
@@ -1004,8 +1020,8 @@ cal_build(const struct as_item_build *build, string_t *dest,
 				       params->version, &ical, &warning,
 				       error_r) < 0)
 			return -1;
-	} else if (cal_build_ical(build->data, base, params->version, &ical,
-				  &warning, error_r) < 0)
+	} else if (cal_build_ical(build->data, base, params->version,
+				  build->from, &ical, &warning, error_r) < 0)
 		return -1;
 	if (warning != NULL)
 		i_warning("activesync: calendar item from the device: %s",
@@ -1029,7 +1045,7 @@ cal_build(const struct as_item_build *build, string_t *dest,
 	i_zero(&msg);
 	msg.from = build->from;
 	msg.subject = event.subject;
-	msg.summary = cal_summary(&event);
+	msg.summary = as_calendar_summary(&event);
 	msg.content_type = "text/calendar";
 	msg.filename = "event.ics";
 	msg.object = ical;

@@ -33,6 +33,10 @@
    X-ACTIVESYNC-RESPONSETYPE, X-ACTIVESYNC-CALENDARTYPE,
    X-ACTIVESYNC-ISLEAPMONTH
    CLASS:X-PERSONAL             Sensitivity 1
+   OnlineMeetingConfLink and OnlineMeetingExternalLink (14.1+, server
+   to device) come from X-MICROSOFT-ONLINEMEETINGCONFLINK and from
+   X-MICROSOFT-ONLINEMEETINGEXTERNALLINK, X-MICROSOFT-SKYPETEAMSMEETINGURL,
+   CONFERENCE (RFC 7986) or X-GOOGLE-CONFERENCE, the first present
    Other properties of an edited event's VEVENT are kept. */
 
 struct wbxml_writer;
@@ -107,6 +111,8 @@ struct as_event {
 	int response_requested;		/* 0/1, -1 none */
 	int disallow_new_time;		/* 0/1, -1 none */
 	int response_type;		/* -1 none */
+	/* 14.1+, read only (server to device) */
+	const char *online_conf_link, *online_external_link; /* NULL none */
 	bool have_recurrence;
 	struct as_event_recurrence recur;
 	ARRAY_TYPE(as_event_exception) exceptions;
@@ -200,5 +206,7 @@ void as_calendar_write(struct wbxml_writer *w, const struct as_event *event,
 int as_calendar_parse(const struct wbxml_node *data, unsigned int version,
 		      struct as_event *event_r, const char **warning_r,
 		      const char **error_r);
+/* The readable text part of an event's message (when, where, ...) */
+const char *as_calendar_summary(const struct as_event *event);
 
 #endif

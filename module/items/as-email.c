@@ -23,6 +23,7 @@
 #include "items/as-body-prefs.h"
 #include "items/as-item.h"
 #include "items/as-email.h"
+#include "items/as-meeting-request.h"
 
 #include <time.h>
 
@@ -71,6 +72,8 @@ struct as_email {
 	bool have_conversation;
 	unsigned char conversation_id[AS_CONVERSATION_ID_SIZE];
 	buffer_t *conversation_index;
+	/* an invitation (iMIP REQUEST/CANCEL), NULL for other mail */
+	const struct as_meeting_request *meeting;
 };
 
 static const char *
@@ -506,6 +509,30 @@ static const char *message_class(const struct as_body_info *info)
 	return "IPM.Note";
 }
 
+static int email_meeting_read(struct mail *mail, struct as_email *f,
+			      const char **error_r)
+{
+	const char *error;
+	int ret;
+
+	ret = as_meeting_request_read(mail, &f->info, &f->meeting, &error);
+	if (ret < 0) {
+		*error_r = error;
+		return -1;
+	}
+	if (ret == 0) {
+		f->meeting = NULL;
+		if (error != NULL) {
+			/* shown as the plain mail it also is */
+			i_info("activesync: %s UID %u: %s",
+			       mailbox_get_vname(mail->box), mail->uid, error);
+		}
+		return 0;
+	}
+	f->message_class = as_meeting_request_message_class(f->meeting);
+	return 0;
+}
+
 static int email_fields_read(struct mail *mail,
 			     const struct as_item_params *params,
 			     struct as_email *f, const char **error_r)
@@ -555,6 +582,8 @@ static int email_fields_read(struct mail *mail,
 	if (email_body_read(mail, params, f, error_r) < 0)
 		return -1;
 	f->message_class = message_class(&f->info);
+	if (email_meeting_read(mail, f, error_r) < 0)
+		return -1;
 	if (fill_body(mail, params->body, params->version, f,
 		      error_r) < 0)
 		return -1;
@@ -682,10 +711,13 @@ void as_email_write_properties(struct wbxml_writer *w,
 		write_attachments(w, &f, params, f.uid);
 	write_body(w, &f.body, params->body_part);
 	wbxml_elem_str(w, EAS_EMAIL_MESSAGECLASS, f.message_class);
+	if (f.meeting != NULL)
+		as_meeting_request_write(w, f.meeting, params->version);
 	/* the text we send is UTF-8 */
 	wbxml_elem_str(w, EAS_EMAIL_INTERNETCPID, "65001");
 	as_flag_write(w, (f.flags & MAIL_FLAGGED) != 0, f.props);
-	wbxml_elem_str(w, EAS_EMAIL_CONTENTCLASS,
+	wbxml_elem_str(w, EAS_EMAIL_CONTENTCLASS, f.meeting != NULL ?
+		       AS_MEETING_CONTENT_CLASS :
 		       "urn:content-classes:message");
 	wbxml_elem_uint(w, EAS_AIRSYNCBASE_NATIVEBODYTYPE,
 			as_body_native_type(&f.info));
@@ -703,6 +735,12 @@ void as_email_write_properties(struct wbxml_writer *w,
 	if (params->version >= AS_VERSION_16_0 &&
 	    (f.flags & MAIL_DRAFT) != 0)
 		wbxml_elem_uint(w, EAS_EMAIL2_ISDRAFT, 1);
+}
+
+const struct as_meeting_request *
+as_email_get_meeting_request(const struct as_email *email)
+{
+	return email->meeting;
 }
 
 const char *as_email_get_subject(const struct as_email *email)

@@ -46,6 +46,11 @@ void as_email_write_properties(struct wbxml_writer *w,
    element chosen by the BodyPreference. */
 const char *as_email_get_subject(const struct as_email *email);
 time_t as_email_get_received(const struct as_email *email);
+/* The invitation the mail carries (items/as-meeting-request.h), NULL if
+   none */
+struct as_meeting_request;
+const struct as_meeting_request *
+as_email_get_meeting_request(const struct as_email *email);
 const char *const *as_email_get_categories(const struct as_email *email);
 void as_email_write_body(struct wbxml_writer *w, const struct as_email *email);
 

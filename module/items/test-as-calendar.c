@@ -466,6 +466,79 @@ static void test_recurrence_read(void)
 	test_end();
 }
 
+static void test_online_and_wkst(void)
+{
+	static const char *const links[] = {
+		/* ours first; then Teams, RFC 7986, Google */
+		"X-MICROSOFT-ONLINEMEETINGEXTERNALLINK:https://a.test/x\r\n"
+		"CONFERENCE;VALUE=URI:https://b.test/y\r\n",
+		"X-MICROSOFT-SKYPETEAMSMEETINGURL:https://a.test/x\r\n",
+		"CONFERENCE;VALUE=URI;FEATURE=VIDEO:https://a.test/x\r\n",
+		"X-GOOGLE-CONFERENCE:https://a.test/x\r\n",
+	};
+	struct as_event ev, back;
+	const char *ical, *ical2, *xml, *warning, *error;
+	unsigned int i;
+
+	test_begin("calendar online meeting links, WKST=MO");
+	for (i = 0; i < N_ELEMENTS(links); i++) {
+		ical = t_strdup_printf(
+			"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
+			"BEGIN:VEVENT\r\nUID:o%u\r\nDTSTAMP:20260501T000000Z\r\n"
+			"DTSTART:20260601T080000Z\r\nDTEND:20260601T090000Z\r\n"
+			"X-MICROSOFT-ONLINEMEETINGCONFLINK:conf:sip:a@b.test\r\n"
+			"%sEND:VEVENT\r\nEND:VCALENDAR\r\n", i, links[i]);
+		test_assert_idx(as_calendar_ical_read(ical, &ev, &warning,
+						      &error) == 0, i);
+		test_assert_strcmp_idx(ev.online_external_link,
+				       "https://a.test/x", i);
+		xml = cal_out_xml(&ev, AS_VERSION_14_1);
+		test_assert_idx(strstr(xml, "<OnlineMeetingConfLink>conf:sip:"
+				       "a@b.test</OnlineMeetingConfLink>") !=
+				NULL, i);
+		test_assert_idx(strstr(xml, "<OnlineMeetingExternalLink>"
+				       "https://a.test/x</Online") != NULL, i);
+		/* not before 14.1 */
+		xml = cal_out_xml(&ev, AS_VERSION_14_0);
+		test_assert_idx(strstr(xml, "OnlineMeeting") == NULL, i);
+		/* an edit keeps them: the device never sends them */
+		test_assert_idx(as_calendar_ical_write(ical, &ev, &ical2,
+			&warning, &error) == 0, i);
+		test_assert_idx(as_calendar_ical_read(ical2, &back, &warning,
+						      &error) == 0, i);
+		test_assert_strcmp_idx(back.online_external_link,
+				       "https://a.test/x", i);
+		test_assert_strcmp_idx(back.online_conf_link,
+				       "conf:sip:a@b.test", i);
+	}
+
+	/* an explicit Monday is a FirstDayOfWeek, none is none; both ways */
+	ical = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
+		"BEGIN:VEVENT\r\nUID:w1\r\nDTSTAMP:20260501T000000Z\r\n"
+		"DTSTART:20260601T080000Z\r\nDTEND:20260601T090000Z\r\n"
+		"RRULE:FREQ=WEEKLY;BYDAY=MO,WE;WKST=MO\r\n"
+		"END:VEVENT\r\nEND:VCALENDAR\r\n";
+	test_assert(as_calendar_ical_read(ical, &ev, &warning, &error) == 0);
+	test_assert(ev.recur.first_day_of_week == 1);
+	test_assert(as_calendar_ical_write(NULL, &ev, &ical2, &warning,
+					   &error) == 0);
+	test_assert(strstr(ical2, "WKST=MO\r\n") != NULL);
+	test_assert(as_calendar_ical_read(ical2, &back, &warning,
+					  &error) == 0);
+	test_assert(back.recur.first_day_of_week == 1);
+	ical = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"
+		"BEGIN:VEVENT\r\nUID:w2\r\nDTSTAMP:20260501T000000Z\r\n"
+		"DTSTART:20260601T080000Z\r\nDTEND:20260601T090000Z\r\n"
+		"RRULE:FREQ=WEEKLY;BYDAY=MO,WE\r\n"
+		"END:VEVENT\r\nEND:VCALENDAR\r\n";
+	test_assert(as_calendar_ical_read(ical, &ev, &warning, &error) == 0);
+	test_assert(ev.recur.first_day_of_week == -1);
+	test_assert(as_calendar_ical_write(NULL, &ev, &ical2, &warning,
+					   &error) == 0);
+	test_assert(strstr(ical2, "WKST") == NULL);
+	test_end();
+}
+
 static void fill_weekly(struct wbxml_writer *w)
 {
 	wbxml_elem_str(w, EAS_CALENDAR_TIMEZONE, as_calendar_tz_blob_base64(
@@ -665,6 +738,7 @@ int main(void)
 		test_fields,
 		test_allday,
 		test_recurrence_read,
+		test_online_and_wkst,
 		test_exceptions,
 		test_bad_input,
 		test_in_range,

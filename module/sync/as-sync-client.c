@@ -33,6 +33,9 @@
 #include "items/as-mail-save.h"
 #include "as-store-itemprops.h"
 #include "sync/as-sync-notice.h"
+#include "items/as-calendar.h"
+#include "items/as-groupware-msg.h"
+#include "meeting/as-meeting-organizer.h"
 
 #include "sync/as-sync-run.h"
 
@@ -261,6 +264,69 @@ sync_draft_save(struct sync_mail_run *run, const struct wbxml_node *data,
 				 "draft", uid_r, status_r);
 }
 
+/* ---- meetings the user organizes ---- */
+
+static const char *const sync_calendar_types[] = {
+	"text/calendar", "application/ics", NULL
+};
+
+/* Remember a device's change of an event (old: the message before, NULL
+   for an Add; new_uid 0 for a Delete) for after the commit */
+static void
+sync_meeting_change_add(struct sync_mail_run *run, struct mail *old,
+			uint32_t new_uid)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	struct sync_meeting_change *change;
+	const char *ical = NULL, *error;
+
+	if (run->item_class != &as_item_class_calendar)
+		return;
+	if (old != NULL &&
+	    as_groupware_msg_read(old, sync_calendar_types, &ical,
+				  &error) <= 0) {
+		if (new_uid == 0)
+			return;
+		ical = NULL;
+	}
+	if (!array_is_created(&run->meeting_changes))
+		p_array_init(&run->meeting_changes, ctx->pool, 4);
+	change = array_append_space(&run->meeting_changes);
+	change->old_ical = p_strdup(ctx->pool, ical);
+	change->new_uid = new_uid;
+}
+
+/* After the commit: invitations and cancellations to the attendees */
+static void sync_meeting_changes_send(struct sync_mail_run *run)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+	const struct sync_meeting_change *change;
+	struct as_meeting_change mc;
+	struct mailbox_transaction_context *t;
+	struct mail *mail;
+	const char *error;
+
+	if (!array_is_created(&run->meeting_changes))
+		return;
+	(void)mailbox_sync(run->box, 0);
+	t = mailbox_transaction_begin(run->box, 0, __func__);
+	mail = mail_alloc(t, 0, NULL);
+	array_foreach(&run->meeting_changes, change) T_BEGIN {
+		i_zero(&mc);
+		mc.old_ical = change->old_ical;
+		if (change->new_uid != 0 &&
+		    (!mail_set_uid(mail, change->new_uid) ||
+		     as_groupware_msg_read(mail, sync_calendar_types,
+					   &mc.new_ical, &error) <= 0))
+			mc.new_ical = NULL;
+		if (mc.new_ical != NULL || change->new_uid == 0)
+			as_meeting_organizer_changed(ctx, &mc);
+	} T_END;
+	mail_free(&mail);
+	(void)mailbox_transaction_commit(&t);
+	array_clear(&run->meeting_changes);
+}
+
 /* ---- items a device creates and edits (notes, contacts, tasks) ---- */
 
 static int
@@ -293,8 +359,142 @@ sync_item_save(struct sync_mail_run *run, const struct wbxml_node *data,
 		*status_r = AS_SYNC_STATUS_CONVERSION_ERROR;
 		return -1;
 	}
-	return sync_save_message(run, msg, flags, keywords, class->name,
-				 uid_r, status_r);
+	if (sync_save_message(run, msg, flags, keywords, class->name,
+			      uid_r, status_r) < 0)
+		return -1;
+	sync_meeting_change_add(run, base, *uid_r);
+	return 0;
+}
+
+/* ---- an item replaced earlier in the same request ---- */
+
+/* The request's transaction can't see a message saved during the
+   request (its view is not synced while the transaction is open), so a
+   second Change or a Delete of an item this request already replaced
+   reaches the replacement through a second instance of the folder. */
+struct sync_fresh_mail {
+	struct mailbox *box;
+	struct mailbox_transaction_context *t;
+	struct mail *mail;
+};
+
+static bool sync_replaced_here(struct sync_mail_run *run, uint32_t uid)
+{
+	return array_is_created(&run->client_added) &&
+		seq_range_exists(&run->client_added, uid);
+}
+
+/* Returns 1 with the mail, 0 if it is gone, -1 on error */
+static int sync_fresh_mail_open(struct sync_mail_run *run, uint32_t uid,
+				struct sync_fresh_mail *fm_r)
+{
+	i_zero(fm_r);
+	fm_r->box = mailbox_alloc(mailbox_get_namespace(run->box)->list,
+				  mailbox_get_vname(run->box), 0);
+	if (mailbox_sync(fm_r->box, 0) < 0) {
+		e_error(run->sctx->ctx->event, "Sync: reopening %s failed: %s",
+			mailbox_get_vname(run->box),
+			mailbox_get_last_internal_error(fm_r->box, NULL));
+		mailbox_free(&fm_r->box);
+		return -1;
+	}
+	fm_r->t = mailbox_transaction_begin(fm_r->box, 0, __func__);
+	fm_r->mail = mail_alloc(fm_r->t, 0, NULL);
+	if (!mail_set_uid(fm_r->mail, uid))
+		return 0;
+	return 1;
+}
+
+static int sync_fresh_mail_close(struct sync_mail_run *run,
+				 struct sync_fresh_mail *fm)
+{
+	int ret = 0;
+
+	mail_free(&fm->mail);
+	if (mailbox_transaction_commit(&fm->t) < 0) {
+		e_error(run->sctx->ctx->event, "Sync: expunging from %s "
+			"failed: %s", mailbox_get_vname(fm->box),
+			mailbox_get_last_internal_error(fm->box, NULL));
+		ret = -1;
+	}
+	mailbox_free(&fm->box);
+	return ret;
+}
+
+/* The replacement uid of this request is replaced again (new_uid) or
+   deleted (0): it never reached the device, so it leaves no trace in
+   the state */
+static void sync_replaced_again(struct sync_mail_run *run, uint32_t uid,
+				uint32_t new_uid)
+{
+	uint32_t id = sync_client_id(run, uid);
+
+	seq_range_array_remove(&run->client_added, uid);
+	seq_range_array_remove(&run->client_changed, uid);
+	if (new_uid != 0) {
+		seq_range_array_add(&run->client_added, new_uid);
+		seq_range_array_add(&run->client_changed, new_uid);
+	}
+	as_sync_state_alias_move(&run->extra, id, new_uid);
+}
+
+static void
+sync_client_replace_again(struct sync_mail_run *run, uint32_t uid,
+			  const struct wbxml_node *data, const char *server_id,
+			  unsigned int cmd_tag, const char *instance_id)
+{
+	struct sync_fresh_mail fm;
+	unsigned int status;
+	uint32_t new_uid;
+	int ret;
+
+	ret = sync_fresh_mail_open(run, uid, &fm);
+	if (ret <= 0) {
+		if (ret == 0)
+			(void)sync_fresh_mail_close(run, &fm);
+		as_sync_response_add(run, cmd_tag, server_id, NULL, ret == 0 ?
+			AS_SYNC_STATUS_OBJECT_NOT_FOUND :
+			AS_SYNC_STATUS_SERVER_ERROR, 0);
+		return;
+	}
+	if (sync_item_save(run, data, fm.mail, instance_id,
+			   cmd_tag == EAS_AIRSYNC_DELETE,
+			   mail_get_flags(fm.mail) & ENUM_NEGATE(MAIL_RECENT),
+			   &new_uid, &status) < 0) {
+		(void)sync_fresh_mail_close(run, &fm);
+		as_sync_response_add(run, cmd_tag, server_id, NULL, status, 0);
+		return;
+	}
+	mail_expunge(fm.mail);
+	(void)sync_fresh_mail_close(run, &fm);
+	sync_replaced_again(run, uid, new_uid);
+	e_debug(run->sctx->ctx->event, "Sync: %s UID %u (replaced in this "
+		"request) replaced by UID %u", run->item_class->name, uid,
+		new_uid);
+}
+
+/* A Delete of an item this request replaced: the replacement goes */
+static void
+sync_client_delete_replaced(struct sync_mail_run *run, uint32_t uid,
+			    const char *server_id)
+{
+	struct sync_fresh_mail fm;
+	int ret;
+
+	ret = sync_fresh_mail_open(run, uid, &fm);
+	if (ret > 0) {
+		sync_meeting_change_add(run, fm.mail, 0);
+		mail_expunge(fm.mail);
+	}
+	if (ret >= 0 && sync_fresh_mail_close(run, &fm) < 0)
+		ret = -1;
+	if (ret < 0) {
+		as_sync_response_add(run, EAS_AIRSYNC_DELETE, server_id, NULL,
+				  AS_SYNC_STATUS_SERVER_ERROR, 0);
+		return;
+	}
+	sync_replaced_again(run, uid, 0);
+	seq_range_array_add(&run->client_deleted, uid);
 }
 
 /* A groupware Change carries the whole item: save it as a new message
@@ -332,6 +532,24 @@ sync_client_item_replace(struct sync_mail_run *run, struct mail *mail,
 	as_sync_state_alias_move(&run->extra, id, uid);
 	e_debug(run->sctx->ctx->event, "Sync: %s UID %u replaced by UID %u",
 		run->item_class->name, mail->uid, uid);
+}
+
+
+/* A quarantined device may keep drafts but sends nothing (see
+   as_cmd_quarantine_check()): Status 6, the draft stays. */
+static unsigned int
+sync_client_send_draft(struct sync_mail_run *run, uint32_t uid,
+		       const char *client_id)
+{
+	struct as_cmd_context *ctx = run->sctx->ctx;
+
+	if (ctx->device != NULL &&
+	    ctx->device->access == AS_DEVICE_ACCESS_QUARANTINE) {
+		e_info(ctx->event, "Sync: draft UID %u not sent: device is "
+		       "quarantined (waiting for the admin's approval)", uid);
+		return AS_SYNC_STATUS_CONVERSION_ERROR;
+	}
+	return as_send_draft(ctx, run->box, uid, client_id);
 }
 
 static void
@@ -407,7 +625,7 @@ sync_client_add(struct sync_mail_run *run, const struct wbxml_node *cmd,
 	}
 	if (sync_client_is_draft_folder(run) &&
 	    wbxml_node_child(data, EAS_EMAIL2_SEND) != NULL &&
-	    (status = as_send_draft(ctx, run->box, uid, client_id)) !=
+	    (status = sync_client_send_draft(run, uid, client_id)) !=
 	    AS_SYNC_STATUS_OK) {
 		/* saved but not sent: the device keeps it to retry */
 		as_sync_response_add(run, EAS_AIRSYNC_ADD, NULL, client_id,
@@ -469,7 +687,7 @@ sync_client_draft_send(struct sync_mail_run *run, struct mail *mail,
 		}
 		mail_expunge(mail);
 	}
-	status = as_send_draft(run->sctx->ctx, run->box, uid, NULL);
+	status = sync_client_send_draft(run, uid, NULL);
 	if (status != AS_SYNC_STATUS_OK) {
 		as_sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
 				  status, 0);
@@ -485,13 +703,26 @@ sync_client_change(struct sync_mail_run *run, struct mail *mail,
 	enum mail_flags add = 0, remove = 0;
 	uint32_t uid;
 
-	if (!sync_client_uid(run, server_id, &uid) ||
-	    !mail_set_uid(mail, uid)) {
+	if (!sync_client_uid(run, server_id, &uid)) {
 		as_sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
 				  AS_SYNC_STATUS_OBJECT_NOT_FOUND, 0);
 		return;
 	}
 	data = wbxml_node_child(cmd, EAS_AIRSYNC_APPLICATIONDATA);
+	if (!mail_set_uid(mail, uid)) {
+		if (data != NULL && !run->item_class->change_in_place &&
+		    sync_replaced_here(run, uid)) {
+			sync_client_replace_again(run, uid, data, server_id,
+				EAS_AIRSYNC_CHANGE,
+				!run->item_class->instances ? NULL :
+				wbxml_node_child_text(cmd,
+					EAS_AIRSYNCBASE_INSTANCEID));
+			return;
+		}
+		as_sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
+				  AS_SYNC_STATUS_OBJECT_NOT_FOUND, 0);
+		return;
+	}
 	if (data == NULL) {
 		as_sync_response_add(run, EAS_AIRSYNC_CHANGE, server_id, NULL,
 				  AS_SYNC_STATUS_PROTOCOL_ERROR, 0);
@@ -586,6 +817,12 @@ sync_client_delete(struct sync_mail_run *run, struct mail *mail,
 	if (instance_id != NULL) {
 		/* 16.x: one occurrence of a series goes, the series stays */
 		if (!mail_set_uid(mail, uid)) {
+			if (sync_replaced_here(run, uid)) {
+				sync_client_replace_again(run, uid, NULL,
+					server_id, EAS_AIRSYNC_DELETE,
+					instance_id);
+				return;
+			}
 			as_sync_response_add(run, EAS_AIRSYNC_DELETE,
 					  server_id, NULL,
 					  AS_SYNC_STATUS_OBJECT_NOT_FOUND, 0);
@@ -608,6 +845,10 @@ sync_client_delete(struct sync_mail_run *run, struct mail *mail,
 		return;
 	}
 	if (!mail_set_uid(mail, uid)) {
+		if (sync_replaced_here(run, uid)) {
+			sync_client_delete_replaced(run, uid, server_id);
+			return;
+		}
 		/* already gone: fine for a repeated request */
 		if (!run->replay) {
 			as_sync_response_add(run, EAS_AIRSYNC_DELETE, server_id,
@@ -616,6 +857,7 @@ sync_client_delete(struct sync_mail_run *run, struct mail *mail,
 		}
 		return;
 	}
+	sync_meeting_change_add(run, mail, 0);
 	if (trash_trans != NULL) {
 		*trash_save = mailbox_save_alloc(trash_trans);
 		if (mailbox_move(trash_save, mail) < 0) {
@@ -767,6 +1009,7 @@ int as_sync_client_commands(struct sync_mail_run *run)
 		ret = -1;
 	} else {
 		sync_props_updates_store(run);
+		sync_meeting_changes_send(run);
 	}
 	if (trash_t != NULL)
 		mailbox_transaction_rollback(&trash_t);

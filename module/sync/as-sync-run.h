@@ -117,6 +117,11 @@ struct sync_props_update {
 	const char *props;	/* NULL = delete */
 };
 
+struct sync_meeting_change {
+	const char *old_ical;	/* NULL: an Add */
+	uint32_t new_uid;	/* 0: a Delete */
+};
+
 struct sync_mail_run {
 	struct sync_context *sctx;
 	struct sync_collection *coll;
@@ -139,6 +144,10 @@ struct sync_mail_run {
 	   the store's history (as-sync-relink.c) */
 	ARRAY_TYPE(as_store_itemuid_update) itemuid_updates;
 	HASH_TABLE(const char *, void *) itemuids_sent;
+	/* calendar: the device's changes of events, for the meetings the
+	   user organizes (meeting/as-meeting-organizer.c), handled after
+	   the commit; new_uid: the new message, its object read then */
+	ARRAY(struct sync_meeting_change) meeting_changes;
 };
 
 struct sync_window {

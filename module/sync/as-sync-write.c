@@ -32,6 +32,8 @@
 #include "items/as-mail-save.h"
 #include "as-store-itemprops.h"
 #include "sync/as-sync-notice.h"
+#include "items/as-meeting-request.h"
+#include "meeting/as-meeting-calendar.h"
 
 #include "sync/as-sync-run.h"
 
@@ -173,6 +175,7 @@ sync_write_removes(struct sync_mail_run *run, struct sync_window *win,
 			as_sync_state_alias_id(&run->extra, *uidp), 0);
 		seq_range_array_add(&win->sent_removes, *uidp);
 		win->left--;
+		run->sctx->ctx->items++;
 	}
 }
 
@@ -231,10 +234,30 @@ sync_write_whole_changes(struct sync_mail_run *run, struct sync_window *win,
 				as_sync_state_alias_id(&run->extra, uid), 0);
 			seq_range_array_add(&win->sent_removes, uid);
 		}
-		if (sent)
+		if (sent) {
 			win->left--;
-		else
+			run->sctx->ctx->items++;
+		} else
 			seq_range_array_add(&win->unsent_changes, uid);
+	}
+}
+
+/* An invitation the Inbox sends: its event goes into the calendar
+   (meeting/as-meeting-calendar.c says why here) */
+static void sync_meeting_place(struct sync_mail_run *run,
+			       const struct as_item *item, uint32_t uid)
+{
+	const struct as_meeting_request *mr;
+	const char *error;
+
+	if (run->item_class != &as_item_class_email ||
+	    run->folder.type != AS_FOLDER_TYPE_INBOX)
+		return;
+	mr = as_email_get_meeting_request((const struct as_email *)item);
+	if (mr != NULL && as_meeting_place(run->sctx->ctx, mr, &error) < 0) {
+		e_error(run->sctx->ctx->event, "Placing the meeting of UID %u "
+			"in the calendar failed: %s",
+			uid, error);
 	}
 }
 
@@ -283,6 +306,7 @@ as_sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 		wbxml_end(w);
 		wbxml_end(w);
 		win->left--;
+		run->sctx->ctx->items++;
 	}
 	/* Adds read much more: tell Dovecot what, so it is fetched at once */
 	mail_free(&mail);
@@ -322,6 +346,7 @@ as_sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 				sync_write_item(run, item);
 				wbxml_end(w);
 				as_sync_itemuid_sent(run, item, *uidp);
+				sync_meeting_place(run, item, *uidp);
 				sent = TRUE;
 			}
 		} T_END;
@@ -330,6 +355,7 @@ as_sync_write_changes(struct sync_mail_run *run, struct sync_window *win,
 		if (sent) {
 			seq_range_array_add(&win->sent_adds, *uidp);
 			win->left--;
+			run->sctx->ctx->items++;
 		}
 	}
 	mail_free(&mail);

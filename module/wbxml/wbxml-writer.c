@@ -20,6 +20,10 @@ struct wbxml_writer {
 	buffer_t *out;
 	unsigned int page;
 	ARRAY(unsigned int) stack;
+	/* wbxml_writer_watch() */
+	unsigned int watch_tag, watch_depth;
+	uintmax_t watch_value;
+	bool watch_seen;
 };
 
 struct wbxml_writer *wbxml_writer_init(buffer_t *out)
@@ -138,9 +142,27 @@ void wbxml_opaque(struct wbxml_writer *w, const void *data, size_t size)
 	buffer_append(w->out, data, size);
 }
 
+void wbxml_writer_watch(struct wbxml_writer *w, unsigned int tag,
+			unsigned int depth)
+{
+	w->watch_tag = tag;
+	w->watch_depth = depth;
+	w->watch_seen = FALSE;
+}
+
+bool wbxml_writer_watched(const struct wbxml_writer *w, uintmax_t *value_r)
+{
+	*value_r = w->watch_value;
+	return w->watch_seen;
+}
+
 void wbxml_elem_str(struct wbxml_writer *w, unsigned int tag,
 		    const char *str)
 {
+	if (tag == w->watch_tag && !w->watch_seen &&
+	    array_count(&w->stack) == w->watch_depth &&
+	    str_to_uintmax(str, &w->watch_value) == 0)
+		w->watch_seen = TRUE;
 	if (*str == '\0') {
 		wbxml_empty(w, tag);
 		return;

@@ -128,6 +128,13 @@ struct wbxml_writer *wbxml_writer_init(buffer_t *out);
 void wbxml_writer_deinit(struct wbxml_writer **_writer);
 /* Free the writer without checks (error paths: output is discarded). */
 void wbxml_writer_abort(struct wbxml_writer **_writer);
+/* Remember the number in the first element tag written at depth (1 = a
+   child of the root): a command's top-level Status, for its log event */
+void wbxml_writer_watch(struct wbxml_writer *writer, unsigned int tag,
+			unsigned int depth);
+/* TRUE with the number if such an element was written */
+bool wbxml_writer_watched(const struct wbxml_writer *writer,
+			  uintmax_t *value_r);
 
 /* Open an element (with content). Emits SWITCH_PAGE when needed. */
 void wbxml_start(struct wbxml_writer *w, unsigned int tag);

@@ -329,6 +329,19 @@ for _lib, _ms in (("TimeZone", "Timezone"), ("DTStamp", "DtStamp"),
                   ("Recurrence_MonthOfYear", "MonthOfYear")):
     NAME_ALIASES[("Calendar:", _lib)] = ("Calendar:", _ms)
 
+# Email (page 2): MeetingRequest's DTStamp and Recurrence_Type ... are
+# MS-ASWBXML's DtStamp, Type ...
+for _lib, _ms in (("DTStamp", "DtStamp"),
+                  ("Recurrence_Type", "Type"),
+                  ("Recurrence_Until", "Until"),
+                  ("Recurrence_Occurrences", "Occurrences"),
+                  ("Recurrence_Interval", "Interval"),
+                  ("Recurrence_DayOfWeek", "DayOfWeek"),
+                  ("Recurrence_DayOfMonth", "DayOfMonth"),
+                  ("Recurrence_WeekOfMonth", "WeekOfMonth"),
+                  ("Recurrence_MonthOfYear", "MonthOfYear")):
+    NAME_ALIASES[("Email:", _lib)] = ("Email:", _ms)
+
 _WBXML_TOOLS_CHECKED = False
 
 
@@ -375,18 +388,24 @@ def doveadm_plugin_dir(builddir=None):
     return d
 
 
-def doveadm_activesync_cmd(plugin_dir, doveadm_args):
-    """Command line running "doveadm ARGS" with plugin_dir mounted over
-    doveadm's module directory (unshare: as root a mount namespace, then
-    the Dovecot user; otherwise a user namespace)."""
+def with_doveadm_plugin(plugin_dir, argv):
+    """Command line running argv with plugin_dir mounted over doveadm's
+    module directory (unshare: as root a mount namespace; otherwise a
+    user namespace)."""
     mount = 'mount --bind "$0" %s && exec "$@"' % DOVEADM_MODULE_DIR
     if os.geteuid() == 0:
         ns = ["unshare", "--mount", "--propagation", "private"]
     else:
         ns = ["unshare", "--map-root-user", "--mount",
               "--propagation", "private"]
-    return ns + ["sh", "-c", mount, plugin_dir] + \
-        _as_user_prefix() + ["doveadm"] + list(doveadm_args)
+    return ns + ["sh", "-c", mount, plugin_dir] + list(argv)
+
+
+def doveadm_activesync_cmd(plugin_dir, doveadm_args):
+    """Command line running "doveadm ARGS" as the Dovecot user with the
+    build's doveadm plugin (see with_doveadm_plugin())."""
+    return with_doveadm_plugin(plugin_dir, _as_user_prefix() + ["doveadm"]
+                               + list(doveadm_args))
 
 
 DOVECOT_SETTINGS_DIR = "/usr/lib/dovecot/modules/settings"
@@ -1063,7 +1082,8 @@ class DovecotInstance:
     def __init__(self, builddir=None, keep=False, users=None,
                  activesync=None, plugin_settings=None, extra_conf="",
                  name="dovecot", mail_driver="maildir", stock_config=False,
-                 namespace_conf=None, passwd_single=False, sieve=False):
+                 namespace_conf=None, passwd_single=False,
+                 doveadm_server_plugin=False, sieve=False):
         if shutil.which("dovecot") is None and not os.path.exists(
                 "/usr/sbin/dovecot"):
             raise HarnessError("dovecot not installed "
@@ -1083,6 +1103,13 @@ class DovecotInstance:
         # one passwd-file for all users, as a userdb that can be listed
         # (the GAL) needs; a change takes up to a second to be seen
         self.passwd_single = passwd_single
+        # the whole instance runs with the build's doveadm plugin in
+        # doveadm's module directory (a private mount namespace, root
+        # only), so that its doveadm server runs "doveadm activesync"
+        # commands (doveadm -S)
+        # (as root only: the master must keep running as itself)
+        self.doveadm_server_plugin = doveadm_server_plugin and \
+            os.geteuid() == 0
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.user_fields = {}
         self.plugin_settings = dict(plugin_settings or {})
@@ -1522,6 +1549,10 @@ service anvil {{
         if self.proc is not None:
             raise HarnessError("already started")
         cmd = self._cmd(["dovecot", "-F", "-c", self.conf_path])
+        if self.doveadm_server_plugin:
+            if getattr(self, "_doveadm_plugin_dir", None) is None:
+                self._doveadm_plugin_dir = doveadm_plugin_dir(self.builddir)
+            cmd = with_doveadm_plugin(self._doveadm_plugin_dir, cmd)
         _RUNNING.add(self)
         self.proc = subprocess.Popen(
             cmd, cwd=self.dir, env=self._env(),
@@ -1787,6 +1818,13 @@ service anvil {{
         return EasClient("127.0.0.1", self.eas_port, user, password,
                          device_id, device_type, version, policy_key,
                          builddir=self.builddir, **kw)
+
+    def require_doveadm_server_plugin(self):
+        """Skip (reported) a test of doveadm -S where the instance could
+        not be started with the build's doveadm plugin (not root)."""
+        if not self.doveadm_server_plugin:
+            raise TestSkipped("the doveadm server runs the build's plugin "
+                              "only when the tests run as root")
 
     def require_activesync(self):
         if not self.activesync_enabled:

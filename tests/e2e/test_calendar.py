@@ -20,10 +20,15 @@ import icalendar
 
 from harness import body_pref, calendar_message, fetch_item_xml, \
     hierarchy, imap_append, imap_count, imap_session, itemops, new_account, \
-    ok_top, set_folder_type, sync_request, SyncResult as Result, xall, \
-    xfind, xtext
+    ok_top, set_folder_type, SmtpSink, sync_request, SyncResult as Result, \
+    xall, xfind, xtext
 
-INSTANCE = dict(activesync=True)
+# the weekly meeting a device creates invites its attendee
+# (meeting/as-meeting-organizer.c): the invitation goes to this sink
+SINK = SmtpSink()
+INSTANCE = dict(activesync=True,
+                extra_conf="submission_host = 127.0.0.1:%d\n"
+                "submission_timeout = 20s" % SINK.port)
 
 T_CALENDAR, T_USER_CALENDAR = 8, 13
 UTC = datetime.timezone.utc
@@ -132,6 +137,7 @@ def exdates(vevent):
 
 
 def setup(dc, tag, version):
+    SINK.start()
     c = new_account(dc, tag, version=version)
     h = hierarchy(c)
     # the default calendar exists after the first FolderSync
@@ -755,3 +761,57 @@ def test_calendar_past_limit(dc):
     p2 = dc.eas_client(p.user, p.password, device_id="CPASTPOL2",
                        device_type="E2ETest", version="14.1")
     assert all_events(p2) == {"Recent", "Soon", "Old daily"}
+
+
+def test_calendar_same_event_twice_in_one_sync(dc):
+    """Two Changes of one event in one Sync request, and a Change then a
+    Delete: each applies (the second to what the first saved), one
+    message per event stays, the device keeps its ServerId."""
+    c = setup(dc, "ctwice", "14.1")
+    coll = hierarchy(c)["Calendar"][0]
+    r = cal_start(c, coll)
+
+    def add(client_id, subject):
+        return ("<Add><ClientId>%s</ClientId><ApplicationData>"
+                "<calendar:TimeZone>%s</calendar:TimeZone>"
+                "<calendar:StartTime>20260701T080000Z</calendar:StartTime>"
+                "<calendar:EndTime>20260701T090000Z</calendar:EndTime>"
+                "<calendar:Subject>%s</calendar:Subject>"
+                "</ApplicationData></Add>" % (client_id, ZERO, subject))
+
+    def change(server_id, subject, hour):
+        return ("<Change><ServerId>%s</ServerId><ApplicationData>"
+                "<calendar:TimeZone>%s</calendar:TimeZone>"
+                "<calendar:StartTime>20260701T%02d0000Z</calendar:StartTime>"
+                "<calendar:EndTime>20260701T%02d0000Z</calendar:EndTime>"
+                "<calendar:Subject>%s</calendar:Subject>"
+                "</ApplicationData></Change>" % (server_id, ZERO, hour,
+                                                 hour + 1, subject))
+    r = cal_cmd(c, coll, r.key, add("t1", "First") + add("t2", "Second"))
+    ids = {xtext(a, "ClientId"): xtext(a, "ServerId")
+           for a in xall(r.coll, "Responses/Add")}
+    assert set(ids) == {"t1", "t2"}, r.resp
+
+    # two Changes of t1, a Change and a Delete of t2
+    r = cal_cmd(c, coll, r.key,
+                change(ids["t1"], "First v2", 9) +
+                change(ids["t1"], "First v3", 10) +
+                change(ids["t2"], "Second v2", 11) +
+                "<Delete><ServerId>%s</ServerId></Delete>" % ids["t2"])
+    # nothing failed: no Responses with a Status other than 1
+    for resp in xall(r.coll, "Responses/*"):
+        assert xtext(resp, "Status") in (None, "1"), r.resp
+    events = imap_events(dc, c, "Calendar")
+    assert set(events) == {"First v3"}, set(events)
+    master, _ = master_and_overrides(events["First v3"][2])
+    assert master.decoded("DTSTART").astimezone(UTC).hour == 10
+    assert imap_count(dc, c, "Calendar") == 1
+
+    # the device has the last version under its ServerId: nothing comes
+    # back, and another device sees one event
+    r = cal_sync(c, coll, r.key, options=body_pref(1)).ok()
+    assert not r.adds and not r.changes and not r.deletes, r.resp
+    c2 = dc.eas_client(c.user, c.password, device_id="CTWICEOTHER",
+                       device_type="E2ETest", version="14.1")
+    r2 = cal_start(c2, hierarchy(c2)["Calendar"][0])
+    assert set(by_subject(r2.adds)) == {"First v3"}, r2.resp

@@ -354,6 +354,32 @@ def test_abq_rules_evaluation_order(dc):
         clear_rules(dc)
 
 
+def test_abq_rule_value_prefix(dc):
+    """Server rules match the start of the device's value (the device's
+    OS "Android 15" is tried as "android 15", "android 1", ..., "a"):
+    the longest rule value decides."""
+    clear_rules(dc)
+    try:
+        c = new_client(dc, "abqprefix", device_type="PrefixType")
+        provision(c)
+        # "android" matches "Android 15"
+        r_short = rule_add(dc, "os", "ANDROID", "block")
+        assert_blocked(c)
+        # "android 1" is longer: it decides
+        r_long = rule_add(dc, "os", "android 1", "allow")
+        assert xrequire(c.foldersync(), "FolderSync/Status") == "1"
+        # a rule longer than the device's value matches nothing
+        dc.activesync("rule", "remove", r_long)
+        rule_add(dc, "os", "android 15 beta", "allow")
+        assert_blocked(c)
+        dc.activesync("rule", "remove", r_short)
+        # the device type starts with "prefix"
+        rule_add(dc, "type", "prefix", "block")
+        assert_blocked(c)
+    finally:
+        clear_rules(dc)
+
+
 def test_rule_bad_input(dc):
     for args in (("imei", "1", "block"), ("type", "x", "deny"),
                  ("type", "", "block")):

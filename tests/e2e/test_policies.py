@@ -184,9 +184,41 @@ LIST_ITEMS = {"UnapprovedInROMApplicationList": "ApplicationName",
               "ApprovedApplicationList": "Hash"}
 
 
+ALL_VERSIONS = ("12.0", "12.1", "14.0", "14.1", "16.0", "16.1")
+
+
+def test_defaults_reach_each_version(dc):
+    """With no level set, every field goes out with the built-in
+    default policy show reports (an unset limit as an empty element, a
+    list as an empty container)."""
+    for version in ALL_VERSIONS:
+        user = "dflt%s@dflt.test" % version.replace(".", "")
+        c = new_client(dc, user, version)
+        show = policy_show(dc, "-u", user)
+        doc = provision_doc(c)
+        names = ["RequireStorageCardEncryption"
+                 if e.tag.split("}")[-1] == "DeviceEncryptionEnabled"
+                 else e.tag.split("}")[-1] for e in doc]
+        assert names == [name for name, _, since_12_1 in EVERY_FIELD
+                         if version != "12.0" or not since_12_1], names
+        for name, _, _ in EVERY_FIELD:
+            if name not in names:
+                continue
+            value, level = show[name]
+            assert level == "default", (name, show[name])
+            elem = doc.find("{*}" + name)
+            if elem is None:
+                elem = doc.find("{*}DeviceEncryptionEnabled")
+            if name in LIST_ITEMS:
+                assert len(list(elem)) == 0 and value == "", (name, value)
+            else:
+                assert (elem.text or "") == value, (version, name,
+                                                    elem.text, value)
+
+
 def test_every_field_reaches_each_version(dc):
     assert len(EVERY_FIELD) == 42
-    for version in ("12.0",) + VERSIONS:
+    for version in ALL_VERSIONS:
         user = "all%s@all.test" % version.replace(".", "")
         c = new_client(dc, user, version)
         policy_set(dc, "-u", user,
@@ -382,6 +414,47 @@ def test_devices_that_do_not_fully_apply_the_policy(dc):
         assert xrequire(foldersync(c3), "FolderSync/Status") == "1"
 
 
+def assert_version_refused(r, version, allowed):
+    """A version above the cap: 12.x HTTP 400, 14.0+ Status 138; both
+    with MS-ASProtocolVersions listing the allowed versions."""
+    if float(version) < 14.0:
+        assert r.status == 400, r
+    else:
+        assert r.status == 200, r
+        assert xrequire(r, "FolderSync/Status") == "138", r
+    assert r.header("MS-ASProtocolVersions") == allowed, r.headers
+
+
+def test_version_cap_answer_per_version(dc):
+    """Each version above a cap gets its version's answer, Provision
+    included (before any policy key), and nothing is remembered as
+    provisioned; the versions at or below the cap work."""
+    user = "capall@capall.test"
+    dc.add_user(user, "pw-capall")
+    policy_set(dc, "-u", user, "MaxProtocolVersion=12.0")
+    for version in ("12.1", "14.0", "14.1", "16.0", "16.1"):
+        c = new_client(dc, user, version)
+        assert c.options().header("MS-ASProtocolVersions") == "12.0"
+        assert_version_refused(foldersync(c), version, "12.0")
+        c.policy_key = None
+        r = c.request("Provision", (
+            '<Provision xmlns="Provision:"><Policies><Policy><PolicyType>'
+            '%s</PolicyType></Policy></Policies></Provision>')
+            % POLICY_TYPE)
+        if float(version) < 14.0:
+            assert r.status == 400, r
+        else:
+            assert xrequire(r, "Provision/Status") == "138", r
+        assert r.header("MS-ASProtocolVersions") == "12.0", r.headers
+    c = new_client(dc, user, "12.0")
+    provision_doc(c)
+    assert foldersync(c).status == 200
+    policy_set(dc, "-u", user, "MaxProtocolVersion=16.1")
+    c = new_client(dc, user, "16.1")
+    provision_doc(c)
+    assert xrequire(foldersync(c), "FolderSync/Status") == "1"
+
+
 def test_max_protocol_version_per_level(dc):
     dom = "cap.test"
     user = "cap@" + dom
@@ -397,10 +470,9 @@ def test_max_protocol_version_per_level(dc):
     show = policy_show(dc, "-u", user)
     assert show["MaxProtocolVersion"] == ("14.1", "domain"), show
 
-    # above the cap: HTTP 400 with the versions it may use
-    r = foldersync(c)
-    assert r.status == 400, r
-    assert r.header("MS-ASProtocolVersions") == "12.0,12.1,14.0,14.1"
+    # above the cap: Status 138 (VersionNotSupported) with the versions
+    # it may use
+    assert_version_refused(foldersync(c), "16.1", "12.0,12.1,14.0,14.1")
     # at the cap it works
     c14 = dc.eas_client(user, version="14.1", device_id=c.device_id)
     provision_doc(c14)
@@ -410,17 +482,14 @@ def test_max_protocol_version_per_level(dc):
     policy_set(dc, "-u", user, "MaxProtocolVersion=12.1", "Neutral=1")
     r = c14.options()
     assert r.header("MS-ASProtocolVersions") == "12.0,12.1"
-    r = foldersync(c14)
-    assert r.status == 400, r
+    assert_version_refused(foldersync(c14), "14.1", "12.0,12.1")
     c12 = dc.eas_client(user, version="12.1", device_id=c.device_id)
     provision_doc(c12)
     assert foldersync(c12).status == 200
 
     # the device level for one device only
     policy_set(dc, "-u", user, "-d", c.device_id, "MaxProtocolVersion=12.0")
-    r = foldersync(c12)
-    assert r.status == 400, r
-    assert r.header("MS-ASProtocolVersions") == "12.0"
+    assert_version_refused(foldersync(c12), "12.1", "12.0")
     other = dc.eas_client(user, version="12.1")
     provision_doc(other)
     assert foldersync(other).status == 200
