@@ -207,6 +207,11 @@ void as_cmd_finish(struct as_cmd_context *ctx);
    error_r (user gone from the userdb, or a lookup error). */
 void as_cmd_release_user(struct as_cmd_context *ctx);
 int as_cmd_reopen_user(struct as_cmd_context *ctx, const char **error_r);
+/* Open another user's mail (a ResolveRecipients recipient's calendar)
+   with the requester's connection data. Returns 0, or -1 with error_r.
+   Close it with as_user_close(). */
+int as_cmd_open_other_user(struct as_cmd_context *ctx, const char *username,
+			   struct as_user *user_r, const char **error_r);
 
 /* The device's effective policy (policy/as-policy.h), read from the
    store on first use. Returns -1 with error_r on a store error. */
@@ -241,6 +246,9 @@ enum as_command_result cmd_smartreply(struct as_cmd_context *ctx);
 enum as_command_result cmd_smartforward(struct as_cmd_context *ctx);
 enum as_command_result cmd_search(struct as_cmd_context *ctx);
 enum as_command_result cmd_settings(struct as_cmd_context *ctx);
+enum as_command_result cmd_resolverecipients(struct as_cmd_context *ctx);
+enum as_command_result cmd_validatecert(struct as_cmd_context *ctx);
+enum as_command_result cmd_find(struct as_cmd_context *ctx);
 
 /* cmd-provision.c: remember settings:DeviceInformation/Set in
    ctx->device (Provision and Settings carry it; the caller saves). */

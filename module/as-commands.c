@@ -55,6 +55,12 @@ static const struct as_command as_commands[] = {
 	  EAS_SETTINGS_SETTINGS, EAS_SETTINGS_STATUS },
 	{ "MeetingResponse", cmd_meetingresponse, 0,
 	  EAS_MEETINGRESPONSE_MEETINGRESPONSE, EAS_MEETINGRESPONSE_STATUS },
+	{ "ResolveRecipients", cmd_resolverecipients, 0,
+	  EAS_RESOLVERECIPIENTS_RESOLVERECIPIENTS,
+	  EAS_RESOLVERECIPIENTS_STATUS },
+	{ "ValidateCert", cmd_validatecert, 0,
+	  EAS_VALIDATECERT_VALIDATECERT, EAS_VALIDATECERT_STATUS },
+	{ "Find", cmd_find, 0, EAS_FIND_FIND, EAS_FIND_STATUS },
 };
 
 static const struct wbxml_limits as_wbxml_limits = {
@@ -587,6 +593,22 @@ as_cmd_user_lookup(struct as_cmd_context *ctx, struct as_user_lookup *lookup_r)
 		lookup_r->remote_port = ctx->client->remote_port;
 	}
 	lookup_r->event_parent = ctx->event;
+}
+
+int as_cmd_open_other_user(struct as_cmd_context *ctx, const char *username,
+			   struct as_user *user_r, const char **error_r)
+{
+	struct as_user_lookup lookup;
+	int ret;
+
+	/* the requester's connection, so that the lookup sees the same
+	   local { } and remote { } blocks */
+	as_cmd_user_lookup(ctx, &lookup);
+	lookup.username = username;
+	ret = as_user_open(&lookup, user_r, error_r);
+	if (ret == 0)
+		*error_r = "User not found in userdb";
+	return ret <= 0 ? -1 : 0;
 }
 
 void as_cmd_release_user(struct as_cmd_context *ctx)

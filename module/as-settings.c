@@ -52,6 +52,7 @@ static const struct setting_define as_setting_defines[] = {
 	DEF("max_devices", text.max_devices),
 	DEF("device_access", device_access),
 	DEF("wipe_notify_address", wipe_notify_address),
+	DEF("trusted_ca_file", trusted_ca_file),
 
 	SETTING_DEFINE_LIST_END
 };
@@ -94,6 +95,7 @@ const struct as_settings as_default_settings = {
 	.autodiscover_url = "",
 	.device_access = "allow",
 	.wipe_notify_address = "",
+	.trusted_ca_file = "",
 };
 
 /* How the text of each non-string setting is parsed, and into which

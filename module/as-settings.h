@@ -94,6 +94,9 @@ struct as_settings {
 	   the Host the request came to), and the IMAP and submission ports
 	   announced to Outlook (0 = none), on the URL's host */
 	const char *autodiscover_url;
+	/* ValidateCert: PEM certificates trusted besides the system's
+	   store ("" = the system's only) */
+	const char *trusted_ca_file;
 	unsigned int autodiscover_imap_port;
 	unsigned int autodiscover_smtp_port;
 	/* Search Store=GAL answers from the userdb's users; the list is

@@ -9,7 +9,7 @@ dovecot-dev dovecot-core dovecot-imapd dovecot-lmtpd
 liblmdb-dev lmdb-utils libsodium-dev libxml2-dev libwbxml2-utils libical-dev
 autoconf automake libtool pkg-config make gcc clang libclang-rt-14-dev
 python3 python3-icalendar python3-vobject valgrind curl util-linux passwd openssl
-dovecot-lucene
+dovecot-lucene dovecot-sieve dovecot-managesieved libssl-dev
 debhelper dh-autoreconf dpkg-dev lintian
 "
 

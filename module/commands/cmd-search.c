@@ -33,6 +33,7 @@
 #include "items/as-conversation.h"
 #include "sync/as-sync-options.h"
 #include "search/as-search-query.h"
+#include "search/as-search-run.h"
 #include "gal/as-gal.h"
 
 /* Mailbox store: default Range 0-99, at most 100 results per request */
@@ -53,33 +54,12 @@ enum search_store_status {
 	STORE_STATUS_ACCESS_BLOCKED = 13,
 };
 
-struct search_match {
-	time_t received;
-	unsigned int scope_idx;
-	uint32_t uid;
-};
-ARRAY_DEFINE_TYPE(search_match, struct search_match);
-
+/* A Mailbox store search: the engine and what the response needs */
 struct search_run {
+	struct as_search_run engine;
 	struct as_cmd_context *ctx;
-	struct as_search_query query;
 	struct as_sync_options options;
 	unsigned int range_start, range_count;
-
-	ARRAY_TYPE(as_folder_info) folders;
-	/* the folders searched, indexes into folders */
-	ARRAY(unsigned int) scope;
-	unsigned int scope_pos;
-
-	/* the folder being searched */
-	struct mailbox *box;
-	struct mailbox_transaction_context *t;
-	struct mail_search_context *search;
-	bool args_initialized;
-
-	ARRAY_TYPE(search_match) matches;
-	struct timeval start_time;
-	struct timeout *to;
 };
 
 /* The stores. DocumentLibrary is not served. */
@@ -203,262 +183,7 @@ static int search_parse_options(struct search_run *run,
 	return 0;
 }
 
-static bool search_folder_is_mail(const struct as_folder_info *folder)
-{
-	switch (folder->type) {
-	case AS_FOLDER_TYPE_INBOX:
-	case AS_FOLDER_TYPE_DRAFTS:
-	case AS_FOLDER_TYPE_DELETED:
-	case AS_FOLDER_TYPE_SENT:
-	case AS_FOLDER_TYPE_OUTBOX:
-	case AS_FOLDER_TYPE_USER_MAIL:
-		return TRUE;
-	default:
-		return FALSE;
-	}
-}
-
-/* The folders to search: the CollectionIds (with their subfolders for
-   DeepTraversal), or every mail folder. Returns 0, or -1 with the store
-   status set in status_r. */
-static int search_build_scope(struct search_run *run, bool deep,
-			      enum search_store_status *status_r,
-			      const char **error_r)
-{
-	struct as_cmd_context *ctx = run->ctx;
-	const struct as_folder_info *folders;
-	HASH_TABLE(const char *, void *) ids;
-	const char *const *idp;
-	unsigned int i, count;
-	bool *in_scope;
-	void *value;
-
-	if (as_folders_list(ctx, &run->folders, error_r) < 0) {
-		*status_r = STORE_STATUS_SERVER_ERROR;
-		return -1;
-	}
-	folders = array_get(&run->folders, &count);
-	p_array_init(&run->scope, ctx->pool, I_MAX(count, 1));
-	in_scope = t_new(bool, count + 1);
-
-	if (array_count(&run->query.collection_ids) == 0) {
-		for (i = 0; i < count; i++)
-			in_scope[i] = TRUE;
-	} else {
-		hash_table_create(&ids, pool_datastack_create(), count,
-				  str_hash, strcmp);
-		for (i = 0; i < count; i++) {
-			hash_table_update(ids, folders[i].server_id,
-					  POINTER_CAST(i + 1));
-		}
-		array_foreach(&run->query.collection_ids, idp) {
-			value = hash_table_lookup(ids, *idp);
-			if (value == NULL) {
-				hash_table_destroy(&ids);
-				*status_r = STORE_STATUS_FOLDERSYNC_REQUIRED;
-				*error_r = t_strdup_printf(
-					"Unknown CollectionId %s", *idp);
-				return -1;
-			}
-			in_scope[POINTER_CAST_TO(value, unsigned int) - 1] = TRUE;
-		}
-		/* parents come before their children in the list */
-		for (i = 0; i < count && deep; i++) {
-			if (in_scope[i])
-				continue;
-			value = hash_table_lookup(ids, folders[i].parent_id);
-			if (value != NULL &&
-			    in_scope[POINTER_CAST_TO(value, unsigned int) - 1])
-				in_scope[i] = TRUE;
-		}
-		hash_table_destroy(&ids);
-	}
-	/* Without CollectionIds mail folders are searched; named ones
-	   may be of any class Sync serves (notes, contacts, ...) */
-	for (i = 0; i < count; i++) {
-		if (in_scope[i] && !folders[i].noselect &&
-		    (array_count(&run->query.collection_ids) == 0 ?
-		     search_folder_is_mail(&folders[i]) :
-		     as_item_class_get(&folders[i]) != NULL))
-			array_push_back(&run->scope, &i);
-	}
-	return 0;
-}
-
-/* ---- searching ---- */
-
-static const struct as_folder_info *
-search_scope_folder(struct search_run *run, unsigned int scope_idx)
-{
-	const unsigned int *idx = array_idx(&run->scope, scope_idx);
-
-	return array_idx(&run->folders, *idx);
-}
-
-static int search_folder_close(struct search_run *run, const char **error_r)
-{
-	int ret = 0;
-
-	if (run->search != NULL && mailbox_search_deinit(&run->search) < 0) {
-		*error_r = t_strdup_printf("Search in %s failed: %s",
-			mailbox_get_vname(run->box),
-			mailbox_get_last_internal_error(run->box, NULL));
-		ret = -1;
-	}
-	if (run->args_initialized) {
-		mail_search_args_deinit(run->query.args);
-		run->args_initialized = FALSE;
-	}
-	if (run->t != NULL)
-		mailbox_transaction_rollback(&run->t);
-	if (run->box != NULL)
-		mailbox_free(&run->box);
-	return ret;
-}
-
-/* Returns 1 if opened, 0 if the folder is gone (skipped), -1 on error */
-static int search_folder_open(struct search_run *run, const char **error_r)
-{
-	const struct as_folder_info *folder =
-		search_scope_folder(run, run->scope_pos);
-	struct mailbox_header_lookup_ctx *headers = NULL;
-	const char *error;
-
-	if (as_folders_open(run->ctx, folder, MAILBOX_FLAG_READONLY,
-			    &run->box, &error) < 0) {
-		/* deleted since the list was made: nothing to find there */
-		e_debug(run->ctx->event, "Skipping folder %s: %s",
-			folder->vname, error);
-		return 0;
-	}
-	if (mailbox_sync(run->box, 0) < 0) {
-		*error_r = t_strdup_printf("Sync of %s failed: %s",
-			folder->vname,
-			mailbox_get_last_internal_error(run->box, NULL));
-		mailbox_free(&run->box);
-		return -1;
-	}
-	mail_search_args_init(run->query.args, run->box, FALSE, NULL);
-	run->args_initialized = TRUE;
-	run->t = mailbox_transaction_begin(run->box, 0, "activesync search");
-	if (run->query.conversation_ids != NULL) {
-		/* what as_conversation_get() reads, from the cache */
-		static const char *const conversation_headers[] = {
-			"Thread-Index", "References", "In-Reply-To",
-			"Message-ID", NULL
-		};
-		headers = mailbox_header_lookup_init(run->box,
-						     conversation_headers);
-	}
-	run->search = mailbox_search_init(run->t, run->query.args, NULL,
-					  MAIL_FETCH_RECEIVED_DATE, headers);
-	mailbox_header_lookup_unref(&headers);
-	return 1;
-}
-
-/* The query's ConversationId terms, checked with the id Sync reports */
-static bool search_conversation_match(struct search_run *run,
-				      struct mail *mail)
-{
-	unsigned char id[AS_CONVERSATION_ID_SIZE];
-	bool match;
-
-	if (run->query.conversation_ids == NULL)
-		return TRUE;
-	T_BEGIN {
-		buffer_t *index = t_buffer_create(32);
-
-		/* unreadable headers (expunged meanwhile): no match */
-		match = as_conversation_get(mail, id, index) == 0 &&
-			as_search_query_conversation_match(&run->query, id);
-	} T_END;
-	return match;
-}
-
-static bool search_timed_out(struct search_run *run)
-{
-	struct timeval now;
-
-	/* not ioloop_timeval: a step may have taken a quarter second */
-	i_gettimeofday(&now);
-	return timeval_diff_msecs(&now, &run->start_time) >=
-		(long long)run->ctx->set->search_timeout_msecs;
-}
-
-/* Returns 1 when all folders are done, 0 to be called again, -1 with
-   status_r on failure. */
-static int search_continue(struct search_run *run,
-			   enum search_store_status *status_r,
-			   const char **error_r)
-{
-	struct search_match *match;
-	struct mail *mail;
-	bool tryagain;
-	time_t received;
-	int ret;
-
-	if (run->box == NULL) {
-		while (run->scope_pos < array_count(&run->scope)) {
-			ret = search_folder_open(run, error_r);
-			if (ret < 0) {
-				*status_r = STORE_STATUS_SERVER_ERROR;
-				return -1;
-			}
-			if (ret > 0)
-				break;
-			run->scope_pos++;
-		}
-		if (run->box == NULL)
-			return 1;
-	}
-	while (mailbox_search_next_nonblock(run->search, &mail, &tryagain)) {
-		if (mail_get_received_date(mail, &received) < 0) {
-			/* expunged meanwhile */
-			continue;
-		}
-		if (!search_conversation_match(run, mail))
-			continue;
-		match = array_append_space(&run->matches);
-		match->received = received;
-		match->scope_idx = run->scope_pos;
-		match->uid = mail->uid;
-	}
-	if (!tryagain) {
-		if (search_folder_close(run, error_r) < 0) {
-			*status_r = STORE_STATUS_SERVER_ERROR;
-			return -1;
-		}
-		run->scope_pos++;
-		if (run->scope_pos == array_count(&run->scope))
-			return 1;
-	}
-	/* more to do: within the time limit? */
-	if (search_timed_out(run)) {
-		*status_r = STORE_STATUS_TIMED_OUT;
-		*error_r = t_strdup_printf(
-			"activesync_search_timeout (%u ms) reached, "
-			"%u of %u folders done",
-			run->ctx->set->search_timeout_msecs,
-			run->scope_pos, array_count(&run->scope));
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- response ---- */
-
-/* Newest first; the same date in folder order, then newest UID */
-static int search_match_cmp(const struct search_match *a,
-			    const struct search_match *b)
-{
-	if (a->received != b->received)
-		return a->received < b->received ? 1 : -1;
-	if (a->scope_idx != b->scope_idx)
-		return a->scope_idx < b->scope_idx ? -1 : 1;
-	if (a->uid != b->uid)
-		return a->uid < b->uid ? 1 : -1;
-	return 0;
-}
 
 struct search_box {
 	struct mailbox *box;
@@ -470,11 +195,11 @@ struct search_box {
 
 static bool
 search_write_result(struct search_run *run, struct search_box *sbox,
-		    const struct search_match *match)
+		    const struct as_search_match *match)
 {
 	struct as_cmd_context *ctx = run->ctx;
 	const struct as_folder_info *folder =
-		search_scope_folder(run, match->scope_idx);
+		as_search_run_folder(&run->engine, match->scope_idx);
 	struct as_item *item;
 	const char *error;
 
@@ -518,11 +243,11 @@ search_write_result(struct search_run *run, struct search_box *sbox,
 static void search_write_results(struct search_run *run)
 {
 	struct as_cmd_context *ctx = run->ctx;
-	const struct search_match *matches;
+	const struct as_search_match *matches;
 	struct search_box *boxes;
 	unsigned int i, count, end, written = 0;
 
-	matches = array_get(&run->matches, &count);
+	matches = array_get(&run->engine.matches, &count);
 	if (count > 0 && run->range_start >= count) {
 		search_store_failed(ctx, STORE_STATUS_END_OF_RANGE,
 			t_strdup_printf("Range starts at %u, %u matches",
@@ -531,7 +256,7 @@ static void search_write_results(struct search_run *run)
 	}
 	search_write_head(ctx, STORE_STATUS_OK);
 	end = I_MIN(count, run->range_start + run->range_count);
-	boxes = t_new(struct search_box, array_count(&run->scope));
+	boxes = t_new(struct search_box, array_count(&run->engine.scope));
 	for (i = run->range_start; i < end; i++) {
 		T_BEGIN {
 			if (search_write_result(run,
@@ -540,7 +265,7 @@ static void search_write_results(struct search_run *run)
 				written++;
 		} T_END;
 	}
-	for (i = 0; i < array_count(&run->scope); i++) {
+	for (i = 0; i < array_count(&run->engine.scope); i++) {
 		if (boxes[i].box == NULL)
 			continue;
 		mail_free(&boxes[i].mail);
@@ -558,54 +283,37 @@ static void search_write_results(struct search_run *run)
 	search_write_tail(ctx);
 	e_debug(ctx->event, "%u matches in %u folders, "
 		"returned %u from %u in %d ms", count,
-		array_count(&run->scope), written, run->range_start,
-		timeval_diff_msecs(&ioloop_timeval, &run->start_time));
+		array_count(&run->engine.scope), written, run->range_start,
+		timeval_diff_msecs(&ioloop_timeval, &run->engine.start_time));
 }
 
-static void search_run_free(struct search_run *run)
+static enum search_store_status
+search_store_status(enum as_search_run_status status)
 {
-	const char *error;
-
-	timeout_remove(&run->to);
-	(void)search_folder_close(run, &error);
-	if (run->query.args != NULL)
-		mail_search_args_unref(&run->query.args);
-	array_free(&run->matches);
-}
-
-static void search_abort(struct as_cmd_context *ctx)
-{
-	struct search_run *run = ctx->cmd_context;
-
-	e_debug(ctx->event, "Client went away, search stopped");
-	search_run_free(run);
-}
-
-static void search_step(struct search_run *run)
-{
-	struct as_cmd_context *ctx = run->ctx;
-	enum search_store_status status = STORE_STATUS_OK;
-	const char *error = NULL;
-	int ret;
-
-	timeout_remove(&run->to);
-	T_BEGIN {
-		ret = search_continue(run, &status, &error);
-		if (ret < 0) {
-			if (status == STORE_STATUS_SERVER_ERROR)
-				e_error(ctx->event, "%s", error);
-			search_store_failed(ctx, status, error);
-		} else if (ret > 0) {
-			array_sort(&run->matches, search_match_cmp);
-			search_write_results(run);
-		}
-	} T_END;
-	if (ret == 0) {
-		run->to = timeout_add_short(0, search_step, run);
-		return;
+	switch (status) {
+	case AS_SEARCH_RUN_OK:
+		return STORE_STATUS_OK;
+	case AS_SEARCH_RUN_SERVER_ERROR:
+		break;
+	case AS_SEARCH_RUN_TIMED_OUT:
+		return STORE_STATUS_TIMED_OUT;
+	case AS_SEARCH_RUN_UNKNOWN_FOLDER:
+		return STORE_STATUS_FOLDERSYNC_REQUIRED;
 	}
-	search_run_free(run);
-	as_cmd_finish(ctx);
+	return STORE_STATUS_SERVER_ERROR;
+}
+
+static void search_finished(struct as_search_run *engine,
+			    enum as_search_run_status status,
+			    const char *error)
+{
+	struct search_run *run = engine->context;
+
+	if (status != AS_SEARCH_RUN_OK)
+		search_store_failed(run->ctx, search_store_status(status),
+				    error);
+	else
+		search_write_results(run);
 }
 
 static enum as_command_result
@@ -614,6 +322,7 @@ search_mailbox(struct as_cmd_context *ctx, const struct wbxml_node *store)
 	const struct wbxml_node *query;
 	struct search_run *run;
 	enum search_store_status status;
+	enum as_search_run_status run_status;
 	const char *error;
 	bool deep;
 
@@ -632,7 +341,7 @@ search_mailbox(struct as_cmd_context *ctx, const struct wbxml_node *store)
 		search_store_failed(ctx, STORE_STATUS_INVALID_REQUEST, error);
 		return AS_CMD_DONE;
 	}
-	switch (as_search_query_parse(ctx->pool, query, &run->query, &error)) {
+	switch (as_search_query_parse(ctx->pool, query, &run->engine.query, &error)) {
 	case AS_SEARCH_QUERY_OK:
 		break;
 	case AS_SEARCH_QUERY_INVALID:
@@ -642,18 +351,19 @@ search_mailbox(struct as_cmd_context *ctx, const struct wbxml_node *store)
 		search_store_failed(ctx, STORE_STATUS_TOO_COMPLEX, error);
 		return AS_CMD_DONE;
 	}
-	if (search_build_scope(run, deep, &status, &error) < 0) {
-		mail_search_args_unref(&run->query.args);
+	run->engine.ctx = ctx;
+	run->engine.context = run;
+	run->engine.finished = search_finished;
+	if (as_search_run_build_scope(&run->engine, deep, &run_status,
+				      &error) < 0) {
+		mail_search_args_unref(&run->engine.query.args);
+		status = search_store_status(run_status);
 		if (status == STORE_STATUS_SERVER_ERROR)
 			e_error(ctx->event, "%s", error);
 		search_store_failed(ctx, status, error);
 		return AS_CMD_DONE;
 	}
-	i_array_init(&run->matches, 64);
-	run->start_time = ioloop_timeval;
-	run->to = timeout_add_short(0, search_step, run);
-	ctx->cmd_context = run;
-	ctx->abort = search_abort;
+	as_search_run_start(&run->engine);
 	return AS_CMD_PENDING;
 }
 

@@ -8,20 +8,11 @@
 #include "as-user.h"
 #include "policy/as-policy.h"
 #include "policy/as-recovery-password.h"
+#include "commands/cmd-settings-oof.h"
 
 /* Settings (MS-ASCMD 2.2.1.18): each child of the request is answered in
    the response, in the request's order, with its own Status. */
 
-/* Settings/Status and the Status of each setting */
-enum settings_status {
-	SETTINGS_STATUS_SUCCESS = 1,
-	SETTINGS_STATUS_PROTOCOL_ERROR = 2,
-	SETTINGS_STATUS_ACCESS_DENIED = 3,
-	SETTINGS_STATUS_SERVER_UNAVAILABLE = 4,
-	SETTINGS_STATUS_INVALID_ARGUMENTS = 5,
-	SETTINGS_STATUS_CONFLICTING_ARGUMENTS = 6,
-	SETTINGS_STATUS_DENIED_BY_POLICY = 7,
-};
 
 static void
 settings_write_status(struct as_cmd_context *ctx, unsigned int tag,
@@ -226,11 +217,7 @@ enum as_command_result cmd_settings(struct as_cmd_context *ctx)
 	wbxml_node_foreach_child(ctx->root, child) {
 		switch (child->tag) {
 		case EAS_SETTINGS_OOF:
-			/* Out of Office is not built yet */
-			e_info(ctx->event, "Oof: not supported, "
-			       "answered Status 3");
-			settings_write_status(ctx, child->tag,
-					      SETTINGS_STATUS_ACCESS_DENIED);
+			settings_oof(ctx, child);
 			break;
 		case EAS_SETTINGS_RIGHTSMANAGEMENTINFORMATION:
 			/* no Information Rights Management on this server */

@@ -41,6 +41,7 @@ DEFAULTS = {
     "activesync_notes_folder": "Notes",
     "activesync_groupware_as_email": "",
     "activesync_autodiscover_url": "",
+    "activesync_trusted_ca_file": "",
     "activesync_autodiscover_imap_port": "993",
     "activesync_autodiscover_smtp_port": "587",
     "activesync_gal": "yes",
