@@ -815,26 +815,11 @@ static void cal_exdates_read(struct cal_zones *zones, icalcomponent *vevent,
 static icalcomponent *
 cal_parse(const char *ical, icalcomponent **master_r, const char **error_r)
 {
-	icalcomponent *comp, *cal, *vevent;
+	icalcomponent *cal, *vevent;
 
-	comp = icalparser_parse_string(ical);
-	if (comp == NULL) {
-		*error_r = "iCalendar object doesn't parse";
+	cal = as_ical_parse(ical, ICAL_VEVENT_COMPONENT, error_r);
+	if (cal == NULL)
 		return NULL;
-	}
-	switch (icalcomponent_isa(comp)) {
-	case ICAL_VCALENDAR_COMPONENT:
-		cal = comp;
-		break;
-	case ICAL_VEVENT_COMPONENT:
-		cal = icalcomponent_new_vcalendar();
-		icalcomponent_add_component(cal, comp);
-		break;
-	default:
-		icalcomponent_free(comp);
-		*error_r = "not an iCalendar object";
-		return NULL;
-	}
 	*master_r = NULL;
 	for (vevent = icalcomponent_get_first_component(cal,
 			ICAL_VEVENT_COMPONENT);

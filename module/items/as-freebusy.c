@@ -2,13 +2,9 @@
 
 #include "lib.h"
 #include "str.h"
-#include "mail-namespace.h"
 #include "mail-storage.h"
-#include "mail-search-build.h"
-#include "mailbox-list-iter.h"
-#include "as-folders.h"
 #include "items/as-calendar.h"
-#include "items/as-groupware-msg.h"
+#include "items/as-groupware-scan.h"
 #include "items/as-freebusy.h"
 
 struct freebusy_context {
@@ -62,76 +58,36 @@ freebusy_add(const struct as_calendar_occurrence *occ, void *context)
 	return TRUE;
 }
 
-static void freebusy_mail(struct freebusy_context *ctx, struct mail *mail)
+static bool freebusy_item(struct mail *mail, const char *object,
+			  const char *error, void *context)
 {
-	const char *object, *error;
+	struct freebusy_context *ctx = context;
 	time_t end = ctx->start + (time_t)ctx->count * ctx->slot_secs;
-	int ret;
 
-	ret = as_groupware_msg_read(mail, as_calendar_content_types,
-				    &object, &error);
-	if (ret <= 0) {
+	if (object == NULL) {
 		e_warning(ctx->event, "Free/busy: %s UID %u: %s",
 			  mailbox_get_vname(mail->box), mail->uid, error);
-		return;
-	}
-	if (as_calendar_ical_occurrences(object, ctx->start, end,
-					 freebusy_add, ctx, &error) < 0) {
+	} else if (as_calendar_ical_occurrences(object, ctx->start, end,
+						freebusy_add, ctx,
+						&error) < 0) {
 		e_warning(ctx->event, "Free/busy: %s UID %u left out: %s",
 			  mailbox_get_vname(mail->box), mail->uid, error);
 	}
-}
-
-static int freebusy_folder(struct freebusy_context *ctx,
-			   struct mail_namespace *ns, const char *vname,
-			   const char **error_r)
-{
-	struct mailbox *box;
-	struct mailbox_transaction_context *trans;
-	struct mail_search_args *search_args;
-	struct mail_search_context *search;
-	struct mail *mail;
-	int ret = 0;
-
-	box = mailbox_alloc(ns->list, vname, MAILBOX_FLAG_READONLY);
-	if (mailbox_sync(box, 0) < 0) {
-		*error_r = t_strdup_printf("Free/busy: opening %s failed: %s",
-			vname, mailbox_get_last_internal_error(box, NULL));
-		mailbox_free(&box);
-		return -1;
-	}
-	trans = mailbox_transaction_begin(box, 0, "activesync free/busy");
-	search_args = mail_search_build_init();
-	mail_search_build_add_all(search_args);
-	search = mailbox_search_init(trans, search_args, NULL,
-				     MAIL_FETCH_STREAM_BODY, NULL);
-	mail_search_args_unref(&search_args);
-	while (mailbox_search_next(search, &mail)) T_BEGIN {
-		/* an event deleted but not yet expunged is gone */
-		if ((mail_get_flags(mail) & MAIL_DELETED) == 0)
-			freebusy_mail(ctx, mail);
-	} T_END;
-	if (mailbox_search_deinit(&search) < 0) {
-		*error_r = t_strdup_printf("Free/busy: reading %s failed: %s",
-			vname, mailbox_get_last_internal_error(box, NULL));
-		ret = -1;
-	}
-	(void)mailbox_transaction_commit(&trans);
-	mailbox_free(&box);
-	return ret;
+	return TRUE;
 }
 
 int as_freebusy_merged(struct mail_user *user, struct event *event,
 		       time_t start, time_t end, unsigned int slot_secs,
 		       string_t *dest, const char **error_r)
 {
+	/* "event" and "event.default": the user's calendars */
+	struct as_groupware_scan scan = {
+		.folder_class = "event",
+		.content_types = as_calendar_content_types,
+		.item = freebusy_item,
+	};
 	struct freebusy_context ctx;
-	struct mail_namespace *ns;
-	struct mailbox_list_iterate_context *iter;
-	const struct mailbox_info *info;
-	const char *folder_type;
-	unsigned int folders = 0;
-	int ret = 0;
+	int folders;
 
 	if (slot_secs == 0 || end <= start) {
 		*error_r = "empty free/busy range";
@@ -151,29 +107,12 @@ int as_freebusy_merged(struct mail_user *user, struct event *event,
 	ctx.slots = t_malloc_no0(ctx.count);
 	memset(ctx.slots, AS_FREEBUSY_FREE, ctx.count);
 
-	ns = mail_namespace_find_inbox(user->namespaces);
-	iter = mailbox_list_iter_init(ns->list, "*",
-				      0);
-	while (ret == 0 && (info = mailbox_list_iter_next(iter)) != NULL) {
-		if ((info->flags & (MAILBOX_NOSELECT |
-				    MAILBOX_NONEXISTENT)) != 0)
-			continue;
-		folder_type = as_folders_kolab_type(event, ns, info->vname);
-		/* "event" and "event.default": the user's calendars */
-		if (folder_type == NULL ||
-		    strcmp(t_strcut(folder_type, '.'), "event") != 0)
-			continue;
-		folders++;
-		ret = freebusy_folder(&ctx, ns, info->vname, error_r);
-	}
-	if (mailbox_list_iter_deinit(&iter) < 0 && ret == 0) {
-		*error_r = t_strdup_printf("Free/busy: listing folders "
-			"failed: %s",
-			mailbox_list_get_last_internal_error(ns->list, NULL));
-		ret = -1;
-	}
-	if (ret < 0)
+	scan.context = &ctx;
+	folders = as_groupware_scan(user, event, &scan, error_r);
+	if (folders < 0) {
+		*error_r = t_strconcat("Free/busy: ", *error_r, NULL);
 		return -1;
+	}
 	if (folders == 0)
 		memset(ctx.slots, AS_FREEBUSY_NO_DATA, ctx.count);
 	str_append_data(dest, ctx.slots, ctx.count);

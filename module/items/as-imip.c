@@ -46,33 +46,7 @@ static const unsigned char imip_goid_class[16] = {
 
 static icalcomponent *imip_parse(const char *ical, const char **error_r)
 {
-	icalcomponent *comp, *cal;
-
-	comp = icalparser_parse_string(ical);
-	if (comp == NULL) {
-		*error_r = "iCalendar object doesn't parse";
-		return NULL;
-	}
-	switch (icalcomponent_isa(comp)) {
-	case ICAL_VCALENDAR_COMPONENT:
-		cal = comp;
-		break;
-	case ICAL_VEVENT_COMPONENT:
-		cal = icalcomponent_new_vcalendar();
-		icalcomponent_add_component(cal, comp);
-		break;
-	default:
-		icalcomponent_free(comp);
-		*error_r = "not an iCalendar object";
-		return NULL;
-	}
-	if (icalcomponent_get_first_component(cal,
-			ICAL_VEVENT_COMPONENT) == NULL) {
-		icalcomponent_free(cal);
-		*error_r = "no VEVENT in the iCalendar object";
-		return NULL;
-	}
-	return cal;
+	return as_ical_parse(ical, ICAL_VEVENT_COMPONENT, error_r);
 }
 
 static const char *imip_ical_string(icalcomponent *cal)

@@ -686,32 +686,12 @@ static void ical_task_read(icalcomponent *vtodo, struct as_task *task)
 static icalcomponent *
 ical_parse(const char *ical, icalcomponent **vtodo_r, const char **error_r)
 {
-	icalcomponent *comp, *cal;
+	icalcomponent *cal;
 
-	comp = icalparser_parse_string(ical);
-	if (comp == NULL) {
-		*error_r = "iCalendar object doesn't parse";
-		return NULL;
-	}
-	switch (icalcomponent_isa(comp)) {
-	case ICAL_VCALENDAR_COMPONENT:
-		cal = comp;
-		break;
-	case ICAL_VTODO_COMPONENT:
-		cal = icalcomponent_new_vcalendar();
-		icalcomponent_add_component(cal, comp);
-		break;
-	default:
-		icalcomponent_free(comp);
-		*error_r = "not an iCalendar object";
-		return NULL;
-	}
-	*vtodo_r = icalcomponent_get_first_component(cal,
-						     ICAL_VTODO_COMPONENT);
-	if (*vtodo_r == NULL) {
-		icalcomponent_free(cal);
-		*error_r = "no VTODO in the iCalendar object";
-		return NULL;
+	cal = as_ical_parse(ical, ICAL_VTODO_COMPONENT, error_r);
+	if (cal != NULL) {
+		*vtodo_r = icalcomponent_get_first_component(cal,
+						ICAL_VTODO_COMPONENT);
 	}
 	return cal;
 }

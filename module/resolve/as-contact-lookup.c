@@ -4,14 +4,10 @@
 #include "array.h"
 #include "str.h"
 #include "buffer.h"
-#include "mail-namespace.h"
 #include "mail-storage.h"
-#include "mail-search-build.h"
-#include "mailbox-list-iter.h"
-#include "as-folders.h"
 #include "as-store-gal.h"
 #include "items/as-vcard.h"
-#include "items/as-groupware-msg.h"
+#include "items/as-groupware-scan.h"
 #include "resolve/as-contact-lookup.h"
 
 static const char *const contact_lookup_types[] = {
@@ -123,59 +119,18 @@ static void contact_card(struct contact_lookup *ctx, const char *object)
 	array_push_back(ctx->matches, &match);
 }
 
-static int contact_folder(struct contact_lookup *ctx,
-			  struct mail_namespace *ns, const char *vname,
-			  const char *raw_query, const char **error_r)
+static bool contact_item(struct mail *mail, const char *object,
+			 const char *error ATTR_UNUSED, void *context)
 {
-	struct mailbox *box;
-	struct mailbox_transaction_context *trans;
-	struct mail_search_args *search_args;
-	struct mail_search_arg *arg;
-	struct mail_search_context *search;
-	struct mail *mail;
-	const char *object, *error;
-	int ret = 0;
+	struct contact_lookup *ctx = context;
 
-	box = mailbox_alloc(ns->list, vname, MAILBOX_FLAG_READONLY);
-	if (mailbox_sync(box, 0) < 0) {
-		*error_r = t_strdup_printf("Contacts: opening %s failed: %s",
-			vname, mailbox_get_last_internal_error(box, NULL));
-		mailbox_free(&box);
-		return -1;
+	if (object != NULL)
+		contact_card(ctx, object);
+	else {
+		e_debug(ctx->event, "Contacts: %s UID %u left out",
+			mailbox_get_vname(mail->box), mail->uid);
 	}
-	trans = mailbox_transaction_begin(box, 0, "activesync contacts");
-	search_args = mail_search_build_init();
-	/* the storage (or its FTS index) narrows the cards down first:
-	   the readable part of each has the names and addresses */
-	if (raw_query != NULL && *raw_query != '\0') {
-		arg = mail_search_build_add(search_args, SEARCH_TEXT);
-		arg->value.str = p_strdup(search_args->pool, raw_query);
-	} else {
-		mail_search_build_add_all(search_args);
-	}
-	search = mailbox_search_init(trans, search_args, NULL,
-				     MAIL_FETCH_STREAM_BODY, NULL);
-	mail_search_args_unref(&search_args);
-	while (!contact_lookup_full(ctx) &&
-	       mailbox_search_next(search, &mail)) T_BEGIN {
-		if ((mail_get_flags(mail) & MAIL_DELETED) != 0)
-			;
-		else if (as_groupware_msg_read(mail, contact_lookup_types,
-					       &object, &error) > 0)
-			contact_card(ctx, object);
-		else {
-			e_debug(ctx->event, "Contacts: %s UID %u left out",
-				vname, mail->uid);
-		}
-	} T_END;
-	if (mailbox_search_deinit(&search) < 0) {
-		*error_r = t_strdup_printf("Contacts: reading %s failed: %s",
-			vname, mailbox_get_last_internal_error(box, NULL));
-		ret = -1;
-	}
-	(void)mailbox_transaction_commit(&trans);
-	mailbox_free(&box);
-	return ret;
+	return !contact_lookup_full(ctx);
 }
 
 int as_contact_lookup(struct mail_user *user, struct event *event,
@@ -183,12 +138,16 @@ int as_contact_lookup(struct mail_user *user, struct event *event,
 		      ARRAY_TYPE(as_contact_match) *matches_r,
 		      const char **error_r)
 {
+	/* "contact" and "contact.default"; the storage (or its FTS index)
+	   narrows the cards down first: the readable part of each has the
+	   names and addresses */
+	struct as_groupware_scan scan = {
+		.folder_class = "contact",
+		.content_types = contact_lookup_types,
+		.text = query,
+		.item = contact_item,
+	};
 	struct contact_lookup ctx;
-	struct mail_namespace *ns;
-	struct mailbox_list_iterate_context *iter;
-	const struct mailbox_info *info;
-	const char *folder_type;
-	int ret = 0;
 
 	i_zero(&ctx);
 	ctx.event = event;
@@ -196,26 +155,10 @@ int as_contact_lookup(struct mail_user *user, struct event *event,
 	ctx.query = query == NULL ? NULL : as_store_gal_fold(query);
 	ctx.max = max;
 	ctx.matches = matches_r;
-
-	ns = mail_namespace_find_inbox(user->namespaces);
-	iter = mailbox_list_iter_init(ns->list, "*", 0);
-	while (ret == 0 && !contact_lookup_full(&ctx) &&
-	       (info = mailbox_list_iter_next(iter)) != NULL) {
-		if ((info->flags & (MAILBOX_NOSELECT |
-				    MAILBOX_NONEXISTENT)) != 0)
-			continue;
-		folder_type = as_folders_kolab_type(event, ns, info->vname);
-		/* "contact" and "contact.default" */
-		if (folder_type == NULL ||
-		    strcmp(t_strcut(folder_type, '.'), "contact") != 0)
-			continue;
-		ret = contact_folder(&ctx, ns, info->vname, query, error_r);
+	scan.context = &ctx;
+	if (as_groupware_scan(user, event, &scan, error_r) < 0) {
+		*error_r = t_strconcat("Contacts: ", *error_r, NULL);
+		return -1;
 	}
-	if (mailbox_list_iter_deinit(&iter) < 0 && ret == 0) {
-		*error_r = t_strdup_printf("Contacts: listing folders "
-			"failed: %s",
-			mailbox_list_get_last_internal_error(ns->list, NULL));
-		ret = -1;
-	}
-	return ret;
+	return 0;
 }
