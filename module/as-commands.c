@@ -11,6 +11,7 @@
 #include "mail-user.h"
 #include "as-client.h"
 #include "as-user.h"
+#include "as-user-cache.h"
 #include "as-commands-private.h"
 #include "policy/as-policy.h"
 #include "as-device-access.h"
@@ -615,7 +616,7 @@ void as_cmd_release_user(struct as_cmd_context *ctx)
 {
 	if (ctx->mail_user == NULL)
 		return;
-	as_user_close(ctx->user);
+	as_user_cache_close(ctx->user);
 	ctx->mail_user = NULL;
 }
 
@@ -627,7 +628,7 @@ int as_cmd_reopen_user(struct as_cmd_context *ctx, const char **error_r)
 	if (ctx->mail_user != NULL)
 		return 0;
 	as_cmd_user_lookup(ctx, &lookup);
-	ret = as_user_open(&lookup, ctx->user, error_r);
+	ret = as_user_cache_open(&lookup, ctx->user, error_r);
 	if (ret <= 0) {
 		if (ret == 0)
 			*error_r = "User no longer found in userdb";
@@ -666,7 +667,7 @@ int as_cmd_context_run(struct as_cmd_context *ctx, const buffer_t *payload,
 	ctx->ssl = ssl;
 	as_cmd_user_lookup(ctx, &lookup);
 	ctx->user = p_new(ctx->pool, struct as_user, 1);
-	ret = as_user_open(&lookup, ctx->user, &error);
+	ret = as_user_cache_open(&lookup, ctx->user, &error);
 	if (ret == -2) {
 		e_error(ctx->event, "503: %s", error);
 		ctx->http_retry_after_secs = AS_USER_UNAVAILABLE_RETRY_SECS;
@@ -757,6 +758,6 @@ void as_cmd_context_destroy(struct as_cmd_context **_ctx)
 		wbxml_writer_abort(&ctx->writer);
 	i_stream_unref(&ctx->response_input);
 	if (ctx->user != NULL)
-		as_user_close(ctx->user);
+		as_user_cache_close(ctx->user);
 	buffer_free(&ctx->response);
 }

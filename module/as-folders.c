@@ -14,6 +14,8 @@
 #include "as-settings.h"
 #include "as-store-itemprops.h"
 #include "http/as-request.h"
+#include "as-user.h"
+#include "as-user-cache.h"
 #include "as-folders.h"
 #include "as-special-folders.h"
 
@@ -928,6 +930,16 @@ int as_folders_open(struct as_cmd_context *ctx,
 					   folder->server_id, folder->vname);
 		return -1;
 	}
+	if (flags == 0 && ctx->user != NULL &&
+	    ctx->user->mail_user == ctx->mail_user) {
+		/* still open from the device's previous request */
+		box = as_user_cache_take_box(ctx->user, folder->vname,
+					     folder->guid);
+		if (box != NULL) {
+			*box_r = box;
+			return 0;
+		}
+	}
 	box = mailbox_alloc(ns->list, folder->vname, flags);
 	if (mailbox_open(box) == 0 &&
 	    as_folders_box_guid(box, guid, error_r) > 0 &&
@@ -959,6 +971,20 @@ int as_folders_open(struct as_cmd_context *ctx,
 	}
 	*box_r = box;
 	return 0;
+}
+
+void as_folders_close(struct as_cmd_context *ctx,
+		      const struct as_folder_info *folder,
+		      struct mailbox **_box)
+{
+	if (*_box == NULL)
+		return;
+	if (ctx->user == NULL || ctx->user->mail_user != ctx->mail_user ||
+	    mailbox_get_namespace(*_box)->user != ctx->mail_user) {
+		mailbox_free(_box);
+		return;
+	}
+	as_user_cache_keep_box(ctx->user, _box, folder->guid);
 }
 
 int as_folders_open_trash(struct as_cmd_context *ctx, struct mailbox **box_r,

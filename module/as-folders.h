@@ -80,6 +80,13 @@ int as_folders_open(struct as_cmd_context *ctx,
 		    enum mailbox_flags flags, struct mailbox **box_r,
 		    const char **error_r);
 
+/* Done with a folder from as_folders_open(): it stays open with the
+   (warm) user for the device's next request when it can, else it is
+   freed. *box is NULL afterwards. */
+void as_folders_close(struct as_cmd_context *ctx,
+		      const struct as_folder_info *folder,
+		      struct mailbox **box);
+
 /* Open the Deleted Items folder (\Trash). Returns 0 with box_r NULL if
    the user has none, -1 with error_r on error. */
 int as_folders_open_trash(struct as_cmd_context *ctx, struct mailbox **box_r,

@@ -4,6 +4,8 @@
 #include "hostpid.h"
 #include "array.h"
 #include "master-service.h"
+#include "str.h"
+#include "var-expand.h"
 #include "settings-parser.h"
 #include "mail-user.h"
 #include "mail-storage-settings.h"
@@ -12,6 +14,7 @@
 #include "master-service-settings.h"
 #include "as-settings.h"
 #include "as-user.h"
+#include "as-user-cache.h"
 
 /* The storage's refusal when it finds mbox in a process serving many
    clients (mbox-storage.c); seen for autodetected locations only, the
@@ -85,15 +88,18 @@ static const char *as_user_mbox_error(const char *location)
 		master_service_get_client_limit(master_service));
 }
 
-int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
-		 const char **error_r)
+int as_user_lookup_service(const struct as_user_lookup *lookup,
+			   pool_t fields_pool,
+			   const char *const **userdb_fields_r,
+			   struct mail_storage_service_user **service_user_r,
+			   const char **error_r)
 {
 	struct mail_storage_service_input input;
 	const struct mail_storage_settings *mail_set;
 	void **sets;
 	int ret;
 
-	i_zero(user_r);
+	*service_user_r = NULL;
 	i_zero(&input);
 	input.event_parent = lookup->event_parent;
 	/* must equal main.c's module: one settings cache */
@@ -107,8 +113,13 @@ int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 	input.remote_port = lookup->remote_port;
 	input.conn_secured = lookup->secured;
 
+	if (userdb_fields_r != NULL) {
+		*userdb_fields_r = NULL;
+		mail_storage_service_save_userdb_fields(as_storage_service,
+			fields_pool, userdb_fields_r);
+	}
 	ret = mail_storage_service_lookup(as_storage_service, &input,
-					  &user_r->service_user, error_r);
+					  service_user_r, error_r);
 	/* -2 there is an invalid userdb setting: an error of this user's,
 	   not the temporary condition our -2 means */
 	if (ret == -2)
@@ -120,17 +131,45 @@ int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 	   clients: the storage would refuse it, a temporary failure for
 	   the device (another process or a config change serves it) */
 	if (master_service_get_client_limit(master_service) > 1) {
-		sets = mail_storage_service_user_get_set(user_r->service_user);
+		sets = mail_storage_service_user_get_set(*service_user_r);
 		mail_set = mail_storage_service_user_get_mail_set(
-			user_r->service_user);
+			*service_user_r);
 		if (as_user_settings_use_mbox(sets[0], mail_set)) {
 			*error_r = as_user_mbox_error(
 				as_setting_str(mail_set->mail_location));
-			mail_storage_service_user_unref(&user_r->service_user);
+			mail_storage_service_user_unref(service_user_r);
 			return -2;
 		}
 	}
+	return 1;
+}
 
+const char *
+as_user_service_log_prefix(struct mail_storage_service_user *service_user)
+{
+	const struct mail_user_settings *user_set =
+		mail_storage_service_user_get_set(service_user)[0];
+	const struct mail_storage_service_input *input =
+		mail_storage_service_user_get_input(service_user);
+	const struct var_expand_table *table;
+	string_t *str = t_str_new(128);
+	const char *error;
+
+	table = mail_storage_service_get_var_expand_table(as_storage_service,
+		(struct mail_storage_service_input *)input);
+	if (var_expand(str, as_setting_str(user_set->mail_log_prefix),
+		       table, &error) <= 0)
+		return NULL;
+	return str_c(str);
+}
+
+int as_user_open_service(struct mail_storage_service_user *service_user,
+			 struct as_user *user_r, const char **error_r)
+{
+	int ret;
+
+	i_zero(user_r);
+	user_r->service_user = service_user;
 	ret = mail_storage_service_next(as_storage_service,
 					user_r->service_user,
 					&user_r->mail_user, error_r);
@@ -152,8 +191,24 @@ int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 	return 1;
 }
 
+int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
+		 const char **error_r)
+{
+	struct mail_storage_service_user *service_user;
+	int ret;
+
+	i_zero(user_r);
+	ret = as_user_lookup_service(lookup, NULL, NULL, &service_user,
+				     error_r);
+	if (ret <= 0)
+		return ret;
+	return as_user_open_service(service_user, user_r, error_r);
+}
+
 void as_user_close(struct as_user *user)
 {
+	if (user->warm != NULL)
+		as_user_warm_free(&user->warm);
 	if (user->mail_user != NULL)
 		mail_user_deinit(&user->mail_user);
 	if (user->service_user != NULL)

@@ -26,6 +26,9 @@ struct as_settings;
 struct as_user {
 	struct mail_storage_service_user *service_user;
 	struct mail_user *mail_user;
+	/* set when opened through as-user-cache.h: what it needs to keep
+	   the user warm after the request */
+	struct as_user_warm *warm;
 };
 
 struct as_user_lookup {
@@ -58,6 +61,21 @@ bool as_user_settings_use_mbox(const struct mail_user_settings *user_set,
 int as_user_open(const struct as_user_lookup *lookup, struct as_user *user_r,
 		 const char **error_r);
 void as_user_close(struct as_user *user);
+
+/* as_user_open() in its two steps. The lookup (userdb, settings, the
+   mbox check) returns as as_user_open(); with userdb_fields_r the
+   userdb reply's fields are returned too, allocated from fields_pool.
+   as_user_open_service() takes over service_user, also on failure. */
+int as_user_lookup_service(const struct as_user_lookup *lookup,
+			   pool_t fields_pool,
+			   const char *const **userdb_fields_r,
+			   struct mail_storage_service_user **service_user_r,
+			   const char **error_r);
+/* The user's mail_log_prefix for this lookup's session, or NULL */
+const char *
+as_user_service_log_prefix(struct mail_storage_service_user *service_user);
+int as_user_open_service(struct mail_storage_service_user *service_user,
+			 struct as_user *user_r, const char **error_r);
 
 /* The user's activesync settings (userdb fields applied), allocated from
    pool so that they outlive the user. Returns -1 with error_r if a value

@@ -14,6 +14,7 @@
 #include "as-store.h"
 #include "as-auth.h"
 #include "as-user.h"
+#include "as-user-cache.h"
 #include "as-client.h"
 #include "push/as-notify.h"
 
@@ -182,6 +183,8 @@ static void main_init(void)
 static void main_deinit(void)
 {
 	as_clients_destroy_all();
+	/* warm users hold storage: before the storage service goes */
+	as_user_cache_deinit();
 	as_notify_deinit();
 	http_server_deinit(&as_service->http_server);
 	as_auth_deinit();

@@ -360,7 +360,7 @@ sync_collection_prime(struct sync_context *sctx, struct sync_collection *coll,
 			return AS_SYNC_STATUS_SERVER_ERROR;
 		}
 		state.uid_validity = status.uidvalidity;
-		mailbox_free(&box);
+		as_folders_close(ctx, folder, &box);
 	}
 	state.options = as_sync_state_extra_write(&extra);
 
@@ -592,7 +592,11 @@ void as_sync_collection(struct sync_context *sctx,
 	} else {
 		status = sync_mail_collection_run(&run);
 	}
-	mailbox_free(&run.box);
+	/* a folder that failed is not kept for the next request */
+	if (status == AS_SYNC_STATUS_OK)
+		as_folders_close(ctx, &run.folder, &run.box);
+	else
+		mailbox_free(&run.box);
 	if (status != AS_SYNC_STATUS_OK)
 		as_sync_write_collection_status(sctx, coll, status);
 }
@@ -657,7 +661,7 @@ bool as_sync_collection_has_work(struct sync_context *sctx,
 		else
 			work = as_sync_changes_count(&changes) > 0;
 	}
-	mailbox_free(&box);
+	as_folders_close(ctx, &folder, &box);
 	return work;
 }
 
