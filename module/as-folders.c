@@ -10,6 +10,7 @@
 #include "mail-namespace.h"
 #include "mail-storage.h"
 #include "mailbox-list-iter.h"
+#include "mailbox-guid-cache.h"
 #include "as-command.h"
 #include "as-settings.h"
 #include "as-store-itemprops.h"
@@ -881,6 +882,22 @@ as_folders_lookup_any(struct as_cmd_context *ctx, const char *server_id,
 	if (ret <= 0)
 		return ret;
 
+	/* A user kept open across requests (as-user-cache.h) has the GUID
+	   cache it built then: a mailbox deleted or renamed since by
+	   another process would fail to verify (logged as an error), so
+	   a cached name that no longer exists makes it build the cache
+	   again. */
+	if (mailbox_guid_cache_find(ns->list, guid, &vname) == 0 &&
+	    vname != NULL) {
+		enum mailbox_existence existence;
+
+		box = mailbox_alloc(ns->list, vname, 0);
+		if (mailbox_exists(box, FALSE, &existence) == 0 &&
+		    existence == MAILBOX_EXISTENCE_NONE)
+			mailbox_guid_cache_refresh(ns->list);
+		mailbox_free(&box);
+		vname = NULL;
+	}
 	/* Fast path: Dovecot's GUID cache finds the mailbox (also after a
 	   rename). */
 	box = mailbox_alloc_guid(ns->list, guid, 0);
