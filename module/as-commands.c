@@ -616,7 +616,10 @@ void as_cmd_release_user(struct as_cmd_context *ctx)
 {
 	if (ctx->mail_user == NULL)
 		return;
-	as_user_cache_close(ctx->user);
+	/* a held request may wait for many minutes: nothing of the user
+	   stays open meanwhile (not even warm) */
+	as_user_close(ctx->user);
+	i_zero(ctx->user);
 	ctx->mail_user = NULL;
 }
 
