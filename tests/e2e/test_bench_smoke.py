@@ -80,8 +80,21 @@ def test_bench_quick(dc):
     _number(tp, "cycles", strict=True)
     _number(tp, "cycles_per_s", strict=True)
 
+    lin = nc["linear"]
+    assert lin["base_messages"] == n["linear_base"], lin
+    assert lin["large_messages"] == n["nochange_large"], lin
+    for k in ("base_us_per_item", "large_us_per_item", "per_item_ratio"):
+        _number(lin, k, strict=True)
+    for k in ("mime", "html"):
+        assert len(s[k]["seconds_all"]) == n["initial_repeats"], s[k]
+        _number(s[k], "cpu_ratio_to_doveadm", strict=True)
+
+    # every figure of the table, each with its target
     assert set(res["targets"]) == {
-        "push_p99_ms_high", "rss_kib_per_ping", "initial_sync_ratio_mime",
-        "initial_sync_ratio_html", "nochange_ratio"}, res["targets"]
+        "initial_sync_ratio_mime", "initial_sync_ratio_html",
+        "initial_sync_cpu_ratio_mime", "initial_sync_cpu_ratio_html",
+        "initial_sync_per_item_100k_vs_10k", "rss_kib_per_ping",
+        "push_p99_ms_high_loaded", "push_p99_ms_high",
+        "nochange_ratio"}, res["targets"]
     for t in res["targets"].values():
         assert isinstance(t["met"], bool) and t["value"] is not None, t
