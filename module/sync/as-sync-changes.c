@@ -197,6 +197,23 @@ seq_range_array_intersect_range(ARRAY_TYPE(seq_range) *dest,
 		seq_range_array_remove_range(dest, max_uid + 1, (uint32_t)-1);
 }
 
+/* Every UID of the folder, from the index's record map. A search would
+   set up each mail in turn, and a first sync's windows each need the
+   whole list: at 100,000 messages that made a window cost with the
+   folder's size instead of its own. */
+static void all_uids(struct mailbox *box, ARRAY_TYPE(seq_range) *uids)
+{
+	struct mailbox_status status;
+	ARRAY_TYPE(seq_range) seqs;
+
+	mailbox_get_open_status(box, STATUS_MESSAGES, &status);
+	if (status.messages == 0)
+		return;
+	t_array_init(&seqs, 1);
+	seq_range_array_add_range(&seqs, 1, status.messages);
+	mailbox_get_uid_range(box, &seqs, uids);
+}
+
 int as_sync_changes_compute(pool_t pool,
 			    const struct as_sync_changes_input *in,
 			    struct as_sync_changes *changes_r,
@@ -207,7 +224,6 @@ int as_sync_changes_compute(pool_t pool,
 	ARRAY_TYPE(seq_range) changed;
 	/* only UIDs below the UIDNEXT we store in the new state */
 	uint32_t max_uid = in->status->uidnext - 1;
-	int ret = 0;
 
 	i_zero(changes_r);
 	p_array_init(&changes_r->adds, pool, 16);
@@ -225,10 +241,7 @@ int as_sync_changes_compute(pool_t pool,
 	if (in->full) {
 		t_array_init(&existing, 64);
 		if (max_uid > 0)
-			ret = search_uids(in->box, NULL, 0, 0, NULL, &existing,
-					  error_r);
-		if (ret < 0)
-			return -1;
+			all_uids(in->box, &existing);
 		seq_range_array_intersect_range(&existing, 1, max_uid);
 		/* device has it, folder doesn't */
 		array_append_array(&deletes, &state->uids);
