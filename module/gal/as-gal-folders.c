@@ -196,10 +196,12 @@ static int gal_folder_read(struct as_cmd_context *ctx, struct mailbox *box,
 			  mailbox_get_vname(box), AS_GAL_FOLDER_MAX_CONTACTS);
 	}
 	if (ret >= 0) {
+		const struct as_gal_entry *entries;
+		unsigned int count;
+
+		entries = array_get(&rd.entries, &count);
 		ret = as_store_gal_folder_replace(ctx->store, guid, state,
-						  array_front(&rd.entries),
-						  array_count(&rd.entries),
-						  error_r);
+						  entries, count, error_r);
 	}
 	if (ret >= 0) {
 		i_gettimeofday(&end);

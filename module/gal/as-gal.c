@@ -206,10 +206,11 @@ int as_gal_refresh(struct as_cmd_context *ctx, bool rebuild, bool full,
 	users = full ? array_count(&entries) :
 		scount - array_count(&removed) + array_count(&hidden) +
 		array_count(&entries);
-	if (as_store_gal_update_users(ctx->store, array_front(&entries),
-				      array_count(&entries),
-				      array_front(&removed),
-				      array_count(&removed), rebuild, full,
+	/* (array_get(): either may be empty) */
+	const struct as_gal_entry *entries_arr = array_get(&entries, &li);
+	const char *const *removed_arr = array_get(&removed, &si);
+	if (as_store_gal_update_users(ctx->store, entries_arr, li,
+				      removed_arr, si, rebuild, full,
 				      ioloop_time, users, &stats,
 				      error_r) < 0) {
 		pool_unref(&pool);
