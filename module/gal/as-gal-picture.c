@@ -101,7 +101,11 @@ const buffer_t *as_gal_entry_photo(struct as_cmd_context *ctx,
 	}
 	if (e->picture == NULL)
 		return NULL;
-	if (e->picture[0] == '/')
+	/* a JPEG's base64 starts with "/9j/" too: a path only if there
+	   is such a file */
+	struct stat st;
+	if (e->picture[0] == '/' && stat(e->picture, &st) == 0 &&
+	    S_ISREG(st.st_mode))
 		return gal_picture_file(ctx, e->picture);
 	photo = buffer_create_dynamic(ctx->pool,
 				      MAX_BASE64_DECODED_SIZE(strlen(e->picture)));
