@@ -88,6 +88,7 @@ gal_picture_file(struct as_cmd_context *ctx, const char *path)
 const buffer_t *as_gal_entry_photo(struct as_cmd_context *ctx,
 				   const struct as_gal_entry *e)
 {
+	struct stat st;
 	buffer_t *photo;
 	const char *error;
 	int ret;
@@ -103,7 +104,6 @@ const buffer_t *as_gal_entry_photo(struct as_cmd_context *ctx,
 		return NULL;
 	/* a JPEG's base64 starts with "/9j/" too: a path only if there
 	   is such a file */
-	struct stat st;
 	if (e->picture[0] == '/' && stat(e->picture, &st) == 0 &&
 	    S_ISREG(st.st_mode))
 		return gal_picture_file(ctx, e->picture);

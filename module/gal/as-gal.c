@@ -160,7 +160,8 @@ int as_gal_refresh(struct as_cmd_context *ctx, bool rebuild, bool full,
 	ARRAY_TYPE(const_string) listed, stored, lookup, removed, hidden;
 	ARRAY_TYPE(as_gal_entry) entries;
 	struct as_gal_update_stats stats;
-	const char *const *l, *const *s;
+	const struct as_gal_entry *entries_arr;
+	const char *const *l, *const *s, *const *removed_arr;
 	unsigned int li, si, lcount, scount, users;
 	struct timeval start, end;
 	pool_t pool;
@@ -207,8 +208,8 @@ int as_gal_refresh(struct as_cmd_context *ctx, bool rebuild, bool full,
 		scount - array_count(&removed) + array_count(&hidden) +
 		array_count(&entries);
 	/* (array_get(): either may be empty) */
-	const struct as_gal_entry *entries_arr = array_get(&entries, &li);
-	const char *const *removed_arr = array_get(&removed, &si);
+	entries_arr = array_get(&entries, &li);
+	removed_arr = array_get(&removed, &si);
 	if (as_store_gal_update_users(ctx->store, entries_arr, li,
 				      removed_arr, si, rebuild, full,
 				      ioloop_time, users, &stats,
