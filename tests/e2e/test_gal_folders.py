@@ -8,6 +8,7 @@ activesync_gal_picture) with their limits, a changed folder read again,
 and the userdb side refreshed incrementally."""
 
 import base64
+import os
 import time
 
 from harness import our_encode, search, store_status, xall, xfind, \
@@ -30,6 +31,7 @@ VERSIONS = ("14.1", "16.1")
 # a JPEG's first bytes and something that is not text
 PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
 USER_PHOTO = b"\xff\xd8\xff\xe1user-picture" + bytes(range(100))
+FILE_PHOTO = b"\xff\xd8\xff\xe2file-picture" + bytes(range(200))
 FIND_NS = 'xmlns="Find:" xmlns:airsync="AirSync:"'
 
 
@@ -81,7 +83,17 @@ def setup(dc):
         "Gustav Lind", "Lind;Gustav;;;", "gustav@partner2.test")))
     dc.public_mailbox_add("Board", card_message(person(
         "Gideon Secret", "Secret;Gideon;;;", "gideon@board.test")))
+    # a picture the userdb names by its path
+    path = os.path.join(dc.dir, "pictures", "filepic.jpg")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(FILE_PHOTO)
+    if os.geteuid() == 0:
+        os.chown(os.path.dirname(path), dc.uid, dc.gid)
+        os.chown(path, dc.uid, dc.gid)
     dc.add_users({
+        "filepic.gf@example.test": ("pw", {
+            "activesync_gal_picture": path}),
         "anna.gf@example.test": ("pw", {
             "activesync_user_display_name": "Anna-Userdb"}),
         "pictor.gf@example.test": ("pw", {
@@ -208,6 +220,10 @@ def test_gal_pictures(dc):
         status, data = picture(found["pictor.gf@example.test"])
         assert status == "1", r
         assert base64.b64decode(data) == USER_PHOTO, r
+        r, found = gal(c, "filepic", "<Picture/>")
+        status, data = picture(found["filepic.gf@example.test"])
+        assert status == "1", r
+        assert base64.b64decode(data) == FILE_PHOTO, r
 
         # ResolveRecipients: the same pictures
         x = ('<ResolveRecipients xmlns="ResolveRecipients:">'
@@ -227,6 +243,12 @@ def test_gal_pictures(dc):
             USER_PHOTO, r
         assert xtext(got["gustav@partner2.test"],
                      "Recipient/Picture/Status") == "173", r
+
+    # a limit that isn't a number: the request is refused
+    c = account(dc, "14.1")
+    r = search(c, "greta", "<Picture><MaxSize>big</MaxSize></Picture>",
+               store="GAL")
+    assert store_status(r) == "2", r
 
     # Find (16.1) the same way (libwbxml2 has no Find code page)
     c = account(dc, "16.1")
