@@ -81,6 +81,8 @@ struct rr_context {
 	struct as_cmd_context *cmd;
 	struct rr_options opts;
 	unsigned int certificates_sent;
+	/* the GAL folders this user reads (as_gal_prepare(), once) */
+	ARRAY_TYPE(const_string) gal_folders;
 };
 
 static bool
@@ -184,7 +186,8 @@ rr_candidates(struct rr_context *ctx, const char *to,
 	limit = ctx->opts.max_ambiguous + 1;
 	*exact_r = -1;
 	t_array_init(&gal, 8);
-	if (as_gal_search(cmd, to, 0, limit, &gal, &total, &error) < 0) {
+	if (as_gal_search_in(cmd, &ctx->gal_folders, to, 0, limit, &gal,
+			     &total, &error) < 0) {
 		e_error(cmd->event, "ResolveRecipients: GAL: %s", error);
 		return -1;
 	}
@@ -391,7 +394,7 @@ enum as_command_result cmd_resolverecipients(struct as_cmd_context *cmd)
 	struct rr_context ctx;
 	const struct wbxml_node *child;
 	ARRAY_TYPE(const_string) tos;
-	const char *to;
+	const char *to, *error;
 	int ret = 0;
 
 	i_zero(&ctx);
@@ -428,6 +431,11 @@ enum as_command_result cmd_resolverecipients(struct as_cmd_context *cmd)
 		return AS_CMD_DONE;
 	}
 
+	if (as_gal_prepare(cmd, &ctx.gal_folders, &error) < 0) {
+		e_error(cmd->event, "ResolveRecipients: GAL: %s", error);
+		as_cmd_write_status(cmd, RR_STATUS_SERVER_ERROR);
+		return AS_CMD_DONE;
+	}
 	wbxml_start(cmd->writer, EAS_RESOLVERECIPIENTS_RESOLVERECIPIENTS);
 	wbxml_elem_uint(cmd->writer, EAS_RESOLVERECIPIENTS_STATUS,
 			RR_STATUS_SUCCESS);

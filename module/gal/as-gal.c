@@ -233,12 +233,9 @@ static bool gal_stale(time_t when, unsigned int interval)
 	return when + (time_t)interval <= ioloop_time || when > ioloop_time;
 }
 
-int as_gal_search(struct as_cmd_context *ctx, const char *query,
-		  unsigned int start, unsigned int count,
-		  ARRAY_TYPE(as_gal_entry) *results_r,
-		  unsigned int *total_r, const char **error_r)
+int as_gal_prepare(struct as_cmd_context *ctx,
+		   ARRAY_TYPE(const_string) *folders_r, const char **error_r)
 {
-	ARRAY_TYPE(const_string) folders;
 	struct as_gal_info info;
 	bool rebuild, full;
 	int ret;
@@ -253,14 +250,34 @@ int as_gal_search(struct as_cmd_context *ctx, const char *query,
 		if (as_gal_refresh(ctx, rebuild, full, error_r) < 0)
 			return -1;
 	}
-	t_array_init(&folders, 4);
-	if (as_gal_folders_sync(ctx, &folders, error_r) < 0)
-		return -1;
+	p_array_init(folders_r, ctx->pool, 4);
+	return as_gal_folders_sync(ctx, folders_r, error_r);
+}
+
+int as_gal_search_in(struct as_cmd_context *ctx,
+		     const ARRAY_TYPE(const_string) *folders,
+		     const char *query, unsigned int start,
+		     unsigned int count, ARRAY_TYPE(as_gal_entry) *results_r,
+		     unsigned int *total_r, const char **error_r)
+{
 	/* counting stops somewhere: a one-letter query in a big directory
 	   needs no exact total */
-	return as_store_gal_search(ctx->store, ctx->pool, query, &folders,
+	return as_store_gal_search(ctx->store, ctx->pool, query, folders,
 				   start, count, AS_GAL_MAX_TOTAL, results_r,
 				   total_r, error_r);
+}
+
+int as_gal_search(struct as_cmd_context *ctx, const char *query,
+		  unsigned int start, unsigned int count,
+		  ARRAY_TYPE(as_gal_entry) *results_r,
+		  unsigned int *total_r, const char **error_r)
+{
+	ARRAY_TYPE(const_string) folders;
+
+	if (as_gal_prepare(ctx, &folders, error_r) < 0)
+		return -1;
+	return as_gal_search_in(ctx, &folders, query, start, count,
+				results_r, total_r, error_r);
 }
 
 static void gal_elem(struct wbxml_writer *w, unsigned int tag,

@@ -42,6 +42,17 @@ int as_gal_search(struct as_cmd_context *ctx, const char *query,
 		  ARRAY_TYPE(as_gal_entry) *results_r,
 		  unsigned int *total_r, const char **error_r);
 
+/* The same in two steps, for several searches in one request: bring
+   the index up to date and find the user's GAL folders once, then
+   search */
+int as_gal_prepare(struct as_cmd_context *ctx,
+		   ARRAY_TYPE(const_string) *folders_r, const char **error_r);
+int as_gal_search_in(struct as_cmd_context *ctx,
+		     const ARRAY_TYPE(const_string) *folders,
+		     const char *query, unsigned int start,
+		     unsigned int count, ARRAY_TYPE(as_gal_entry) *results_r,
+		     unsigned int *total_r, const char **error_r);
+
 /* Bring the userdb side up to date now: rebuild = empty the index first,
    full = look every user up again (else only the added ones). Returns
    the number of userdb entries, or -1 with error_r. */
