@@ -4,7 +4,9 @@
 it. Reports the first search (which reads the whole list from the userdb
 through Dovecot's auth service and stores it) and the latency of prefix
 searches afterwards (p50/p99/max of the HTTP round trip), with the
-matches they found.
+matches they found, then adds 10 users and times the search that brings
+them in by an incremental refresh (only the added users are looked up
+and written).
 
     python3 bench/gal.py --builddir _build/bench [--users 10000] [--json F]
 
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 import time
 
@@ -58,7 +61,9 @@ def main():
     dc = harness.DovecotInstance(
         builddir=args.builddir, keep=args.keep, activesync=True,
         name="bench-gal", passwd_single=True,
-        plugin_settings={"activesync_gal_refresh_interval": "1 day"})
+        plugin_settings={"activesync_gal_refresh_interval": "1 day",
+                         # the server's own timing of each GAL search
+                         "activesync_debug": "yes"})
     try:
         dc.add_users(users)
         dc.start()
@@ -66,12 +71,13 @@ def main():
         c = dc.eas_client(me, "pw", device_id="BENCHGAL",
                           device_type="Bench", version="14.1")
 
-        def search(query):
+        def search(query, client=None):
+            client = client or c
             xml = ('<Search xmlns="Search:"><Store><Name>GAL</Name>'
                    '<Query>%s</Query><Options><Range>0-49</Range>'
                    '</Options></Store></Search>' % query)
             t0 = time.monotonic()
-            r = c.request_provisioned("Search", xml)
+            r = client.request_provisioned("Search", xml)
             dt = time.monotonic() - t0
             assert r.status == 200, r
             assert harness.xtext(r, "Search/Response/Store/Status") == "1", r
@@ -90,13 +96,35 @@ def main():
                 q = "%s.%s" % (rnd.choice(FIRST), rnd.choice(LAST)[:2])
             queries.append(q)
         times, totals = [], []
+        mark = dc.log_offset()
         for q in queries:
             dt, total = search(q)
             times.append(dt)
             totals.append(total)
+        # the index walk alone, as the server timed it
+        server = [int(m.group(1)) / 1000.0 for m in re.finditer(
+            r"GAL: \d+ matches, returned \d+ from \d+ in (\d+) us",
+            dc.log_since(mark))]
         # the same request finding nothing: what isn't the GAL (HTTP,
         # auth cache, opening the user, WBXML)
         empty = [search("qqqq")[0] for _ in range(50)]
+
+        # 10 users more, brought in by the search of a user whose refresh
+        # interval (a userdb field) is 1 s: an incremental refresh
+        added = {"zz.incremental%d@example.test" % i: ("pw", None)
+                 for i in range(10)}
+        inc_user = "bench.incremental@example.test"
+        added[inc_user] = ("pw", {"activesync_gal_refresh_interval": "1"})
+        mark = dc.log_offset()
+        dc.add_users(added)
+        c2 = dc.eas_client(inc_user, "pw", device_id="BENCHGAL2",
+                           device_type="Bench", version="14.1")
+        c2.provision()
+        time.sleep(1.1)
+        inc_s, inc_total = search("zz.incremental", client=c2)
+        assert inc_total == 10, inc_total
+        inc_log = [line for line in dc.log_since(mark).splitlines()
+                   if "GAL: incremental refresh" in line]
         res = {
             "users": args.users,
             "first_search_with_refresh_ms": round(first_s * 1000, 1),
@@ -106,11 +134,19 @@ def main():
             "prefix_search_p99_ms": round(pct(times, 99) * 1000, 2),
             "prefix_search_max_ms": round(max(times) * 1000, 2),
             "no_match_search_p50_ms": round(pct(empty, 50) * 1000, 2),
+            "server_gal_search_p50_ms": round(pct(server, 50), 2)
+            if server else None,
+            "server_gal_search_p99_ms": round(pct(server, 99), 2)
+            if server else None,
             "matches_p50": pct(totals, 50),
             "matches_max": max(totals),
+            "search_with_incremental_refresh_ms": round(inc_s * 1000, 1),
         }
+        if inc_log:
+            res["incremental_refresh_log"] = \
+                inc_log[-1].split("Info: ", 1)[-1]
         refresh = [line for line in dc.log().splitlines()
-                   if "GAL: " in line and "userdb users listed" in line]
+                   if "GAL: first refresh" in line]
         if refresh:
             res["refresh_log"] = refresh[-1].split("Info: ", 1)[-1]
         print(json.dumps(res, indent=2))

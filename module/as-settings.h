@@ -32,6 +32,7 @@ struct as_settings {
 		const char *autodiscover_smtp_port;
 		const char *gal;
 		const char *gal_refresh_interval;
+		const char *gal_full_refresh_interval;
 		const char *debug;
 		const char *enabled;
 		const char *max_devices;
@@ -103,6 +104,13 @@ struct as_settings {
 	   read again when older than this (seconds) */
 	bool gal;
 	unsigned int gal_refresh_interval;
+	/* At most this often every listed user is looked up again (fields
+	   changed); in between a refresh only adds and removes users */
+	unsigned int gal_full_refresh_interval;
+	/* Mailboxes (names or IMAP LIST patterns as users see them, e.g.
+	   "Public/Directory") whose vCards are in the GAL, for the users
+	   who can read them; separated by spaces */
+	const char *gal_folders;
 	bool debug;
 
 	/* Device management (doveadm activesync) */

@@ -1261,16 +1261,21 @@ static void test_store_gal(void)
 {
 	struct as_store *store = test_store_open();
 	pool_t pool = pool_alloconly_create("gal", 4096);
-	struct as_gal_entry entries[3];
+	struct as_gal_entry entries[3], contacts[3];
+	struct as_gal_folder_state state;
+	struct as_gal_update_stats stats;
+	struct as_gal_info info;
 	ARRAY_TYPE(as_gal_entry) results;
+	ARRAY_TYPE(const_string) users, folders;
 	const struct as_gal_entry *e;
-	unsigned int total, count;
-	time_t refreshed;
+	const char *removed[] = { "anna@example.com", "carl@example.com" };
+	const char *guid = "0123456789abcdef0123456789abcdef";
+	buffer_t *photo;
+	unsigned int total;
 	const char *error;
 
 	test_begin("store gal");
-	test_assert(as_store_gal_info(store, &refreshed, &count,
-				      &error) == 0);
+	test_assert(as_store_gal_info(store, &info, &error) == 0);
 	i_zero(&entries);
 	entries[0].user = "anna@example.com";
 	entries[0].display_name = "Anna Smith";
@@ -1282,47 +1287,128 @@ static void test_store_gal(void)
 	entries[2].user = "carl@example.com";
 	entries[2].display_name = "Carl \xc3\x96""berg";
 	entries[2].email = "carl@example.com";
-	test_assert(as_store_gal_replace(store, entries, 3, 1000,
-					 &error) == 0);
-	test_assert(as_store_gal_info(store, &refreshed, &count,
-				      &error) == 1 &&
-		    refreshed == 1000 && count == 3);
+	test_assert(as_store_gal_update_users(store, entries, 3, NULL, 0,
+					      TRUE, TRUE, 1000, 3, &stats,
+					      &error) == 0);
+	test_assert(stats.added == 3);
+	test_assert(as_store_gal_info(store, &info, &error) == 1 &&
+		    info.refreshed == 1000 && info.full_refreshed == 1000 &&
+		    info.users == 3);
 
 	/* a word of the name, both users, each once */
-	test_assert(as_store_gal_search(store, pool, "smith", 0, 10, 100,
-					&results, &total, &error) == 0);
+	test_assert(as_store_gal_search(store, pool, "smith", NULL, 0, 10,
+					100, &results, &total, &error) == 0);
 	test_assert(total == 2 && array_count(&results) == 2);
 	e = array_idx(&results, 0);
 	test_assert_strcmp(e->display_name, "Anna Smith");
+	test_assert_strcmp(e->user, "anna@example.com");
 	test_assert_strcmp(e->phone, "+1 555 0100");
 	test_assert(e->company == NULL);
 	/* the address, its local part, UTF-8 lowercased */
-	test_assert(as_store_gal_search(store, pool, "bob@", 0, 10, 100,
+	test_assert(as_store_gal_search(store, pool, "bob@", NULL, 0, 10, 100,
 					&results, &total, &error) == 0 &&
 		    total == 1);
-	test_assert(as_store_gal_search(store, pool, "\xc3\xb6""b", 0, 10, 100,
-					&results, &total, &error) == 0 &&
-		    total == 1);
-	test_assert(as_store_gal_search(store, pool, "anna sm", 0, 10, 100,
-					&results, &total, &error) == 0 &&
+	test_assert(as_store_gal_search(store, pool, "\xc3\xb6""b", NULL, 0,
+					10, 100, &results, &total,
+					&error) == 0 && total == 1);
+	test_assert(as_store_gal_search(store, pool, "anna sm", NULL, 0, 10,
+					100, &results, &total, &error) == 0 &&
 		    total == 1);
 	/* a page */
-	test_assert(as_store_gal_search(store, pool, "", 1, 1, 100,
+	test_assert(as_store_gal_search(store, pool, "", NULL, 1, 1, 100,
 					&results, &total, &error) == 0 &&
 		    total == 3 && array_count(&results) == 1);
-	test_assert(as_store_gal_search(store, pool, "zz", 0, 10, 100,
+	test_assert(as_store_gal_search(store, pool, "zz", NULL, 0, 10, 100,
 					&results, &total, &error) == 0 &&
 		    total == 0 && array_count(&results) == 0);
 
-	/* a refresh replaces the list: gone users are gone */
-	test_assert(as_store_gal_replace(store, entries + 1, 1, 2000,
-					 &error) == 0);
-	test_assert(as_store_gal_search(store, pool, "smith", 0, 10, 100,
-					&results, &total, &error) == 0 &&
+	/* incremental: two users go, one changes, one stays untouched */
+	entries[1].title = "Boss";
+	test_assert(as_store_gal_update_users(store, entries + 1, 1, removed,
+					      2, FALSE, FALSE, 2000, 1,
+					      &stats, &error) == 0);
+	test_assert(stats.removed == 2 && stats.changed == 1 &&
+		    stats.added == 0);
+	test_assert(as_store_gal_update_users(store, entries + 1, 1, NULL, 0,
+					      FALSE, FALSE, 2001, 1,
+					      &stats, &error) == 0);
+	test_assert(stats.unchanged == 1 && stats.changed == 0);
+	test_assert(as_store_gal_search(store, pool, "smith", NULL, 0, 10,
+					100, &results, &total, &error) == 0 &&
 		    total == 1);
-	test_assert(as_store_gal_info(store, &refreshed, &count,
-				      &error) == 1 &&
-		    refreshed == 2000 && count == 1);
+	test_assert(as_store_gal_search(store, pool, "carl", NULL, 0, 10, 100,
+					&results, &total, &error) == 0 &&
+		    total == 0);
+	test_assert(as_store_gal_info(store, &info, &error) == 1 &&
+		    info.refreshed == 2001 && info.full_refreshed == 1000 &&
+		    info.users == 1);
+	test_assert(as_store_gal_users(store, pool, &users, &error) == 0 &&
+		    array_count(&users) == 1 &&
+		    strcmp(array_idx_elem(&users, 0), "bob") == 0);
+
+	/* a GAL folder's contacts: only found where the folder is allowed,
+	   one entry per address (the user before the card) */
+	i_zero(&contacts);
+	photo = buffer_create_dynamic(pool, 16);
+	buffer_append(photo, "\xff\xd8jpeg", 6);
+	contacts[0].folder_guid = guid;
+	contacts[0].uid = 1;
+	contacts[0].display_name = "Dora Smith";
+	contacts[0].email = "dora@example.org";
+	contacts[0].photo = photo;
+	contacts[1].folder_guid = guid;
+	contacts[1].uid = 2;
+	contacts[1].display_name = "Bob at home";
+	contacts[1].email = "BOB@example.com";
+	contacts[2].folder_guid = guid;
+	contacts[2].uid = 3;
+	contacts[2].display_name = "Sales";
+	contacts[2].email = "sales@example.org";
+	contacts[2].group = TRUE;
+	i_zero(&state);
+	state.uidvalidity = 7;
+	state.highest_modseq = 9;
+	test_assert(as_store_gal_folder_replace(store, guid, &state,
+						contacts, 3, &error) == 0);
+	test_assert(as_store_gal_folder_state(store, guid, &state,
+					      &error) == 1 &&
+		    state.uidvalidity == 7 && state.highest_modseq == 9 &&
+		    state.count == 3);
+	test_assert(as_store_gal_search(store, pool, "smith", NULL, 0, 10,
+					100, &results, &total, &error) == 0 &&
+		    total == 1);
+	t_array_init(&folders, 1);
+	array_push_back(&folders, &guid);
+	test_assert(as_store_gal_search(store, pool, "smith", &folders, 0, 10,
+					100, &results, &total, &error) == 0 &&
+		    total == 2);
+	test_assert(as_store_gal_search(store, pool, "dora", &folders, 0, 10,
+					100, &results, &total, &error) == 0 &&
+		    total == 1);
+	e = array_idx(&results, 0);
+	test_assert(e->user == NULL && e->uid == 1 && e->has_photo &&
+		    strcmp(e->folder_guid, guid) == 0);
+	test_assert(as_store_gal_photo(store, pool, e, &photo, &error) == 1 &&
+		    photo->used == 6);
+	test_assert(as_store_gal_search(store, pool, "bob", &folders, 0, 10,
+					100, &results, &total, &error) == 0 &&
+		    total == 1);
+	e = array_idx(&results, 0);
+	test_assert_strcmp(e->user, "bob");
+	test_assert(as_store_gal_search(store, pool, "sales", &folders, 0, 10,
+					100, &results, &total, &error) == 0 &&
+		    total == 1);
+	e = array_idx(&results, 0);
+	test_assert(e->group);
+	/* read again: the old cards go */
+	test_assert(as_store_gal_folder_replace(store, guid, &state,
+						contacts + 2, 1,
+						&error) == 0);
+	test_assert(as_store_gal_search(store, pool, "dora", &folders, 0, 10,
+					100, &results, &total, &error) == 0 &&
+		    total == 0);
+	test_assert(as_store_gal_photo(store, pool, &contacts[0], &photo,
+				       &error) == 0);
 	as_store_close(&store);
 	pool_unref(&pool);
 	test_end();

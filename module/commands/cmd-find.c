@@ -347,6 +347,7 @@ find_gal(struct as_cmd_context *ctx, const struct wbxml_node *criterion)
 	const struct wbxml_node *query, *options;
 	ARRAY_TYPE(as_gal_entry) entries;
 	const struct as_gal_entry *e;
+	struct as_gal_picture_opts picture;
 	unsigned int start, count, total;
 	const char *text, *error;
 
@@ -364,6 +365,14 @@ find_gal(struct as_cmd_context *ctx, const struct wbxml_node *criterion)
 				  "Range is not m-n with m <= n <= 999");
 		return AS_CMD_DONE;
 	}
+	if (!as_gal_picture_parse(options == NULL ? NULL :
+				  wbxml_node_child(options, EAS_FIND_PICTURE),
+				  EAS_FIND_MAXSIZE, EAS_FIND_MAXPICTURES,
+				  &picture)) {
+		find_write_status(ctx, FIND_STATUS_INVALID_REQUEST,
+				  "Picture limits are not numbers");
+		return AS_CMD_DONE;
+	}
 	t_array_init(&entries, count);
 	if (as_gal_search(ctx, t_str_trim(text, " \t"), start, count,
 			  &entries, &total, &error) < 0) {
@@ -376,6 +385,12 @@ find_gal(struct as_cmd_context *ctx, const struct wbxml_node *criterion)
 		wbxml_start(ctx->writer, EAS_FIND_RESULT);
 		wbxml_start(ctx->writer, EAS_FIND_PROPERTIES);
 		as_gal_write_entry(ctx->writer, e);
+		if (picture.requested) {
+			as_gal_picture_write(ctx->writer,
+					     &as_gal_picture_tags_gal,
+					     &picture,
+					     as_gal_entry_photo(ctx, e));
+		}
 		wbxml_end(ctx->writer);
 		wbxml_end(ctx->writer);
 	}

@@ -34,11 +34,6 @@
 #define RR_CERTIFICATES_SUCCESS 1
 #define RR_CERTIFICATES_NONE 7
 #define RR_CERTIFICATES_LIMIT 8
-/* Picture/Status */
-#define RR_PICTURE_SUCCESS 1
-#define RR_PICTURE_NONE 173
-#define RR_PICTURE_TOO_LARGE 174
-#define RR_PICTURE_LIMIT 175
 
 /* Recipient/Type */
 #define RR_TYPE_GAL 1
@@ -65,18 +60,18 @@ struct rr_options {
 	unsigned int max_ambiguous;
 	bool availability;
 	time_t start, end;
-	bool picture;
-	unsigned int picture_max_size; /* 0 = no limit */
-	unsigned int max_pictures;     /* 0 = no limit */
-	bool max_pictures_set;
+	struct as_gal_picture_opts picture;
 };
 
 struct rr_recipient {
 	unsigned int type;
 	const char *display_name;
 	const char *email;
-	/* GAL: the userdb user (for free/busy) */
+	/* GAL: the userdb user (for free/busy), NULL for a GAL folder's
+	   contact */
 	const char *user;
+	/* GAL: the entry, for its picture */
+	const struct as_gal_entry *gal;
 	const buffer_t *photo;
 	const ARRAY_TYPE(const_buffer_p) *certificates;
 };
@@ -86,7 +81,8 @@ struct rr_context {
 	struct as_cmd_context *cmd;
 	struct rr_options opts;
 	unsigned int certificates_sent;
-	unsigned int pictures_sent;
+	/* the GAL folders this user reads (as_gal_prepare(), once) */
+	ARRAY_TYPE(const_string) gal_folders;
 };
 
 static bool
@@ -147,18 +143,14 @@ rr_parse_options(struct rr_context *ctx, const struct wbxml_node *options)
 		}
 		opts->availability = TRUE;
 	}
-	node = wbxml_node_child(options, EAS_RESOLVERECIPIENTS_PICTURE);
-	if (node != NULL) {
-		if (!rr_parse_uint(node, EAS_RESOLVERECIPIENTS_MAXSIZE,
-				   UINT_MAX, &opts->picture_max_size, NULL) ||
-		    !rr_parse_uint(node, EAS_RESOLVERECIPIENTS_MAXPICTURES,
-				   UINT_MAX, &opts->max_pictures,
-				   &opts->max_pictures_set)) {
-			e_info(ctx->cmd->event, "ResolveRecipients: bad "
-			       "Picture limits");
-			return FALSE;
-		}
-		opts->picture = TRUE;
+	if (!as_gal_picture_parse(wbxml_node_child(options,
+					EAS_RESOLVERECIPIENTS_PICTURE),
+				  EAS_RESOLVERECIPIENTS_MAXSIZE,
+				  EAS_RESOLVERECIPIENTS_MAXPICTURES,
+				  &opts->picture)) {
+		e_info(ctx->cmd->event, "ResolveRecipients: bad "
+		       "Picture limits");
+		return FALSE;
 	}
 	return TRUE;
 }
@@ -194,7 +186,8 @@ rr_candidates(struct rr_context *ctx, const char *to,
 	limit = ctx->opts.max_ambiguous + 1;
 	*exact_r = -1;
 	t_array_init(&gal, 8);
-	if (as_gal_search(cmd, to, 0, limit, &gal, &total, &error) < 0) {
+	if (as_gal_search_in(cmd, &ctx->gal_folders, to, 0, limit, &gal,
+			     &total, &error) < 0) {
 		e_error(cmd->event, "ResolveRecipients: GAL: %s", error);
 		return -1;
 	}
@@ -207,6 +200,7 @@ rr_candidates(struct rr_context *ctx, const char *to,
 			e->display_name : e->email;
 		r.email = e->email;
 		r.user = e->user;
+		r.gal = e;
 		if (strcasecmp(e->email, to) == 0 && *exact_r < 0)
 			*exact_r = array_count(list);
 		array_push_back(list, &r);
@@ -317,29 +311,21 @@ rr_write_certificates(struct rr_context *ctx, const struct rr_recipient *r)
 	wbxml_end(w);
 }
 
+static const struct as_gal_picture_tags rr_picture_tags = {
+	.picture = EAS_RESOLVERECIPIENTS_PICTURE,
+	.status = EAS_RESOLVERECIPIENTS_STATUS,
+	.data = EAS_RESOLVERECIPIENTS_DATA,
+};
+
 static void
 rr_write_picture(struct rr_context *ctx, const struct rr_recipient *r)
 {
-	struct wbxml_writer *w = ctx->cmd->writer;
-	unsigned int status = RR_PICTURE_SUCCESS;
+	const buffer_t *photo = r->photo;
 
-	if (r->photo == NULL)
-		status = RR_PICTURE_NONE;
-	else if (ctx->opts.picture_max_size > 0 &&
-		 r->photo->used > ctx->opts.picture_max_size)
-		status = RR_PICTURE_TOO_LARGE;
-	else if (ctx->opts.max_pictures_set &&
-		 ctx->pictures_sent >= ctx->opts.max_pictures)
-		status = RR_PICTURE_LIMIT;
-	wbxml_start(w, EAS_RESOLVERECIPIENTS_PICTURE);
-	wbxml_elem_uint(w, EAS_RESOLVERECIPIENTS_STATUS, status);
-	if (status == RR_PICTURE_SUCCESS) {
-		/* binary (opaque), as GAL:Data */
-		wbxml_elem_opaque(w, EAS_RESOLVERECIPIENTS_DATA,
-				  r->photo->data, r->photo->used);
-		ctx->pictures_sent++;
-	}
-	wbxml_end(w);
+	if (r->gal != NULL)
+		photo = as_gal_entry_photo(ctx->cmd, r->gal);
+	as_gal_picture_write(ctx->cmd->writer, &rr_picture_tags,
+			     &ctx->opts.picture, photo);
 }
 
 static void
@@ -357,7 +343,7 @@ rr_write_recipient(struct rr_context *ctx, const struct rr_recipient *r,
 		rr_write_availability(ctx, r);
 	if (ctx->opts.cert_retrieval != RR_CERT_RETRIEVAL_NONE)
 		rr_write_certificates(ctx, r);
-	if (ctx->opts.picture)
+	if (ctx->opts.picture.requested)
 		rr_write_picture(ctx, r);
 	wbxml_end(w);
 }
@@ -408,7 +394,7 @@ enum as_command_result cmd_resolverecipients(struct as_cmd_context *cmd)
 	struct rr_context ctx;
 	const struct wbxml_node *child;
 	ARRAY_TYPE(const_string) tos;
-	const char *to;
+	const char *to, *error;
 	int ret = 0;
 
 	i_zero(&ctx);
@@ -445,6 +431,11 @@ enum as_command_result cmd_resolverecipients(struct as_cmd_context *cmd)
 		return AS_CMD_DONE;
 	}
 
+	if (as_gal_prepare(cmd, &ctx.gal_folders, &error) < 0) {
+		e_error(cmd->event, "ResolveRecipients: GAL: %s", error);
+		as_cmd_write_status(cmd, RR_STATUS_SERVER_ERROR);
+		return AS_CMD_DONE;
+	}
 	wbxml_start(cmd->writer, EAS_RESOLVERECIPIENTS_RESOLVERECIPIENTS);
 	wbxml_elem_uint(cmd->writer, EAS_RESOLVERECIPIENTS_STATUS,
 			RR_STATUS_SUCCESS);

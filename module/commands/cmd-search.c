@@ -369,18 +369,18 @@ search_mailbox(struct as_cmd_context *ctx, const struct wbxml_node *store)
 
 /* ---- GAL ---- */
 
-/* Options of a GAL search: Range, and Picture (no pictures in the
-   userdb: each result says so) */
+/* Options of a GAL search: Range, and Picture */
 static int
 search_gal_options(const struct wbxml_node *options, unsigned int *start_r,
-		   unsigned int *count_r, bool *picture_r,
+		   unsigned int *count_r,
+		   struct as_gal_picture_opts *picture_r,
 		   const char **error_r)
 {
 	const struct wbxml_node *child;
 
 	*start_r = 0;
 	*count_r = AS_SEARCH_DEFAULT_RANGE_END + 1;
-	*picture_r = FALSE;
+	i_zero(picture_r);
 	if (options == NULL)
 		return 0;
 	wbxml_node_foreach_child(options, child) {
@@ -392,7 +392,12 @@ search_gal_options(const struct wbxml_node *options, unsigned int *start_r,
 				return -1;
 			}
 		} else if (child->tag == EAS_SEARCH_PICTURE) {
-			*picture_r = TRUE;
+			if (!as_gal_picture_parse(child, EAS_SEARCH_MAXSIZE,
+						  EAS_SEARCH_MAXPICTURES,
+						  picture_r)) {
+				*error_r = "Invalid Picture limits";
+				return -1;
+			}
 		}
 	}
 	return 0;
@@ -407,7 +412,7 @@ search_gal(struct as_cmd_context *ctx, const struct wbxml_node *store)
 	const char *text, *error;
 	unsigned int start, count, total;
 	struct timeval start_time, end_time;
-	bool picture;
+	struct as_gal_picture_opts picture;
 
 	i_gettimeofday(&start_time);
 	if (!ctx->set->gal) {
@@ -446,11 +451,12 @@ search_gal(struct as_cmd_context *ctx, const struct wbxml_node *store)
 		wbxml_start(ctx->writer, EAS_SEARCH_RESULT);
 		wbxml_start(ctx->writer, EAS_SEARCH_PROPERTIES);
 		as_gal_write_entry(ctx->writer, e);
-		if (picture && ctx->req->version >= AS_VERSION_14_0) {
-			/* 173: the user has no picture */
-			wbxml_start(ctx->writer, EAS_GAL_PICTURE);
-			wbxml_elem_uint(ctx->writer, EAS_GAL_STATUS, 173);
-			wbxml_end(ctx->writer);
+		if (picture.requested &&
+		    ctx->req->version >= AS_VERSION_14_1) {
+			as_gal_picture_write(ctx->writer,
+					     &as_gal_picture_tags_gal,
+					     &picture,
+					     as_gal_entry_photo(ctx, e));
 		}
 		wbxml_end(ctx->writer);
 		wbxml_end(ctx->writer);

@@ -9,12 +9,10 @@
 #include "items/as-groupware-msg.h"
 #include "items/as-groupware-scan.h"
 
-/* Returns 1 to go on, 0 if the item callback stopped, -1 on error */
-static int groupware_scan_folder(const struct as_groupware_scan *scan,
-				 struct mail_namespace *ns, const char *vname,
-				 const char **error_r)
+int as_groupware_scan_mailbox(struct mailbox *box,
+			      const struct as_groupware_scan *scan,
+			      const char **error_r)
 {
-	struct mailbox *box;
 	struct mailbox_transaction_context *trans;
 	struct mail_search_args *search_args;
 	struct mail_search_arg *arg;
@@ -23,13 +21,6 @@ static int groupware_scan_folder(const struct as_groupware_scan *scan,
 	const char *object, *error;
 	int ret = 1;
 
-	box = mailbox_alloc(ns->list, vname, MAILBOX_FLAG_READONLY);
-	if (mailbox_sync(box, 0) < 0) {
-		*error_r = t_strdup_printf("opening %s failed: %s", vname,
-			mailbox_get_last_internal_error(box, NULL));
-		mailbox_free(&box);
-		return -1;
-	}
 	trans = mailbox_transaction_begin(box, 0, "activesync groupware scan");
 	search_args = mail_search_build_init();
 	if (scan->text != NULL && *scan->text != '\0') {
@@ -54,11 +45,31 @@ static int groupware_scan_folder(const struct as_groupware_scan *scan,
 		}
 	} T_END;
 	if (mailbox_search_deinit(&search) < 0) {
-		*error_r = t_strdup_printf("reading %s failed: %s", vname,
+		*error_r = t_strdup_printf("reading %s failed: %s",
+			mailbox_get_vname(box),
 			mailbox_get_last_internal_error(box, NULL));
 		ret = -1;
 	}
 	(void)mailbox_transaction_commit(&trans);
+	return ret;
+}
+
+/* Returns 1 to go on, 0 if the item callback stopped, -1 on error */
+static int groupware_scan_folder(const struct as_groupware_scan *scan,
+				 struct mail_namespace *ns, const char *vname,
+				 const char **error_r)
+{
+	struct mailbox *box;
+	int ret;
+
+	box = mailbox_alloc(ns->list, vname, MAILBOX_FLAG_READONLY);
+	if (mailbox_sync(box, 0) < 0) {
+		*error_r = t_strdup_printf("opening %s failed: %s", vname,
+			mailbox_get_last_internal_error(box, NULL));
+		mailbox_free(&box);
+		return -1;
+	}
+	ret = as_groupware_scan_mailbox(box, scan, error_r);
 	mailbox_free(&box);
 	return ret;
 }

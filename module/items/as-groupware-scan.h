@@ -6,6 +6,7 @@
    user alone: no device, no command context. */
 
 struct mail;
+struct mailbox;
 struct mail_user;
 struct event;
 
@@ -28,5 +29,12 @@ struct as_groupware_scan {
 int as_groupware_scan(struct mail_user *user, struct event *event,
 		      const struct as_groupware_scan *scan,
 		      const char **error_r);
+
+/* The same for one mailbox, opened and synced by the caller (a GAL
+   folder in a public namespace). Returns 1, 0 if the item callback
+   stopped, -1 with error_r. */
+int as_groupware_scan_mailbox(struct mailbox *box,
+			      const struct as_groupware_scan *scan,
+			      const char **error_r);
 
 #endif

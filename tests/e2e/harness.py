@@ -1045,6 +1045,24 @@ MAIL_LOCATIONS = {
 }
 
 
+# DovecotInstance(public_acl=[...]): a public namespace and the acl
+# plugin reading a global ACL file
+PUBLIC_CONF = """
+mail_plugins = $mail_plugins acl
+namespace public {{
+  type = public
+  separator = /
+  prefix = Public/
+  location = maildir:{public}
+  subscriptions = no
+  list = yes
+}}
+plugin {{
+  acl = vfile:{acl}
+}}
+"""
+
+
 # DovecotInstance(sieve=True): Sieve in lmtp (dovecot-sieve), the script
 # storage in the home as Pigeonhole's default, and ManageSieve
 # (dovecot-managesieved) on a port of its own.
@@ -1083,7 +1101,8 @@ class DovecotInstance:
                  activesync=None, plugin_settings=None, extra_conf="",
                  name="dovecot", mail_driver="maildir", stock_config=False,
                  namespace_conf=None, passwd_single=False,
-                 doveadm_server_plugin=False, sieve=False):
+                 doveadm_server_plugin=False, sieve=False,
+                 public_acl=None):
         if shutil.which("dovecot") is None and not os.path.exists(
                 "/usr/sbin/dovecot"):
             raise HarnessError("dovecot not installed "
@@ -1122,6 +1141,12 @@ class DovecotInstance:
         # (sieve_port), the scripts in the users' homes
         self.sieve = sieve
         self.sieve_port = free_port() if sieve else None
+        # public_acl: a list of global ACL lines ("Public/Box user=x lr");
+        # the instance then has a public namespace "Public/" (maildir
+        # in <dir>/public, see public_mailbox_add()) and the acl plugin
+        # with that file
+        self.public_acl = public_acl
+        self.public_dir = os.path.join(self.dir, "public")
         binary = os.path.join(self.builddir, "module", "activesync")
         self.activesync_binary = binary if os.access(binary, os.X_OK) \
             else None
@@ -1484,6 +1509,12 @@ service anvil {{
         if self.sieve:
             protocols += " sieve"
             tail += SIEVE_CONF.format(port=self.sieve_port)
+        if self.public_acl is not None:
+            os.makedirs(self.public_dir, exist_ok=True)
+            acl_path = os.path.join(self.dir, "global-acl")
+            with open(acl_path, "w") as f:
+                f.write("".join(line + "\n" for line in self.public_acl))
+            tail += PUBLIC_CONF.format(public=self.public_dir, acl=acl_path)
         text = self._base_conf(protocols) + tail
         if self.extra_conf:
             text += "\n" + self.extra_conf + "\n"
@@ -1494,6 +1525,22 @@ service anvil {{
             raise HarnessError("doveconf rejects the test config: %s\n%s"
                                % (r, text))
         self.protocols = self.doveconf_value("protocols").split()
+
+    def public_mailbox_add(self, mailbox, message):
+        """Put a message (bytes) into a mailbox of the public namespace
+        (public_acl), creating the mailbox: straight into the maildir,
+        as an admin's tool would, not subject to the ACL."""
+        box = os.path.join(self.public_dir, "." + mailbox.replace("/", "."))
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(box, sub), exist_ok=True)
+        self._public_serial = getattr(self, "_public_serial", 0) + 1
+        name = "%d.M%dP%d.eas-e2e" % (time.time(), self._public_serial,
+                                      os.getpid())
+        path = os.path.join(box, "new", name)
+        with open(path, "wb") as f:
+            f.write(message)
+        if os.geteuid() == 0:
+            _chown_tree(self.public_dir, self.uid, self.gid)
 
     def doveconf_value(self, name):
         """A setting's effective value in this instance's config

@@ -46,6 +46,8 @@ DEFAULTS = {
     "activesync_autodiscover_smtp_port": "587",
     "activesync_gal": "yes",
     "activesync_gal_refresh_interval": "1 hour",
+    "activesync_gal_full_refresh_interval": "1 day",
+    "activesync_gal_folders": "",
     "activesync_debug": "no",
     "activesync_enabled": "yes",
     "activesync_max_devices": "0",
