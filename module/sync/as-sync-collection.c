@@ -302,7 +302,17 @@ static unsigned int sync_mail_collection_run(struct sync_mail_run *run)
 				", more available" : "");
 		}
 	}
-	(void)mailbox_transaction_commit(&t);
+	if (new_extra.full) {
+		/* A first sync with more windows to come. This transaction
+		   only read; what committing it would write (cache
+		   decisions and offsets) makes Dovecot's next sync of a
+		   Maildir a pass over every uidlist record, so each window
+		   would cost with the folder's size. The last window
+		   commits. */
+		mailbox_transaction_rollback(&t);
+	} else {
+		(void)mailbox_transaction_commit(&t);
+	}
 	wbxml_end(w);
 
 	as_sync_itemuid_store(run);
