@@ -66,7 +66,7 @@ def test_many_pings_of_one_device(dc):
                 i - 1, (held[i - 1].done_at - t0) * 1000, i))
     assert len(pids) >= 2, "all Pings in one process: %r" % pids
     log = dc.log_since(mark)
-    assert log.count("Ended by a newer Ping of the same device in "
+    assert log.count("Ended by a newer request of the same device in "
                      "another process") == 3, log[-3000:]
     dc.deliver(user, sample_message("to the newest", to=user))
     assert status_of(held[-1].wait(30)) == "2"
