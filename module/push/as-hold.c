@@ -428,10 +428,13 @@ void as_hold_wait(struct as_hold *hold, unsigned int secs)
 		/* idle: nothing of the user stays open */
 		as_cmd_release_user(ctx);
 	}
-	e_debug(ctx->event, "Holding for %u s on %u folder(s) (%s)",
+	e_debug(ctx->event, "Holding for %u s on %u folder(s) (%s; "
+		"request pool %zu of %zu bytes used)",
 		secs, array_count(&hold->folders),
 		hold->notify_mode ? "plugin notifications, user released" :
-		"mailbox list watch");
+		"mailbox list watch",
+		pool_alloconly_get_total_used_size(ctx->pool),
+		pool_alloconly_get_total_alloc_size(ctx->pool));
 }
 
 void as_hold_supersede(struct as_cmd_context *ctx, enum as_hold_kind kinds)
