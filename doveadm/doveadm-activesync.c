@@ -290,7 +290,8 @@ void doveadm_activesync_wake_device(const char *user, const char *device_id)
 	struct timeval now;
 	string_t *str;
 
-	/* "a newer Ping of the device started": the held one ends */
+	/* "a newer request of the device started": its held Ping or Sync
+	   ends */
 	i_gettimeofday(&now);
 	i_zero(&msg);
 	msg.kind = AS_NOTIFY_PING_STARTED;

@@ -39,7 +39,7 @@ void as_notify_msg_format(string_t *dest, const struct as_notify_msg *msg)
 	str_append(dest, AS_NOTIFY_MAGIC"\t");
 	str_append_c(dest, (char)msg->kind);
 	str_append_c(dest, '\t');
-	if (msg->kind == AS_NOTIFY_PING_STARTED) {
+	if (AS_NOTIFY_KIND_HAS_DEVICE(msg->kind)) {
 		binary_to_hex_append(dest, (const void *)msg->device_id,
 				     strlen(msg->device_id));
 	} else {
@@ -71,7 +71,7 @@ as_notify_parse_arg(const char *arg, struct as_notify_msg *msg,
 		*error_r = "argument is not hex";
 		return -1;
 	}
-	if (msg->kind == AS_NOTIFY_PING_STARTED) {
+	if (AS_NOTIFY_KIND_HAS_DEVICE(msg->kind)) {
 		if (len == 0 || len > AS_NOTIFY_MAX_DEVICE_ID * 2) {
 			*error_r = "bad device id length";
 			return -1;
@@ -122,7 +122,7 @@ int as_notify_msg_parse(const void *data, size_t size,
 		*error_r = "bad magic";
 		return -1;
 	}
-	if (strlen(fields[1]) != 1 || strchr("MCDRP", fields[1][0]) == NULL) {
+	if (strlen(fields[1]) != 1 || strchr("MCDRPS", fields[1][0]) == NULL) {
 		*error_r = "unknown kind";
 		return -1;
 	}

@@ -23,8 +23,12 @@
             mailbox's new HIGHESTMODSEQ, or 0 if unknown.
          C, D, R: a mailbox was created, deleted or renamed; arg is its
             GUID or 32 zeros if unknown; value 0.
-         P: (service to service) a Ping of the device whose id is arg,
-            hex-encoded, started at value (microseconds since the epoch).
+         P: (service to service, doveadm) a request of the device whose
+            id is arg, hex-encoded, started at value (microseconds since
+            the epoch) that ends every held request (Ping, Sync with
+            Wait) of the device started before.
+         S: (service to service) the same for a Sync: it ends the
+            device's held Syncs only (a held Ping stays).
    username is last, so it may contain anything but control
    characters. */
 
@@ -41,16 +45,21 @@ enum as_notify_kind {
 	AS_NOTIFY_MAILBOX_DELETE = 'D',
 	AS_NOTIFY_MAILBOX_RENAME = 'R',
 	AS_NOTIFY_PING_STARTED = 'P',
+	AS_NOTIFY_SYNC_STARTED = 'S',
 };
+
+/* P and S name a device instead of a mailbox */
+#define AS_NOTIFY_KIND_HAS_DEVICE(kind) \
+	((kind) == AS_NOTIFY_PING_STARTED || (kind) == AS_NOTIFY_SYNC_STARTED)
 
 struct as_notify_msg {
 	enum as_notify_kind kind;
 	const char *username;
 	/* M, C, D, R */
 	guid_128_t guid;
-	/* P */
+	/* P, S */
 	const char *device_id;
-	/* M: HIGHESTMODSEQ; P: start time in usecs */
+	/* M: HIGHESTMODSEQ; P, S: start time in usecs */
 	uint64_t value;
 	/* Not on the wire: the receiver fills it in from the kernel's
 	   SCM_CREDENTIALS (the uid the sending process runs as), or

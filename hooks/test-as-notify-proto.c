@@ -46,6 +46,15 @@ static void test_msg_roundtrip(void)
 	test_assert(parsed.kind == AS_NOTIFY_PING_STARTED);
 	test_assert_strcmp(parsed.device_id, msg.device_id);
 	test_assert(parsed.value == 1234567);
+
+	/* a Sync started: the same fields */
+	msg.kind = AS_NOTIFY_SYNC_STARTED;
+	str_truncate(str, 0);
+	as_notify_msg_format(str, &msg);
+	test_assert(as_notify_msg_parse(str_data(str), str_len(str),
+					&parsed, &error) == 0);
+	test_assert(parsed.kind == AS_NOTIFY_SYNC_STARTED);
+	test_assert_strcmp(parsed.device_id, msg.device_id);
 	test_end();
 }
 
@@ -67,6 +76,8 @@ static void test_msg_invalid(void)
 		"EAS1\tM\t00000000000000000000000000000000\t1\tu\n",
 		"EAS1\tP\t\t1\tu",
 		"EAS1\tP\t41004200\t1\tu",
+		"EAS1\tS\t\t1\tu",
+		"EAS1\tS\t00000000000000000000000000000000\t\tu",
 	};
 	struct as_notify_msg msg;
 	const char *error;

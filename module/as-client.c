@@ -502,7 +502,10 @@ as_client_handle_request(void *context, struct http_server_request *req)
 	const char *path, *error, *value;
 	pool_t pool;
 
-	pool = pool_alloconly_create("activesync request", 4096);
+	/* one block holds a whole Ping or Sync request (decoded body,
+	   settings, device, policy, command state): a held one would keep a
+	   grown second block for its whole wait */
+	pool = pool_alloconly_create("activesync request", 8192);
 	creq = p_new(pool, struct as_client_request, 1);
 	creq->pool = pool;
 	creq->client = client;

@@ -9,11 +9,9 @@
 #include "str-sanitize.h"
 #include "time-util.h"
 #include "mail-storage.h"
-#include "mailbox-guid-cache.h"
 #include "as-command.h"
 #include "as-folders.h"
-#include "push/as-watch.h"
-#include "push/as-notify.h"
+#include "push/as-hold.h"
 #include "sync/as-sync-changes.h"
 #include "sync/as-sync-notice.h"
 
@@ -29,19 +27,12 @@
    armed before the first comparison, so a change between the two is
    never missed.
 
-   Two ways to learn about changes:
-   - The activesync mail plugin (hooks/) is loaded for the user: every
-     change arrives as a datagram naming the mailbox GUID and its new
-     HIGHESTMODSEQ. While idle the Ping keeps only the folder ids and
-     their last seen HIGHESTMODSEQ, no mail user and no mailbox: the
-     user is opened again only when a datagram names a watched folder
-     with a newer HIGHESTMODSEQ (or at the heartbeat).
-   - Otherwise the mailbox list index watch (as_watch, inotify), which
-     needs the user open for as long as the Ping is held.
-
-   One Ping per device: a new Ping from the same user and device ends the
-   previous one (Status 1), in this process through the registry, in the
-   other activesync processes through a datagram to their sockets. */
+   The hold engine (push/as-hold.c) waits: plugin datagrams with the
+   user released while idle (a trusted datagram naming a watched folder
+   with a newer HIGHESTMODSEQ answers at once, without opening the
+   user), or the mailbox list index watch. One held request per device:
+   a new Ping ends the device's held Ping or Sync, and a held Ping ended
+   by a newer request answers Status 1. */
 
 /* Ping/Status */
 enum ping_status {
@@ -55,15 +46,9 @@ enum ping_status {
 	PING_STATUS_SERVER_ERROR = 8,
 };
 
-/* Coalesce list index notification bursts before re-checking folders */
+/* The least time between two checks (and the list watch's burst
+   coalescing) */
 #define PING_DEBOUNCE_MSECS 100
-/* Plugin datagrams: the first re-check runs at once, further ones at most
-   this often (a flood for one user costs at most 10 checks a second) */
-#define PING_NOTIFY_MIN_INTERVAL_MSECS 100
-/* After lost notifications every held Ping re-checks, at random times
-   over this much per held Ping (at most a minute): ~200 checks/s */
-#define PING_LOST_SPREAD_MSECS_PER_PING 5
-#define PING_LOST_SPREAD_MAX_MSECS 60000
 
 enum ping_check_result {
 	PING_CHECK_ERROR = -1,
@@ -72,75 +57,19 @@ enum ping_check_result {
 	PING_CHECK_GONE = 2,
 };
 
+/* One watched folder; its entry in the hold (changed, pending, the
+   known HIGHESTMODSEQ) has the same index. */
 struct ping_folder {
 	struct as_folder_info info;
-	/* HIGHESTMODSEQ at the last check; a notification not above it
-	   announces nothing the check didn't see */
-	uint64_t known_modseq;
-	/* to report */
-	bool changed:1;
-	/* to re-check */
-	bool pending:1;
-	/* never reports changes (\NoSelect, or no position kept by Sync) */
-	bool inert:1;
 };
 
 struct ping_context {
 	struct as_cmd_context *cmd;
-	/* "user\tdevice_id", key in the registry */
-	const char *key;
 	unsigned int heartbeat;
 	ARRAY(struct ping_folder) folders;
-
-	/* datagrams of the plugin and of other processes (NULL if the
-	   listener is unavailable) */
-	struct as_notify_sub *sub;
-	/* TRUE: the plugin announces the user's changes; the user is closed
-	   while idle */
-	bool notify_mode;
-	/* the uid the user's mail processes run as: their datagrams are
-	   believed (as are root's and ours) */
-	uid_t mail_uid;
-	struct timeout *to_check;
-	struct timeval last_check;
-	bool recheck_all:1;
-	bool reresolve:1;
-
-	/* list index watch, when not in notify_mode */
-	struct as_watch *watch;
-	struct timeout *to_heartbeat;
+	struct as_hold *hold;
 	struct timeval start_time;
-	bool registered:1;
 };
-
-/* Held Pings of this process by "user\tdevice_id" */
-static HASH_TABLE(const char *, struct ping_context *) ping_registry;
-
-static void ping_registry_add(struct ping_context *ping)
-{
-	if (!hash_table_is_created(ping_registry))
-		hash_table_create(&ping_registry, default_pool, 0,
-				  str_hash, strcmp);
-	hash_table_insert(ping_registry, ping->key, ping);
-	ping->registered = TRUE;
-}
-
-static void ping_registry_remove(struct ping_context *ping)
-{
-	if (!ping->registered)
-		return;
-	hash_table_remove(ping_registry, ping->key);
-	ping->registered = FALSE;
-	if (hash_table_count(ping_registry) == 0)
-		hash_table_destroy(&ping_registry);
-}
-
-static struct ping_context *ping_registry_lookup(const char *key)
-{
-	if (!hash_table_is_created(ping_registry))
-		return NULL;
-	return hash_table_lookup(ping_registry, key);
-}
 
 static void ping_write_status(struct as_cmd_context *ctx, unsigned int status)
 {
@@ -159,16 +88,24 @@ ping_write_limit(struct as_cmd_context *ctx, unsigned int status,
 	wbxml_end(ctx->writer);
 }
 
+static struct as_hold_folder *
+ping_hold_folder(struct ping_context *ping, unsigned int idx)
+{
+	return array_idx_modifiable(as_hold_get_folders(ping->hold), idx);
+}
+
 static void ping_write_changes(struct ping_context *ping)
 {
 	struct as_cmd_context *ctx = ping->cmd;
 	const struct ping_folder *folder;
+	unsigned int i;
 
 	wbxml_start(ctx->writer, EAS_PING_PING);
 	wbxml_elem_uint(ctx->writer, EAS_PING_STATUS, PING_STATUS_CHANGES);
 	wbxml_start(ctx->writer, EAS_PING_FOLDERS);
 	array_foreach(&ping->folders, folder) {
-		if (folder->changed) {
+		i = array_foreach_idx(&ping->folders, folder);
+		if (ping_hold_folder(ping, i)->changed) {
 			wbxml_elem_str(ctx->writer, EAS_PING_FOLDER,
 				       folder->info.server_id);
 		}
@@ -201,7 +138,8 @@ ping_index_status(struct ping_context *ping, const struct ping_folder *folder,
 
 /* Compare one folder with the device's latest sync state. */
 static enum ping_check_result
-ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
+ping_check_folder(struct ping_context *ping, struct ping_folder *folder,
+		  struct as_hold_folder *hfolder)
 {
 	struct as_cmd_context *ctx = ping->cmd;
 	struct as_collection_state state;
@@ -214,7 +152,7 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 
 	if (folder->info.noselect) {
 		/* a parent without mail of its own never changes */
-		folder->inert = TRUE;
+		hfolder->inert = TRUE;
 		return PING_CHECK_UNCHANGED;
 	}
 	ret = as_store_collection_latest(ctx->store, ctx->username,
@@ -243,7 +181,7 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 		/* Sync keeps no mailbox position for this folder (classes
 		   without a converter yet: the device has all Sync can give
 		   it); reporting it would make the device loop. */
-		folder->inert = TRUE;
+		hfolder->inert = TRUE;
 		return PING_CHECK_UNCHANGED;
 	}
 
@@ -269,6 +207,7 @@ ping_check_folder(struct ping_context *ping, struct ping_folder *folder)
 		}
 		/* renamed: same folder id, new name */
 		folder->info = info;
+		hfolder->vname = folder->info.vname;
 	}
 	/* pick up changes not yet in the index (e.g. maildir files put
 	   there by other software); cheap when nothing changed */
@@ -295,21 +234,8 @@ compare:
 			status.highest_modseq, state.highest_modseq);
 		return PING_CHECK_CHANGED;
 	}
-	folder->known_modseq = status.highest_modseq;
+	hfolder->known_modseq = status.highest_modseq;
 	return PING_CHECK_UNCHANGED;
-}
-
-static bool
-ping_folder_in_list(const struct ping_folder *folder,
-		    const ARRAY_TYPE(const_string) *vnames)
-{
-	const char *vname;
-
-	array_foreach_elem(vnames, vname) {
-		if (strcmp(vname, folder->info.vname) == 0)
-			return TRUE;
-	}
-	return FALSE;
 }
 
 /* Check the folders (all, or those marked pending). Returns the status
@@ -317,19 +243,22 @@ ping_folder_in_list(const struct ping_folder *folder,
 static unsigned int ping_check(struct ping_context *ping, bool all)
 {
 	struct ping_folder *folder;
+	struct as_hold_folder *hfolder;
 	unsigned int status = 0;
 
 	i_assert(ping->cmd->mail_user != NULL);
 	array_foreach_modifiable(&ping->folders, folder) {
-		if (!all && !folder->pending)
+		hfolder = ping_hold_folder(ping,
+			array_foreach_idx(&ping->folders, folder));
+		if (!all && !hfolder->pending)
 			continue;
-		folder->pending = FALSE;
+		hfolder->pending = FALSE;
 		T_BEGIN {
-			switch (ping_check_folder(ping, folder)) {
+			switch (ping_check_folder(ping, folder, hfolder)) {
 			case PING_CHECK_UNCHANGED:
 				break;
 			case PING_CHECK_CHANGED:
-				folder->changed = TRUE;
+				hfolder->changed = TRUE;
 				if (status == 0)
 					status = PING_STATUS_CHANGES;
 				break;
@@ -352,90 +281,24 @@ static unsigned int ping_check(struct ping_context *ping, bool all)
 	return status;
 }
 
-/* Free what the held Ping owns; the command context stays. */
-static void ping_cleanup(struct ping_context *ping)
+static void ping_write_answer(struct ping_context *ping, unsigned int status)
 {
-	ping_registry_remove(ping);
-	as_notify_unsubscribe(&ping->sub);
-	as_watch_deinit(&ping->watch);
-	timeout_remove(&ping->to_check);
-	timeout_remove(&ping->to_heartbeat);
+	if (status == PING_STATUS_CHANGES)
+		ping_write_changes(ping);
+	else
+		ping_write_status(ping->cmd, status);
 }
 
+/* Answer the held Ping. */
 static void ping_finish(struct ping_context *ping, unsigned int status)
 {
 	struct as_cmd_context *ctx = ping->cmd;
 
-	ping_cleanup(ping);
-	if (status == PING_STATUS_CHANGES)
-		ping_write_changes(ping);
-	else
-		ping_write_status(ctx, status);
+	ping_write_answer(ping, status);
+	as_hold_deinit(&ping->hold);
 	e_debug(ctx->event, "Answered Status %u after %d ms", status,
 		timeval_diff_msecs(&ioloop_timeval, &ping->start_time));
 	as_cmd_finish(ctx);
-}
-
-static void ping_abort(struct as_cmd_context *ctx)
-{
-	struct ping_context *ping = ctx->cmd_context;
-
-	e_debug(ctx->event, "Client went away, releasing held Ping");
-	ping_cleanup(ping);
-}
-
-/* A watched folder's name no longer exists (deleted or renamed away).
-   The user stays open while the watch runs, so its mailbox GUID cache
-   still maps the folder's GUID to the old name: refresh it, otherwise
-   looking the folder up by GUID fails instead of finding it renamed or
-   gone. */
-static void ping_folder_check_vanished(struct ping_context *ping,
-				       const struct ping_folder *folder)
-{
-	struct mail_namespace *ns = as_folders_namespace(ping->cmd);
-	enum mailbox_existence existence;
-	struct mailbox *box;
-
-	if (folder->info.noselect)
-		return;
-	box = mailbox_alloc(ns->list, folder->info.vname, 0);
-	if (mailbox_exists(box, FALSE, &existence) == 0 &&
-	    existence != MAILBOX_EXISTENCE_SELECT)
-		mailbox_guid_cache_refresh(ns->list);
-	mailbox_free(&box);
-}
-
-/* list index watch (user open all the time) */
-static void
-ping_changed_callback(const ARRAY_TYPE(const_string) *vnames,
-		      struct ping_context *ping)
-{
-	struct ping_folder *folder;
-	unsigned int status;
-
-	array_foreach_modifiable(&ping->folders, folder) {
-		if (vnames == NULL || ping_folder_in_list(folder, vnames)) {
-			folder->pending = TRUE;
-			ping_folder_check_vanished(ping, folder);
-		}
-	}
-	status = ping_check(ping, FALSE);
-	if (status != 0)
-		ping_finish(ping, status);
-}
-
-/* Open the user again if the Ping released it. */
-static bool ping_reopen_user(struct ping_context *ping)
-{
-	const char *error;
-
-	if (as_cmd_reopen_user(ping->cmd, &error) < 0) {
-		e_error(ping->cmd->event, "Reopening the user failed: %s",
-			error);
-		ping_finish(ping, PING_STATUS_SERVER_ERROR);
-		return FALSE;
-	}
-	return TRUE;
 }
 
 /* After a mailbox was deleted or renamed: find the folders by id again.
@@ -462,156 +325,50 @@ static unsigned int ping_reresolve(struct ping_context *ping)
 			return PING_STATUS_FOLDER_SYNC_REQUIRED;
 		}
 		folder->info = info;
+		ping_hold_folder(ping, array_foreach_idx(&ping->folders,
+							 folder))->vname =
+			folder->info.vname;
 	}
 	return 0;
 }
 
-static void ping_notify_check(struct ping_context *ping)
+static bool ping_hold_callback(enum as_hold_wake wake, struct ping_context *ping)
 {
 	unsigned int status = 0;
-	bool all = ping->recheck_all;
 
-	timeout_remove(&ping->to_check);
-	ping->last_check = ioloop_timeval;
-	ping->recheck_all = FALSE;
-	e_debug(ping->cmd->event, "Re-checking %s after a change notification",
-		all ? "all folders" : "the announced folder(s)");
-	if (!ping_reopen_user(ping))
-		return;
-	if (ping->reresolve) {
-		ping->reresolve = FALSE;
+	switch (wake) {
+	case AS_HOLD_WAKE_CHANGED:
+		/* trusted: the folder is marked changed */
+		status = PING_STATUS_CHANGES;
+		break;
+	case AS_HOLD_WAKE_RESOLVE:
 		status = ping_reresolve(ping);
+		/* fall through */
+	case AS_HOLD_WAKE_CHECK:
+		if (status == 0)
+			status = ping_check(ping, FALSE);
+		break;
+	case AS_HOLD_WAKE_TIMEOUT:
+		status = ping_check(ping, FALSE);
+		if (status == 0)
+			status = PING_STATUS_EXPIRED;
+		break;
+	case AS_HOLD_WAKE_SUPERSEDED:
+		/* the device has a newer request: this one ends as if
+		   its heartbeat had passed */
+		status = PING_STATUS_EXPIRED;
+		break;
+	case AS_HOLD_WAKE_ERROR:
+		status = PING_STATUS_SERVER_ERROR;
+		break;
+	case AS_HOLD_WAKE_ABORTED:
+		as_hold_deinit(&ping->hold);
+		return FALSE;
 	}
 	if (status == 0)
-		status = ping_check(ping, all);
-	if (status != 0) {
-		ping_finish(ping, status);
-		return;
-	}
-	if (ping->notify_mode)
-		as_cmd_release_user(ping->cmd);
-}
-
-static void
-ping_schedule_check(struct ping_context *ping, unsigned int delay)
-{
-	long long elapsed;
-
-	if (ping->to_check != NULL)
-		return;
-	if (ping->last_check.tv_sec != 0) {
-		elapsed = timeval_diff_usecs(&ioloop_timeval,
-					     &ping->last_check) / 1000;
-		if (elapsed >= 0 && elapsed < PING_NOTIFY_MIN_INTERVAL_MSECS)
-			delay = I_MAX(delay, PING_NOTIFY_MIN_INTERVAL_MSECS -
-				      elapsed);
-	}
-	ping->to_check = timeout_add_short(delay, ping_notify_check, ping);
-}
-
-static struct ping_folder *
-ping_folder_find_guid(struct ping_context *ping, const guid_128_t guid)
-{
-	struct ping_folder *folder;
-
-	array_foreach_modifiable(&ping->folders, folder) {
-		if (!folder->inert && guid_128_equals(folder->info.guid, guid))
-			return folder;
-	}
-	return NULL;
-}
-
-static unsigned int ping_lost_delay(void)
-{
-	unsigned int held = hash_table_is_created(ping_registry) ?
-		hash_table_count(ping_registry) : 0;
-	unsigned int spread = I_MIN(held * PING_LOST_SPREAD_MSECS_PER_PING,
-				    PING_LOST_SPREAD_MAX_MSECS);
-
-	return spread == 0 ? 0 : i_rand_limit(spread);
-}
-
-/* A process that can change the user's mail anyway: root, our own uid
-   (a vmail setup) or the user's. */
-static bool ping_sender_trusted(const struct ping_context *ping, uid_t uid)
-{
-	return uid == 0 || uid == geteuid() || uid == ping->mail_uid;
-}
-
-static void
-ping_notify_callback(const struct as_notify_msg *msg,
-		     struct ping_context *ping)
-{
-	struct as_cmd_context *ctx = ping->cmd;
-	struct ping_folder *folder;
-	uint64_t start_usecs;
-
-	switch (msg->kind) {
-	case AS_NOTIFY_PING_STARTED:
-		start_usecs = (uint64_t)ping->start_time.tv_sec * 1000000 +
-			ping->start_time.tv_usec;
-		if (strcmp(msg->device_id, ctx->device->device_id) == 0 &&
-		    msg->value > start_usecs) {
-			e_debug(ctx->event, "Ended by a newer Ping of the "
-				"same device in another process");
-			ping_finish(ping, PING_STATUS_EXPIRED);
-		}
-		return;
-	case AS_NOTIFY_MAIL:
-		folder = ping_folder_find_guid(ping, msg->guid);
-		if (folder == NULL)
-			return;
-		if (msg->value != 0 && folder->known_modseq != 0) {
-			if (msg->value <= folder->known_modseq) {
-				/* the last check already saw it */
-				return;
-			}
-			/* The plugin sends the folder's HIGHESTMODSEQ after a
-			   committed change, and known_modseq is the device's
-			   synced position: a higher value is exactly what the
-			   check would find. Answer now, without opening the
-			   user: that is the whole push latency. Datagrams
-			   of other senders are only hints, re-checked. */
-			if (ping_sender_trusted(ping, msg->sender_uid)) {
-				e_debug(ctx->event, "Folder %s changed: modseq "
-					"%"PRIu64" > %"PRIu64" (notification)",
-					folder->info.server_id, msg->value,
-					folder->known_modseq);
-				folder->changed = TRUE;
-				ping_finish(ping, PING_STATUS_CHANGES);
-				return;
-			}
-		}
-		folder->pending = TRUE;
-		break;
-	case AS_NOTIFY_MAILBOX_DELETE:
-	case AS_NOTIFY_MAILBOX_RENAME:
-		ping->reresolve = TRUE;
-		/* fall through */
-	default:
-		/* mailbox created, or notifications lost */
-		ping->recheck_all = TRUE;
-		if ((int)msg->kind == AS_NOTIFY_LOST) {
-			/* every held Ping of the process re-checks: spread
-			   them out, or thousands of user reopens at once
-			   stall the process */
-			ping_schedule_check(ping, ping_lost_delay());
-			return;
-		}
-		break;
-	}
-	ping_schedule_check(ping, 0);
-}
-
-static void ping_heartbeat_timeout(struct ping_context *ping)
-{
-	unsigned int status;
-
-	/* A last look, in case a notification got lost. */
-	if (!ping_reopen_user(ping))
-		return;
-	status = ping_check(ping, TRUE);
-	ping_finish(ping, status != 0 ? status : PING_STATUS_EXPIRED);
+		return TRUE;
+	ping_finish(ping, status);
+	return FALSE;
 }
 
 /* --- request parsing --- */
@@ -756,33 +513,19 @@ ping_resolve_folders(struct ping_context *ping,
 	return 0;
 }
 
-/* A new Ping from the device ends the one it still has open. */
-static void ping_supersede(const char *key)
-{
-	struct ping_context *old = ping_registry_lookup(key);
-
-	if (old != NULL) {
-		e_debug(old->cmd->event,
-			"Ended by a newer Ping of the same device");
-		ping_finish(old, PING_STATUS_EXPIRED);
-	}
-}
-
 enum as_command_result cmd_ping(struct as_cmd_context *ctx)
 {
 	const struct as_settings *set = ctx->set;
 	struct ping_context *ping;
+	struct ping_folder *folder;
 	struct ping_request req;
 	unsigned int status;
 
 	ping = p_new(ctx->pool, struct ping_context, 1);
 	ping->cmd = ctx;
-	ping->key = p_strconcat(ctx->pool, ctx->username, "\t",
-				ctx->device->device_id, NULL);
 	ping->start_time = ioloop_timeval;
-	ping_supersede(ping->key);
-	as_notify_ping_started(ctx->username, ctx->device->device_id,
-			       &ping->start_time);
+	/* the device's held Ping or Sync ends (Status 1 for a Ping) */
+	as_hold_supersede(ctx, AS_HOLD_KIND_ALL);
 
 	status = ping_parse(ctx, &req);
 	if (status != 0) {
@@ -827,41 +570,20 @@ enum as_command_result cmd_ping(struct as_cmd_context *ctx)
 		return AS_CMD_DONE;
 	}
 
-	/* Arm first, then compare: a change in between wakes the watch
+	/* Arm first, then compare: a change in between wakes the hold
 	   (and a datagram announcing it has a HIGHESTMODSEQ above what the
 	   comparison saw). */
-	ping->notify_mode = as_notify_user_enabled(ctx->mail_user);
-	ping->mail_uid = ctx->mail_user->uid;
-	ping->sub = as_notify_subscribe(ctx->username, ping_notify_callback,
-					ping);
-	if (!ping->notify_mode) {
-		ping->watch = as_watch_init(ctx->mail_user, ctx->event,
-					    PING_DEBOUNCE_MSECS,
-					    ping_changed_callback, ping);
-	}
+	ping->hold = as_hold_init(ctx, AS_HOLD_KIND_PING, PING_DEBOUNCE_MSECS,
+				  ping_hold_callback, ping);
+	array_foreach_modifiable(&ping->folders, folder)
+		(void)as_hold_add_folder(ping->hold, folder->info.guid,
+					 folder->info.vname);
 	status = ping_check(ping, TRUE);
 	if (status != 0) {
-		as_notify_unsubscribe(&ping->sub);
-		as_watch_deinit(&ping->watch);
-		if (status == PING_STATUS_CHANGES)
-			ping_write_changes(ping);
-		else
-			ping_write_status(ctx, status);
+		ping_write_answer(ping, status);
+		as_hold_deinit(&ping->hold);
 		return AS_CMD_DONE;
 	}
-
-	ping->to_heartbeat = timeout_add(ping->heartbeat * 1000,
-					 ping_heartbeat_timeout, ping);
-	ping_registry_add(ping);
-	ctx->cmd_context = ping;
-	ctx->abort = ping_abort;
-	if (ping->notify_mode) {
-		/* idle: nothing of the user stays open */
-		as_cmd_release_user(ctx);
-	}
-	e_debug(ctx->event, "Holding for %u s on %u folder(s) (%s)",
-		ping->heartbeat, array_count(&ping->folders),
-		ping->notify_mode ? "plugin notifications, user released" :
-		"mailbox list watch");
+	as_hold_wait(ping->hold, ping->heartbeat);
 	return AS_CMD_PENDING;
 }

@@ -28,7 +28,7 @@
 #include "as-command.h"
 #include "as-folders.h"
 #include "policy/as-policy.h"
-#include "push/as-watch.h"
+#include "push/as-hold.h"
 #include "sync/as-sync-options.h"
 #include "sync/as-sync-changes.h"
 #include "sync/as-sync-state.h"
@@ -47,7 +47,8 @@
 #include <time.h>
 
 
-/* Changes arriving in a burst are looked at once */
+/* Changes arriving in a burst are looked at once: the least time
+   between two checks of a held Sync */
 #define AS_SYNC_WAIT_DEBOUNCE_MSECS 500
 
 static int sync_parse_age(struct as_cmd_context *ctx, const char *what,
@@ -333,18 +334,11 @@ static void sync_write_response(struct sync_context *sctx)
 	wbxml_end(sctx->w);
 }
 
-static void sync_wait_free(struct sync_context *sctx)
-{
-	if (sctx->watch != NULL)
-		as_watch_deinit(&sctx->watch);
-	timeout_remove(&sctx->to_wait);
-	sctx->ctx->abort = NULL;
-}
-
+/* Answer the held Sync: the changes, or (work FALSE) an empty response,
+   with which the device keeps its keys. */
 static void sync_wait_finish(struct sync_context *sctx, bool work)
 {
-	sync_wait_free(sctx);
-	/* nothing changed: an empty response, the device keeps its keys */
+	as_hold_deinit(&sctx->hold);
 	if (work) T_BEGIN {
 		sync_write_response(sctx);
 	} T_END;
@@ -353,37 +347,68 @@ static void sync_wait_finish(struct sync_context *sctx, bool work)
 	as_cmd_finish(sctx->ctx);
 }
 
-static void
-sync_wait_changed(const ARRAY_TYPE(const_string) *changed_vnames ATTR_UNUSED,
-		  struct sync_context *sctx)
-{
-	if (sync_have_work(sctx))
-		sync_wait_finish(sctx, TRUE);
-}
-
-static void sync_wait_timeout(struct sync_context *sctx)
-{
-	sync_wait_finish(sctx, sync_have_work(sctx));
-}
-
-static void sync_wait_abort(struct as_cmd_context *ctx)
-{
-	sync_wait_free(ctx->cmd_context);
-}
-
-static void sync_wait_start(struct sync_context *sctx)
+static bool
+sync_hold_callback(enum as_hold_wake wake, struct sync_context *sctx)
 {
 	struct as_cmd_context *ctx = sctx->ctx;
+	const char *error;
 
-	e_debug(ctx->event, "Sync: no changes, waiting up to %u secs",
-		sctx->wait_secs);
-	sctx->watch = as_watch_init(ctx->mail_user, ctx->event,
-				    AS_SYNC_WAIT_DEBOUNCE_MSECS,
-				    sync_wait_changed, sctx);
-	sctx->to_wait = timeout_add(sctx->wait_secs * 1000,
-				    sync_wait_timeout, sctx);
-	ctx->cmd_context = sctx;
-	ctx->abort = sync_wait_abort;
+	switch (wake) {
+	case AS_HOLD_WAKE_CHANGED:
+		if (as_cmd_reopen_user(ctx, &error) < 0) {
+			e_error(ctx->event, "Reopening the user failed: %s",
+				error);
+			break;
+		}
+		/* fall through */
+	case AS_HOLD_WAKE_CHECK:
+	case AS_HOLD_WAKE_RESOLVE:
+		/* a change that gives the device nothing (e.g. outside its
+		   filter) keeps it waiting */
+		if (!sync_have_work(sctx))
+			return TRUE;
+		sync_wait_finish(sctx, TRUE);
+		return FALSE;
+	case AS_HOLD_WAKE_TIMEOUT:
+		sync_wait_finish(sctx, sync_have_work(sctx));
+		return FALSE;
+	case AS_HOLD_WAKE_SUPERSEDED:
+		/* the device sent a newer request, which may use the same
+		   SyncKeys: answer "no changes", the device keeps its keys
+		   and the newer request (or the next) gets the changes */
+		sync_wait_finish(sctx, FALSE);
+		return FALSE;
+	case AS_HOLD_WAKE_ERROR:
+		break;
+	case AS_HOLD_WAKE_ABORTED:
+		as_hold_deinit(&sctx->hold);
+		return FALSE;
+	}
+	as_hold_deinit(&sctx->hold);
+	sync_write_top_status(sctx, AS_SYNC_STATUS_SERVER_ERROR, -1);
+	as_cmd_finish(ctx);
+	return FALSE;
+}
+
+/* Arm the hold on the collections' folders. Folders that can't be found
+   are left out: their collection has work (an error to answer). */
+static void sync_wait_arm(struct sync_context *sctx)
+{
+	struct as_cmd_context *ctx = sctx->ctx;
+	const struct sync_collection *coll;
+	struct as_folder_info folder;
+	const char *error;
+
+	sctx->hold = as_hold_init(ctx, AS_HOLD_KIND_SYNC,
+				  AS_SYNC_WAIT_DEBOUNCE_MSECS,
+				  sync_hold_callback, sctx);
+	array_foreach(&sctx->colls, coll) {
+		if (as_folders_lookup(ctx, coll->collection_id, &folder,
+				      &error) > 0) {
+			(void)as_hold_add_folder(sctx->hold, folder.guid,
+				p_strdup(ctx->pool, folder.vname));
+		}
+	}
 }
 
 /* Returns -1 after writing the error status. */
@@ -501,9 +526,21 @@ enum as_command_result cmd_sync(struct as_cmd_context *ctx)
 	}
 	as_sync_request_cache_save(sctx);
 
-	if (sctx->wait_secs > 0 && !sync_have_work(sctx)) {
-		sync_wait_start(sctx);
-		return AS_CMD_PENDING;
+	/* a held Sync of the device may hold the same SyncKeys: it ends
+	   first; a Sync that will wait also ends a held Ping (one held
+	   request per device) */
+	as_hold_supersede(ctx, sctx->wait_secs > 0 ? AS_HOLD_KIND_ALL :
+			  AS_HOLD_KIND_SYNC);
+	if (sctx->wait_secs > 0) {
+		/* arm first, then compare: a change in between wakes it */
+		sync_wait_arm(sctx);
+		if (!sync_have_work(sctx)) {
+			e_debug(ctx->event, "Sync: no changes, waiting up to "
+				"%u secs", sctx->wait_secs);
+			as_hold_wait(sctx->hold, sctx->wait_secs);
+			return AS_CMD_PENDING;
+		}
+		as_hold_deinit(&sctx->hold);
 	}
 	sync_write_response(sctx);
 	if (sctx->state_failed)

@@ -180,6 +180,7 @@ int as_policy_lookup(struct as_store *store, pool_t pool,
 	const char *const *levels[AS_POLICY_LEVEL_COUNT];
 	const char *domain = target->domain;
 	unsigned int i, count = target->level + 1;
+	pool_t scratch;
 
 	i_assert(target->level < AS_STORE_POLICY_LEVEL_COUNT);
 	if (target->level >= AS_STORE_POLICY_LEVEL_USER)
@@ -196,22 +197,31 @@ int as_policy_lookup(struct as_store *store, pool_t pool,
 	if (domain == NULL)
 		targets[AS_STORE_POLICY_LEVEL_DOMAIN].level =
 			AS_STORE_POLICY_LEVEL_COUNT;
-	if (as_store_policy_get_levels(store, pool, targets, count, fields,
-				       error_r) < 0)
+	/* the stored levels are scratch: only the resolved policy goes to
+	   the caller's pool (a request's, which lives as long as a held
+	   Ping) */
+	scratch = pool_alloconly_create("activesync policy lookup", 4096);
+	if (as_store_policy_get_levels(store, scratch, targets, count, fields,
+				       error_r) < 0) {
+		pool_unref(&scratch);
 		return -1;
+	}
 
 	i_zero(&levels);
 	for (i = 0; i < count; i++) {
 		const char *error;
 
 		/* store level i is policy level i + 1 */
-		levels[i + 1] = as_policy_level_from_fields(pool, &fields[i],
+		levels[i + 1] = as_policy_level_from_fields(scratch, &fields[i],
 							    &error);
 		if (error != NULL)
 			i_warning("Policy level %s: %s",
 				  as_policy_level_name(i + 1), error);
 	}
 	as_policy_resolve(levels, pool, policy_r);
+	for (i = 0; i < as_policy_settings_count; i++)
+		policy_r->values[i] = p_strdup(pool, policy_r->values[i]);
+	pool_unref(&scratch);
 	return 0;
 }
 

@@ -524,8 +524,9 @@ void as_notify_unsubscribe(struct as_notify_sub **_sub)
 		timeout_remove(&as_notify->to_lost);
 }
 
-void as_notify_ping_started(const char *username, const char *device_id,
-			    const struct timeval *start_time)
+void as_notify_request_started(const char *username, const char *device_id,
+			       enum as_notify_kind kind,
+			       const struct timeval *start_time)
 {
 	struct as_notify_sender_result result;
 	struct as_notify_msg msg;
@@ -534,7 +535,8 @@ void as_notify_ping_started(const char *username, const char *device_id,
 	if (as_notify == NULL)
 		return;
 	i_zero(&msg);
-	msg.kind = AS_NOTIFY_PING_STARTED;
+	i_assert(AS_NOTIFY_KIND_HAS_DEVICE(kind));
+	msg.kind = kind;
 	msg.username = username;
 	msg.device_id = device_id;
 	msg.value = (uint64_t)start_time->tv_sec * 1000000 +
@@ -547,6 +549,6 @@ void as_notify_ping_started(const char *username, const char *device_id,
 		       getpid(), &result);
 	if (result.failed > 0) {
 		e_warning(as_notify->event, "Telling other processes about "
-			  "a new Ping failed: %s", result.error);
+			  "a new request failed: %s", result.error);
 	}
 }

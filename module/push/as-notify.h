@@ -42,8 +42,11 @@ as_notify_subscribe(const char *username, as_notify_callback_t *callback,
 /* Safe to call from the subscriber's own callback. */
 void as_notify_unsubscribe(struct as_notify_sub **_sub);
 
-/* Tell the other service processes a Ping of this device started. */
-void as_notify_ping_started(const char *username, const char *device_id,
-			    const struct timeval *start_time);
+/* Tell the other service processes a request of this device started
+   (kind AS_NOTIFY_PING_STARTED or AS_NOTIFY_SYNC_STARTED): its held
+   requests there end (as-hold.c). */
+void as_notify_request_started(const char *username, const char *device_id,
+			       enum as_notify_kind kind,
+			       const struct timeval *start_time);
 
 #endif

@@ -9,7 +9,6 @@
 #include "mail-namespace.h"
 #include "mail-storage-settings.h"
 #include "mailbox-list-notify.h"
-#include "as-notify.h"
 #include "as-watch.h"
 
 /* One mailbox_list_notify per user and process, shared by all watches of
@@ -50,14 +49,7 @@ struct as_watch_user {
 };
 
 struct as_watch {
-	/* list notify mode */
 	struct as_watch_user *wuser;
-	/* plugin mode: datagrams from the activesync mail plugin */
-	struct as_notify_sub *sub;
-	struct timeout *to_debounce;
-	unsigned int debounce_msecs;
-	struct timeval last_fire;
-
 	struct mail_user *mail_user;
 	struct event *event;
 
@@ -226,34 +218,6 @@ static void as_watch_user_notify_callback(struct as_watch_user *wuser)
 	}
 }
 
-static void as_watch_notify_fire(struct as_watch *watch)
-{
-	timeout_remove(&watch->to_debounce);
-	watch->last_fire = ioloop_timeval;
-	watch->callback(NULL, watch->context);
-}
-
-static void
-as_watch_notify_callback(const struct as_notify_msg *msg,
-			 struct as_watch *watch)
-{
-	long long elapsed;
-	unsigned int delay = 0;
-
-	if (msg->kind == AS_NOTIFY_PING_STARTED || watch->to_debounce != NULL)
-		return;
-	/* one datagram per commit, no burst to wait for: the first one
-	   fires at once, further ones at most once per debounce_msecs */
-	if (watch->last_fire.tv_sec != 0) {
-		elapsed = timeval_diff_usecs(&ioloop_timeval,
-					     &watch->last_fire) / 1000;
-		if (elapsed >= 0 && elapsed < watch->debounce_msecs)
-			delay = watch->debounce_msecs - elapsed;
-	}
-	watch->to_debounce = timeout_add_short(delay, as_watch_notify_fire,
-					       watch);
-}
-
 #undef as_watch_init
 struct as_watch *
 as_watch_init(struct mail_user *user, struct event *event,
@@ -268,16 +232,6 @@ as_watch_init(struct mail_user *user, struct event *event,
 	watch->event = event;
 	watch->callback = callback;
 	watch->context = context;
-	watch->debounce_msecs = debounce_msecs;
-
-	if (as_notify_user_enabled(user)) {
-		/* the plugin tells us about every change of the user: no
-		   inotify watch needed */
-		watch->sub = as_notify_subscribe(user->username,
-						 as_watch_notify_callback,
-						 watch);
-		return watch;
-	}
 
 	if (!hash_table_is_created(as_watch_users)) {
 		hash_table_create(&as_watch_users, default_pool, 0,
@@ -312,12 +266,6 @@ void as_watch_deinit(struct as_watch **_watch)
 	if (watch == NULL)
 		return;
 	*_watch = NULL;
-	if (watch->sub != NULL) {
-		as_notify_unsubscribe(&watch->sub);
-		timeout_remove(&watch->to_debounce);
-		i_free(watch);
-		return;
-	}
 	wuser = watch->wuser;
 
 	watches = array_get(&wuser->watches, &count);
@@ -347,5 +295,5 @@ void as_watch_deinit(struct as_watch **_watch)
 
 bool as_watch_is_polling(const struct as_watch *watch)
 {
-	return watch->sub == NULL && watch->wuser->notify == NULL;
+	return watch->wuser->notify == NULL;
 }

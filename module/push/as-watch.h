@@ -1,7 +1,9 @@
 #ifndef AS_WATCH_H
 #define AS_WATCH_H
 
-/* Change notifications for a user's mailboxes, for Ping.
+/* Change notifications for a user's mailboxes from the mailbox list
+   index, for held requests (as-hold.c) when the activesync mail plugin
+   does not announce the user's changes.
 
    Wraps mailbox_list_notify on the namespace that holds INBOX (inotify on
    the mailbox list index and INBOX's index log; needs
@@ -10,12 +12,7 @@
    polling every mailbox_idle_check_interval. Notifications are coalesced:
    the callbacks run once per burst, debounce_msecs after the first
    event. The mail_user passed to as_watch_init() must stay valid until
-   as_watch_deinit().
-
-   When the activesync mail plugin is in use for the user
-   (as_notify_user_enabled()), no inotify watch is made: the plugin's
-   datagrams wake the watch, the first one at once, further ones at
-   most once per debounce_msecs. */
+   as_watch_deinit(). */
 
 struct mail_user;
 struct as_watch;

@@ -18,7 +18,7 @@
 #include "sync/as-sync-options.h"
 #include "sync/as-sync-state.h"
 
-struct as_watch;
+struct as_hold;
 struct as_sync_changes;
 struct as_item_class;
 struct as_item_params;
@@ -98,12 +98,12 @@ struct sync_context {
 	unsigned int req_window_size;
 	ARRAY(struct sync_collection) colls;
 
-	/* Wait / HeartbeatInterval: the request is held until a collection
-	   has changes or wait_secs pass (then an empty response) */
+	/* Wait / HeartbeatInterval: the request is held (push/as-hold.c)
+	   until a collection has changes or wait_secs pass (then an empty
+	   response) */
 	unsigned int wait_secs;
 	bool wait_given;
-	struct as_watch *watch;
-	struct timeout *to_wait;
+	struct as_hold *hold;
 
 	/* The server's age limits of mail and of calendar items (seconds,
 	   0 = unlimited): the smallest of the user's setting, the device's

@@ -2369,16 +2369,33 @@ class Background:
         return self.result
 
 
-def wait_held(dc, since, count=1, timeout=15):
-    """Wait until `count` Pings are held (debug log) after log offset."""
+def wait_held(dc, since, count=1, timeout=15, cmd="Ping"):
+    """Wait until `count` requests of cmd (Ping, Sync) are held (debug
+    log) after log offset."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        n = dc.log_since(since).count("Ping: Holding for")
+        n = dc.log_since(since).count("%s: Holding for" % cmd)
         if n >= count:
             return
         time.sleep(0.05)
-    raise AssertionError("Ping not held within %ss; log:\n%s" % (
-        timeout, dc.log_since(since)[-3000:]))
+    raise AssertionError("%s not held within %ss; log:\n%s" % (
+        cmd, timeout, dc.log_since(since)[-3000:]))
+
+
+def sync_wait(c, collection_id, key, wait_minutes=None, heartbeat=None,
+              timeout=None):
+    """A Sync of one collection with Wait (minutes) or HeartbeatInterval
+    (seconds); the raw response (an empty body: no changes)."""
+    top = ""
+    if wait_minutes is not None:
+        top += "<Wait>%d</Wait>" % wait_minutes
+    if heartbeat is not None:
+        top += "<HeartbeatInterval>%d</HeartbeatInterval>" % heartbeat
+    body = ('<Sync xmlns="AirSync:"><Collections><Collection>'
+            '<SyncKey>%s</SyncKey><CollectionId>%s</CollectionId>'
+            '<GetChanges/></Collection></Collections>%s</Sync>' % (
+                xml_escape(key), xml_escape(collection_id), top))
+    return c.request("Sync", body, timeout=timeout)
 
 
 def ping_status(r):

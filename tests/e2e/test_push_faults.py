@@ -15,7 +15,9 @@ import time
 
 from harness import Background, notify_dir, ping, ping_status as status_of, \
     plugin_dir_conf, sample_message, service_pids, setup_device, sync_all, \
-    wait_held, xall
+    sync_wait, wait_held, xall
+from test_hold import assert_superseded_sync, held_sync_wait, key_after, \
+    subjects
 
 INSTANCE = dict(activesync=True, plugin_settings={
     "activesync_ping_min_heartbeat": "1s",
@@ -66,10 +68,37 @@ def test_many_pings_of_one_device(dc):
                 i - 1, (held[i - 1].done_at - t0) * 1000, i))
     assert len(pids) >= 2, "all Pings in one process: %r" % pids
     log = dc.log_since(mark)
-    assert log.count("Ended by a newer Ping of the same device in "
+    assert log.count("Ended by a newer request of the same device in "
                      "another process") == 3, log[-3000:]
     dc.deliver(user, sample_message("to the newest", to=user))
     assert status_of(held[-1].wait(30)) == "2"
+
+
+def test_held_sync_superseded_in_another_process(dc):
+    """A plain Sync served by another process ends the device's held Sync
+    (a datagram between the processes); a held Ping stays."""
+    c, user, _, by_type, _ = setup_device(dc, "faultsyncs")
+    inbox = by_type["2"]
+    key = sync_all(c, inbox)
+    old = held_sync_wait(dc, c, inbox, key)
+    mark = dc.log_offset()
+    t0 = time.monotonic()
+    r = sync_wait(c, inbox, key)
+    assert_superseded_sync(old, t0)
+    assert "Ended by a newer request of the same device in another " \
+        "process" in dc.log_since(mark)
+    key = key_after(r, key)
+    # a held Ping is left alone by a Sync in another process
+    mark = dc.log_offset()
+    p = Background(ping, c, 60, [(inbox, "Email")])
+    wait_held(dc, mark)
+    r = sync_wait(c, inbox, key)
+    key = key_after(r, key)
+    time.sleep(0.5)
+    assert p.done_at is None, p.result
+    dc.deliver(user, sample_message("after both", to=user))
+    assert status_of(p.wait(30)) == "2"
+    assert subjects(sync_wait(c, inbox, key)) == ["after both"]
 
 
 FLOOD_SENDER = r"""
