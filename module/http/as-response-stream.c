@@ -60,6 +60,15 @@ void as_response_stream_enable(struct as_cmd_context *ctx)
 			      as_response_stream_sink, rs);
 }
 
+void as_response_stream_disable(struct as_cmd_context *ctx)
+{
+	if (ctx->response_stream == NULL)
+		return;
+	i_assert(ctx->response_stream->output == NULL);
+	wbxml_writer_set_sink(ctx->writer, 0, NULL, NULL);
+	ctx->response_stream = NULL;
+}
+
 bool as_response_stream_enabled(const struct as_cmd_context *ctx)
 {
 	return ctx->response_stream != NULL;

@@ -27,6 +27,8 @@ struct as_cmd_context;
 /* Stream ctx's response from now on. Not for devices with per-device
    debugging (their responses are logged whole): a no-op then. */
 void as_response_stream_enable(struct as_cmd_context *ctx);
+/* Keep the whole response in memory after all (before it began) */
+void as_response_stream_disable(struct as_cmd_context *ctx);
 /* TRUE if as_response_stream_enable() took effect */
 bool as_response_stream_enabled(const struct as_cmd_context *ctx);
 /* TRUE once the HTTP response has begun */

@@ -85,7 +85,8 @@ static size_t wbxml_mb_u_int32_encode(uint32_t value, unsigned char buf[5])
 void wbxml_writer_set_sink(struct wbxml_writer *w, size_t threshold,
 			   wbxml_writer_sink_t *sink, void *context)
 {
-	i_assert(threshold > 0);
+	i_assert(sink == NULL || threshold > 0);
+	i_assert(w->sink_hold == 0);
 	w->sink = sink;
 	w->sink_context = context;
 	w->sink_threshold = threshold;

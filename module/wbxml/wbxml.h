@@ -127,7 +127,8 @@ struct wbxml_writer *wbxml_writer_init(buffer_t *out);
 /* Stream the document: whenever at least threshold bytes are staged in
    out, they go to sink and out is emptied (data of threshold bytes or
    more, e.g. a message body, goes to sink directly, without a copy).
-   Without a sink the whole document stays in out. */
+   Without a sink (or after setting it NULL) the whole document stays
+   in out. */
 typedef void wbxml_writer_sink_t(const void *data, size_t size,
 				 void *context);
 void wbxml_writer_set_sink(struct wbxml_writer *writer, size_t threshold,

@@ -7,7 +7,8 @@ when it repeats its SyncKey, and nothing is lost or sent twice after."""
 import base64
 import os
 
-from harness import body_pref, folders, new_account, sync, sync_request, \
+from harness import body_pref, fetch_item_xml, folders, itemops, \
+    new_account, ok_top, sync, sync_request, \
     SyncResult, T_INBOX, xml_escape, xtext
 
 # a small ASan quarantine: freed memory counts in the peak RSS otherwise
@@ -123,3 +124,20 @@ def test_small_sync_keeps_content_length(dc):
     assert len(res.adds) == 1
     assert r.header("Content-Length") == str(len(r.body)), r.headers
     assert r.header("Transfer-Encoding") is None, r.headers
+
+
+def test_itemoperations_fetch_of_a_big_message_is_streamed(dc):
+    c = new_account(dc, "streamfetch")
+    inbox = folders(c)[T_INBOX]
+    msgs = [big_message(c.user, i) for i in range(3)]
+    for msg in msgs:
+        dc.deliver(c.user, msg)
+    r = sync(c, inbox, "0").ok()
+    r = sync(c, inbox, r.key, options=body_pref(1, size=100)).ok()
+    fetches = "".join(fetch_item_xml(inbox, sid, body_pref(4))
+                      for sid in r.add_ids())
+    resp = itemops(c, fetches)
+    assert resp.header("Transfer-Encoding") == "chunked", resp.headers
+    assert len(ok_top(resp)) == 3
+    for msg in msgs:
+        assert msg in resp.body
