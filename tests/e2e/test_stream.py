@@ -141,3 +141,35 @@ def test_itemoperations_fetch_of_a_big_message_is_streamed(dc):
     assert len(ok_top(resp)) == 3
     for msg in msgs:
         assert msg in resp.body
+
+
+def test_held_sync_answers_with_a_streamed_response(dc):
+    """A Sync with Wait answered by a delivery (from the notify callback,
+    not the request's own) streams its window the same way"""
+    import threading
+    c = new_account(dc, "streamwait")
+    inbox = folders(c)[T_INBOX]
+    sync(c, inbox, "0").ok()
+    r = sync(c, inbox, "1", options=body_pref(4)).ok()
+    assert not r.adds
+    out = {}
+
+    def held():
+        out["r"] = sync_request(c, inbox, r.key, options=body_pref(4),
+                                top="<Wait>1</Wait>")
+    th = threading.Thread(target=held)
+    mark = dc.mark_log()
+    th.start()
+    dc.wait_for_log(r"Sync: no changes, waiting", timeout=15, since=mark)
+    assert th.is_alive(), out
+    msg = big_message(c.user, 99)
+    dc.deliver(c.user, msg)
+    th.join(30)
+    assert not th.is_alive()
+    resp = out["r"]
+    res = SyncResult(resp).ok()
+    assert [xtext(a, "ApplicationData/Email:Subject")
+            for a in res.adds] == ["Big 99"], resp.headers
+    assert resp.header("Transfer-Encoding") == "chunked", resp.headers
+    assert msg in resp.body
+    dc.check_log(since=mark)
