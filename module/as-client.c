@@ -23,6 +23,7 @@
 #include "as-command.h"
 #include "as-commands-private.h"
 #include "as-client.h"
+#include "http/as-response-stream.h"
 #include "discover/as-autodiscover.h"
 #include "discover/as-autodiscover-request.h"
 
@@ -52,6 +53,7 @@ struct as_client_request {
 	struct istream *payload_input;
 	struct io *payload_io;
 	struct as_cmd_context *cmd;
+	struct timeout *to_destroy;
 	bool options:1;
 	bool get:1;
 	bool autodiscover:1;
@@ -65,8 +67,26 @@ static void as_client_request_free_password(struct as_client_request *creq)
 	}
 }
 
+static void as_client_request_destroyed(struct as_client_request *creq);
+
+static void as_client_request_destroyed_later(struct as_client_request *creq)
+{
+	timeout_remove(&creq->to_destroy);
+	as_client_request_destroyed(creq);
+}
+
 static void as_client_request_destroyed(struct as_client_request *creq)
 {
+	if (creq->cmd != NULL && as_response_stream_started(creq->cmd)) {
+		/* gone while its streamed response waited for the socket:
+		   the command is still on the stack, free it after */
+		if (creq->to_destroy == NULL) {
+			creq->to_destroy = timeout_add_short_to(
+				io_loop_get_root(), 0,
+				as_client_request_destroyed_later, creq);
+		}
+		return;
+	}
 	/* the request is gone: sent, or the connection died */
 	io_remove(&creq->payload_io);
 	i_stream_unref(&creq->payload_input);
@@ -178,6 +198,18 @@ static void as_client_send_get(struct as_client_request *creq)
 	http_server_response_set_payload_data(resp,
 		(const unsigned char *)page, sizeof(page) - 1);
 	http_server_response_submit(resp);
+}
+
+struct http_server_response *
+as_client_request_response_create(struct as_cmd_context *ctx)
+{
+	struct http_server_response *resp;
+
+	resp = http_server_response_create(ctx->http_req, 200, "OK");
+	as_client_add_common_headers(resp);
+	http_server_response_add_header(resp, "Content-Type",
+					AS_CONTENT_TYPE_WBXML);
+	return resp;
 }
 
 static void as_client_response_payload_free(buffer_t *payload)

@@ -9,6 +9,7 @@
 
 struct mail_user;
 struct http_server_request;
+struct as_response_stream;
 
 /* EAS status codes common to all commands (MS-ASCMD 2.2.2) */
 enum as_common_status {
@@ -136,6 +137,9 @@ struct as_cmd_context {
 	   request is freed. Content type NULL = WBXML. */
 	struct istream *response_input;
 	const char *response_content_type;
+	/* http/as-response-stream.c: the response goes out while it is
+	   written (Sync, ItemOperations); NULL = buffered */
+	struct as_response_stream *response_stream;
 	/* HTTP status when not 200 (e.g. 449 for 12.x provisioning) */
 	unsigned int http_status;
 	/* Items the response carries (Sync changes, fetched items, search

@@ -3,6 +3,8 @@
 
 #include "as-command.h"
 
+struct http_server_response;
+
 struct as_cmd_context *as_cmd_context_create(pool_t pool, struct event *event);
 /* Decode the body, open the user and the device, check the policy key and
    run the command. Returns -1 if a response was already sent for an error
@@ -15,5 +17,9 @@ void as_cmd_context_destroy(struct as_cmd_context **_ctx);
 
 /* as-client.c */
 void as_client_request_send_response(struct as_cmd_context *ctx);
+/* A 200 response with the common headers and the WBXML content type
+   (for a streamed response: http/as-response-stream.c) */
+struct http_server_response *
+as_client_request_response_create(struct as_cmd_context *ctx);
 
 #endif

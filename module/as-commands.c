@@ -13,6 +13,7 @@
 #include "as-user.h"
 #include "as-user-cache.h"
 #include "as-commands-private.h"
+#include "http/as-response-stream.h"
 #include "policy/as-policy.h"
 #include "as-device-access.h"
 
@@ -111,6 +112,8 @@ struct as_cmd_context *as_cmd_context_create(pool_t pool, struct event *event)
 void as_cmd_write_status(struct as_cmd_context *ctx, unsigned int status)
 {
 	i_assert(ctx->cmd != NULL);
+	/* a status that replaces the response comes before any of it */
+	i_assert(!as_response_stream_started(ctx));
 
 	/* throw away anything written so far */
 	wbxml_writer_abort(&ctx->writer);
@@ -163,6 +166,13 @@ void as_cmd_finish(struct as_cmd_context *ctx)
 
 	ctx->finished = TRUE;
 	ctx->abort = NULL;
+	if (as_response_stream_started(ctx)) {
+		/* the response began while it was written */
+		size = as_response_stream_finish(ctx);
+		as_cmd_finished_event(ctx, size);
+		wbxml_writer_abort(&ctx->writer);
+		return;
+	}
 	if (ctx->response->used <= AS_WBXML_HEADER_SIZE)
 		buffer_set_used_size(ctx->response, 0);
 	if (ctx->response_input != NULL) {
@@ -757,6 +767,7 @@ void as_cmd_context_destroy(struct as_cmd_context **_ctx)
 			"was pending");
 		ctx->abort(ctx);
 	}
+	as_response_stream_free(ctx);
 	if (ctx->writer != NULL)
 		wbxml_writer_abort(&ctx->writer);
 	i_stream_unref(&ctx->response_input);

@@ -34,6 +34,7 @@
 #include "items/as-conversation.h"
 #include "itemops/as-attachment.h"
 #include "itemops/as-stream-response.h"
+#include "http/as-response-stream.h"
 #include "itemops/as-itemprops-move.h"
 #include "itemops/as-body-part.h"
 #include "itemops/as-fetch-schema.h"
@@ -969,6 +970,11 @@ enum as_command_result cmd_itemoperations(struct as_cmd_context *ctx)
 		return AS_CMD_DONE;
 	}
 	ictx.sr = as_stream_response_init(ctx, ctx->req->accept_multipart);
+	/* the multipart form needs the document's size before its first
+	   byte (the parts stream after it); the inline form is written
+	   straight to the client (each Fetch's Status precedes its data) */
+	if (!ctx->req->accept_multipart)
+		as_response_stream_enable(ctx);
 	itemops_run(&ictx);
 	as_stream_response_finish(&ictx.sr);
 	return AS_CMD_DONE;

@@ -29,6 +29,7 @@
 #include "as-folders.h"
 #include "policy/as-policy.h"
 #include "push/as-hold.h"
+#include "http/as-response-stream.h"
 #include "sync/as-sync-options.h"
 #include "sync/as-sync-changes.h"
 #include "sync/as-sync-state.h"
@@ -325,6 +326,10 @@ static void sync_write_response(struct sync_context *sctx)
 {
 	struct sync_collection *coll;
 
+	/* each collection's Status precedes its items, so the response can
+	   go out while it is written; a state store failure after that
+	   cuts the connection instead of the 503 (see state_failed) */
+	as_response_stream_enable(sctx->ctx);
 	wbxml_start(sctx->w, EAS_AIRSYNC_SYNC);
 	wbxml_start(sctx->w, EAS_AIRSYNC_COLLECTIONS);
 	array_foreach_modifiable(&sctx->colls, coll) T_BEGIN {

@@ -9,6 +9,7 @@
 #include "wbxml.h"
 #include "as-command.h"
 #include "itemops/as-stream-response.h"
+#include "http/as-response-stream.h"
 
 #define AS_MULTIPART_CONTENT_TYPE "application/vnd.ms-sync.multipart"
 
@@ -77,6 +78,27 @@ void as_stream_response_add_part(struct as_stream_response *sr,
 	i_stream_ref(input);
 }
 
+static void
+as_stream_response_write_inline(struct as_stream_response *sr,
+				unsigned int tag, struct istream *input)
+{
+	struct as_cmd_context *ctx = sr->ctx;
+	struct istream *b64;
+
+	wbxml_start(ctx->writer, tag);
+	/* base64 without line breaks: WBXML text, not MIME */
+	b64 = i_stream_create_base64_encoder(input, 0, FALSE);
+	if (wbxml_text_istream(ctx->writer, b64) < 0) {
+		/* the document is broken: no answer is better */
+		e_error(ctx->event, "%s: read(%s) failed: %s", ctx->cmd->name,
+			i_stream_get_name(input), i_stream_get_error(b64));
+		ctx->http_status = 500;
+		ctx->http_reason = "Internal Server Error";
+	}
+	i_stream_unref(&b64);
+	wbxml_end(ctx->writer);
+}
+
 void as_stream_response_add(struct as_stream_response *sr, unsigned int tag,
 			    struct istream *input, uoff_t size)
 {
@@ -93,6 +115,15 @@ void as_stream_response_add(struct as_stream_response *sr, unsigned int tag,
 		wbxml_empty(w, tag);
 		return;
 	}
+	if (as_response_stream_started(sr->ctx)) {
+		/* the response is going out while it is written: the
+		   base64 text follows right away, piece by piece */
+		as_stream_response_write_inline(sr, tag, input);
+		return;
+	}
+	/* not begun yet: the holes below keep the document in memory
+	   (small; the attachments are streams) and its length known */
+	as_response_stream_disable(sr->ctx);
 	/* an empty inline string (STR_I, NUL) marks the place: the base64
 	   text goes right before its terminating NUL */
 	wbxml_start(w, tag);

@@ -111,7 +111,8 @@ struct sync_context {
 	unsigned int max_mail_age, max_calendar_age;
 
 	/* A new state could not be stored: the response must not reach
-	   the device (its SyncKeys would be unknown), 503 goes instead */
+	   the device (its SyncKeys would be unknown), 503 goes instead (or,
+	   once a streamed response has begun, the connection is cut) */
 	bool state_failed;
 };
 

@@ -797,6 +797,97 @@ static void test_wbxml_truncated(void)
 	test_end();
 }
 
+struct test_sink {
+	buffer_t *out;
+	unsigned int calls;
+	size_t max_call;
+};
+
+static void test_sink_write(const void *data, size_t size, void *context)
+{
+	struct test_sink *sink = context;
+
+	buffer_append(sink->out, data, size);
+	sink->calls++;
+	if (size > sink->max_call)
+		sink->max_call = size;
+}
+
+/* One document, written with and without a sink of each threshold */
+static void test_sink_document(struct wbxml_writer *w)
+{
+	static const unsigned char big[5000] = { 'x' };
+	struct istream *input;
+	unsigned int i;
+
+	wbxml_start(w, EAS_AIRSYNC_SYNC);
+	wbxml_start(w, EAS_AIRSYNC_COLLECTIONS);
+	for (i = 0; i < 40; i++) {
+		wbxml_start(w, EAS_AIRSYNC_COLLECTION);
+		wbxml_elem_uint(w, EAS_AIRSYNC_STATUS, i + 1);
+		wbxml_elem_str(w, EAS_AIRSYNC_SYNCKEY, "12345");
+		wbxml_start(w, EAS_AIRSYNCBASE_DATA);
+		wbxml_text_n(w, "text with\0a NUL", 16);
+		wbxml_end(w);
+		wbxml_end(w);
+	}
+	wbxml_elem_opaque(w, EAS_AIRSYNCBASE_DATA, big, sizeof(big));
+	input = i_stream_create_from_data("streamed", 8);
+	test_assert(wbxml_elem_opaque_stream(w, EAS_COMPOSEMAIL_MIME,
+					     input, 0) == 0);
+	i_stream_unref(&input);
+	wbxml_start(w, EAS_AIRSYNCBASE_DATA);
+	input = i_stream_create_from_data("QUJD", 4);
+	test_assert(wbxml_text_istream(w, input) == 0);
+	i_stream_unref(&input);
+	wbxml_end(w);
+	wbxml_end(w);
+	wbxml_end(w);
+}
+
+static void test_wbxml_sink(void)
+{
+	static const size_t thresholds[] = { 1, 7, 64, 4096, 100000 };
+	struct wbxml_writer *w;
+	struct test_sink sink;
+	buffer_t *whole, *staged;
+	uintmax_t status;
+	unsigned int i;
+
+	test_begin("wbxml writer sink");
+	whole = t_buffer_create(1024);
+	w = wbxml_writer_init(whole);
+	test_sink_document(w);
+	wbxml_writer_deinit(&w);
+
+	for (i = 0; i < N_ELEMENTS(thresholds); i++) {
+		i_zero(&sink);
+		sink.out = t_buffer_create(1024);
+		staged = t_buffer_create(1024);
+		w = wbxml_writer_init(staged);
+		wbxml_writer_watch(w, EAS_AIRSYNC_STATUS, 3);
+		wbxml_writer_set_sink(w, thresholds[i], test_sink_write, &sink);
+		test_sink_document(w);
+		test_assert_idx(wbxml_writer_get_size(w) == whole->used, i);
+		/* never more staged than the threshold and a piece */
+		test_assert_idx(staged->used < thresholds[i] + 16, i);
+		test_assert_idx(wbxml_writer_flushed(w) ==
+				(thresholds[i] < whole->used), i);
+		wbxml_writer_flush(w);
+		test_assert_idx(staged->used == 0, i);
+		/* the watched Status survives the flushes */
+		test_assert_idx(wbxml_writer_watched(w, &status) &&
+				status == 1, i);
+		wbxml_writer_deinit(&w);
+		test_assert_idx(buffer_cmp(whole, sink.out), i);
+		if (thresholds[i] <= 4096) {
+			/* the big opaque went out in one piece, uncopied */
+			test_assert_idx(sink.max_call >= 5000, i);
+		}
+	}
+	test_end();
+}
+
 int main(void)
 {
 	static void (*const test_functions[])(void) = {
@@ -810,6 +901,7 @@ int main(void)
 		test_wbxml_chunked,
 		test_wbxml_bad_input,
 		test_wbxml_truncated,
+		test_wbxml_sink,
 		NULL
 	};
 	return test_run(test_functions);

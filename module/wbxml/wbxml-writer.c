@@ -18,6 +18,14 @@ static const unsigned char wbxml_header[] = { 0x03, 0x01, 0x6a, 0x00 };
 
 struct wbxml_writer {
 	buffer_t *out;
+	/* wbxml_writer_set_sink(): out is a staging buffer emptied into the
+	   sink whenever it reaches sink_threshold */
+	wbxml_writer_sink_t *sink;
+	void *sink_context;
+	size_t sink_threshold;
+	uoff_t sink_written;
+	/* >0: flushing is held (a length is inserted into out later) */
+	unsigned int sink_hold;
 	unsigned int page;
 	ARRAY(unsigned int) stack;
 	/* wbxml_writer_watch() */
@@ -74,6 +82,64 @@ static size_t wbxml_mb_u_int32_encode(uint32_t value, unsigned char buf[5])
 	return len;
 }
 
+void wbxml_writer_set_sink(struct wbxml_writer *w, size_t threshold,
+			   wbxml_writer_sink_t *sink, void *context)
+{
+	i_assert(sink == NULL || threshold > 0);
+	i_assert(w->sink_hold == 0);
+	w->sink = sink;
+	w->sink_context = context;
+	w->sink_threshold = threshold;
+}
+
+uoff_t wbxml_writer_get_size(const struct wbxml_writer *w)
+{
+	return w->sink_written + w->out->used;
+}
+
+bool wbxml_writer_flushed(const struct wbxml_writer *w)
+{
+	return w->sink_written > 0;
+}
+
+void wbxml_writer_flush(struct wbxml_writer *w)
+{
+	if (w->sink == NULL || w->out->used == 0)
+		return;
+	i_assert(w->sink_hold == 0);
+	w->sink(w->out->data, w->out->used, w->sink_context);
+	w->sink_written += w->out->used;
+	buffer_set_used_size(w->out, 0);
+}
+
+static void wbxml_writer_flush_if_full(struct wbxml_writer *w)
+{
+	if (w->sink != NULL && w->sink_hold == 0 &&
+	    w->out->used >= w->sink_threshold)
+		wbxml_writer_flush(w);
+}
+
+/* Append data; with a sink, data of the threshold's size or more goes
+   straight to it after what is staged, without a copy. */
+static void wbxml_put(struct wbxml_writer *w, const void *data, size_t size)
+{
+	if (w->sink != NULL && w->sink_hold == 0 &&
+	    size >= w->sink_threshold) {
+		wbxml_writer_flush(w);
+		w->sink(data, size, w->sink_context);
+		w->sink_written += size;
+		return;
+	}
+	buffer_append(w->out, data, size);
+	wbxml_writer_flush_if_full(w);
+}
+
+static void wbxml_put_c(struct wbxml_writer *w, unsigned char c)
+{
+	buffer_append_c(w->out, c);
+	wbxml_writer_flush_if_full(w);
+}
+
 static void wbxml_write_tag(struct wbxml_writer *w, unsigned int tag,
 			    bool content)
 {
@@ -82,12 +148,12 @@ static void wbxml_write_tag(struct wbxml_writer *w, unsigned int tag,
 	/* writing an unknown tag is a programming error */
 	i_assert(wbxml_tag_name(tag) != NULL);
 	if (page != w->page) {
-		buffer_append_c(w->out, WBXML_SWITCH_PAGE);
-		buffer_append_c(w->out, page);
+		wbxml_put_c(w, WBXML_SWITCH_PAGE);
+		wbxml_put_c(w, page);
 		w->page = page;
 	}
-	buffer_append_c(w->out, EAS_TAG_TOKEN(tag) |
-			(content ? WBXML_TAG_CONTENT : 0));
+	wbxml_put_c(w, EAS_TAG_TOKEN(tag) |
+		    (content ? WBXML_TAG_CONTENT : 0));
 }
 
 void wbxml_start(struct wbxml_writer *w, unsigned int tag)
@@ -100,7 +166,7 @@ void wbxml_end(struct wbxml_writer *w)
 {
 	i_assert(array_count(&w->stack) > 0);
 	array_pop_back(&w->stack);
-	buffer_append_c(w->out, WBXML_END);
+	wbxml_put_c(w, WBXML_END);
 }
 
 void wbxml_empty(struct wbxml_writer *w, unsigned int tag)
@@ -124,9 +190,9 @@ void wbxml_text_n(struct wbxml_writer *w, const void *data, size_t size)
 		nul = memchr(p, '\0', end - p);
 		if (nul == NULL)
 			nul = end;
-		buffer_append_c(w->out, WBXML_STR_I);
-		buffer_append(w->out, p, nul - p);
-		buffer_append_c(w->out, '\0');
+		wbxml_put_c(w, WBXML_STR_I);
+		wbxml_put(w, p, nul - p);
+		wbxml_put_c(w, '\0');
 		p = nul + 1;
 	} while (p < end);
 }
@@ -137,9 +203,9 @@ void wbxml_opaque(struct wbxml_writer *w, const void *data, size_t size)
 
 	i_assert(array_count(&w->stack) > 0);
 	i_assert(size <= UINT32_MAX);
-	buffer_append_c(w->out, WBXML_OPAQUE);
-	buffer_append(w->out, len, wbxml_mb_u_int32_encode(size, len));
-	buffer_append(w->out, data, size);
+	wbxml_put_c(w, WBXML_OPAQUE);
+	wbxml_put(w, len, wbxml_mb_u_int32_encode(size, len));
+	wbxml_put(w, data, size);
 }
 
 void wbxml_writer_watch(struct wbxml_writer *w, unsigned int tag,
@@ -203,7 +269,9 @@ int wbxml_elem_opaque_stream(struct wbxml_writer *w, unsigned int tag,
 		max_size = UINT32_MAX;
 
 	/* the length comes before the data but is known only after reading
-	   the stream: write the data first and insert the length after */
+	   the stream: write the data first and insert the length after
+	   (nothing goes to a sink meanwhile) */
+	w->sink_hold++;
 	wbxml_write_tag(w, tag, TRUE);
 	buffer_append_c(w->out, WBXML_OPAQUE);
 	len_pos = w->out->used;
@@ -220,16 +288,40 @@ int wbxml_elem_opaque_stream(struct wbxml_writer *w, unsigned int tag,
 		/* read error, or a non-blocking stream that had no data */
 		buffer_set_used_size(w->out, start_pos);
 		w->page = start_page;
+		w->sink_hold--;
 		return -1;
 	}
 	if (total == 0) {
 		buffer_set_used_size(w->out, start_pos);
 		w->page = start_page;
+		w->sink_hold--;
 		wbxml_empty(w, tag);
 		return 0;
 	}
 	buffer_insert(w->out, len_pos, len,
 		      wbxml_mb_u_int32_encode(total, len));
 	buffer_append_c(w->out, WBXML_END);
+	w->sink_hold--;
+	wbxml_writer_flush_if_full(w);
+	return 0;
+}
+
+int wbxml_text_istream(struct wbxml_writer *w, struct istream *input)
+{
+	const unsigned char *data;
+	size_t size;
+	int ret;
+
+	i_assert(array_count(&w->stack) > 0);
+	wbxml_put_c(w, WBXML_STR_I);
+	while ((ret = i_stream_read_more(input, &data, &size)) > 0) {
+		/* NULs would end the string early (base64 has none) */
+		i_assert(memchr(data, '\0', size) == NULL);
+		wbxml_put(w, data, size);
+		i_stream_skip(input, size);
+	}
+	wbxml_put_c(w, '\0');
+	if (input->stream_errno != 0 || i_stream_have_bytes_left(input))
+		return -1;
 	return 0;
 }

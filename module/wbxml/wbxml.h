@@ -124,6 +124,21 @@ struct wbxml_writer;
 
 /* Writes the WBXML header (03 01 6A 00) into out immediately. */
 struct wbxml_writer *wbxml_writer_init(buffer_t *out);
+/* Stream the document: whenever at least threshold bytes are staged in
+   out, they go to sink and out is emptied (data of threshold bytes or
+   more, e.g. a message body, goes to sink directly, without a copy).
+   Without a sink (or after setting it NULL) the whole document stays
+   in out. */
+typedef void wbxml_writer_sink_t(const void *data, size_t size,
+				 void *context);
+void wbxml_writer_set_sink(struct wbxml_writer *writer, size_t threshold,
+			   wbxml_writer_sink_t *sink, void *context);
+/* Send what is staged to the sink (no-op without one) */
+void wbxml_writer_flush(struct wbxml_writer *writer);
+/* TRUE once anything went to the sink */
+bool wbxml_writer_flushed(const struct wbxml_writer *writer);
+/* Bytes written so far (sent to the sink + staged) */
+uoff_t wbxml_writer_get_size(const struct wbxml_writer *writer);
 /* Asserts that all elements were closed. */
 void wbxml_writer_deinit(struct wbxml_writer **_writer);
 /* Free the writer without checks (error paths: output is discarded). */
@@ -152,6 +167,10 @@ void wbxml_elem_uint(struct wbxml_writer *w, unsigned int tag,
 		     uintmax_t value);
 void wbxml_elem_opaque(struct wbxml_writer *w, unsigned int tag,
 		       const void *data, size_t size);
+/* Inline string content read from a blocking istream to its end, in
+   pieces (with a sink, never held whole); the data must hold no NUL.
+   Returns -1 on a read error (the string is cut short then). */
+int wbxml_text_istream(struct wbxml_writer *w, struct istream *input);
 /* Opaque content streamed from an istream (e.g. a MIME body), up to
    max_size bytes (0 = no limit). Returns -1 on stream error. */
 int wbxml_elem_opaque_stream(struct wbxml_writer *w, unsigned int tag,

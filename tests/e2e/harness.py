@@ -1020,6 +1020,34 @@ class EasClient:
         resp = self.raw(method, path, h, body, timeout)
         return self.decode_response(resp)
 
+    def request_cut(self, cmd, xml, read_bytes, timeout=None):
+        """POST one command like request(), read only the status line,
+        the headers and read_bytes of the body, then drop the connection
+        (a device that loses its network mid-response).  Returns
+        (status, headers, number of body bytes read)."""
+        body = encode_xml(xml)
+        h = self.headers()
+        sock = socket.create_connection((self.host, self.port),
+                                        timeout=timeout or self.timeout,
+                                        source_address=self._source())
+        try:
+            h["Host"] = "%s:%d" % (self.host, self.port)
+            h["Content-Length"] = str(len(body))
+            head = "POST %s HTTP/1.1\r\n" % self.query(cmd)
+            head += "".join("%s: %s\r\n" % kv for kv in h.items())
+            sock.sendall(head.encode("latin-1") + b"\r\n" + body)
+            resp = http.client.HTTPResponse(sock, method="POST")
+            try:
+                resp.begin()
+                got = len(resp.read(read_bytes))
+                return resp.status, resp.headers, got
+            finally:
+                resp.close()
+        finally:
+            # unread data in the receive buffer: the close resets the
+            # connection, as a lost network does for the server
+            sock.close()
+
 
 # ---------------------------------------------------------------- Dovecot
 
@@ -1102,7 +1130,7 @@ class DovecotInstance:
                  name="dovecot", mail_driver="maildir", stock_config=False,
                  namespace_conf=None, passwd_single=False,
                  doveadm_server_plugin=False, sieve=False,
-                 public_acl=None):
+                 public_acl=None, asan_options=None):
         if shutil.which("dovecot") is None and not os.path.exists(
                 "/usr/sbin/dovecot"):
             raise HarnessError("dovecot not installed "
@@ -1130,6 +1158,9 @@ class DovecotInstance:
         self.doveadm_server_plugin = doveadm_server_plugin and \
             os.geteuid() == 0
         self.users = dict(DEFAULT_USERS if users is None else users)
+        # appended to the ASAN_OPTIONS of the instance's processes
+        # (e.g. a small quarantine where a test measures memory)
+        self.asan_options = asan_options
         self.user_fields = {}
         self.plugin_settings = dict(plugin_settings or {})
         self.extra_conf = extra_conf
@@ -1584,7 +1615,7 @@ service anvil {{
         # with ours appended: later options win.
         env["ASAN_OPTIONS"] = ":".join(
             x for x in (os.environ.get("ASAN_OPTIONS"),
-                        default_asan_options()) if x)
+                        default_asan_options(), self.asan_options) if x)
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         return env
 
@@ -1700,6 +1731,20 @@ service anvil {{
             if ppid == self.proc.pid:
                 pids.append(int(d))
         return pids
+
+    def service_memory(self, field="VmHWM"):
+        """{pid: kB} of a /proc/<pid>/status field (VmHWM: peak RSS) of
+        each activesync service process."""
+        out = {}
+        for pid in self.process_pids():
+            try:
+                with open("/proc/%d/status" % pid) as f:
+                    for line in f:
+                        if line.startswith(field + ":"):
+                            out[pid] = int(line.split()[1])
+            except (OSError, ValueError):
+                continue
+        return out
 
     def reload_service(self, timeout=20):
         """reload(), then wait until the activesync processes of the old

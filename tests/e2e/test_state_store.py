@@ -194,3 +194,73 @@ def test_map_full_during_sync(dc):
     assert res.key == str(int(key) + 1), res.key
     # and the next one continues from there: nothing resent
     assert not sync(c, inbox, res.key).ok().adds
+
+
+def test_map_full_after_a_streamed_response_began(dc):
+    """As above, with windows large enough to be streamed: once part of
+    the response is on its way a state that can't be stored cuts the
+    connection (no complete response, no SyncKey the server doesn't
+    know), and the same SyncKey later brings the same mail. An instance
+    of its own: the test above leaves the module's map grown."""
+    inst = harness.DovecotInstance(
+        activesync=True, name="state-stream",
+        plugin_settings={"activesync_state_max_size": MAX_SIZE})
+    inst.start()
+    try:
+        _streamed_sync_cut(inst)
+        bad = inst.bad_log_lines()
+        assert not bad, bad
+    finally:
+        inst.stop()
+        inst.cleanup()
+
+
+def _streamed_sync_cut(dc):
+    import http.client
+    c = new_account(dc, "fullstream")
+    inbox = folders(c)[2]
+    r = sync(c, inbox, "0").ok()
+    key = sync(c, inbox, r.key).ok().key
+    mark = dc.log_offset()
+    cut = False
+    serial = 0
+    text = "x" * 76 + "\n"
+    for rnd in range(30):
+        first = serial + 1
+        for _ in range(40):
+            serial += 1
+            dc.deliver(c.user, harness.sample_message(
+                subject="s%04d" % serial, body=text * 60))
+        imap = dc.imap(c.user, c.password)
+        try:
+            assert imap.select("INBOX")[0] == "OK"
+            odd = ",".join(str(u) for u in range(first, serial + 1, 2))
+            assert imap.uid("STORE", odd, "+FLAGS.SILENT",
+                            "(\\Deleted)")[0] == "OK"
+            assert imap.expunge()[0] == "OK"
+        finally:
+            imap.logout()
+        want = ["s%04d" % i for i in range(first + 1, serial + 1, 2)]
+        _fill_map(dc, "S%d" % rnd)
+        try:
+            resp = sync_request(c, inbox, key, window=512)
+        except (http.client.IncompleteRead, http.client.RemoteDisconnected,
+                ConnectionResetError):
+            cut = True
+            break
+        # (a 503 here: the device record's last-seen time, written once
+        # a minute, failed before the Sync ran; see the test above)
+        assert resp.status == 200, resp
+        assert resp.header("Transfer-Encoding") == "chunked", resp.headers
+        res = SyncResult(resp).ok()
+        assert _subjects(res) == want, (_subjects(res), want)
+        key = res.key
+    assert cut, "no streamed Sync was cut in 30 rounds"
+    dc.wait_for_log_text(mark, "closing the connection")
+
+    dc.plugin_settings["activesync_state_max_size"] = "0"
+    dc.reload_service()
+    res = sync(c, inbox, key, window=512).ok()
+    assert _subjects(res) == want, (_subjects(res), want)
+    assert res.key == str(int(key) + 1), res.key
+    assert not sync(c, inbox, res.key).ok().adds
