@@ -229,8 +229,10 @@ def _streamed_sync_cut(dc):
         first = serial + 1
         for _ in range(40):
             serial += 1
+            # 20 of these stay per round: a window above the 2 MiB
+            # from which a response streams
             dc.deliver(c.user, harness.sample_message(
-                subject="s%04d" % serial, body=text * 60))
+                subject="s%04d" % serial, body=text * 1800))
         imap = dc.imap(c.user, c.password)
         try:
             assert imap.select("INBOX")[0] == "OK"
