@@ -155,21 +155,7 @@ def test_map_full_during_sync(dc):
     serial = 0
     for rnd in range(30):
         # 40 new messages, every other one expunged: 20 more UID ranges
-        first = serial + 1
-        for _ in range(40):
-            serial += 1
-            dc.deliver(c.user, harness.sample_message(
-                subject="m%04d" % serial))
-        imap = dc.imap(c.user, c.password)
-        try:
-            assert imap.select("INBOX")[0] == "OK"
-            odd = ",".join(str(u) for u in range(first, serial + 1, 2))
-            assert imap.uid("STORE", odd, "+FLAGS.SILENT",
-                            "(\\Deleted)")[0] == "OK"
-            assert imap.expunge()[0] == "OK"
-        finally:
-            imap.logout()
-        want = ["m%04d" % i for i in range(first + 1, serial + 1, 2)]
+        serial, want = _add_uid_ranges(dc, c, serial, "m")
         _fill_map(dc, "R%d" % rnd)
         resp = sync_request(c, inbox, key, window=512)
         if resp.status == 503:
@@ -215,6 +201,29 @@ def test_map_full_after_a_streamed_response_began(dc):
         inst.cleanup()
 
 
+def _add_uid_ranges(dc, c, serial, prefix, body=None):
+    """Deliver 40 messages and expunge every other one (20 more UID
+    ranges in the device's state). Returns the new serial and the
+    subjects that stay."""
+    first = serial + 1
+    for _ in range(40):
+        serial += 1
+        kw = {} if body is None else {"body": body}
+        dc.deliver(c.user, harness.sample_message(
+            subject="%s%04d" % (prefix, serial), **kw))
+    imap = dc.imap(c.user, c.password)
+    try:
+        assert imap.select("INBOX")[0] == "OK"
+        odd = ",".join(str(u) for u in range(first, serial + 1, 2))
+        assert imap.uid("STORE", odd, "+FLAGS.SILENT",
+                        "(\\Deleted)")[0] == "OK"
+        assert imap.expunge()[0] == "OK"
+    finally:
+        imap.logout()
+    return serial, ["%s%04d" % (prefix, i)
+                    for i in range(first + 1, serial + 1, 2)]
+
+
 def _streamed_sync_cut(dc):
     import http.client
     c = new_account(dc, "fullstream")
@@ -224,25 +233,11 @@ def _streamed_sync_cut(dc):
     mark = dc.log_offset()
     cut = False
     serial = 0
-    text = "x" * 76 + "\n"
     for rnd in range(30):
-        first = serial + 1
-        for _ in range(40):
-            serial += 1
-            # 20 of these stay per round: a window above the 2 MiB
-            # from which a response streams
-            dc.deliver(c.user, harness.sample_message(
-                subject="s%04d" % serial, body=text * 1800))
-        imap = dc.imap(c.user, c.password)
-        try:
-            assert imap.select("INBOX")[0] == "OK"
-            odd = ",".join(str(u) for u in range(first, serial + 1, 2))
-            assert imap.uid("STORE", odd, "+FLAGS.SILENT",
-                            "(\\Deleted)")[0] == "OK"
-            assert imap.expunge()[0] == "OK"
-        finally:
-            imap.logout()
-        want = ["s%04d" % i for i in range(first + 1, serial + 1, 2)]
+        # 20 messages stay per round: a window above the 2 MiB from
+        # which a response streams
+        serial, want = _add_uid_ranges(dc, c, serial, "s",
+                                       body=("x" * 76 + "\n") * 1800)
         _fill_map(dc, "S%d" % rnd)
         try:
             resp = sync_request(c, inbox, key, window=512)
