@@ -56,6 +56,7 @@ NOCHANGE_BUDGET = 90.0        # seconds of no-change Syncs per folder, then
 NOCHANGE_MIN_SAMPLES = 30     # stop (after at least this many samples)
 NOCHANGE_SETTLE = 3.0          # seconds between initial and timed Syncs
 HELD_SETTLE = 1.0              # a Ping sent this long ago counts as held
+QUIET_SETTLE = 0.05            # quiet: the last Ping sent this long ago
 
 # name: (where in the result, limit, "<", "<=" or ">=")
 TARGETS = {
@@ -202,15 +203,15 @@ def established_to(port):
 
 # ---------------------------------------------------------------- instance
 
-def make_instance(builddir, keep, plugin=True):
+def make_instance(builddir, keep, plugin=True, processes=2):
     extra = """
 default_client_limit = 20000
 default_process_limit = 200
 service activesync {
-  client_limit = 12000
-  process_limit = 2
-  process_min_avail = 2
-}
+  client_limit = %d
+  process_limit = %d
+  process_min_avail = %d
+}""" % (24000 // processes, processes, processes) + """
 service anvil {
   client_limit = 20000
 }
@@ -219,6 +220,25 @@ service auth {
 }
 service lmtp {
   process_min_avail = 4
+}
+# the server's share of each push (module/commands: push_usecs from the
+# datagram's arrival at the process to the response, push_queue_usecs
+# the part it waited for the process), one log line per woken request
+event_exporter pushlog {
+  format = json
+  format_args = time-unix
+  transport = log
+}
+metric activesync_push {
+  exporter = pushlog
+  exporter_include = fields
+  filter = event=activesync_command_finished AND push_usecs > 0
+  fields = push_usecs push_queue_usecs
+}
+# what the service spent per command meanwhile (doveadm stats dump)
+metric activesync_cmd {
+  filter = event=activesync_command_finished
+  group_by = command
 }
 """
     if plugin:
@@ -293,16 +313,21 @@ class Bench:
         pending = {}            # user -> {"arrivals": {dev: t}, "event"}
         by_user = {}            # user -> [device]
         state = {}              # device -> time its current Ping was sent
+        busy = [0]              # devices between a Ping answer and the next
+        last_ping = [0.0]       # when the last Ping was sent
         counters = {"ping_expired": 0, "ping_other": 0}
         errors = []
 
         async def device_loop(d):
             try:
                 while not stop.is_set():
-                    state[d] = time.monotonic()
+                    if state.get(d, 0) is None:
+                        busy[0] -= 1
+                    state[d] = last_ping[0] = time.monotonic()
                     st, r = await d.ping(T, PING_HEARTBEAT,
                                          PING_HEARTBEAT + 60)
                     state[d] = None
+                    busy[0] += 1
                     p = pending.get(d.user)
                     if st == "2":
                         if p is not None and d not in p["arrivals"]:
@@ -329,7 +354,7 @@ class Bench:
                     return False
             return True
 
-        async def deliveries(count, rng, workers):
+        async def deliveries(count, rng, workers, quiet=False):
             samples, timeouts = [], [0]
             lmtp = easload.LmtpPool(self.dc.lmtp_port, workers)
             users = list(by_user)
@@ -347,6 +372,12 @@ class Bench:
                     if user is None:
                         await asyncio.sleep(0.01)
                         continue
+                    if quiet:
+                        # nothing else in flight: every woken device is
+                        # holding its next Ping again
+                        while (busy[0] > 0 or time.monotonic() -
+                               last_ping[0] < QUIET_SETTLE) and not errors:
+                            await asyncio.sleep(0.002)
                     done[0] += 1
                     p = {"arrivals": {}, "event": asyncio.Event()}
                     pending[user] = p
@@ -419,6 +450,10 @@ class Bench:
                 "connections); setup %d requests in %.1f s" % (
                     len(devices), len(by_user), conns, reqs, secs))
             res = await measure(1, len(devices), len(by_user), conns)
+            # one at a time with the server otherwise idle: no earlier
+            # device still syncing when the datagram arrives
+            res["quiet"] = await measure(1, len(devices), len(by_user),
+                                         conns, quiet=True)
             # the same again with deliveries overlapping: latency under
             # load (woken devices Sync and Ping again meanwhile)
             res["loaded"] = await measure(DELIVERY_WORKERS, len(devices),
@@ -429,14 +464,21 @@ class Bench:
                             if secs else None}
             return res
 
-        async def measure(workers, pings, users, conns):
+        async def measure(workers, pings, users, conns, quiet=False):
+            mark = self.dc.log_offset()
+            command_times(self.dc, reset=True)
             samples, timeouts, dsecs = await deliveries(n["deliveries"], rng,
-                                                        workers)
+                                                        workers, quiet)
+            # the stats process logs the exported events a moment later
+            await asyncio.sleep(1)
+            server = server_push_share(self.dc.log_since(mark))
+            server["commands"] = command_times(self.dc)
             res = {
                 "pings": pings, "users": users,
                 "server_connections": conns,
                 "deliveries": n["deliveries"],
                 "deliveries_in_flight": workers,
+                "quiet": quiet,
                 "samples": len(samples),
                 "timeouts": timeouts,
                 "p50_ms": round(pct(samples, 50), 2) if samples else None,
@@ -445,14 +487,22 @@ class Bench:
                 "max_ms": round(max(samples), 2) if samples else None,
                 "mean_ms": round(statistics.mean(samples), 2)
                 if samples else None,
+                # the server's share (push_usecs: the datagram's arrival
+                # at the service process to the response handed to the
+                # HTTP library; queue: the part before the process read
+                # it), from the activesync_push metric's exporter
+                "server": server,
                 "delivery_seconds": round(dsecs, 2),
                 "deliveries_per_s": round(n["deliveries"] / dsecs, 1)
                 if dsecs else None,
             }
-            log("push at %d Pings, %d deliver%s in flight: p50 %.1f ms, "
-                "p99 %.1f ms, %d timeouts" % (
+            log("push at %d Pings, %d deliver%s in flight%s: p50 %.1f ms, "
+                "p99 %.1f ms, %d timeouts; server's share p50 %.2f ms, "
+                "p99 %.2f ms (queued p99 %.2f ms)" % (
                     pings, workers, "y" if workers == 1 else "ies",
-                    res["p50_ms"] or -1, res["p99_ms"] or -1, timeouts))
+                    " (quiet)" if quiet else "", na(res["p50_ms"]), na(res["p99_ms"]), timeouts,
+                    na(server.get("p50_ms")), na(server.get("p99_ms")),
+                    na(server.get("queue_p99_ms"))))
             if timeouts:
                 raise PhaseError("%d Pings not answered within %ss of a "
                                  "delivery" % (timeouts, PUSH_WAIT))
@@ -785,6 +835,60 @@ class Bench:
         log("throughput: %d devices, %.1f cycles/s" % (len(devices), rate))
 
 
+def na(x):
+    """A figure to print: -1 when there is none (0.0 is a figure)"""
+    return -1 if x is None else x
+
+
+def server_push_share(log_text):
+    """Percentiles of the push_usecs/push_queue_usecs fields the
+    pushlog exporter logged (one JSON line per woken request)."""
+    total, queue = [], []
+    for line in log_text.splitlines():
+        i = line.find('{"fields":')
+        if i < 0 or "push_usecs" not in line:
+            continue
+        try:
+            f = json.loads(line[i:])["fields"]
+        except ValueError:
+            continue
+        total.append(int(f["push_usecs"]) / 1000.0)
+        queue.append(int(f.get("push_queue_usecs", 0)) / 1000.0)
+    if not total:
+        return {"samples": 0}
+    return {"samples": len(total),
+            "p50_ms": round(pct(total, 50), 2),
+            "p90_ms": round(pct(total, 90), 2),
+            "p99_ms": round(pct(total, 99), 2),
+            "max_ms": round(max(total), 2),
+            "queue_p50_ms": round(pct(queue, 50), 2),
+            "queue_p99_ms": round(pct(queue, 99), 2)}
+
+
+def command_times(dc, reset=False):
+    """{command: {count, avg_ms, p95_ms, max_ms}} from the
+    activesync_cmd metric; reset=True zeroes it."""
+    args = ["stats", "dump"] + (["-r"] if reset else [])
+    out = dc.doveadm(*args)
+    lines = [line.split("\t") for line in out.splitlines() if line]
+    if not lines:
+        return {}
+    head = lines[0]
+    res = {}
+    for row in lines[1:]:
+        r = dict(zip(head, row))
+        name = r.get("metric_name", "")
+        if not name.startswith("activesync_cmd_") or \
+                r.get("field") != "duration":
+            continue
+        res[name[len("activesync_cmd_"):]] = {
+            "count": int(r["count"]),
+            "avg_ms": round(float(r["avg"]) / 1000.0, 2),
+            "p95_ms": round(float(r["%95"]) / 1000.0, 2),
+            "max_ms": round(float(r["max"]) / 1000.0, 2)}
+    return res
+
+
 def git_commit():
     if os.environ.get("BENCH_COMMIT"):
         # a source snapshot (git archive) has no .git: the caller says
@@ -826,6 +930,10 @@ def table(res):
         for k in ("low", "high"):
             rows.append(("push p50/p99 @ %d Pings" % p[k]["pings"],
                          "%s / %s ms" % (p[k]["p50_ms"], p[k]["p99_ms"])))
+            q = p[k].get("quiet")
+            if q:
+                rows.append(("  one at a time, nothing else in flight",
+                             "%s / %s ms" % (q["p50_ms"], q["p99_ms"])))
             ld = p[k].get("loaded")
             if ld:
                 rows.append(("  %d deliveries in flight" %
@@ -896,6 +1004,9 @@ def main():
     ap.add_argument("--set", action="append", default=[],
                     metavar="NAME=N", help="override one parameter, e.g. "
                     "--set push_high=2000 (see the JSON's parameters)")
+    ap.add_argument("--processes", type=int, default=2,
+                    help="activesync service processes (default 2, one "
+                    "per core of the reference machine)")
     ap.add_argument("--phases", default="push,initial,nochange,throughput",
                     help="comma-separated subset of phases")
     args = ap.parse_args()
@@ -954,14 +1065,15 @@ def main():
            "mail_plugin": not args.no_plugin,
            "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                        "net.unix.max_dgram_qlen": qlen},
-           "parameters": n}
+           "parameters": n,
+           "service_processes": args.processes}
     failed = None
     dc = None
     t_start = time.monotonic()
     try:
         live["out"] = out
         dc = live["dc"] = make_instance(
-            args.builddir, args.keep, not args.no_plugin)
+            args.builddir, args.keep, not args.no_plugin, args.processes)
         dc.start()
         log("private Dovecot in %s, activesync on port %d" % (
             dc.dir, dc.eas_port))

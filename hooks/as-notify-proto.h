@@ -65,6 +65,9 @@ struct as_notify_msg {
 	   SCM_CREDENTIALS (the uid the sending process runs as), or
 	   (uid_t)-1 if unknown. */
 	uid_t sender_uid;
+	/* Not on the wire: when the datagram reached the receiving socket
+	   (kernel timestamp), or zero if unknown. */
+	struct timeval arrived;
 };
 
 void as_notify_msg_format(string_t *dest, const struct as_notify_msg *msg);

@@ -145,6 +145,10 @@ struct as_cmd_context {
 	/* Items the response carries (Sync changes, fetched items, search
 	   results), for the activesync_command_finished event */
 	unsigned int items;
+	/* A held request answered for a change notification: when its
+	   datagram reached the process's socket and when the process read
+	   it (both zero otherwise), for the push_* event fields */
+	struct timeval push_arrived, push_read;
 	const char *http_reason;
 	/* with an HTTP error: Retry-After (seconds), 0 = none */
 	unsigned int http_retry_after_secs;

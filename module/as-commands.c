@@ -7,6 +7,7 @@
 #include "ioloop.h"
 #include "istream.h"
 #include "randgen.h"
+#include "time-util.h"
 #include "http-server.h"
 #include "mail-user.h"
 #include "as-client.h"
@@ -154,6 +155,18 @@ static void as_cmd_finished_event(struct as_cmd_context *ctx, uoff_t bytes)
 	}
 	if (ctx->username != NULL)
 		e->add_str("user", ctx->username);
+	if (ctx->push_arrived.tv_sec != 0) {
+		/* the process's share of push latency: waiting in its
+		   queue, and from the datagram to the response */
+		struct timeval now;
+
+		i_gettimeofday(&now);
+		e->add_int("push_queue_usecs", I_MAX(0,
+			timeval_diff_usecs(&ctx->push_read,
+					   &ctx->push_arrived)));
+		e->add_int("push_usecs", I_MAX(0,
+			timeval_diff_usecs(&now, &ctx->push_arrived)));
+	}
 	e_debug(e->event(), "Finished: HTTP %u%s, %"PRIuUOFF_T" bytes, "
 		"%u items", http_status, status_str, bytes, ctx->items);
 }

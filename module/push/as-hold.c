@@ -237,6 +237,11 @@ as_hold_notify_callback(const struct as_notify_msg *msg, struct as_hold *hold)
 					msg->value, folder->known_modseq);
 				folder->changed = TRUE;
 				folder->known_modseq = msg->value;
+				if (ctx->push_arrived.tv_sec == 0 &&
+				    msg->arrived.tv_sec != 0) {
+					ctx->push_arrived = msg->arrived;
+					i_gettimeofday(&ctx->push_read);
+				}
 				if (!hold->callback(AS_HOLD_WAKE_CHANGED,
 						    hold->context))
 					return;

@@ -168,6 +168,9 @@ static int as_notify_bind(struct as_notify *notify, const char **error_r)
 		e_warning(notify->event, "setsockopt(SO_PASSCRED) failed: %m"
 			  " (change notifications are re-checked)");
 	}
+	/* the kernel's arrival time: how long a datagram waited for this
+	   process is the part of push latency the process owns */
+	(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &on, sizeof(on));
 
 	/* the marker senders touch (utime needs write access) */
 	i_unlink_if_exists(notify->lost_path);
@@ -267,7 +270,8 @@ static void as_notify_dispatch_all(struct as_notify *notify,
 }
 
 static void as_notify_handle(struct as_notify *notify, const void *data,
-			     size_t size, uid_t sender_uid)
+			     size_t size, uid_t sender_uid,
+			     const struct timeval *arrived)
 {
 	struct as_notify_user *nuser;
 	struct as_notify_msg msg;
@@ -278,6 +282,7 @@ static void as_notify_handle(struct as_notify *notify, const void *data,
 		return;
 	}
 	msg.sender_uid = sender_uid;
+	msg.arrived = *arrived;
 	nuser = hash_table_lookup(notify->users, msg.username);
 	if (nuser == NULL) {
 		/* nobody here waits for this user: the common case */
@@ -289,23 +294,31 @@ static void as_notify_handle(struct as_notify *notify, const void *data,
 	as_notify_user_dispatch(nuser, &msg);
 }
 
-/* The sender's uid, which the kernel attaches to every datagram since
-   the socket has SO_PASSCRED; (uid_t)-1 if missing. */
-static uid_t as_notify_msg_sender_uid(struct msghdr *mh)
+/* What the kernel attaches to every datagram: the sender's uid (the
+   socket has SO_PASSCRED; (uid_t)-1 if missing) and the arrival time
+   (SO_TIMESTAMP; zero if missing). */
+static void as_notify_msg_control(struct msghdr *mh, uid_t *uid_r,
+				  struct timeval *arrived_r)
 {
 	struct cmsghdr *cmsg;
 	struct ucred cred;
 
+	*uid_r = (uid_t)-1;
+	i_zero(arrived_r);
 	for (cmsg = CMSG_FIRSTHDR(mh); cmsg != NULL;
 	     cmsg = CMSG_NXTHDR(mh, cmsg)) {
-		if (cmsg->cmsg_level == SOL_SOCKET &&
-		    cmsg->cmsg_type == SCM_CREDENTIALS &&
+		if (cmsg->cmsg_level != SOL_SOCKET)
+			continue;
+		if (cmsg->cmsg_type == SCM_CREDENTIALS &&
 		    cmsg->cmsg_len >= CMSG_LEN(sizeof(cred))) {
 			memcpy(&cred, CMSG_DATA(cmsg), sizeof(cred));
-			return cred.uid;
+			*uid_r = cred.uid;
+		} else if (cmsg->cmsg_type == SCM_TIMESTAMP &&
+			   cmsg->cmsg_len >= CMSG_LEN(sizeof(*arrived_r))) {
+			memcpy(arrived_r, CMSG_DATA(cmsg),
+			       sizeof(*arrived_r));
 		}
 	}
-	return (uid_t)-1;
 }
 
 static void as_notify_input(struct as_notify *notify)
@@ -313,10 +326,13 @@ static void as_notify_input(struct as_notify *notify)
 	unsigned char buf[AS_NOTIFY_MAX_DATAGRAM + 1];
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+			 CMSG_SPACE(sizeof(struct timeval))];
 	} control;
 	struct iovec iov;
 	struct msghdr mh;
+	struct timeval arrived;
+	uid_t sender_uid;
 	unsigned int i;
 	ssize_t ret;
 
@@ -335,9 +351,10 @@ static void as_notify_input(struct as_notify *notify)
 					notify->socket_path);
 			break;
 		}
+		as_notify_msg_control(&mh, &sender_uid, &arrived);
 		T_BEGIN {
-			as_notify_handle(notify, buf, ret,
-					 as_notify_msg_sender_uid(&mh));
+			as_notify_handle(notify, buf, ret, sender_uid,
+					 &arrived);
 		} T_END;
 		if (as_notify == NULL)
 			return;

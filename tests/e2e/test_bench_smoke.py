@@ -48,6 +48,15 @@ def test_bench_quick(dc):
         p50 = _number(p, "p50_ms")
         p99 = _number(p, "p99_ms", p50, 15000)
         _number(p, "max_ms", p99)
+        for mode in (p, p["quiet"], p["loaded"]):
+            # the server's share from the exported push events: one per
+            # woken Ping, the queue wait part of the whole
+            srv = mode["server"]
+            assert srv["samples"] >= n["deliveries"], srv
+            s99 = _number(srv, "p99_ms", _number(srv, "p50_ms"), 15000)
+            _number(srv, "queue_p99_ms", 0, s99)
+            assert srv["commands"]["Sync"]["count"] >= n["deliveries"], srv
+        assert p["quiet"]["quiet"] is True, p["quiet"]
 
     idle = res["idle"]
     assert idle["pings"] == n["push_high"], idle

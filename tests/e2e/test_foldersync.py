@@ -8,8 +8,8 @@ every change made over IMAP must show up in the next FolderSync."""
 
 import re
 
-from harness import default_groupware_folders, xall, xml_escape, \
-    xrequire, xtext
+from harness import default_groupware_folders, sample_message, start, \
+    sync, xall, xml_escape, xrequire, xtext
 
 INSTANCE = dict(activesync=True)
 
@@ -220,6 +220,46 @@ def test_foldersync_incremental_add_rename_delete(dc):
 
     again = sync_ok(c, key)
     assert again.count == 0 and again.key == key, again.resp
+
+
+def imap_append(dc, c, mailbox, subject):
+    imap = dc.imap(c.user, c.password)
+    try:
+        typ, data = imap.append(quoted(mailbox), None, None, sample_message(
+            subject, to=c.user))
+        assert typ == "OK", data
+    finally:
+        imap.logout()
+
+
+def test_sync_by_id_after_rename_and_replace(dc):
+    """A folder's ServerId keeps reaching it after IMAP renames it, also
+    in a process that found it under the old name, and stops at a new
+    folder of the same name."""
+    c = new_account(dc, "hintren")
+    imap_do(dc, c, ("create", quoted("Projects")))
+    fid = sync_ok(c, "0").by_name("Projects")["server_id"]
+    imap_append(dc, c, "Projects", "before rename")
+    r = start(c, fid)
+    r.add_by_subject("before rename")
+    key = r.key
+    # Sync by id twice per name: every process has seen the old one
+    names = ["Projects", "Clients", "Archive"]
+    for old, new in zip(names, names[1:]):
+        for _ in range(2):
+            r = sync(c, fid, key).ok()
+            key = r.key
+        imap_do(dc, c, ("rename", quoted(old), quoted(new)))
+        imap_append(dc, c, new, "in " + new)
+        r = sync(c, fid, key).ok()
+        assert len(r.adds) == 1, r.resp
+        r.add_by_subject("in " + new)
+        key = r.key
+    # replaced: same name, another mailbox (GUID): the id is gone
+    imap_do(dc, c, ("delete", quoted("Archive")),
+            ("create", quoted("Archive")))
+    r = sync(c, fid, key)
+    assert r.status == "12", r.resp
 
 
 def test_foldersync_repeated_key_replays_same_answer(dc):

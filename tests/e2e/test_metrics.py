@@ -10,12 +10,11 @@ from harness import deliver_plain, folders, new_account, start, SRCDIR, \
     T_INBOX
 
 
-def shipped_metric():
+def shipped_metric(name="activesync_commands"):
     with open(os.path.join(SRCDIR, "conf.d", "20-activesync.conf")) as f:
         text = f.read()
-    m = re.search(r"^#metric activesync_commands \{\n(?:#.*\n)*?#\}\n",
-                  text, re.M)
-    assert m, "conf.d has no example metric block"
+    m = re.search(r"^#metric %s \{\n(?:#.*\n)*?#\}\n" % name, text, re.M)
+    assert m, "conf.d has no example metric block %s" % name
     return "\n".join(line[1:] for line in m.group(0).splitlines()) + "\n"
 
 

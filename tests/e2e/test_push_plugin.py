@@ -9,13 +9,14 @@ import time
 from harness import Background, notify_dir, open_paths, ping, \
     ping_status as status_of, plugin_dir_conf, sample_message, service_pids, \
     setup_device, sync_all, wait_held, xall, xrequire
+from test_metrics import shipped_metric, stats
 from test_ping import deliver_timed, measure_wakeups
 
 INSTANCE = dict(activesync=True, plugin_settings={
     "activesync_ping_min_heartbeat": "1s",
     "activesync_ping_max_heartbeat": "120s",
     "activesync_debug": "yes",
-}, extra_conf=plugin_dir_conf())
+}, extra_conf=plugin_dir_conf() + shipped_metric("activesync_push"))
 
 
 def inbox_guid(dc, user):
@@ -53,6 +54,30 @@ def test_delivery_wakes_ping_through_plugin(dc):
     assert "mailbox list watch" not in log
     assert "Change notification M" in log, log[-2000:]
     assert lat[-1] < 5, lat
+
+
+def test_push_latency_metric(dc):
+    """The shipped activesync_push metric counts every Ping a datagram
+    answered, with the server's share of the latency."""
+    def pushed():
+        return {r["field"]: r for r in stats(dc).get("activesync_push", [])}
+
+    c, user, _, by_type, _ = setup_device(dc, "plugmetric")
+    inbox = by_type["2"]
+    sync_all(c, inbox)
+    before = pushed()
+    lat = measure_wakeups(dc, c, user, inbox, rounds=3, label="metric:")
+    assert len(lat) == 3, lat
+    after = pushed()
+    for field in ("push_usecs", "push_queue_usecs"):
+        n0 = int(before[field]["count"]) if field in before else 0
+        assert int(after[field]["count"]) - n0 == 3, (field, after)
+    # the queue wait is part of the datagram-to-response time, counted
+    # in microseconds (every wake here took well under a second)
+    assert int(after["push_usecs"]["min"]) > 0, after
+    assert (int(after["push_queue_usecs"]["max"]) <=
+            int(after["push_usecs"]["max"])), after
+    assert int(after["push_usecs"]["max"]) < 1000000, (after, lat)
 
 
 def test_idle_ping_keeps_nothing_open(dc):
