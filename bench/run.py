@@ -498,11 +498,12 @@ class Bench:
             }
             log("push at %d Pings, %d deliver%s in flight%s: p50 %.1f ms, "
                 "p99 %.1f ms, %d timeouts; server's share p50 %.2f ms, "
-                "p99 %.2f ms (queued p99 %.2f ms)" % (
+                "p99 %.2f ms (queued p99 %.2f ms, handling p99 %.2f ms)" % (
                     pings, workers, "y" if workers == 1 else "ies",
                     " (quiet)" if quiet else "", na(res["p50_ms"]), na(res["p99_ms"]), timeouts,
                     na(server.get("p50_ms")), na(server.get("p99_ms")),
-                    na(server.get("queue_p99_ms"))))
+                    na(server.get("queue_p99_ms")),
+                    na(server.get("handling_p99_ms"))))
             if timeouts:
                 raise PhaseError("%d Pings not answered within %ss of a "
                                  "delivery" % (timeouts, PUSH_WAIT))
@@ -856,13 +857,18 @@ def server_push_share(log_text):
         queue.append(int(f.get("push_queue_usecs", 0)) / 1000.0)
     if not total:
         return {"samples": 0}
+    handling = [t - q for t, q in zip(total, queue)]
     return {"samples": len(total),
             "p50_ms": round(pct(total, 50), 2),
             "p90_ms": round(pct(total, 90), 2),
             "p99_ms": round(pct(total, 99), 2),
             "max_ms": round(max(total), 2),
             "queue_p50_ms": round(pct(queue, 50), 2),
-            "queue_p99_ms": round(pct(queue, 99), 2)}
+            "queue_p99_ms": round(pct(queue, 99), 2),
+            # from reading the datagram to the response: this request's
+            # wake and those of other requests woken by it before
+            "handling_p50_ms": round(pct(handling, 50), 2),
+            "handling_p99_ms": round(pct(handling, 99), 2)}
 
 
 def command_times(dc, reset=False):

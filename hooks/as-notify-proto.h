@@ -66,8 +66,9 @@ struct as_notify_msg {
 	   (uid_t)-1 if unknown. */
 	uid_t sender_uid;
 	/* Not on the wire: when the datagram reached the receiving socket
-	   (kernel timestamp), or zero if unknown. */
-	struct timeval arrived;
+	   (kernel timestamp), or zero if unknown, and when the receiving
+	   process read it. */
+	struct timeval arrived, read;
 };
 
 void as_notify_msg_format(string_t *dest, const struct as_notify_msg *msg);

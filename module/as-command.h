@@ -147,7 +147,8 @@ struct as_cmd_context {
 	unsigned int items;
 	/* A held request answered for a change notification: when its
 	   datagram reached the process's socket and when the process read
-	   it (both zero otherwise), for the push_* event fields */
+	   it from there (both zero otherwise), for the push_* event
+	   fields */
 	struct timeval push_arrived, push_read;
 	const char *http_reason;
 	/* with an HTTP error: Retry-After (seconds), 0 = none */

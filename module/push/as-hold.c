@@ -240,7 +240,7 @@ as_hold_notify_callback(const struct as_notify_msg *msg, struct as_hold *hold)
 				if (ctx->push_arrived.tv_sec == 0 &&
 				    msg->arrived.tv_sec != 0) {
 					ctx->push_arrived = msg->arrived;
-					i_gettimeofday(&ctx->push_read);
+					ctx->push_read = msg->read;
 				}
 				if (!hold->callback(AS_HOLD_WAKE_CHANGED,
 						    hold->context))

@@ -7,6 +7,7 @@
 #include "ioloop.h"
 #include "str.h"
 #include "str-sanitize.h"
+#include "time-util.h"
 #include "mail-user.h"
 #include "as-notify.h"
 
@@ -283,6 +284,7 @@ static void as_notify_handle(struct as_notify *notify, const void *data,
 	}
 	msg.sender_uid = sender_uid;
 	msg.arrived = *arrived;
+	i_gettimeofday(&msg.read);
 	nuser = hash_table_lookup(notify->users, msg.username);
 	if (nuser == NULL) {
 		/* nobody here waits for this user: the common case */
