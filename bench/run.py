@@ -500,7 +500,8 @@ class Bench:
                 "p99 %.1f ms, %d timeouts; server's share p50 %.2f ms, "
                 "p99 %.2f ms (queued p99 %.2f ms, handling p99 %.2f ms)" % (
                     pings, workers, "y" if workers == 1 else "ies",
-                    " (quiet)" if quiet else "", na(res["p50_ms"]), na(res["p99_ms"]), timeouts,
+                    " (quiet)" if quiet else "", na(res["p50_ms"]),
+                    na(res["p99_ms"]), timeouts,
                     na(server.get("p50_ms")), na(server.get("p99_ms")),
                     na(server.get("queue_p99_ms")),
                     na(server.get("handling_p99_ms"))))

@@ -283,13 +283,13 @@ static void as_notify_handle(struct as_notify *notify, const void *data,
 		return;
 	}
 	msg.sender_uid = sender_uid;
-	msg.arrived = *arrived;
-	i_gettimeofday(&msg.read);
 	nuser = hash_table_lookup(notify->users, msg.username);
 	if (nuser == NULL) {
 		/* nobody here waits for this user: the common case */
 		return;
 	}
+	msg.arrived = *arrived;
+	i_gettimeofday(&msg.read);
 	e_debug(notify->event, "Change notification %c for %s (%u waiting)",
 		(char)msg.kind, str_sanitize(msg.username, 64),
 		array_count(&nuser->subs));

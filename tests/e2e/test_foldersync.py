@@ -8,8 +8,8 @@ every change made over IMAP must show up in the next FolderSync."""
 
 import re
 
-from harness import default_groupware_folders, sample_message, start, \
-    sync, xall, xml_escape, xrequire, xtext
+from harness import default_groupware_folders, imap_append, \
+    sample_message, start, sync, xall, xml_escape, xrequire, xtext
 
 INSTANCE = dict(activesync=True)
 
@@ -222,16 +222,6 @@ def test_foldersync_incremental_add_rename_delete(dc):
     assert again.count == 0 and again.key == key, again.resp
 
 
-def imap_append(dc, c, mailbox, subject):
-    imap = dc.imap(c.user, c.password)
-    try:
-        typ, data = imap.append(quoted(mailbox), None, None, sample_message(
-            subject, to=c.user))
-        assert typ == "OK", data
-    finally:
-        imap.logout()
-
-
 def test_sync_by_id_after_rename_and_replace(dc):
     """A folder's ServerId keeps reaching it after IMAP renames it, also
     in a process that found it under the old name, and stops at a new
@@ -239,7 +229,8 @@ def test_sync_by_id_after_rename_and_replace(dc):
     c = new_account(dc, "hintren")
     imap_do(dc, c, ("create", quoted("Projects")))
     fid = sync_ok(c, "0").by_name("Projects")["server_id"]
-    imap_append(dc, c, "Projects", "before rename")
+    imap_append(dc, c, "Projects", sample_message("before rename",
+                                                  to=c.user))
     r = start(c, fid)
     r.add_by_subject("before rename")
     key = r.key
@@ -250,7 +241,7 @@ def test_sync_by_id_after_rename_and_replace(dc):
             r = sync(c, fid, key).ok()
             key = r.key
         imap_do(dc, c, ("rename", quoted(old), quoted(new)))
-        imap_append(dc, c, new, "in " + new)
+        imap_append(dc, c, new, sample_message("in " + new, to=c.user))
         r = sync(c, fid, key).ok()
         assert len(r.adds) == 1, r.resp
         r.add_by_subject("in " + new)
